@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="rlframe",
+    version="0.1.0",
+    description="Parallel reinforcement learning for PyTorch in the style of rlpyt, with chip macro placement",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["rlframe", "rlframe.*"]),
+    package_data={"rlframe.envs.placement": ["data/*", "data/*/*", "data/*/*/*"]},
+    include_package_data=True,
+    python_requires=">=3.10",
+    install_requires=["torch", "numpy", "psutil", "gymnasium>=1.0", "tensorboard"],
+    extras_require={
+        "test": ["pytest", "pytest-timeout"],
+        "bench": ["stable-baselines3"],
+    },
+    entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
+)
