@@ -1,0 +1,129 @@
+"""The agent contract (rlpyt's, kept): a torch model plus a distribution, driven by samplers.
+
+Samplers call ``initialize`` once, then ``reset()`` / ``reset_one(idx)`` at episode boundaries and
+``step(observation, prev_action, prev_reward)`` with torch tensors of leading dim ``[B]``
+(zero-copy views of the sampler's numpy step buffers); ``step`` returns an :class:`AgentStep` of CPU
+tensors. Algorithms call the agent (``agent(*agent_inputs)``) on ``[T, B]`` training batches.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+
+from rlframe.core.namedarraytuple import namedarraytuple
+
+AgentInputs = namedarraytuple("AgentInputs", ["observation", "prev_action", "prev_reward"])
+AgentStep = namedarraytuple("AgentStep", ["action", "agent_info"])
+
+
+class BaseAgent:
+    """Holds ``self.model`` and a distribution; subclasses implement ``step`` and ``__call__``.
+
+    Args:
+        ModelCls: the torch module class, built in :meth:`initialize` from the env spaces.
+        model_kwargs: extra keyword arguments for ``ModelCls``.
+        initial_model_state_dict: optional weights loaded right after building the model.
+    """
+
+    recurrent = False
+
+    def __init__(
+        self,
+        ModelCls: Optional[type] = None,
+        model_kwargs: Optional[Dict[str, Any]] = None,
+        initial_model_state_dict: Optional[Dict[str, Any]] = None,
+    ):
+        self.ModelCls = ModelCls
+        self.model_kwargs = dict(model_kwargs or {})
+        self.initial_model_state_dict = initial_model_state_dict
+        self.model: Optional[torch.nn.Module] = None
+        self.shared_model: Optional[torch.nn.Module] = None
+        self.distribution = None
+        self.env_spaces = None
+        self.device = torch.device("cpu")
+        self._mode = "train"
+        self._itr = 0
+
+    # --- set-up -----------------------------------------------------------------------------
+    def make_env_to_model_kwargs(self, env_spaces) -> Dict[str, Any]:
+        """Model constructor arguments derived from the env spaces (e.g. observation shape)."""
+        return {}
+
+    def initialize(self, env_spaces, share_memory: bool = False, global_B: int = 1,
+                   env_ranks: Optional[Sequence[int]] = None) -> None:
+        """Build the model for ``env_spaces``; with ``share_memory`` its weights live in shared memory
+        (parallel samplers' workers then read them without copies)."""
+        self.env_spaces = env_spaces
+        self.env_model_kwargs = self.make_env_to_model_kwargs(env_spaces)
+        self.model = self.ModelCls(**self.env_model_kwargs, **self.model_kwargs)
+        if self.initial_model_state_dict is not None:
+            self.model.load_state_dict(self.initial_model_state_dict)
+        if share_memory:
+            self.model.share_memory()
+            self.shared_model = self.model
+        self.global_B = global_B
+        self.env_ranks = list(env_ranks) if env_ranks is not None else list(range(global_B))
+
+    def to_device(self, device: Any = None) -> None:
+        """Move the model to ``device`` (``"cuda"``, an index, or None for CPU); a shared CPU copy
+        stays behind for samplers that need it."""
+        if device is None:
+            return
+        device = torch.device(device if not isinstance(device, int) else f"cuda:{device}")
+        if self.shared_model is None:
+            self.shared_model = self.model
+        self.model = self.model.to(device) if device != torch.device("cpu") else self.model
+        self.device = device
+
+    def sync_shared_memory(self) -> None:
+        """Copy the training model's weights into the shared CPU copy (when they differ)."""
+        if self.shared_model is not None and self.shared_model is not self.model:
+            self.shared_model.load_state_dict(self.model.state_dict())
+
+    def data_parallel(self, device=None):
+        """Wrap the model in DistributedDataParallel (used by SyncRl-style multi-process training)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        self.model = DDP(self.model, device_ids=None if device is None else [device])
+        return device
+
+    # --- acting --------------------------------------------------------------------------------
+    def __call__(self, observation, prev_action, prev_reward):
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, observation, prev_action, prev_reward) -> AgentStep:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Called at the start of sampling (all envs)."""
+
+    def reset_one(self, idx: int) -> None:
+        """Called when env ``idx`` resets (recurrent agents clear their state here)."""
+
+    # --- modes -----------------------------------------------------------------------------------
+    def train_mode(self, itr: int) -> None:
+        self.model.train()
+        self._mode, self._itr = "train", itr
+
+    def sample_mode(self, itr: int) -> None:
+        self.model.eval()
+        self._mode, self._itr = "sample", itr
+
+    def eval_mode(self, itr: int) -> None:
+        self.model.eval()
+        self._mode, self._itr = "eval", itr
+
+    # --- state ----------------------------------------------------------------------------------
+    def parameters(self):
+        return self.model.parameters()
+
+    def state_dict(self) -> Dict[str, Any]:
+        model = self.model.module if hasattr(self.model, "module") else self.model
+        return model.state_dict()
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        model = self.model.module if hasattr(self.model, "module") else self.model
+        model.load_state_dict(state_dict)
+        self.sync_shared_memory()
