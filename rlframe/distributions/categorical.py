@@ -1,0 +1,71 @@
+"""Categorical distribution over ``dim`` actions, with optional action masks.
+
+Parameterised by logits (``DistInfo(logits)``), stored in the samples buffer as they were at
+sampling time, masks already applied. Masked entries get the large negative :data:`MASK_VALUE`
+(not ``-inf``): their probability is exactly 0 in float32, so they are never sampled, and
+``p * log p`` is ``0 * (-1e8) = 0`` rather than ``0 * -inf = nan`` — entropy and KL stay correct
+and finite under masks. Used by PPO/A2C agents (Schulman et al. 2017; Mnih et al. 2016) and by the
+placement env, whose action mask marks the grid cells where the macro fits (Mirhoseini et al. 2021).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from rlframe.core.namedarraytuple import namedarraytuple
+from rlframe.distributions.base import Distribution
+
+DistInfo = namedarraytuple("DistInfo", ["logits"])
+
+MASK_VALUE = -1e8
+
+
+def mask_logits(logits: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Logits with entries where ``mask`` is false/0 replaced by :data:`MASK_VALUE`.
+
+    ``mask`` broadcasts against ``logits`` (bool or 0/1 of any dtype). A row whose mask is all
+    false stays uniform over all actions (nothing is feasible; the env must handle it).
+    """
+    if mask is None:
+        return logits
+    if mask.dtype != torch.bool:
+        mask = mask != 0
+    return logits.masked_fill(~mask, MASK_VALUE)
+
+
+class Categorical(Distribution):
+    """Categorical over ``dim`` actions (integer actions ``0..dim-1``)."""
+
+    def __init__(self, dim: int, dtype: torch.dtype = torch.long):
+        self.dim = int(dim)
+        self.dtype = dtype
+
+    def sample(self, dist_info: DistInfo) -> torch.Tensor:
+        logits = dist_info.logits
+        probs = F.softmax(logits, dim=-1)
+        flat = probs.reshape(-1, self.dim)
+        x = torch.multinomial(flat, 1).view(logits.shape[:-1])
+        return x.to(self.dtype)
+
+    def log_likelihood(self, x: torch.Tensor, dist_info: DistInfo) -> torch.Tensor:
+        logp = F.log_softmax(dist_info.logits, dim=-1)
+        return logp.gather(-1, x.long().unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self, dist_info: DistInfo) -> torch.Tensor:
+        logp = F.log_softmax(dist_info.logits, dim=-1)
+        return -(logp.exp() * logp).sum(-1)
+
+    def kl(self, old_dist_info: DistInfo, new_dist_info: DistInfo) -> torch.Tensor:
+        old_logp = F.log_softmax(old_dist_info.logits, dim=-1)
+        new_logp = F.log_softmax(new_dist_info.logits, dim=-1)
+        return (old_logp.exp() * (old_logp - new_logp)).sum(-1)
+
+    def mode(self, dist_info: DistInfo) -> torch.Tensor:
+        return dist_info.logits.argmax(dim=-1).to(self.dtype)
+
+    mean = mode
+
+    def probs(self, dist_info: DistInfo) -> torch.Tensor:
+        return F.softmax(dist_info.logits, dim=-1)

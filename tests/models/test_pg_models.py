@@ -1,0 +1,101 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlframe.core.namedarraytuple import namedarraytuple
+from rlframe.errors import ShapeMismatchError
+from rlframe.models import (CategoricalPgConvModel, CategoricalPgMlpModel, Conv2dModel, GaussianPgMlpModel,
+                            MlpModel, observation_shape_from_space)
+
+
+def test_mlp_model():
+    m = MlpModel(5, (8, 8), 3)
+    assert m(torch.zeros(2, 4, 5)).shape == (2, 4, 3)
+    assert m.output_size == 3
+    assert MlpModel(5, (8,), None).output_size == 8
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_categorical_model_leading_dims(shared):
+    m = CategoricalPgMlpModel((4,), 3, hidden_sizes=(16, 16), shared=shared)
+    for lead in [(), (5,), (6, 5)]:
+        logits, v = m(torch.randn(*lead, 4))
+        assert logits.shape == lead + (3,) and v.shape == lead
+        assert m.value(torch.randn(*lead, 4)).shape == lead
+    x = torch.randn(6, 5, 4)
+    assert torch.allclose(m(x)[1], m.value(x))
+    n_params = sum(p.numel() for p in m.parameters())
+    assert (m.v_trunk is None) == shared
+    assert n_params == (16 * 4 + 16 + 16 * 16 + 16) * (1 if shared else 2) + 16 * 3 + 3 + 16 + 1
+
+
+def test_model_shape_mismatch_names_model_and_shapes():
+    m = CategoricalPgMlpModel((461,), 4)
+    with pytest.raises(ShapeMismatchError) as err:
+        m(torch.zeros(1, 365))
+    msg = str(err.value)
+    assert "CategoricalPgMlpModel" in msg and "461" in msg and "365" in msg
+    assert "m1" not in msg  # not torch's matmul message
+    with pytest.raises(ShapeMismatchError):
+        m.value(torch.zeros(2, 3, 4, 461))  # too many leading dims
+    g = GaussianPgMlpModel((3,), 1)
+    with pytest.raises(ShapeMismatchError, match="GaussianPgMlpModel"):
+        g(torch.zeros(8, 2))
+
+
+def test_orthogonal_init_gains():
+    m = CategoricalPgMlpModel((4,), 2, hidden_sizes=(64, 64))
+    w = m.pi_head.weight
+    assert w.abs().max().item() < 0.05  # gain 0.01
+    assert torch.count_nonzero(m.pi_head.bias) == 0
+    w1 = m.pi_trunk.model[0].weight  # 64 x 4, orthogonal columns scaled by sqrt(2)
+    assert torch.allclose(w1.T @ w1, 2 * torch.eye(4), atol=1e-4)
+
+
+def test_gaussian_model_std_modes():
+    g = GaussianPgMlpModel((3,), 2, init_log_std=-0.5)
+    mu, log_std, v = g(torch.randn(7, 5, 3))
+    assert mu.shape == log_std.shape == (7, 5, 2) and v.shape == (7, 5)
+    assert torch.allclose(log_std, torch.full_like(log_std, -0.5))
+    assert g.log_std.requires_grad
+    gs = GaussianPgMlpModel((3,), 2, init_log_std=-1.0, state_dependent_std=True)
+    mu, log_std, v = gs(torch.zeros(4, 3))
+    assert mu.shape == log_std.shape == (4, 2)
+    assert torch.allclose(log_std, torch.full_like(log_std, -1.0), atol=1e-5)
+
+
+def test_dict_observation_model():
+    space = gym.spaces.Dict({
+        "image": gym.spaces.Box(0, 1, (2, 4, 4), np.float32),
+        "action_mask": gym.spaces.MultiBinary(16),
+        "step": gym.spaces.Box(0, 1, (1,), np.float32),
+    })
+    shape = observation_shape_from_space(space)
+    assert shape == {"image": (2, 4, 4), "action_mask": (16,), "step": (1,)}  # (gymnasium sorts Dict keys)
+    Obs = namedarraytuple("Obs", list(shape))
+    m = CategoricalPgMlpModel(shape, 16, hidden_sizes=(32,))
+    assert m.encoder.output_size == 32 + 16 + 1
+    obs = Obs(image=torch.rand(3, 5, 2, 4, 4), action_mask=torch.ones(3, 5, 16, dtype=torch.int8), step=torch.rand(3, 5, 1))
+    logits, v = m(obs)
+    assert logits.shape == (3, 5, 16) and v.shape == (3, 5)
+    bad = Obs(image=torch.rand(5, 2, 4, 3), action_mask=torch.ones(5, 16, dtype=torch.int8), step=torch.rand(5, 1))
+    with pytest.raises(ShapeMismatchError, match=r"observation\.image"):
+        m(bad)
+    sub = CategoricalPgMlpModel(shape, 16, fields=["image"])
+    assert sub.encoder.output_size == 32
+    # A flat model fed a structure says so.
+    with pytest.raises(ShapeMismatchError):
+        CategoricalPgMlpModel((4,), 2)(obs)
+
+
+def test_conv_model():
+    m = CategoricalPgConvModel((3, 8, 8), 64, obs_scale=1 / 255)
+    logits, v = m(torch.zeros(2, 4, 3, 8, 8, dtype=torch.uint8))
+    assert logits.shape == (2, 4, 64) and v.shape == (2, 4)
+    with pytest.raises(ShapeMismatchError, match="CategoricalPgConvModel"):
+        m(torch.zeros(4, 3, 8, 9))
+    c = Conv2dModel(3, (4, 8), (3, 3), (2, 1))
+    assert c.conv_out_size(8, 8) == 8 * 4 * 4
+    with pytest.raises(ValueError):
+        Conv2dModel(3, (4, 8), (3,), (1, 1))
