@@ -1,0 +1,7 @@
+"""Shared pytest set-up: make ``tests.helpers`` (RandomAgent, small test envs) importable."""
+import os
+import sys
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
