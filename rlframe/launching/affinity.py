@@ -1,0 +1,134 @@
+"""CPU placement for a run: which cores the master and each sampler worker use, and torch threads.
+
+rlpyt encoded affinity as a string per run (Stooke & Abbeel, 2019, "rlpyt", Sec. 4); here it is a plain
+dict built by :func:`make_affinity` from the cores this process may use (``psutil``). Parallel samplers
+read ``workers_cpus`` / ``worker_torch_threads`` and each worker calls :func:`apply_affinity` on itself;
+the runner applies ``master_cpus`` / ``master_torch_threads`` to the training process.
+
+Pinning is best effort: where the OS does not allow it (macOS has no CPU affinity, containers may forbid
+it) a warning is issued once and the run continues unpinned.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Dict, List, Optional, Sequence
+
+import psutil
+
+from rlframe.errors import ConfigError
+
+_warned = False
+
+
+def available_cpus() -> List[int]:
+    """The logical CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        cpus = psutil.Process().cpu_affinity()
+        if cpus:
+            return sorted(int(c) for c in cpus)
+    except (AttributeError, NotImplementedError, OSError, psutil.Error):
+        pass
+    return list(range(os.cpu_count() or 1))
+
+
+def make_affinity(
+    n_cpu_core: Optional[int] = None,
+    n_gpu: int = 0,
+    n_workers: Optional[int] = None,
+    cpu_per_worker: int = 1,
+    set_affinity: bool = True,
+    master_torch_threads: Optional[int] = None,
+    worker_torch_threads: Optional[int] = None,
+    cpus: Optional[Sequence[int]] = None,
+) -> Dict[str, Any]:
+    """Plan the CPUs of the master and of ``n_workers`` sampler workers.
+
+    Args:
+        n_cpu_core: how many CPUs the run may use (default: all in this process's affinity mask).
+        n_gpu: GPUs for the run; ``cuda_idx`` is 0 when >= 1, else None (agent on CPU).
+        n_workers: sampler worker processes (default ``n_cpu_core // cpu_per_worker``, at least 1).
+        cpu_per_worker: CPUs pinned to each worker (and its torch thread count by default).
+        set_affinity: pin processes with ``psutil`` (False: only set torch thread counts).
+        master_torch_threads / worker_torch_threads: override the torch thread counts.
+        cpus: the CPU ids to draw from (default: :func:`available_cpus`).
+
+    Returns:
+        ``{"master_cpus", "master_torch_threads", "workers_cpus" (one list per worker),
+        "worker_torch_threads", "n_workers", "cuda_idx", "set_affinity"}``. When there are more
+        worker CPUs asked for than CPUs, workers share CPUs round-robin (oversubscription is allowed:
+        it is the right call for envs that wait on I/O).
+    """
+    pool = list(cpus) if cpus is not None else available_cpus()
+    if n_cpu_core is None:
+        n_cpu_core = len(pool)
+    n_cpu_core = int(n_cpu_core)
+    if n_cpu_core < 1:
+        raise ConfigError(f"n_cpu_core must be >= 1, got {n_cpu_core}.")
+    if n_cpu_core > len(pool):
+        raise ConfigError(
+            f"n_cpu_core={n_cpu_core} but this process may only use {len(pool)} CPUs {pool}: "
+            f"pass n_cpu_core <= {len(pool)} (or leave it None to use them all)."
+        )
+    if int(cpu_per_worker) < 1:
+        raise ConfigError(f"cpu_per_worker must be >= 1, got {cpu_per_worker}.")
+    pool = pool[:n_cpu_core]
+    if n_workers is None:
+        n_workers = max(1, n_cpu_core // int(cpu_per_worker))
+    n_workers = int(n_workers)
+    if n_workers < 1:
+        raise ConfigError(f"n_workers must be >= 1, got {n_workers}.")
+    workers_cpus = [
+        sorted({pool[(w * cpu_per_worker + j) % n_cpu_core] for j in range(cpu_per_worker)})
+        for w in range(n_workers)
+    ]
+    return {
+        "master_cpus": list(pool),
+        "master_torch_threads": int(master_torch_threads or n_cpu_core),
+        "workers_cpus": workers_cpus,
+        "worker_torch_threads": int(worker_torch_threads or cpu_per_worker),
+        "n_workers": n_workers,
+        "cuda_idx": 0 if int(n_gpu) > 0 else None,
+        "set_affinity": bool(set_affinity),
+    }
+
+
+def apply_affinity(cpus: Optional[Sequence[int]], torch_threads: Optional[int], set_affinity: bool = True,
+                   who: str = "process") -> bool:
+    """Pin the calling process to ``cpus`` and set torch's thread count; True if pinning took effect.
+
+    Where the OS refuses (no ``cpu_affinity`` on this platform, a CPU outside the container's mask)
+    this warns once, naming ``who``, and carries on unpinned.
+    """
+    global _warned
+    pinned = False
+    if set_affinity and cpus:
+        try:
+            psutil.Process().cpu_affinity(list(cpus))
+            pinned = True
+        except (AttributeError, NotImplementedError, OSError, ValueError, psutil.Error) as e:
+            if not _warned:
+                _warned = True
+                warnings.warn(
+                    f"rlframe: could not pin {who} to CPUs {list(cpus)} ({type(e).__name__}: {e}); continuing "
+                    "unpinned. Pass set_affinity=False to make_affinity to silence this.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+    return pinned
+
+
+def worker_affinity(affinity: Optional[Dict[str, Any]], rank: int) -> Dict[str, Any]:
+    """The slice of ``affinity`` that worker ``rank`` applies to itself."""
+    if not affinity:
+        return {"cpus": None, "torch_threads": 1, "set_affinity": False}
+    cpus = affinity.get("workers_cpus") or []
+    return {
+        "cpus": cpus[rank % len(cpus)] if cpus else None,
+        "torch_threads": int(affinity.get("worker_torch_threads", 1)),
+        "set_affinity": bool(affinity.get("set_affinity", True)),
+    }
