@@ -2,10 +2,10 @@
 
 Actions and clipping: ``step`` returns the *unclipped* sample (eval mode: the mean) and that is what
 goes into the samples buffer, so PPO/A2C score exactly the action that was drawn. Clipping to the
-Box bounds belongs at the env boundary (rlframe's ``GymEnv`` clips Box actions before calling the
-gymnasium env, as SB3 does). Set ``clip_actions=True`` to clip inside the agent instead, for envs
-that do not clip themselves (the stored action is then the clipped one and log-probs are biased at
-the bounds).
+Box bounds belongs at the env boundary, just before the gymnasium env sees the action (SB3 clips
+there too). Envs that do not clip themselves get out-of-bound actions: for them set
+``clip_actions=True`` to clip inside the agent instead (the stored action is then the clipped one and
+log-probs are biased at the bounds).
 """
 from __future__ import annotations
 

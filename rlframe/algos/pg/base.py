@@ -1,0 +1,134 @@
+"""Common machinery of on-policy policy-gradient algorithms (A2C, PPO).
+
+rlpyt's semantics (Stooke & Abbeel 2019): the algorithm receives a ``[T, B]`` samples batch with
+``samples.agent.bootstrap_value`` and computes GAE returns itself; with a wait-reset collector
+(``mid_batch_reset=False``) slots after an env's first ``done`` are masked out. SB3's details: the
+truncation bootstrap (from ``samples.env.timeout_value``), advantage normalisation per minibatch,
+Adam ``eps=1e-5``, gradient-norm clipping, linear learning-rate schedules.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Type
+
+import numpy as np
+import torch
+
+from rlframe.algos.base import RlAlgorithm
+from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation, valid_from_done
+from rlframe.core.namedarraytuple import map_leaves
+from rlframe.errors import ConfigError
+
+
+def _as_tensor(x):
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+
+
+class PolicyGradientAlgo(RlAlgorithm):
+    """Base of A2C and PPO: optimiser set-up, schedules, returns/advantages, batch flattening.
+
+    Args:
+        discount: gamma.
+        gae_lambda: GAE's lambda (1: Monte-Carlo returns with a bootstrap).
+        learning_rate: initial learning rate.
+        linear_lr_schedule: decay the learning rate linearly to 0 over ``n_itr`` iterations (as
+            rlpyt and SB3's ``lin_<lr>``: iteration ``i`` uses ``lr * (n_itr - i) / n_itr``).
+        value_loss_coeff, entropy_loss_coeff: loss weights.
+        max_grad_norm: clip the global gradient norm (None: no clipping; the norm is still logged).
+        normalize_advantage: standardise advantages (per minibatch, as SB3).
+        OptimCls, optim_kwargs: optimiser (``optim_kwargs`` defaults chosen by the subclass).
+    """
+
+    bootstrap_value = True
+
+    def __init__(self, discount: float, gae_lambda: float, learning_rate: float, linear_lr_schedule: bool,
+                 value_loss_coeff: float, entropy_loss_coeff: float, max_grad_norm: Optional[float],
+                 normalize_advantage: bool, OptimCls: Type[torch.optim.Optimizer], optim_kwargs: Dict[str, Any],
+                 initial_optim_state_dict: Optional[Dict[str, Any]] = None):
+        if not 0.0 <= discount <= 1.0 or not 0.0 <= gae_lambda <= 1.0:
+            raise ConfigError(f"discount and gae_lambda must lie in [0, 1], got {discount} and {gae_lambda}.")
+        self.discount = float(discount)
+        self.gae_lambda = float(gae_lambda)
+        self.learning_rate = float(learning_rate)
+        self.linear_lr_schedule = bool(linear_lr_schedule)
+        self.value_loss_coeff = float(value_loss_coeff)
+        self.entropy_loss_coeff = float(entropy_loss_coeff)
+        self.max_grad_norm = None if max_grad_norm is None else float(max_grad_norm)
+        self.normalize_advantage = bool(normalize_advantage)
+        self.OptimCls = OptimCls
+        self.optim_kwargs = dict(optim_kwargs)
+        self.initial_optim_state_dict = initial_optim_state_dict
+        self.optimizer = None
+
+    def initialize(self, agent, n_itr: int, batch_spec, mid_batch_reset: bool = True,
+                   examples: Optional[Any] = None, world_size: int = 1, rank: int = 0) -> None:
+        """Build the optimiser over ``agent.parameters()``; ``n_itr`` sets the schedules' length."""
+        self.agent = agent
+        self.n_itr = max(int(n_itr), 1)
+        self.batch_spec = batch_spec
+        self.mid_batch_reset = bool(mid_batch_reset)
+        self.world_size, self.rank = int(world_size), int(rank)
+        self._params = [p for p in agent.parameters() if p.requires_grad]
+        self.optimizer = self.OptimCls(self._params, lr=self.learning_rate, **self.optim_kwargs)
+        if self.initial_optim_state_dict is not None:
+            self.optimizer.load_state_dict(self.initial_optim_state_dict)
+        self.update_counter = 0
+
+    # --- schedules -----------------------------------------------------------------------------------
+    def _frac_remaining(self, itr: int) -> float:
+        return max(self.n_itr - int(itr), 1) / self.n_itr
+
+    def _set_learning_rate(self, itr: int) -> float:
+        lr = self.learning_rate * (self._frac_remaining(itr) if self.linear_lr_schedule else 1.0)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        return lr
+
+    # --- returns -------------------------------------------------------------------------------------
+    def process_returns(self, samples):
+        """``(return_, advantage, valid)``: ``[T, B]`` float32 numpy arrays, ``valid`` None when every
+        slot is valid (reset collectors)."""
+        env = samples.env
+        bootstrap = getattr(samples.agent, "bootstrap_value", None)
+        if bootstrap is None:
+            raise ConfigError(
+                f"{type(self).__name__} needs samples.agent.bootstrap_value: initialise the sampler with "
+                "bootstrap_value=algo.bootstrap_value (runners do this)."
+            )
+        value = samples.agent.agent_info.value
+        timeout_value = getattr(env, "timeout_value", None)
+        advantage, return_ = generalized_advantage_estimation(
+            env.reward, value, bootstrap, env.terminated, env.truncated, timeout_value,
+            self.discount, self.gae_lambda)
+        valid = self._valid(samples)
+        return return_, advantage, valid
+
+    def _valid(self, samples) -> Optional[np.ndarray]:
+        valid = getattr(samples.env, "valid", None)
+        if valid is None:
+            valid = getattr(samples, "valid", None)
+        if valid is not None:
+            return np.asarray(valid.numpy() if isinstance(valid, torch.Tensor) else valid, dtype=np.float32)
+        if self.mid_batch_reset:
+            return None
+        return valid_from_done(samples.env.done)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _flat(x, n: int):
+        """``[T, B, ...]`` → ``[T*B, ...]`` torch views, for every leaf of a structure."""
+        return map_leaves(lambda a: _as_tensor(a).reshape((n,) + tuple(a.shape[2:])), x)
+
+    def _clip_and_step(self) -> torch.Tensor:
+        if self.max_grad_norm is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self._params, self.max_grad_norm, foreach=True)
+        else:
+            grad_norm = torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(p.grad) for p in self._params if p.grad is not None]))
+        self.optimizer.step()
+        self.update_counter += 1
+        return grad_norm.detach()
+
+    @staticmethod
+    def _explained_variance(value, return_, valid) -> float:
+        v = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        return explained_variance(v, return_, valid)

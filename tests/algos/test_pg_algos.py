@@ -1,0 +1,213 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlframe.agents import CategoricalPgAgent
+from rlframe.agents.pg import AgentInfo
+from rlframe.algos.pg import A2C, PPO
+from rlframe.distributions import DistInfo
+from rlframe.envs.base import EnvSpaces
+from rlframe.models import CategoricalPgMlpModel
+from rlframe.samplers.base import AgentSamplesBsv, BatchSpec, EnvSamples, Samples
+
+T, B, OBS = 8, 4, 3
+
+
+def make_agent(seed=0):
+    torch.manual_seed(seed)
+    agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=(16,)))
+    agent.initialize(EnvSpaces(gym.spaces.Box(-1, 1, (OBS,), np.float32), gym.spaces.Discrete(2)))
+    return agent
+
+
+def bandit_samples(agent, rng, T=T, B=B, valid_cut=None):
+    """Contextual bandit batch: action 1 is rewarded (reward 1), action 0 is not; every step terminates.
+    Numpy buffers, as SerialSampler returns them."""
+    obs = rng.normal(size=(T, B, OBS)).astype(np.float32)
+    agent.sample_mode(0)
+    step = agent.step(torch.from_numpy(obs), None, None)
+    action = step.action.numpy()
+    reward = (action == 1).astype(np.float32)
+    term = np.ones((T, B), bool)
+    f = np.zeros((T, B), bool)
+    agent_samples = AgentSamplesBsv(
+        action=action, prev_action=np.zeros_like(action),
+        agent_info=AgentInfo(DistInfo(step.agent_info.dist_info.logits.numpy()), step.agent_info.value.numpy()),
+        bootstrap_value=np.zeros((1, B), np.float32))
+    env = EnvSamples(observation=obs, reward=reward, prev_reward=np.zeros((T, B), np.float32), terminated=term,
+                     truncated=f, done=term.copy(), timeout_value=np.zeros((T, B), np.float32), env_info=None)
+    return Samples(agent_samples, env)
+
+
+def prob_good(agent, rng):
+    with torch.no_grad():
+        dist_info, _ = agent(torch.from_numpy(rng.normal(size=(256, OBS)).astype(np.float32)), None, None)
+    return torch.softmax(dist_info.logits, -1)[:, 1].mean().item()
+
+
+@pytest.mark.parametrize("Algo,kwargs", [
+    (PPO, dict(epochs=4, minibatches=2, learning_rate=3e-3)),
+    (PPO, dict(epochs=4, minibatches=1, learning_rate=3e-3, value_clip=0.2, linear_clip_schedule=True)),
+    (A2C, dict(learning_rate=3e-3)),
+])
+def test_pg_algos_learn_a_bandit(Algo, kwargs):
+    rng = np.random.default_rng(0)
+    agent = make_agent()
+    algo = Algo(discount=0.9, gae_lambda=0.95, **kwargs)
+    algo.initialize(agent, n_itr=40, batch_spec=BatchSpec(T, B))
+    before = prob_good(agent, np.random.default_rng(1))
+    for itr in range(40):
+        opt_info = algo.optimize_agent(itr, bandit_samples(agent, rng))
+    after = prob_good(agent, np.random.default_rng(1))
+    assert after > before + 0.2
+    for field in opt_info._fields:
+        vals = getattr(opt_info, field)
+        assert len(vals) >= 1 and all(np.isfinite(vals)), field
+    expected = {"policy_loss", "value_loss", "entropy", "explained_variance", "learning_rate", "grad_norm"}
+    if Algo is PPO:
+        expected |= {"approx_kl", "clip_fraction"}
+        assert len(opt_info.policy_loss) == kwargs["epochs"] * kwargs["minibatches"]
+    assert expected <= set(opt_info._fields)
+    assert algo.update_counter == (40 * kwargs["epochs"] * kwargs["minibatches"] if Algo is PPO else 40)
+
+
+def test_ppo_first_step_statistics_and_clipping():
+    rng = np.random.default_rng(0)
+    agent = make_agent()
+    algo = PPO(epochs=1, minibatches=1)
+    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B))
+    s = bandit_samples(agent, rng)
+    n = T * B
+    obs = torch.from_numpy(s.env.observation.reshape(n, OBS))
+    action = torch.from_numpy(s.agent.action.reshape(n))
+    with torch.no_grad():
+        old_logp = agent.distribution.log_likelihood(action, agent(obs, None, None)[0])
+    adv = torch.from_numpy(np.random.default_rng(2).normal(size=n).astype(np.float32))
+    ret = torch.zeros(n)
+    old_v = torch.zeros(n)
+    loss, (pl, vl, ent, kl, cf) = algo.loss((obs, None, None), action, old_logp, old_v, ret, adv, None, 0.2)
+    # Same policy as at sampling: ratio 1, normalised advantages have mean 0.
+    assert pl.item() == pytest.approx(0.0, abs=1e-5)
+    assert kl.item() == pytest.approx(0.0, abs=1e-6) and cf.item() == 0.0
+    assert ent.item() == pytest.approx(np.log(2), abs=0.05)  # near-uniform initial policy (gain 0.01)
+    # Ratios far above 1 + clip with positive advantages: clipped, so no policy gradient (value loss off,
+    # advantages not re-normalised, which would make some of them negative).
+    algo.value_loss_coeff = 0.0
+    algo.normalize_advantage = False
+    _, (pl, *_, cf) = algo.loss((obs, None, None), action, old_logp - 1.0, old_v, ret, adv.abs() + 1, None, 0.2)
+    assert cf.item() == 1.0
+    assert pl.item() == pytest.approx(-1.2 * (adv.abs() + 1).mean().item(), rel=1e-5)
+    agent.model.zero_grad()
+    algo.loss((obs, None, None), action, old_logp - 1.0, old_v, ret, adv.abs() + 1, None, 0.2)[0].backward()
+    assert agent.model.pi_head.weight.grad.abs().max().item() == 0.0
+
+
+def test_ppo_valid_mask_ignores_blanks():
+    """Wait-reset batches: slots after an env's first done must not change the loss."""
+    rng = np.random.default_rng(0)
+    agent = make_agent()
+    s = bandit_samples(agent, rng)
+    s.env.terminated[:] = False
+    s.env.done[:] = False
+    s.env.terminated[2, 0] = s.env.done[2:, 0] = True   # env 0 ends at t=2, blanks after
+    s.env.terminated[5, 1] = s.env.done[5:, 1] = True
+    algo = PPO(epochs=1, minibatches=1)
+    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B), mid_batch_reset=False)
+    ret, adv, valid = algo.process_returns(s)
+    assert valid[:3, 0].all() and not valid[3:, 0].any() and valid[:6, 1].all() and not valid[6:, 1].any()
+
+    def total_loss(samples):
+        r, a, v = algo.process_returns(samples)
+        n = T * B
+        obs = torch.from_numpy(samples.env.observation.reshape(n, OBS))
+        act = torch.from_numpy(samples.agent.action.reshape(n))
+        with torch.no_grad():
+            old = agent.distribution.log_likelihood(act, DistInfo(torch.from_numpy(
+                samples.agent.agent_info.dist_info.logits.reshape(n, 2))))
+        return algo.loss((obs, None, None), act, old, torch.from_numpy(samples.agent.agent_info.value.reshape(n)),
+                         torch.from_numpy(r.reshape(n)), torch.from_numpy(a.reshape(n)),
+                         torch.from_numpy(v.reshape(n)), 0.2)[0].item()
+
+    before = total_loss(s)
+    s.env.reward[4:, 0] = 100.0  # garbage in invalid slots
+    s.env.observation[4:, 0] = 50.0
+    assert total_loss(s) == pytest.approx(before, rel=1e-6)
+
+
+def test_schedules_and_optimizer_state_roundtrip():
+    agent = make_agent()
+    algo = PPO(learning_rate=1e-3, ratio_clip=0.2, linear_clip_schedule=True, epochs=2, minibatches=2)
+    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B))
+    rng = np.random.default_rng(0)
+    info0 = algo.optimize_agent(0, bandit_samples(agent, rng))
+    info5 = algo.optimize_agent(5, bandit_samples(agent, rng))
+    assert info0.learning_rate == [pytest.approx(1e-3)] and info0.ratio_clip == [pytest.approx(0.2)]
+    assert info5.learning_rate == [pytest.approx(5e-4)] and info5.ratio_clip == [pytest.approx(0.1)]
+    state = algo.optim_state_dict()
+    agent2 = make_agent()
+    agent2.load_state_dict(agent.state_dict())
+    algo2 = PPO(learning_rate=1e-3)
+    algo2.initialize(agent2, n_itr=10, batch_spec=BatchSpec(T, B))
+    algo2.load_optim_state_dict(state)
+    s1 = algo.optimizer.state_dict()["state"]
+    s2 = algo2.optimizer.state_dict()["state"]
+    assert s1.keys() == s2.keys()
+    for k in s1:
+        assert torch.equal(s1[k]["exp_avg"], s2[k]["exp_avg"])
+
+
+def test_ppo_rejects_more_minibatches_than_samples():
+    from rlframe.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        PPO(minibatches=64).initialize(make_agent(), 10, BatchSpec(4, 2))
+
+
+class ConstValueModel(CategoricalPgMlpModel):
+    """V(s) = 10 for every s (the true value of 'reward 1 forever' at gamma 0.9)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with torch.no_grad():
+            self.v_head.weight.zero_()
+            self.v_head.bias.fill_(10.0)
+
+
+class ConstantRewardEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.np_random.uniform(-1, 1, 2).astype(np.float32), {}
+
+    def step(self, action):
+        return self.np_random.uniform(-1, 1, 2).astype(np.float32), 1.0, False, False, {}
+
+
+def test_truncation_bootstrap_through_serial_sampler():
+    """End to end with the real collector: episodes truncated every 5 steps by gymnasium's TimeLimit;
+    the collector stores V(true final obs) = 10 in timeout_value and every PPO return target is 10."""
+    from rlframe.envs.gym import GymEnv
+    from rlframe.samplers.serial import SerialSampler
+
+    env_id = "RlframeTestConstantReward-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=ConstantRewardEnv, max_episode_steps=5)
+    sampler = SerialSampler(GymEnv, dict(id=env_id), batch_T=12, batch_B=2, max_decorrelation_steps=0)
+    agent = CategoricalPgAgent(ModelCls=ConstValueModel)
+    algo = PPO(discount=0.9, gae_lambda=0.8, epochs=1, minibatches=1)
+    try:
+        sampler.initialize(agent, seed=0, bootstrap_value=algo.bootstrap_value)
+        algo.initialize(agent, n_itr=1, batch_spec=sampler.batch_spec, mid_batch_reset=sampler.mid_batch_reset)
+        agent.sample_mode(0)
+        samples, _ = sampler.obtain_samples(0)
+        assert samples.env.truncated[4].all() and samples.env.truncated[9].all()
+        np.testing.assert_allclose(samples.env.timeout_value[[4, 9]], 10.0)
+        ret, adv, valid = algo.process_returns(samples)
+        assert valid is None
+        np.testing.assert_allclose(ret, 10.0, rtol=1e-5)
+        np.testing.assert_allclose(adv, 0.0, atol=1e-4)
+    finally:
+        sampler.shutdown()
