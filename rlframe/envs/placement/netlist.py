@@ -365,6 +365,21 @@ def _build(path: str, tokens: Sequence[tuple]) -> Netlist:
     return _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages)
 
 
+def _locate(path: str, start: int, needle: str) -> int:
+    """Line (1-based) of the first occurrence of ``needle`` at or after line ``start``; used only
+    on the error path so that errors point at the offending line, not just its node."""
+    try:
+        lines = _read_text(path).split("\n")
+    except Exception:  # pragma: no cover - the file was readable a moment ago
+        return start
+    for i in range(max(start - 1, 0), len(lines)):
+        if needle in lines[i]:
+            return i + 1
+        if i >= start and lines[i].lstrip().startswith("node"):
+            break
+    return start
+
+
 def _num(path: str, line: int, name: str, attrs: dict, key: str, default: float) -> float:
     v = attrs.get(key, default)
     if isinstance(v, float):
@@ -420,7 +435,7 @@ def _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages)
                     o = "N"
                 else:
                     raise NetlistParseError(
-                        path, ln, f"node {nm!r}: orientation {o!r} is not one of {ORIENTATIONS}")
+                        path, _locate(path, ln, f'"{o}"'), f"node {nm!r}: orientation {o!r} is not one of {ORIENTATIONS}")
             orient[i] = ORIENTATION_CODE[o]
         elif tl == "macro_pin":
             node_type[i] = HARD_MACRO_PIN  # refined below from the parent's kind
@@ -441,7 +456,7 @@ def _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages)
             height[i] = _num(path, ln, nm, a, "height", 0.0)
         else:
             raise NetlistParseError(
-                path, ln, f"node {nm!r}: unknown type {t!r} (expected MACRO, MACRO_PIN, PORT or "
+                path, _locate(path, ln, f'"{t}"'), f"node {nm!r}: unknown type {t!r} (expected MACRO, MACRO_PIN, PORT or "
                 "STDCELL, any case)")
         if "x" in a or "y" in a:
             has_xy[i] = True
@@ -458,7 +473,7 @@ def _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages)
         p = name_to_index.get(mname)
         if p is None or node_type[p] not in (HARD_MACRO, SOFT_MACRO):
             raise NetlistParseError(
-                path, node_lines[i],
+                path, _locate(path, node_lines[i], f'"{mname}"'),
                 f"macro pin {names[i]!r}: macro_name {mname!r} is not a MACRO node of this netlist")
         pin_parent[i] = p
         if node_type[p] == SOFT_MACRO:
@@ -482,7 +497,8 @@ def _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages)
         if None in idx:
             bad = ins[idx.index(None)]
             raise NetlistParseError(
-                path, node_lines[i], f"node {names[i]!r} has input {bad!r}, which is not a node of "
+                path, _locate(path, node_lines[i], f'input: "{bad}"'),
+                f"node {names[i]!r} has input {bad!r}, which is not a node of "
                 "this netlist")
         flat.append(i)
         flat.extend(idx)

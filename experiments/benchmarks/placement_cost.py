@@ -1,0 +1,272 @@
+"""Benchmark: rlframe's vectorised proxy cost vs a straightforward per-net pure-Python loop.
+
+Both evaluate Circuit Training's proxy cost (same formulas, see docs/placement.md) of the same
+Ariane133 placement in the same run; we report times, the speed-up, the netlist parse time, the
+incremental single-macro move time and the agreement of the two evaluators.
+
+    python experiments/benchmarks/placement_cost.py [--design ariane133] [--plc legalized.plc]
+        [--repeats 5] [--json PATH]
+
+Hook for the env (added later): ``ENV_BENCHMARKS`` maps a name to a callable
+``fn(design: str) -> dict`` whose result is merged into the JSON under ``"env"`` (e.g. env
+steps/s of a random policy).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+
+from rlframe.envs.placement.cost import PlacementCost
+from rlframe.envs.placement.designs import design_file, resolve_design
+from rlframe.envs.placement.geometry import oriented_size
+from rlframe.envs.placement.netlist import HARD_MACRO, SOFT_MACRO, read_netlist
+
+#: name -> fn(design) -> dict of metrics; the env/baselines colleague registers entries here.
+ENV_BENCHMARKS: Dict[str, Callable[[str], dict]] = {}
+
+
+# ------------------------------------------------------------------------------------------------
+# Reference: one Python loop per net / macro / cell, in the style of plc_client_os.py.
+# ------------------------------------------------------------------------------------------------
+def reference_cost(pc: PlacementCost) -> Dict[str, float]:
+    """Proxy-cost terms of ``pc``'s current placement computed with plain Python loops."""
+    nl, g = pc.netlist, pc.grid
+    xs, ys = pc.x.tolist(), pc.y.tolist()
+    ptr, nodes, weights = nl.net_ptr.tolist(), nl.net_nodes.tolist(), nl.net_weight.tolist()
+    cols, rows, gw, gh = g.cols, g.rows, g.cell_width, g.cell_height
+
+    # wirelength
+    hpwl = 0.0
+    for k in range(len(ptr) - 1):
+        nx = [xs[n] for n in nodes[ptr[k]:ptr[k + 1]]]
+        ny = [ys[n] for n in nodes[ptr[k]:ptr[k + 1]]]
+        hpwl += weights[k] * (max(nx) - min(nx) + max(ny) - min(ny))
+    wl_cost = hpwl / ((g.width + g.height) * sum(weights)) if weights else 0.0
+
+    w_all, h_all = oriented_size(nl, pc.orientation)
+    w_all, h_all = w_all.tolist(), h_all.tolist()
+
+    def cell_range(i):
+        x0, x1 = xs[i] - w_all[i] / 2, xs[i] + w_all[i] / 2
+        y0, y1 = ys[i] - h_all[i] / 2, ys[i] + h_all[i] / 2
+        br, bc = math.floor(y0 / gh), math.floor(x0 / gw)
+        ur, uc = math.floor(y1 / gh), math.floor(x1 / gw)
+        if ur < 0 or uc < 0:
+            return None
+        return (x0, x1, y0, y1, max(br, 0), max(bc, 0), min(ur, rows - 1), min(uc, cols - 1))
+
+    def overlap(x0, x1, y0, y1, r, c):
+        dx = min(x1, (c + 1) * gw) - max(x0, c * gw)
+        dy = min(y1, (r + 1) * gh) - max(y0, r * gh)
+        return (dx, dy) if dx > 0 and dy > 0 else (0.0, 0.0)
+
+    # density
+    occ = [0.0] * (rows * cols)
+    types = nl.node_type.tolist()
+    for i, t in enumerate(types):
+        if t not in (HARD_MACRO, SOFT_MACRO):
+            continue
+        cr = cell_range(i)
+        if cr is None:
+            continue
+        x0, x1, y0, y1, br, bc, ur, uc = cr
+        for r in range(br, ur + 1):
+            for c in range(bc, uc + 1):
+                dx, dy = overlap(x0, x1, y0, y1, r, c)
+                occ[r * cols + c] += dx * dy
+    dens = [o / (gw * gh) for o in occ]
+    nz = sorted((d for d in dens if d != 0.0), reverse=True)
+    cnt = math.floor(len(dens) * 0.1)
+    if len(dens) < 10:
+        density = 0.5 * (sum(nz) / len(nz) if nz else 0.0)
+    else:
+        density = 0.5 * sum(nz[:cnt]) / cnt
+
+    # congestion: nets
+    H = [0.0] * (rows * cols)
+    V = [0.0] * (rows * cols)
+
+    def hroute(row, c0, c1, w):
+        for c in range(c0, c1):
+            H[row * cols + c] += w
+
+    def vroute(col, r0, r1, w):
+        for r in range(r0, r1):
+            V[r * cols + col] += w
+
+    def two_pin(src, snk, w):
+        hroute(src[0], min(src[1], snk[1]), max(src[1], snk[1]), w)
+        vroute(snk[1], min(src[0], snk[0]), max(src[0], snk[0]), w)
+
+    def gcell(n):
+        return (min(max(math.floor(ys[n] / gh), 0), rows - 1),
+                min(max(math.floor(xs[n] / gw), 0), cols - 1))
+
+    for k in range(len(ptr) - 1):
+        net = nodes[ptr[k]:ptr[k + 1]]
+        w = max(weights[k], 1.0)
+        src = gcell(net[0])
+        cells = {gcell(n) for n in net}
+        if len(cells) == 2 or len(cells) > 3:
+            for cl in cells:
+                if cl != src:
+                    two_pin(src, cl, w)
+        elif len(cells) == 3:
+            (y1, x1), (y2, x2), (y3, x3) = sorted(cells, key=lambda p: (p[1], p[0]))
+            if x1 < x2 < x3 and min(y1, y3) < y2 < max(y1, y3):
+                hroute(y1, x1, x2, w)
+                hroute(y2, x2, x3, w)
+                vroute(x2, min(y1, y2), max(y1, y2), w)
+                vroute(x3, min(y2, y3), max(y2, y3), w)
+            elif x2 == x3 and x1 < x2 and y1 < min(y2, y3):
+                hroute(y1, x1, x2, w)
+                vroute(x2, y1, max(y2, y3), w)
+            elif y2 == y3:
+                hroute(y1, x1, x2, w)
+                hroute(y2, x2, x3, w)
+                vroute(x2, min(y1, y2), max(y1, y2), w)
+            else:
+                (y1, x1), (y2, x2), (y3, x3) = sorted(cells)
+                hroute(y2, min(x1, x2, x3), max(x1, x2, x3), w)
+                vroute(x1, min(y1, y2), max(y1, y2), w)
+                vroute(x3, min(y2, y3), max(y2, y3), w)
+    h_routes = gh * pc.routes_per_micron[0]
+    v_routes = gw * pc.routes_per_micron[1]
+    H = [h / h_routes for h in H]
+    V = [v / v_routes for v in V]
+
+    # smoothing: V along the row, H along the column
+    s = pc.smooth_range
+    Vs = [0.0] * (rows * cols)
+    Hs = [0.0] * (rows * cols)
+    for r in range(rows):
+        for c in range(cols):
+            lo, hi = max(c - s, 0), min(c + s, cols - 1)
+            for p in range(lo, hi + 1):
+                Vs[r * cols + p] += V[r * cols + c] / (hi - lo + 1)
+            lo, hi = max(r - s, 0), min(r + s, rows - 1)
+            for p in range(lo, hi + 1):
+                Hs[p * cols + c] += H[r * cols + c] / (hi - lo + 1)
+
+    # congestion: hard macros, with the binary's partial-overlap rule
+    h_alloc, v_alloc = pc.macro_routing_alloc
+    for i, t in enumerate(types):
+        if t != HARD_MACRO:
+            continue
+        cr = cell_range(i)
+        if cr is None:
+            continue
+        x0, x1, y0, y1, br, bc, ur, uc = cr
+        part_v = part_h = False
+        for r in range(br, ur + 1):
+            for c in range(bc, uc + 1):
+                dx, dy = overlap(x0, x1, y0, y1, r, c)
+                if ur != br and r in (br, ur) and abs(dy - gh) > 1e-5:
+                    part_v = True
+                if uc != bc and c in (bc, uc) and abs(dx - gw) > 1e-5:
+                    part_h = True
+                Vs[r * cols + c] += dx * v_alloc / v_routes
+                Hs[r * cols + c] += dy * h_alloc / h_routes
+        if part_v:
+            for c in range(bc, uc + 1):
+                Vs[ur * cols + c] -= overlap(x0, x1, y0, y1, ur, c)[0] * v_alloc / v_routes
+        if part_h:
+            for r in range(br, ur + 1):
+                Hs[r * cols + uc] -= overlap(x0, x1, y0, y1, r, uc)[1] * h_alloc / h_routes
+    allc = sorted(Vs + Hs, reverse=True)
+    cnt = math.floor(len(allc) * 0.05)
+    congestion = allc[0] if cnt == 0 else sum(allc[:cnt]) / cnt
+    return {"hpwl": hpwl, "wirelength_cost": wl_cost, "density_cost": density,
+            "congestion_cost": congestion,
+            "proxy_cost": wl_cost + 0.5 * density + 0.5 * congestion}
+
+
+# ------------------------------------------------------------------------------------------------
+def _time(fn, repeats: int) -> List[float]:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def run(design: str, plc: str, repeats: int) -> dict:
+    net_path, _ = resolve_design(design)
+    parse_s = _time(lambda: read_netlist(net_path), max(1, min(repeats, 3)))
+    nl = read_netlist(net_path)
+    pc = PlacementCost.from_plc(nl, design_file(design, plc) if plc else resolve_design(design)[1])
+
+    def full():
+        pc.set_positions(pc.x, pc.y, pc.orientation)
+        return pc.evaluate()
+
+    ours_s = _time(full, repeats)
+    ours = full()
+    ref_s = _time(lambda: reference_cost(pc), max(1, min(repeats, 3)))
+    ref = reference_cost(pc)
+
+    rng = np.random.default_rng(0)
+    hard = nl.hard_macro_indices
+    x0, y0 = pc.x.copy(), pc.y.copy()
+
+    def move():
+        i = int(rng.choice(hard))
+        pc.move_node(i, rng.uniform(0, pc.grid.width), rng.uniform(0, pc.grid.height))
+        return pc.evaluate()
+
+    move_s = _time(move, 50 * repeats)
+    pc.set_positions(x0, y0)
+
+    med = statistics.median
+    result = {
+        "design": design, "netlist": net_path, "plc": plc,
+        "nodes": nl.n_nodes, "nets": nl.n_nets,
+        "parse_s": med(parse_s),
+        "rlframe_eval_ms": 1e3 * med(ours_s),
+        "reference_eval_ms": 1e3 * med(ref_s),
+        "speedup": med(ref_s) / med(ours_s),
+        "rlframe_move_plus_eval_ms": 1e3 * med(move_s),
+        "rlframe": ours,
+        "reference": ref,
+        "max_rel_diff": max(abs(ours[k] - ref[k]) / max(abs(ref[k]), 1e-300) for k in ref),
+        "python": sys.version.split()[0], "numpy": np.__version__,
+        "machine": platform.machine(), "processor": platform.processor(),
+    }
+    if ENV_BENCHMARKS:
+        result["env"] = {name: fn(design) for name, fn in ENV_BENCHMARKS.items()}
+    return result
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--design", default="ariane133")
+    ap.add_argument("--plc", default="legalized.plc",
+                    help="a .plc file name inside the design's folder ('' for the default)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json", default=None, help="write the result to this JSON file")
+    a = ap.parse_args(argv)
+    r = run(a.design, a.plc, a.repeats)
+    print(f"{r['design']}: {r['nodes']} nodes, {r['nets']} nets; parse {r['parse_s']:.3f} s")
+    print(f"rlframe   full evaluation {r['rlframe_eval_ms']:8.2f} ms")
+    print(f"reference full evaluation {r['reference_eval_ms']:8.2f} ms  (speed-up x{r['speedup']:.0f})")
+    print(f"rlframe   move one macro + evaluate {r['rlframe_move_plus_eval_ms']:.3f} ms")
+    print(f"agreement: max relative difference {r['max_rel_diff']:.2e}")
+    for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"):
+        print(f"  {k:16s} rlframe {r['rlframe'][k]:.6f}  reference {r['reference'][k]:.6f}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(r, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""``python -m rlframe.placement_cli`` / ``add_placement_parser``."""
+import json
+
+import pytest
+
+from rlframe.envs.placement.designs import design_file
+from rlframe.placement_cli import main
+
+
+def test_cost_json_from_plc_header(capsys):
+    assert main(["cost", "--netlist", "ariane133", "--plc",
+                 design_file("ariane133", "legalized.plc"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"}
+    assert out["congestion_cost"] == pytest.approx(0.7259, rel=1e-3)
+
+
+def test_cost_overrides_and_info(capsys):
+    assert main(["placement", "cost", "--netlist", "sample_clustered", "--grid", "4", "4",
+                 "--canvas", "500", "500", "--routes", "10", "10", "--macro-routes", "5", "5",
+                 "--smooth", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hpwl"] > 0
+    assert main(["info", "toy_macro_stdcell", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["stdcells"] == 12 and info["hard_macros"] == 2
+    assert main(["info", "--list"]) == 0 and "ariane133" in capsys.readouterr().out
+
+
+def test_errors_are_one_line(capsys):
+    assert main(["info", "no_such_design"]) == 2
+    assert "unknown design" in capsys.readouterr().err
