@@ -32,6 +32,7 @@ class ShapeMismatchError(RlframeError, ValueError):
         self.expected = expected
         self.actual = actual
         self.hint = hint
+        self.detail = detail
         msg = f"{component}: field '{field}' expected {_fmt(expected)} but got {_fmt(actual)}"
         if detail:
             msg += f" ({detail})"

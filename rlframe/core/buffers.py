@@ -43,8 +43,11 @@ def _leaf_array(x: Any) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype == np.float64 and not isinstance(x, np.ndarray):
         arr = arr.astype(np.float32)  # Python floats become float32 fields
-    if arr.dtype == object:
-        raise TypeError(f"cannot allocate a buffer for a value of type {type(x).__name__}: use arrays or numbers.")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"cannot allocate a buffer for a value of type {type(x).__name__} (dtype {arr.dtype}): "
+            "use numeric arrays or numbers."
+        )
     return arr
 
 

@@ -80,7 +80,8 @@ def namedarraytuple(typename: str, field_names: Union[str, Iterable[str]]) -> ty
             except (ValueError, RuntimeError) as e:
                 if isinstance(e, ShapeMismatchError):
                     raise ShapeMismatchError(
-                        e.component, f"{self._fields[j]}.{e.field}", e.expected, e.actual, e.hint,
+                        f"{typename} buffer", f"{self._fields[j]}.{e.field}", e.expected, e.actual, e.hint,
+                        detail=getattr(e, "detail", "") or f"writing at index {_fmt_loc(loc)}",
                     ) from None
                 try:
                     target = _shape(s[loc])

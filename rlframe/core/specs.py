@@ -144,6 +144,13 @@ def validate(
                     component, field_, f"an action in [{spec.start}, {spec.start + spec.n - 1}]", v, detail=where,
                     hint="the agent's output layer must have as many actions as the env's Discrete action space.",
                 )
+        if check_bounds and spec.kind in ("multi_discrete", "multi_binary"):
+            high = np.asarray(spec.nvec) - 1 if spec.kind == "multi_discrete" else 1
+            if np.any(arr < 0) or np.any(arr > high):
+                raise ShapeMismatchError(
+                    component, field_, f"values in [0, {np.asarray(high).tolist()}]", arr.tolist(), detail=where,
+                    hint=f"produce values inside the declared {spec.kind.replace('_', ' ')} space.",
+                )
 
 
 def _shape_hint(field_: str, spec: Spec, shape: Tuple[int, ...]) -> str:
