@@ -43,7 +43,7 @@ class ShapeMismatchError(RlframeError, ValueError):
 
 
 def _fmt(x: Any) -> str:
-    if isinstance(x, tuple):
+    if isinstance(x, tuple) and all(isinstance(d, (int,)) or hasattr(d, "__index__") for d in x):
         return "shape (" + ", ".join(str(int(d)) for d in x) + ("," if len(x) == 1 else "") + ")"
     return str(x)
 
