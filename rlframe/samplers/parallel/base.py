@@ -76,7 +76,7 @@ class SamplerWorker:
             self.eval_envs = self._make(cfg.EnvCls, cfg.eval_env_kwargs, cfg.eval_seeds,
                                         [-2 - i for i in cfg.eval_ranks], heartbeat_row)
             samples_np = numpify(cfg.samples_slice)
-            CollectorCls = self.collector_class(cfg.CollectorCls)
+            CollectorCls = self.collector_class(cfg.CollectorCls, evaluation=False)
             self.collector = CollectorCls(
                 rank=rank, envs=self.envs, samples_np=samples_np, batch_T=cfg.batch_T, TrajInfoCls=cfg.TrajInfoCls,
                 agent=self.agent, global_B=cfg.global_B, env_ranks=cfg.env_ranks, debug=cfg.debug,
@@ -86,7 +86,7 @@ class SamplerWorker:
             self.collector.start_agent()
             self.eval_collector = None
             if self.eval_envs:
-                EvalCls = self.collector_class(cfg.eval_CollectorCls)
+                EvalCls = self.collector_class(cfg.eval_CollectorCls, evaluation=True)
                 self.eval_collector = EvalCls(
                     rank=rank, envs=self.eval_envs, TrajInfoCls=cfg.TrajInfoCls, agent=self.agent,
                     max_T=cfg.eval_max_T, max_trajectories=cfg.eval_max_trajectories, env_ranks=cfg.eval_ranks,
@@ -106,7 +106,7 @@ class SamplerWorker:
     def make_agent(self) -> Any:
         return None
 
-    def collector_class(self, cls: type) -> type:
+    def collector_class(self, cls: type, evaluation: bool) -> type:
         return cls
 
     def collector_kwargs(self) -> Dict[str, Any]:
@@ -205,6 +205,9 @@ class ParallelSamplerBase(BaseSampler):
         eval_bounds = split_evenly(n_eval, self.n_workers) if n_eval else [(0, 0)] * self.n_workers
         self.eval_bounds = eval_bounds
         self.eval_max_T = math.ceil(self.eval_max_steps / n_eval) if n_eval and self.eval_max_steps else 10**12
+        self.pool = WorkerPool(self.n_workers, self.start_method, timeout=self.worker_timeout,
+                               start_timeout=self.start_timeout)
+        self._initialized = True
         self.prepare_shared(examples)
         builders = []
         for w, ((b0, b1), (e0, e1)) in enumerate(zip(self.bounds, eval_bounds)):
@@ -223,9 +226,6 @@ class ParallelSamplerBase(BaseSampler):
                 obs_example=examples["observation"], action_example=examples["action"],
                 **self.builder_kwargs(w),
             ))
-        self.pool = WorkerPool(self.n_workers, self.start_method, timeout=self.worker_timeout,
-                               start_timeout=self.start_timeout)
-        self._initialized = True
         try:
             self.pool.start(builders, [worker_affinity(affinity, w) for w in range(self.n_workers)])
         except BaseException:

@@ -327,12 +327,17 @@ def _close_all(procs: List[Any], conns: List[Any], grace: float = 1.0) -> None:
             pass
 
 
-def wait_semaphore(sem: Any, pool: WorkerPool, watch: Watchdog) -> None:
-    """Acquire ``sem`` without ever blocking for good: between short waits, check the workers."""
+def wait_semaphore(sem: Any, pool: WorkerPool, rank: int, what: str = "stepping envs") -> None:
+    """Acquire ``sem`` (posted by worker ``rank``) without ever blocking for good.
+
+    The fast path is one timed acquire; after ``_TICK`` seconds every worker is checked for errors and
+    deaths and ``rank`` for progress (heartbeat), then the wait resumes.
+    """
     if sem.acquire(timeout=_TICK):
         return
+    watch = Watchdog(pool, [rank], pool.timeout, what)
     while True:
-        pool.check_errors(watch.ranks)
+        pool.check_errors()
         watch.check()
         if sem.acquire(timeout=_TICK):
             return
