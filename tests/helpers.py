@@ -129,12 +129,13 @@ class CounterEnv:
     Terminates after ``terminate_at`` steps (when given) and truncates after ``truncate_at`` steps:
     the final observation's first entry is therefore the episode length. Reward is 1 per step.
     ``emit_size`` lets the env emit another size than it declares; ``bad_at`` = (step, value) puts
-    ``value`` (e.g. NaN) into the observation at that step.
+    ``value`` (e.g. NaN) into the observation at that step; ``change_at`` = (n, size) emits ``size``
+    entries once the env has made ``n`` steps in total.
     """
 
     def __init__(self, obs_size: int = 3, truncate_at: Optional[int] = 5, terminate_at: Optional[int] = None,
                  emit_size: Optional[int] = None, reward_shape: tuple = (), bad_at=None, id: str = "Counter-v0",
-                 n_actions: int = 2, info: bool = True):
+                 n_actions: int = 2, info: bool = True, change_at=None):
         self.id = id
         self.spaces = EnvSpaces(
             observation=gym.spaces.Box(-np.inf, np.inf, (obs_size,), np.float32),
@@ -145,6 +146,7 @@ class CounterEnv:
         self.reward_shape = tuple(reward_shape)
         self.bad_at = bad_at
         self.info = info
+        self.change_at = change_at  # (total_steps, size): emit another size from then on
         self.t = 0
         self.n_steps_total = 0
         self.n_resets = 0
@@ -156,7 +158,10 @@ class CounterEnv:
         self.spaces.action.seed(seed)
 
     def _obs(self):
-        o = np.ones(self.emit_size, dtype=np.float32)
+        size = self.emit_size
+        if self.change_at is not None and self.n_steps_total >= self.change_at[0]:
+            size = self.change_at[1]
+        o = np.ones(size, dtype=np.float32)
         o[0] = self.t
         if self.bad_at is not None and self.t == self.bad_at[0]:
             o[-1] = self.bad_at[1]

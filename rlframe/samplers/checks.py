@@ -176,11 +176,12 @@ def check_agent_example(agent: Any, env: Any, example: EnvExample) -> AgentExamp
     except RuntimeError as e:
         if not any(m in str(e) for m in _SHAPE_ERROR_MARKERS):
             raise
-        obs_shapes = {k: tuple(np.shape(v)) for k, v in iter_leaves(example.observation)} or None
+        leaves = list(iter_leaves(example.observation))
+        emitted = tuple(np.shape(leaves[0][1])) if len(leaves) == 1 and leaves[0][0] == "" else \
+            "{" + ", ".join(f"{k}: {tuple(np.shape(v))}" for k, v in leaves) + "}"
         raise ShapeMismatchError(
-            _model_name(agent), "observation", describe(obs_spec),
-            obs_shapes.get("", obs_shapes) if obs_shapes else tuple(np.shape(example.observation)),
-            detail=f"the model's forward failed in {where}: {str(e).splitlines()[0]}",
+            _model_name(agent), "observation", "an input of the shape the model was built for", emitted,
+            detail=f"the model's forward failed in {where}: {str(e).splitlines()[0]}; the env declares {describe(obs_spec)}",
             hint="build the model from the env's observation space (agent.make_env_to_model_kwargs / "
             "model_kwargs must not override the input size), and check that the env emits what it declares.",
         ) from e

@@ -1,0 +1,77 @@
+"""GymEnv: gymnasium adapter (CartPole, module:EnvId ids, Dict observations, fixed info fields, seeding)."""
+import numpy as np
+import pytest
+
+from rlframe.core.namedarraytuple import is_namedtuple
+from rlframe.envs import EnvStep, GymEnv
+
+MODULE_ID = "tests.envs.gym_test_envs:RlframeTest/DictObs-v0"
+
+
+def test_cartpole_contract_and_no_autoreset():
+    env = GymEnv("CartPole-v1", max_episode_steps=3)
+    assert env.id == "CartPole-v1" and env.spaces.observation.shape == (4,) and env.spaces.action.n == 2
+    obs = env.reset()
+    assert obs.shape == (4,) and obs.dtype == np.float32
+    steps = [env.step(np.int64(0)) for _ in range(3)]
+    assert all(isinstance(s, EnvStep) for s in steps)
+    last = steps[-1]
+    assert last.truncated and not last.terminated and isinstance(last.reward, float)
+    assert last.env_info == () and env.info_fields == ()
+    # the final observation is the true one (not a reset observation) and the env does not auto-reset
+    assert not np.allclose(last.observation, obs)
+    env.close()
+    env.close()  # idempotent
+
+
+def test_discrete_action_converted_to_python_int():
+    env = GymEnv(MODULE_ID)
+    env.reset()
+    env.step(np.int64(2))
+    env.step(np.array(1))
+    assert env.unwrapped.action_types == [int, int]
+
+
+def test_module_id_dict_obs_and_info_fields():
+    env = GymEnv(MODULE_ID)
+    assert env.id == MODULE_ID
+    obs = env.reset()
+    assert is_namedtuple(obs) and obs._fields == ("mask", "pos") and obs.pos.shape == (2,)
+    s1 = env.step(0)
+    # fields fixed by the first step info: numeric keys only, in order; strings and dicts dropped
+    assert env.info_fields == ("count", "vec", "cost")
+    assert s1.env_info.count == 1 and s1.env_info.cost == 0.5 and s1.env_info.vec.tolist() == [1, -1]
+    s2 = env.step(0)
+    assert s2.env_info._fields == ("count", "vec", "cost")  # 'late' (new key) dropped
+    assert s2.env_info.cost == 0.0 and s2.env_info.count == 2  # missing key -> zero
+    assert s2.observation.pos.tolist() == [2.0, 2.0]
+    assert env.action_masks().tolist() == [True, False, True]
+
+
+def test_action_masks_only_when_env_has_them():
+    assert not hasattr(GymEnv("CartPole-v1"), "action_masks")
+
+
+def test_kwargs_reach_gymnasium_make():
+    env = GymEnv(MODULE_ID, size=5)
+    assert env.spaces.observation["pos"].shape == (5,) and env.reset().pos.shape == (5,)
+
+
+def test_seed_on_first_reset_and_box_actions():
+    def rollout(seed):
+        env = GymEnv("tests.envs.gym_test_envs:RlframeTest/Noisy-v0", seed=seed)
+        out = [env.reset()]
+        out += [env.step([0.1, 0.2]).observation for _ in range(2)]  # lists become float32 arrays
+        out.append(env.reset())  # later resets continue the seeded stream
+        return np.stack(out)
+
+    assert np.array_equal(rollout(3), rollout(3))
+    assert not np.array_equal(rollout(3), rollout(4))
+    env = GymEnv("tests.envs.gym_test_envs:RlframeTest/Noisy-v0")
+    env.seed(3)
+    assert np.array_equal(env.reset(), rollout(3)[0])
+
+
+def test_unknown_id_fails_clearly():
+    with pytest.raises(Exception, match="NoSuchEnv"):
+        GymEnv("NoSuchEnv-v0")
