@@ -128,6 +128,7 @@ class WorkerPool:
         self.heartbeat = torch.zeros((self.n, 2), dtype=torch.int64).share_memory_()
         self._closed = False
         self._finalizer = None
+        self._stash: Dict[int, Any] = {}  # replies received while checking for errors
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self, builders: Sequence[Any], affinities: Sequence[Dict[str, Any]]) -> List[Any]:
@@ -185,9 +186,9 @@ class WorkerPool:
     def gather(self, ranks: Sequence[int], timeout: Optional[float] = None, what: str = "working") -> List[Any]:
         """Wait for one reply from each of ``ranks``; WorkerError on an error reply, death or no progress."""
         ranks = list(ranks)
-        results: Dict[int, Any] = {}
-        pending = {self.conns[r]: r for r in ranks}
-        sentinels = {self.procs[r].sentinel: r for r in ranks}
+        results: Dict[int, Any] = {r: self._stash.pop(r) for r in ranks if r in self._stash}
+        pending = {self.conns[r]: r for r in ranks if r not in results}
+        sentinels = {self.procs[r].sentinel: r for r in ranks if r not in results}
         watch = Watchdog(self, ranks, self.timeout if timeout is None else timeout, what)
         while pending:
             ready = mp_wait(list(pending) + list(sentinels), timeout=0.25)
@@ -243,7 +244,7 @@ class WorkerPool:
     def check_errors(self, ranks: Optional[Sequence[int]] = None) -> None:
         """Raise if a worker sent an error reply or died (non-blocking; used between semaphore waits)."""
         for rank in (range(self.n) if ranks is None else ranks):
-            if self.conns[rank].poll(0):
+            if rank not in self._stash and self.conns[rank].poll(0):
                 self._recv_error(rank)
         self.raise_if_failed(ranks)
 
@@ -255,7 +256,7 @@ class WorkerPool:
             return
         if kind == "error":
             raise worker_error(rank, payload)
-        raise WorkerError(f"sampler worker {rank} sent an unexpected reply {kind!r} (protocol error).", rank=rank)
+        self._stash[rank] = payload  # a regular reply that arrived early: gather() picks it up
 
 
 class Watchdog:
