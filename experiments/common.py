@@ -1,0 +1,123 @@
+"""Plumbing shared by the launch scripts in ``experiments/``: the command line, the sampler choice,
+resuming a run's saved config, and the final report. The scripts themselves stay readable top to bottom.
+
+Every script takes::
+
+    --env ID            gymnasium id, or "module:EnvId" to import the module that registers it
+    --seed N            run seed (default 0)
+    --steps N           env steps to train for (on --resume: the new total)
+    --log-dir DIR       runs go to DIR/<script name>/run_<k> (default: runs)
+    --resume RUN_DIR    continue a stopped run from its newest checkpoint, with its saved config
+    --sampler KIND      serial | cpu | gpu | alternating  (one-line swap, same constructor)
+    --workers N         worker processes for the parallel samplers
+    --torch-threads N   torch threads of the training process (default 1: fastest for small MLPs)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from rlframe.errors import ConfigError, RlframeError
+from rlframe.logging import RunLogger
+
+SAMPLERS = ("serial", "cpu", "gpu", "alternating")
+_PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
+
+
+def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default=None, help=f"gymnasium id or module:EnvId (default {env})")
+    p.add_argument("--seed", type=int, default=None, help="run seed (default 0)")
+    p.add_argument("--steps", type=int, default=None, help=f"env steps to train for (default {steps:,d})")
+    p.add_argument("--log-dir", default="runs", help="root of the run directories (default: runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue the run in RUN_DIR from its newest checkpoint (its params.json is the config)")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None, help="sampler (default serial)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes of a parallel sampler")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch threads of the trainer (default 1)")
+    args = p.parse_args(argv)
+    args.default_env, args.default_steps = env, steps
+    return args
+
+
+def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Namespace], Dict[str, Any]]
+                   ) -> Dict[str, Any]:
+    """The run's config: built from the command line, or, with ``--resume``, the run's saved config with
+    only ``--steps``, ``--sampler``, ``--workers`` and ``--torch-threads`` overridable."""
+    if args.resume is None:
+        args.env = args.env or args.default_env
+        args.seed = 0 if args.seed is None else args.seed
+        args.steps = args.steps or args.default_steps
+        args.sampler = args.sampler or "serial"
+        args.torch_threads = args.torch_threads or 1
+        return build_config(args)
+    saved = RunLogger.saved_params(args.resume)
+    if not saved:
+        raise ConfigError(f"--resume {args.resume}: no params.json there; is it a run directory?")
+    config = {k: v for k, v in saved.items() if k != "resumed_from"}
+    for flag, value in (("env", args.env), ("seed", args.seed)):
+        if value is not None and value != config.get(flag):
+            raise ConfigError(f"--resume keeps the run's {flag} ({config.get(flag)!r}); drop --{flag} {value}.")
+    for key, value in (("steps", args.steps), ("sampler", args.sampler), ("workers", args.workers),
+                       ("torch_threads", args.torch_threads)):
+        if value is not None:
+            config[key] = value
+    return config
+
+
+def choose_sampler(kind: str, workers: Optional[int]) -> Tuple[type, Dict[str, Any]]:
+    """The sampler class for ``kind`` and its extra constructor arguments."""
+    if kind == "serial":
+        from rlframe.samplers.serial import SerialSampler
+
+        if workers not in (None, 1):
+            print(f"note: --workers {workers} is ignored by the serial sampler.", file=sys.stderr)
+        return SerialSampler, {}
+    name = _PARALLEL_CLASSES.get(kind)
+    if name is None:
+        raise ConfigError(f"unknown sampler {kind!r}; choose one of {', '.join(SAMPLERS)}.")
+    try:
+        import rlframe.samplers.parallel as parallel
+
+        cls = getattr(parallel, name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"--sampler {kind}: rlframe.samplers.parallel.{name} is not available "
+                          f"({type(e).__name__}: {e}); use --sampler serial.") from None
+    return cls, ({"n_workers": int(workers)} if workers else {})
+
+
+def make_run_affinity(config: Dict[str, Any]) -> Dict[str, Any]:
+    """CPU plan of the run (``launching.affinity.make_affinity``), or just torch threads without it."""
+    try:
+        from rlframe.launching.affinity import make_affinity
+    except ImportError:
+        return {"master_torch_threads": config.get("torch_threads", 1)}
+    return make_affinity(n_workers=config.get("workers"), master_torch_threads=config.get("torch_threads", 1))
+
+
+def report(result: Dict[str, float], logger: RunLogger, target: Optional[float] = None) -> int:
+    """Print the final numbers; exit status 0 (also when ``target`` is missed: that is a result, not an error)."""
+    ev = result.get("eval/return_mean")
+    steps = int(result.get("time/env_steps", 0))
+    line = f"Final: {steps:,d} env steps"
+    if ev is not None:
+        line += f", deterministic eval return {ev:.1f} over {int(result.get('eval/episodes', 0))} episodes"
+    if target is not None and ev is not None:
+        line += f" (target {target:g}: {'reached' if ev >= target else 'NOT reached'})"
+    print(line)
+    print(f"TensorBoard:   {logger.tensorboard_command()}", flush=True)
+    return 0
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """Run a script's ``main``; rlframe errors (shape mismatches, bad configs, checkpoints) print one clear
+    message and give exit status 2 instead of a traceback."""
+    try:
+        return main()
+    except RlframeError as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted; continue later with --resume RUN_DIR (from the newest checkpoint).", file=sys.stderr)
+        return 130
