@@ -42,18 +42,20 @@ def affinity_get(affinity: Any, key: str, default: Any = None) -> Any:
 
 
 def apply_master_affinity(affinity: Any) -> None:
-    """Torch threads and CPU pinning of the master process, when the affinity names them."""
+    """Torch threads and CPU pinning of the master process, when the affinity names them
+    (``master_torch_threads``, ``master_cpus``, ``set_affinity``)."""
     threads = affinity_get(affinity, "master_torch_threads")
+    cpus = affinity_get(affinity, "master_cpus")
+    pin = bool(affinity_get(affinity, "set_affinity", True))
+    try:
+        from rlframe.launching.affinity import apply_affinity
+    except ImportError:  # pragma: no cover - launching.affinity is part of the package
+        apply_affinity = None
+    if apply_affinity is not None:
+        apply_affinity(cpus, threads, set_affinity=pin, who="the training (master) process")
+        return
     if threads:
         torch.set_num_threads(int(threads))
-    cpus = affinity_get(affinity, "master_cpus")
-    if cpus:
-        try:
-            import psutil
-
-            psutil.Process().cpu_affinity(list(cpus))
-        except (AttributeError, ValueError, OSError):  # no cpu_affinity on this OS, or CPUs not available
-            pass
 
 
 class MinibatchRl:
@@ -240,6 +242,9 @@ class MinibatchRl:
             self._reset_interval()
             start_itr = self.itr + 1
             self._segment_steps0 = self.env_steps
+            if start_itr >= self.n_itr:
+                self.logger.info(f"Nothing to do: the run already has {self.env_steps:,d} of {self.n_steps:,d} "
+                                 "env steps; resume with a larger n_steps (--steps) to train on.")
             if self._eval and start_itr == 0:
                 self._log_interval(itr=0, eval_traj_infos=self._evaluate(0), initial=True)
             for itr in range(start_itr, self.n_itr):
@@ -263,7 +268,8 @@ class MinibatchRl:
                     eval_trajs = self._evaluate(itr) if self._eval else None
                     self._log_interval(itr, eval_trajs)
                     self.save_checkpoint()
-            return dict(self.last_values)
+            return dict(self.last_values) or {"time/itr": float(self.itr + 1), "time/env_steps": float(self.env_steps),
+                                              "time/updates": float(self.updates)}
         finally:
             self.shutdown()
 

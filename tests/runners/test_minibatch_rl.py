@@ -247,3 +247,14 @@ def test_runs_without_logger_context(capsys):
     result = runner.train()
     assert result["time/env_steps"] == 16
     assert "SPS" in capsys.readouterr().out
+
+
+def test_resume_without_new_steps_does_nothing(tmp_path, capsys):
+    runner = _make(n_steps=16)
+    with logger_context(str(tmp_path), run_ID=0, name="fake") as logger:
+        runner.train()
+    again = _make(n_steps=16)
+    with logger_context(resume=logger.run_dir):
+        result = again.train()
+    assert result["time/env_steps"] == 16 and again.agent.loaded == 1
+    assert "Nothing to do" in capsys.readouterr().out
