@@ -249,6 +249,7 @@ class BaseCollector(_AgentStepper):
         env_info_buf = env_buf.env_info if self._has_env_info else None
         structured, full_traj, wait_reset = self._structured_obs, self._full_traj_step, not self.mid_batch_reset
         waiting = self.waiting
+        scalar_actions = agent_buf.action.ndim == 2 and agent_buf.action.dtype.kind in "iu"
         env_buf.timeout_value.fill(0)
         completed: List[Any] = []
         for t in range(self.batch_T):
@@ -259,13 +260,15 @@ class BaseCollector(_AgentStepper):
             agent_buf.action[t] = action
             if agent_info is not None:
                 agent_buf.agent_info[t] = agent_info
+            # Python scalars for 1-d integer actions: cheaper to index and what envs want (REFERENCES.md)
+            acts = action.tolist() if scalar_actions else action
             r_row, te_row, tr_row = reward_buf[t], term_buf[t], trunc_buf[t]
             was_waiting = waiting.copy() if wait_reset and waiting.any() else None
             ended: List[int] = []
             for b, env in enumerate(envs):
                 if was_waiting is not None and was_waiting[b]:
                     continue
-                a = action[b]
+                a = acts[b]
                 if validator is not None:
                     validator.check_action(b, a, t, itr, self.agent)
                 step = env.step(a)
