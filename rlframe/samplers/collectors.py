@@ -278,12 +278,12 @@ class BaseCollector(_AgentStepper):
                 try:
                     obs_np[b] = o
                     r_row[b] = r
+                    if env_info_buf is not None:
+                        env_info_buf[t, b] = info
                 except (ValueError, TypeError) as e:
                     self._diagnose_write(b, step, t, itr, e)
                 te_row[b] = term
                 tr_row[b] = trunc
-                if env_info_buf is not None:
-                    env_info_buf[t, b] = info
                 traj_infos[b].step(o, a, r, term, trunc, agent_info[b] if full_traj and agent_info is not None
                                    else None, info)
                 if term or trunc:
@@ -336,9 +336,10 @@ class BaseCollector(_AgentStepper):
         validator = self.validator or StepValidator(self.envs, self.env_ranks, self.rank)
         validator.check_step(b, step, t, itr)
         raise ShapeMismatchError(
-            f"env '{env_name(self.envs[b])}'", "observation/reward", "values fitting the step buffer",
+            f"env '{env_name(self.envs[b])}'", "step output", "values fitting the samples buffer",
             f"{type(error).__name__}: {error}", detail=validator.where(b, t, itr),
-            hint="the env must emit what its spaces declare at every step.",
+            hint="the env must emit what its spaces declare at every step, and the same env-info keys "
+            "from its first step on (GymEnv fixes the info fields from the first step it sees).",
         ) from error
 
     def close(self) -> None:

@@ -133,3 +133,23 @@ def test_shape_change_mid_run_is_named_even_without_debug():
     assert "env 'Counter-v0'" in msg and "shape (3,)" in msg and "shape (4,)" in msg
     assert "env index 1" in msg and "step 2 of iteration 0" in msg
     sampler.shutdown()
+
+
+def test_env_info_fields_differing_between_envs_are_named():
+    from rlframe.core.namedarraytuple import namedarraytuple
+    from rlframe.envs.base import EnvStep
+
+    class OtherInfoEnv(CounterEnv):
+        def step(self, action):
+            step = super().step(action)
+            return EnvStep(*step[:4], namedarraytuple("CounterInfo", ["hpwl"])(1.0))
+
+    counter = itertools.count()
+
+    def make_env(**kwargs):
+        return (OtherInfoEnv if next(counter) == 1 else CounterEnv)(**kwargs)
+
+    sampler = init(dict(id="Counter-v0"), EnvCls=make_env)
+    msg = error(sampler.obtain_samples, 0)
+    assert "env 'Counter-v0'" in msg and "env index 1" in msg and "('t',)" in msg and "('hpwl',)" in msg
+    sampler.shutdown()
