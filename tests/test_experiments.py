@@ -158,3 +158,27 @@ def test_cartpole_ppo_defaults_reach_475(tmp_path, capsys):
     final_eval = _scalars(run_dir, "eval/return_mean")[-1].value
     assert final_eval >= 475
     assert "target 475: reached" in capsys.readouterr().out
+
+
+def _readme():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_readme_commands_are_what_ci_runs():
+    readme = _readme()
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:]]
+    assert blocks[:2] == ["pip install torch==2.13.0 && pip install -e . && python experiments/cartpole_ppo.py",
+                          'pip install -e ".[test]" && pytest']
+    with open(os.path.join(ROOT, ".ci", "run")) as f:
+        ci = f.read()
+    assert "pip install torch==2.13.0" in ci and 'pip install -e ".[test]" && pytest' in ci
+    assert "set -euo pipefail" in ci
+
+
+def test_readme_launch_script_runs(tmp_path, monkeypatch):
+    code = _readme().split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("n_steps=100_000", "n_steps=512").replace("log_interval_steps=10_000", "log_interval_steps=256")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert _steps(os.path.join(str(tmp_path), "runs", "cartpole_ppo", "run_0")) == [0, 256, 512]
