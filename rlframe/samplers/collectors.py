@@ -403,8 +403,9 @@ class EvalCollector(_AgentStepper):
         completed: List[Any] = []
         for t in range(self.max_T):
             action, agent_info = self._act(t, itr)
+            acts = action.tolist() if action.ndim == 1 and action.dtype.kind in "iu" else action
             for b, env in enumerate(self.envs):
-                a = action[b]
+                a = acts[b]
                 if validator is not None:
                     validator.check_action(b, a, t, f"eval {itr}", self.agent)
                 step = env.step(a)
