@@ -11,7 +11,6 @@ import math
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
-import torch
 
 from rlframe.core.seeding import env_seeds, make_seed
 from rlframe.samplers.base import BaseSampler, TrajInfo
@@ -29,7 +28,8 @@ class SerialSampler(BaseSampler):
     ``obtain_samples`` returns the same numpy buffer every iteration (overwritten by the next call):
     algorithms torchify it (zero copy) and must be done with it before the next call.
     The runner calls ``agent.sample_mode(itr)`` before ``obtain_samples``; ``evaluate_agent`` puts the
-    agent in eval mode itself.
+    agent in eval mode itself. ``affinity`` is accepted for interface compatibility: everything runs in the
+    master, whose CPU pinning and torch threads the runner applies.
     """
 
     def initialize(
@@ -42,8 +42,6 @@ class SerialSampler(BaseSampler):
         rank: int = 0,
         world_size: int = 1,
     ) -> dict:
-        if affinity and affinity.get("torch_threads"):
-            torch.set_num_threads(int(affinity["torch_threads"]))
         B = self.batch_spec.B
         global_B = B * world_size
         env_ranks = list(range(rank * B, (rank + 1) * B))
