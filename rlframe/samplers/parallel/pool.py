@@ -24,6 +24,7 @@ import signal
 import time
 import weakref
 from multiprocessing.connection import wait as mp_wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
@@ -35,6 +36,21 @@ START_METHODS = ("fork", "forkserver", "spawn")
 START_METHOD_ENV = "RLFRAME_START_METHOD"
 _TICK = 0.05  # seconds between liveness checks while waiting
 _PRELOADED = False
+
+
+def _rebuild_generator(device: str, state: bytes) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+    return g
+
+
+def _reduce_generator(g: torch.Generator):
+    return _rebuild_generator, (str(g.device), g.get_state().numpy().tobytes())
+
+
+# torch.Generator objects (e.g. an agent's own RNG) do not survive torch's fd-based pickling to spawn /
+# forkserver workers ("unable to resize file"): send their state as bytes instead.
+ForkingPickler.register(torch.Generator, _reduce_generator)
 
 
 def resolve_start_method(start_method: Optional[str] = None) -> str:
@@ -181,7 +197,7 @@ class WorkerPool:
         """Send ``cmd`` to ``ranks`` (all) and return their results, in rank order."""
         ranks = list(range(self.n)) if ranks is None else list(ranks)
         self.broadcast(cmd, *args, ranks=ranks)
-        return self.gather(ranks, what=cmd)
+        return self.gather(ranks, what=f"running {cmd!r}")
 
     def gather(self, ranks: Sequence[int], timeout: Optional[float] = None, what: str = "working") -> List[Any]:
         """Wait for one reply from each of ``ranks``; WorkerError on an error reply, death or no progress."""
@@ -200,7 +216,7 @@ class WorkerPool:
                 elif obj in sentinels:
                     self.raise_if_failed([sentinels[obj]])
             if not ready:
-                watch.check()
+                watch.check(list(pending.values()))
         return [results[r] for r in ranks]
 
     def _recv(self, rank: int) -> Any:
@@ -268,28 +284,32 @@ class Watchdog:
         now = time.monotonic()
         self.last = {r: (int(self.hb[r, 0]), now) for r in self.ranks}
 
-    def check(self) -> None:
-        self.pool.raise_if_failed(self.ranks)
+    def check(self, ranks: Optional[Sequence[int]] = None) -> None:
+        """Raise if one of ``ranks`` (default: all watched) died or has not stepped an env for ``timeout`` s."""
+        ranks = self.ranks if ranks is None else ranks
+        self.pool.raise_if_failed(ranks)
         now = time.monotonic()
-        for r in self.ranks:
+        for r in ranks:
             count = int(self.hb[r, 0])
             seen, since = self.last[r]
             if count != seen:
                 self.last[r] = (count, now)
             elif now - since > self.timeout:
                 env = int(self.hb[r, 1])
-                where = f" inside env {env} (global env index)" if env >= 0 else ""
+                where = f" in train env {env}" if env >= 0 else (f" in eval env {-2 - env}" if env < -1 else "")
                 raise WorkerError(
                     f"sampler worker {r} made no progress for {self.timeout:.1f} s while {self.what}{where}: an env "
                     "step or reset is hanging (or is slower than the timeout). Fix the env, or raise the sampler's "
                     "worker_timeout argument if steps legitimately take this long.",
-                    rank=r, env_index=env if env >= 0 else None, exc_type="Timeout",
+                    rank=r, env_index=env if env >= 0 else (-2 - env if env < -1 else None), exc_type="Timeout",
                 )
 
 
 def worker_error(rank: int, payload: Dict[str, Any]) -> WorkerError:
     env = payload.get("env_index")
-    where = f", env {env}" if env is not None else ""
+    where = ""
+    if env is not None:  # eval envs are tagged -2 - index (GuardedEnv)
+        where, env = (f", train env {env}", env) if env >= 0 else (f", eval env {-2 - env}", -2 - env)
     return WorkerError(
         f"sampler worker {rank}{where} raised {payload['exc_type']}: {payload['message']}",
         rank=rank, env_index=env, exc_type=payload["exc_type"], traceback_text=payload.get("traceback", ""),
