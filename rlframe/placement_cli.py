@@ -4,6 +4,12 @@
   canvas, grid and routing settings come from the .plc header and may be overridden with
   ``--canvas W H``, ``--grid COLS ROWS``, ``--routes H V``, ``--macro-routes H V``, ``--smooth N``.
 * ``placement info N [--json]`` -- node counts, nets, areas, canvas.
+* ``placement random|greedy|sa --netlist N [--plc P] [--grid C R] [--time S] [--moves M] [--seed S]
+  [--no-fd] [--json] --out OUT.plc`` -- baseline placements of the hard macros
+  (``rlframe.envs.placement.baselines``); ``--plc`` gives the header settings and the starting
+  positions of soft macros, ports and fixed macros (default: the design's initial.plc); soft macros
+  are then placed force-directed (unless ``--no-fd``); the written .plc reads back with
+  ``placement cost``.
 
 ``N`` is a netlist path or a shipped design name (``rlframe placement info --list`` lists them).
 Wire into the main CLI with :func:`add_placement_parser`.
@@ -20,9 +26,9 @@ from rlframe.errors import NetlistParseError
 
 def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add the ``placement`` command (with its sub-commands) to ``subparsers``."""
-    p = subparsers.add_parser("placement", help="chip macro placement: cost, info",
+    p = subparsers.add_parser("placement", help="chip macro placement: cost, info, baselines",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="placement_cmd", metavar="{cost,info}")
+    sub = p.add_subparsers(dest="placement_cmd", metavar="{cost,info,random,greedy,sa}")
     sub.required = True
 
     c = sub.add_parser("cost", help="proxy cost of a placement (Circuit Training's formula)")
@@ -47,6 +53,28 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     i.add_argument("--list", action="store_true", help="list the shipped designs")
     i.add_argument("--json", action="store_true")
     i.set_defaults(placement_func=cmd_info)
+
+    for name, helptext in (("random", "random legal placement (best of --time seconds of samples)"),
+                           ("greedy", "greedy placement: least HPWL increase per macro, largest first"),
+                           ("sa", "simulated annealing over hard-macro moves on the proxy cost")):
+        b = sub.add_parser(name, help=helptext)
+        b.add_argument("--netlist", required=True, help="netlist .pb.txt[.gz] or shipped design name")
+        b.add_argument("--plc", default=None,
+                       help="starting .plc: header settings, soft-macro/port/fixed-macro positions "
+                            "(default: the design's initial.plc if any)")
+        b.add_argument("--grid", nargs=2, type=int, metavar=("COLS", "ROWS"))
+        b.add_argument("--time", type=float, default=None,
+                       help="time budget in seconds (random: default one sample; sa: default 60)")
+        if name == "sa":
+            b.add_argument("--moves", type=int, default=None, help="move budget (with or instead of --time)")
+        b.add_argument("--seed", type=int, default=0)
+        b.add_argument("--no-fd", action="store_true",
+                       help="keep soft macros where they start (no force-directed placement)")
+        b.add_argument("--weights", nargs=3, type=float, default=(1.0, 0.5, 0.5),
+                       metavar=("WL", "DENSITY", "CONGESTION"), help="proxy-cost weights")
+        b.add_argument("--out", required=True, help="output .plc path")
+        b.add_argument("--json", action="store_true", help="print one JSON object")
+        b.set_defaults(placement_func=cmd_baseline, baseline=name)
     return p
 
 
@@ -106,11 +134,38 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from rlframe.envs.placement import baselines
+    from rlframe.envs.placement.state import PlacementProblem
+    problem = PlacementProblem(args.netlist, plc=args.plc,
+                               grid=tuple(args.grid) if args.grid else None)
+    common = dict(run_fd=not args.no_fd, weights=tuple(args.weights))
+    if args.baseline == "random":
+        res = baselines.random_placement(problem, seed=args.seed, time_budget=args.time, **common)
+    elif args.baseline == "greedy":
+        res = baselines.greedy_placement(problem, **common)
+    else:
+        budget = args.time if args.time is not None else (None if args.moves else 60.0)
+        res = baselines.simulated_annealing(problem, time_budget=budget, max_moves=args.moves,
+                                            seed=args.seed, **common)
+    res.write(args.out)
+    out = {"baseline": res.name, "out": args.out, "seconds": res.seconds,
+           "evaluations": res.evaluations, **res.costs,
+           "before_fd": res.costs_before_fd, "stats": res.stats}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{res.name}: {res.evaluations} evaluations in {res.seconds:.1f} s -> {args.out}")
+        for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"):
+            print(f"{k:16s} {res.costs[k]:.6f}   (before force-directed: {res.costs_before_fd[k]:.6f})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch parsed ``placement`` arguments; user errors print one line and return 2."""
     try:
         return args.placement_func(args)
-    except (FileNotFoundError, NetlistParseError, ValueError) as e:
+    except (FileNotFoundError, NetlistParseError, ValueError, RuntimeError) as e:
         print(f"rlframe placement: error: {e}", file=sys.stderr)
         return 2
 

@@ -7,9 +7,10 @@ incremental single-macro move time and the agreement of the two evaluators.
     python experiments/benchmarks/placement_cost.py [--design ariane133] [--plc legalized.plc]
         [--repeats 5] [--json PATH]
 
-Hook for the env (added later): ``ENV_BENCHMARKS`` maps a name to a callable
-``fn(design: str) -> dict`` whose result is merged into the JSON under ``"env"`` (e.g. env
-steps/s of a random policy).
+Env hook: ``ENV_BENCHMARKS`` maps a name to a callable ``fn(design: str) -> dict`` whose result
+is merged into the JSON under ``"env"``: here the env steps/s of a random legal policy
+(``MacroPlacementEnv``; image or graph observations, with and without the final force-directed
+soft-macro placement). ``--env-only`` runs just those.
 """
 from __future__ import annotations
 
@@ -31,6 +32,45 @@ from rlframe.envs.placement.netlist import HARD_MACRO, SOFT_MACRO, read_netlist
 
 #: name -> fn(design) -> dict of metrics; the env/baselines colleague registers entries here.
 ENV_BENCHMARKS: Dict[str, Callable[[str], dict]] = {}
+
+
+def env_random_policy_sps(design: str, episodes: int = 3, run_fd: bool = True,
+                          observation: str = "image") -> dict:
+    """Env steps/s of a random *legal* policy (uniform over the action mask) on ``design``:
+    the whole episode loop (reset, steps, the final force-directed placement and proxy cost)."""
+    import gymnasium
+
+    import rlframe.envs.placement  # noqa: F401  (registers the env)
+
+    env = gymnasium.make("rlframe/MacroPlacement-v0", design=design, run_fd=run_fd,
+                         observation=observation)
+    rng = np.random.default_rng(0)
+    steps, final_s, costs = 0, 0.0, []
+    t0 = time.perf_counter()
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            mask = env.unwrapped.action_masks()
+            t = time.perf_counter()
+            _, _, term, trunc, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+            if term:
+                final_s += time.perf_counter() - t   # includes the last step itself
+            done = term or trunc
+            steps += 1
+        costs.append(info["proxy_cost"])
+    total = time.perf_counter() - t0
+    return {"design": design, "observation": observation, "run_fd": run_fd,
+            "episodes": episodes, "steps": steps, "steps_per_s": steps / total,
+            "steps_per_s_excluding_episode_end": (steps - episodes) / max(total - final_s, 1e-9),
+            "episode_end_s": final_s / episodes, "proxy_cost_mean": float(np.mean(costs))}
+
+
+ENV_BENCHMARKS["random_policy_image"] = lambda design: env_random_policy_sps(design)
+ENV_BENCHMARKS["random_policy_image_no_fd"] = lambda design: env_random_policy_sps(
+    design, run_fd=False)
+ENV_BENCHMARKS["random_policy_graph"] = lambda design: env_random_policy_sps(
+    design, observation="graph")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -253,7 +293,17 @@ def main(argv=None) -> int:
                     help="a .plc file name inside the design's folder ('' for the default)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="write the result to this JSON file")
+    ap.add_argument("--env-only", action="store_true", help="only the ENV_BENCHMARKS entries")
     a = ap.parse_args(argv)
+    if a.env_only:
+        r = {name: fn(a.design) for name, fn in ENV_BENCHMARKS.items()}
+        for name, v in r.items():
+            print(f"{name:28s} {v['steps_per_s']:8.1f} steps/s  ({v['steps_per_s_excluding_episode_end']:.0f}"
+                  f" steps/s without the episode end, {v['episode_end_s']:.3f} s per episode end)")
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(r, f, indent=2)
+        return 0
     r = run(a.design, a.plc, a.repeats)
     print(f"{r['design']}: {r['nodes']} nodes, {r['nets']} nets; parse {r['parse_s']:.3f} s")
     print(f"rlframe   full evaluation {r['rlframe_eval_ms']:8.2f} ms")
@@ -262,6 +312,8 @@ def main(argv=None) -> int:
     print(f"agreement: max relative difference {r['max_rel_diff']:.2e}")
     for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"):
         print(f"  {k:16s} rlframe {r['rlframe'][k]:.6f}  reference {r['reference'][k]:.6f}")
+    for name, v in r.get("env", {}).items():
+        print(f"env {name:28s} {v['steps_per_s']:8.1f} steps/s")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=2)
