@@ -1,0 +1,197 @@
+"""Sampler throughput, every design side by side in one run (same env, same B, same worker count).
+
+Designs: rlframe's SerialSampler, CpuSampler, GpuSampler, AlternatingSampler; gymnasium SyncVectorEnv and
+AsyncVectorEnv(shared_memory=True); SB3 SubprocVecEnv (when installed); and the physical limit: a raw
+single-process ``env.step`` loop times the worker count. Envs: CartPole-v1 and a numpy env burning ~100 µs per
+step. Once with random actions, once with a small MLP policy (rlframe's CategoricalPgAgent; for the peers the
+same agent runs in the main process).
+
+    python experiments/benchmarks/sampler_throughput.py --json results.json
+    python experiments/benchmarks/sampler_throughput.py --quick          # fewer seconds per figure
+
+Figures on a shared machine are noisy: compare ratios within one run, not across runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any, Callable, Dict, List
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlframe.agents.pg import CategoricalPgAgent
+from rlframe.agents.random_agent import RandomAgent
+from rlframe.envs.base import EnvSpaces
+from rlframe.envs.gym import GymEnv
+from rlframe.samplers.parallel import AlternatingSampler, CpuSampler, GpuSampler
+from rlframe.samplers.serial import SerialSampler
+
+
+class BurnEnv(gym.Env):
+    """A numpy env that burns ``burn_us`` microseconds of CPU per step (a stand-in for a real simulator)."""
+
+    def __init__(self, burn_us: float = 100.0, episode: int = 200):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.burn, self.episode, self.t = burn_us * 1e-6, episode, 0
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.t = 0
+        return self.rng.uniform(-1, 1, 4).astype(np.float32), {}
+
+    def step(self, action):
+        end = time.perf_counter() + self.burn
+        while time.perf_counter() < end:
+            pass
+        self.t += 1
+        obs = self.rng.uniform(-1, 1, 4).astype(np.float32)
+        return obs, 1.0, False, self.t >= self.episode, {}
+
+
+gym.register("BurnEnv-v0", entry_point=BurnEnv)
+ENVS = {"CartPole-v1": "CartPole-v1", "burn100us": "BurnEnv-v0"}
+
+
+def _agent(policy: str) -> Any:
+    return RandomAgent() if policy == "random" else CategoricalPgAgent(model_kwargs={"hidden_sizes": [64, 64]})
+
+
+def raw_steps_per_s(env_id: str, seconds: float) -> float:
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    actions = [int(a) for a in np.random.default_rng(0).integers(0, 2, 4096)]
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for a in actions[:512]:
+            _, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                env.reset()
+        n += 512
+    return n / (time.perf_counter() - t0)
+
+
+def rlframe_sampler(SamplerCls: type, env_id: str, B: int, policy: str, workers: int, seconds: float,
+                    start_method: str) -> float:
+    kwargs = dict(batch_T=64, batch_B=B, max_decorrelation_steps=0)
+    if SamplerCls is not SerialSampler:
+        kwargs.update(n_workers=workers, start_method=start_method)
+    sampler = SamplerCls(GymEnv, dict(id=env_id), **kwargs)
+    agent = _agent(policy)
+    try:
+        sampler.initialize(agent, seed=0)
+        agent.sample_mode(0)
+        sampler.obtain_samples(0)  # warm-up
+        n, t0, itr = 0, time.perf_counter(), 1
+        while time.perf_counter() - t0 < seconds:
+            sampler.obtain_samples(itr)
+            n += 64 * B
+            itr += 1
+        return n / (time.perf_counter() - t0)
+    finally:
+        sampler.shutdown()
+
+
+def vec_env_loop(venv: Any, B: int, policy: str, seconds: float, env_id: str) -> float:
+    """Peers: the policy (if any) runs in the main process on the batched observations."""
+    agent = None
+    if policy == "mlp":
+        agent = _agent(policy)
+        env = gym.make(env_id)
+        agent.initialize(EnvSpaces(env.observation_space, env.action_space), global_B=B)
+        agent.sample_mode(0)
+        prev_a, prev_r = torch.zeros(B, dtype=torch.long), torch.zeros(B)
+    obs = venv.reset()
+    obs = obs[0] if isinstance(obs, tuple) else obs
+    rng = np.random.default_rng(0)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(64):
+            if agent is None:
+                actions = rng.integers(0, 2, B)
+            else:
+                actions = agent.step(torch.as_tensor(obs), prev_a, prev_r).action.numpy()
+            out = venv.step(actions)
+            obs = out[0]
+        n += 64 * B
+    return n / (time.perf_counter() - t0)
+
+
+def gymnasium_vec(kind: str, env_id: str, B: int, policy: str, seconds: float) -> float:
+    fns = [lambda: gym.make(env_id) for _ in range(B)]
+    venv = gym.vector.SyncVectorEnv(fns) if kind == "sync" else gym.vector.AsyncVectorEnv(fns, shared_memory=True)
+    try:
+        return vec_env_loop(venv, B, policy, seconds, env_id)
+    finally:
+        venv.close()
+
+
+def sb3_subproc(env_id: str, B: int, policy: str, seconds: float) -> float:
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    venv = SubprocVecEnv([lambda: gym.make(env_id) for _ in range(B)], start_method="fork")
+    try:
+        return vec_env_loop(venv, B, policy, seconds, env_id)
+    finally:
+        venv.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per figure")
+    parser.add_argument("--quick", action="store_true", help="0.5 s per figure")
+    parser.add_argument("--start-method", default="forkserver")
+    parser.add_argument("--envs", nargs="+", default=list(ENVS))
+    parser.add_argument("--B", nargs="+", type=int, default=[8, 32])
+    parser.add_argument("--policies", nargs="+", default=["random", "mlp"])
+    args = parser.parse_args()
+    seconds = 0.5 if args.quick else args.seconds
+    torch.set_num_threads(1)
+    try:
+        import stable_baselines3  # noqa: F401
+        have_sb3 = True
+    except ImportError:
+        have_sb3 = False
+
+    designs: Dict[str, Callable[[str, int, str], float]] = {
+        "SerialSampler": lambda e, B, p: rlframe_sampler(SerialSampler, e, B, p, args.workers, seconds, args.start_method),
+        "CpuSampler": lambda e, B, p: rlframe_sampler(CpuSampler, e, B, p, args.workers, seconds, args.start_method),
+        "GpuSampler": lambda e, B, p: rlframe_sampler(GpuSampler, e, B, p, args.workers, seconds, args.start_method),
+        "AlternatingSampler": lambda e, B, p: rlframe_sampler(AlternatingSampler, e, B, p, args.workers, seconds,
+                                                              args.start_method),
+        "gymnasium SyncVectorEnv": lambda e, B, p: gymnasium_vec("sync", e, B, p, seconds),
+        "gymnasium AsyncVectorEnv(shm)": lambda e, B, p: gymnasium_vec("async", e, B, p, seconds),
+    }
+    if have_sb3:
+        designs["SB3 SubprocVecEnv"] = lambda e, B, p: sb3_subproc(e, B, p, seconds)
+
+    results: List[dict] = []
+    limit: Dict[str, float] = {}
+    for name in args.envs:
+        env_id = ENVS[name]
+        limit[name] = raw_steps_per_s(env_id, seconds) * args.workers
+        print(f"\n{name}: physical limit (raw single-process step loop x {args.workers}) = {limit[name]:,.0f} steps/s")
+        print(f"{'policy':7} {'B':>3}  {'design':32} {'steps/s':>10}  {'% limit':>7}")
+        for policy in args.policies:
+            for B in args.B:
+                for design, fn in designs.items():
+                    sps = fn(env_id, B, policy)
+                    results.append({"env": name, "B": B, "policy": policy, "design": design, "steps_per_s": sps})
+                    print(f"{policy:7} {B:>3}  {design:32} {sps:>10,.0f}  {100 * sps / limit[name]:>6.1f}%", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"results": results, "limit": limit, "workers": args.workers,
+                       "start_method": args.start_method, "seconds_per_figure": seconds}, f, indent=1)
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
