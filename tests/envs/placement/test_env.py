@@ -1,0 +1,211 @@
+"""MacroPlacementEnv: gymnasium conformance, masks, rewards, episode ends, render, registration."""
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import rlframe.envs.placement  # noqa: F401  (registers the env)
+from rlframe.envs.placement import InfeasibleActionError, MacroPlacementEnv, PlacementCost
+from rlframe.envs.placement.state import COST_KEYS
+from rlframe.errors import ConfigError
+
+
+def rollout(env, seed=0, policy="random"):
+    """Random legal rollout; returns (rewards, infos, the env's per-step masks)."""
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(seed=seed)
+    rewards, infos = [], [info]
+    while True:
+        mask = env.unwrapped.action_masks()
+        assert np.array_equal(mask, obs["action_mask"].astype(bool))
+        assert np.array_equal(mask, info["action_mask"].astype(bool))
+        a = int(rng.choice(np.flatnonzero(mask)))
+        obs, r, term, trunc, info = env.step(a)
+        rewards.append(r)
+        infos.append(info)
+        if term or trunc:
+            return rewards, infos
+
+
+@pytest.fixture(scope="module")
+def ariane():
+    return MacroPlacementEnv(design="ariane133", observation="both", run_fd=False,
+                             infeasible_action="penalty", render_mode="rgb_array")
+
+
+@pytest.mark.parametrize("design", ["toy_macro_stdcell", "sample_clustered",
+                                    "simple_grouped_with_coords_with_blockage"])
+@pytest.mark.parametrize("observation", ["image", "graph", "both"])
+def test_check_env_small(design, observation):
+    env = MacroPlacementEnv(design=design, observation=observation, infeasible_action="penalty",
+                            render_mode="rgb_array")
+    check_env(env, skip_render_check=False)
+
+
+def test_check_env_ariane(ariane):
+    check_env(ariane, skip_render_check=False)
+
+
+def test_registration_ids():
+    for env_id in ("rlframe/MacroPlacement-v0", "rlframe.envs.placement:rlframe/MacroPlacement-v0",
+                   "rlframe.envs.placement:MacroPlacement-v0"):
+        env = gymnasium.make(env_id, design="toy_macro_stdcell")
+        assert isinstance(env.unwrapped, MacroPlacementEnv)
+        obs, _ = env.reset(seed=0)
+        assert env.observation_space.contains(obs)
+        env.close()
+
+
+def brute_force_mask(env):
+    """Feasible cells by direct geometry: inside the canvas, no overlap with any obstacle."""
+    p, st = env.problem, env.state
+    w, h = p.macro_w[st.k], p.macro_h[st.k]
+    rects = st.obstacles()
+    out = np.zeros(p.grid.n_cells, bool)
+    for cell in range(p.grid.n_cells):
+        cx, cy = p.grid.cell_center(cell)
+        if cx - w / 2 < -1e-6 or cx + w / 2 > p.grid.width + 1e-6 or cy - h / 2 < -1e-6 \
+                or cy + h / 2 > p.grid.height + 1e-6:
+            continue
+        ox = np.minimum(cx + w / 2, rects[:, 0] + rects[:, 2] / 2) - np.maximum(
+            cx - w / 2, rects[:, 0] - rects[:, 2] / 2)
+        oy = np.minimum(cy + h / 2, rects[:, 1] + rects[:, 3] / 2) - np.maximum(
+            cy - h / 2, rects[:, 1] - rects[:, 3] / 2)
+        out[cell] = not np.any((ox > 1e-6) & (oy > 1e-6))
+    return out
+
+
+@pytest.mark.parametrize("design,grid", [("macro_tiles_10x10", None), ("ariane133", None),
+                                         ("ariane133", (37, 41)),
+                                         ("simple_grouped_with_coords_with_blockage", (8, 8))])
+def test_mask_matches_brute_force_and_no_overlap(design, grid):
+    env = MacroPlacementEnv(design=design, grid=grid, run_fd=False)
+    rng = np.random.default_rng(1)
+    env.reset(seed=1)
+    checked = 0
+    while True:
+        mask = env.action_masks()
+        if checked < 40:
+            np.testing.assert_array_equal(mask, brute_force_mask(env))
+            checked += 1
+        _, _, term, trunc, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+        assert env.state.hard_macro_overlap() == 0.0
+        if term or trunc:
+            break
+    assert info["overlap"] == 0.0
+    if not info["dead_end"]:   # random placements on a fine grid may fragment the canvas
+        assert info["placed"] == env.problem.n_macros
+
+
+def test_blockages_are_obstacles():
+    env = MacroPlacementEnv(design="simple_grouped_with_coords_with_blockage", grid=(50, 50))
+    env.reset()
+    mask = env.action_masks().reshape(50, 50)
+    assert not mask[0, :].any() and not mask[:, 0].any()   # the big macro cannot touch (0..10)
+
+
+def test_largest_first_order():
+    env = MacroPlacementEnv(design="ariane133", run_fd=False)
+    p = env.problem
+    area = p.macro_w * p.macro_h
+    assert np.all(np.diff(area) <= 0)
+    for a in np.unique(area):   # ties keep ascending node index
+        assert np.all(np.diff(p.order[area == a]) > 0)
+    assert set(p.order) == set(p.netlist.hard_macro_indices)
+    env.reset()
+    assert env.state.node == p.order[0]
+
+
+def test_infeasible_action_error_and_penalty():
+    env = MacroPlacementEnv(design="toy_macro_stdcell")
+    env.reset()
+    bad = int(np.flatnonzero(~env.action_masks())[0])
+    with pytest.raises(InfeasibleActionError) as e:
+        env.step(bad)
+    msg = str(e.value)
+    assert "'ML'" in msg and f"cell {bad}" in msg and f"{env.action_masks().sum()} of 200" in msg
+    with pytest.raises(InfeasibleActionError, match="not a cell index"):
+        env.step(200)
+
+    env = MacroPlacementEnv(design="toy_macro_stdcell", infeasible_action="penalty",
+                            infeasible_penalty=-0.25, max_episode_steps=3)
+    obs, _ = env.reset()
+    bad = int(np.flatnonzero(~env.action_masks())[0])
+    obs2, r, term, trunc, info = env.step(bad)
+    assert r == -0.25 and not term and not trunc and info["infeasible_action"]
+    assert info["placed"] == 0 and np.array_equal(obs["image"], obs2["image"])
+    env.step(bad)
+    _, _, term, trunc, _ = env.step(bad)
+    assert trunc and not term
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(bad)
+
+
+def test_dead_end_terminates_with_penalty():
+    # a 2 x 2 grid holds at most four 50 x 50 tiles of macro_tiles_10x10 (100 macros)
+    env = MacroPlacementEnv(design="macro_tiles_10x10", grid=(2, 2), dead_end_reward=-3.0)
+    rewards, infos = rollout(env)
+    assert len(rewards) == 4 and rewards[-1] == -3.0 and infos[-1]["dead_end"]
+    assert all(r == 0.0 for r in rewards[:-1])
+
+
+def test_proxy_reward_and_final_info():
+    env = MacroPlacementEnv(design="sample_clustered", grid=(8, 8), cost_weights=(1.0, 0.3, 0.7))
+    rewards, infos = rollout(env)
+    final = infos[-1]
+    assert all(r == 0.0 for r in rewards[:-1])
+    assert set(COST_KEYS) <= set(final)
+    assert all(infos[0][k] == 0.0 for k in COST_KEYS)          # every key from the start
+    assert rewards[-1] == pytest.approx(-final["proxy_cost"])
+    assert final["proxy_cost"] == pytest.approx(
+        final["wirelength_cost"] + 0.3 * final["density_cost"] + 0.7 * final["congestion_cost"])
+    # the written placement reads back to the same costs
+    pc = PlacementCost.from_plc(env.problem.netlist, env.placement())
+    e = pc.evaluate(1.0, 0.3, 0.7)
+    for k in COST_KEYS:
+        assert e[k] == pytest.approx(final[k], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("design", ["ariane133", "toy_macro_stdcell", "macro_tiles_10x10"])
+def test_dense_hpwl_rewards_telescope(design):
+    env = MacroPlacementEnv(design=design, reward="hpwl", run_fd=False)
+    rewards, infos = rollout(env, seed=3)
+    total = -(infos[-1]["placed_hpwl"] - infos[0]["placed_hpwl"]) / env.hpwl_reward_norm
+    assert sum(rewards) == pytest.approx(total, rel=1e-9)
+    # once every macro is placed, the placed-net HPWL is the netlist's HPWL (soft macros where
+    # they started, since run_fd=False)
+    assert infos[-1]["placed_hpwl"] == pytest.approx(infos[-1]["hpwl"], rel=1e-9)
+    assert infos[-1]["proxy_cost"] > 0
+
+
+def test_wire_mask_is_the_hpwl_increase():
+    env = MacroPlacementEnv(design="ariane133", reward="hpwl", run_fd=False)
+    env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        mask = env.action_masks()
+        wire = env.state.wire_mask().ravel()
+        a = int(rng.choice(np.flatnonzero(mask)))
+        _, r, _, _, _ = env.step(a)
+        assert -r * env.hpwl_reward_norm == pytest.approx(wire[a], rel=1e-9, abs=1e-6)
+
+
+def test_render(ariane):
+    ariane.reset()
+    img = ariane.render()
+    assert img.dtype == np.uint8 and img.shape == (512, 512, 3)
+    env = MacroPlacementEnv(design="toy_macro_stdcell", render_mode="rgb_array", render_size=100)
+    env.reset()
+    assert env.render().shape == (50, 100, 3)
+    assert MacroPlacementEnv(design="toy_macro_stdcell").render() is None
+
+
+def test_bad_arguments():
+    with pytest.raises(ConfigError, match="exactly one"):
+        MacroPlacementEnv()
+    with pytest.raises(ConfigError, match="reward"):
+        MacroPlacementEnv(design="toy_macro_stdcell", reward="area")
+    with pytest.raises(ConfigError, match="observation"):
+        MacroPlacementEnv(design="toy_macro_stdcell", observation="pixels")
+    with pytest.raises(ConfigError, match="infeasible_action"):
+        MacroPlacementEnv(design="toy_macro_stdcell", infeasible_action="ignore")

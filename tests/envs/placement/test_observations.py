@@ -1,0 +1,78 @@
+"""Image (MaskPlace) and graph (Circuit Training) observations of the placement env."""
+import numpy as np
+import pytest
+
+from rlframe.envs.placement import MacroPlacementEnv
+from rlframe.envs.placement.netlist import HARD_MACRO, PORT, SOFT_MACRO
+
+
+@pytest.fixture(scope="module")
+def env():
+    return MacroPlacementEnv(design="ariane133", observation="both", run_fd=False)
+
+
+def test_image_channels(env):
+    obs, _ = env.reset(seed=0)
+    g = env.problem.grid
+    img = obs["image"]
+    assert img.shape == (3, g.rows, g.cols) and img.dtype == np.float32
+    assert img.min() >= 0 and img.max() <= 1
+    mask = env.action_masks().reshape(g.rows, g.cols)
+    np.testing.assert_array_equal(img[0], mask)
+    wire = env.state.wire_mask()
+    best = np.unravel_index(np.argmin(np.where(mask, wire, np.inf)), mask.shape)
+    assert img[1][best] == 0.0 and np.all(img[1][~mask] == 1.0)
+    assert img[2].sum() == 0.0                                    # nothing placed yet
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        obs, *_ = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+    # occupancy: placed macro area over canvas area
+    placed_area = float(np.sum(env.problem.macro_w[:10] * env.problem.macro_h[:10]))
+    cell_area = g.cell_width * g.cell_height
+    assert obs["image"][2].sum() * cell_area == pytest.approx(placed_area, rel=1e-5)
+    assert obs["macro"][2] == pytest.approx(10 / env.problem.n_macros)
+    assert obs["macro"][0] == pytest.approx(env.problem.macro_w[10] / g.width)
+    assert env.observation_space.contains(obs)
+
+
+def test_graph_features(env):
+    obs, _ = env.reset(seed=0)
+    nl = env.problem.netlist
+    view = next(v for v in env._views if hasattr(v, "edge_index"))
+    n = len(view.nodes)
+    assert n == nl.count(HARD_MACRO) + nl.count(SOFT_MACRO) + nl.count(PORT)
+    f = obs["node_features"]
+    assert f.shape == (n, 9) and obs["edge_index"].shape[0] == 2
+    assert obs["edge_index"].min() >= 0 and obs["edge_index"].max() < n
+    assert np.all(obs["edge_index"][0] < obs["edge_index"][1])     # undirected, deduplicated
+    assert np.all(obs["edge_weight"] > 0)
+    hard = f[:, 4] == 1
+    assert f[hard, 7].sum() == 0 and f[~hard, 7].min() == 1       # no hard macro placed yet
+    cur = int(obs["current_node"][0])
+    assert view.nodes[cur] == env.state.node and f[cur, 8] == 1 and f[:, 8].sum() == 1
+    first = env.state.node
+    a = int(np.flatnonzero(env.action_masks())[0])
+    obs, *_ = env.step(a)
+    gi = int(np.flatnonzero(view.nodes == first)[0])
+    cx, cy = env.problem.grid.cell_center(a)
+    f = obs["node_features"]
+    assert f[gi, 7] == 1 and f[gi, 0] == pytest.approx(cx / env.problem.grid.width)
+    assert f[gi, 1] == pytest.approx(cy / env.problem.grid.height)
+    assert int(obs["current_node"][0]) != gi
+
+
+def test_graph_edges_follow_nets():
+    env = MacroPlacementEnv(design="sample_clustered", observation="graph")
+    obs, _ = env.reset()
+    nl = env.problem.netlist
+    view = env._views[0]
+    body = np.where(nl.pin_parent >= 0, nl.pin_parent, np.arange(nl.n_nodes))
+    expected = set()
+    for k in range(nl.n_nets):
+        net = nl.net(k)
+        a = view.graph_index[body[net[0]]]
+        for t in net[1:]:
+            b = view.graph_index[body[t]]
+            if a >= 0 and b >= 0 and a != b:
+                expected.add((min(a, b), max(a, b)))
+    assert set(map(tuple, obs["edge_index"].T.tolist())) == expected
