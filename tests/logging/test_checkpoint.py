@@ -93,3 +93,30 @@ def test_check_specs_nested_dict_space():
 
     with pytest.raises(ShapeMismatchError, match="observation.mask"):
         ckpt.check_specs(spaces(16), spaces(25), "x.pt")
+
+
+def test_load_agent_checkpoint_checks_specs_first(tmp_path):
+    from rlframe.agents.base import BaseAgent
+
+    class Agent(BaseAgent):
+        def __init__(self):
+            super().__init__(ModelCls=torch.nn.Linear)
+
+        def make_env_to_model_kwargs(self, env_spaces):
+            return {"in_features": env_spaces.observation.shape[0], "out_features": 2}
+
+    def spaces(k):
+        return EnvSpaces(gym.spaces.Box(-1, 1, (k,), np.float32), gym.spaces.Discrete(2))
+
+    trained = Agent()
+    trained.initialize(spaces(461))
+    path = ckpt.save_checkpoint({"agent_state_dict": trained.state_dict(), "specs": ckpt.env_specs_json(spaces(461))},
+                                str(tmp_path), 5)
+    same = Agent()
+    same.initialize(spaces(461))
+    ckpt.load_agent_checkpoint(same, path)
+    torch.testing.assert_close(same.model.weight, trained.model.weight)
+    other = Agent()
+    other.initialize(spaces(365))
+    with pytest.raises(ShapeMismatchError, match=r"itr_0000005\.pt.*\(461,\).*\(365,\)"):
+        ckpt.load_agent_checkpoint(other, path)
