@@ -1,0 +1,88 @@
+"""PPO on chip macro placement (Circuit Training's formulation, Mirhoseini et al., Nature 2021) on a
+small design: one hard macro per step, largest first, the action a grid cell, infeasible cells masked
+out of the policy (the agent reads the env's ``action_mask``), reward -proxy cost at the end
+(``--reward proxy``) or MaskPlace's dense -ΔHPWL (``--reward hpwl``). An MLP over the image planes
+(position mask, wire mask, canvas) and the macro descriptor.
+
+    python experiments/placement_ppo.py                               # macro_tiles_10x10, 100 macros
+    python experiments/placement_ppo.py --design toy_macro_stdcell --steps 20000
+    python experiments/placement_ppo.py --reward hpwl --sampler cpu --workers 2
+
+Logged like every run (progress.csv, TensorBoard); the final deterministic evaluation's return is
+minus the proxy cost (proxy reward) of the placement the policy makes.
+"""
+import argparse
+import sys
+
+from common import choose_sampler, make_run_affinity, parse_args, report, resolve_config, run_main
+
+from rlframe.agents.pg import CategoricalPgAgent
+from rlframe.algos.pg import PPO
+from rlframe.envs.gym import GymEnv
+from rlframe.logging import logger_context
+from rlframe.runners import MinibatchRlEval
+
+ENV_ID = "rlframe.envs.placement:rlframe/MacroPlacement-v0"
+
+
+def build_config(args):
+    return dict(
+        env=args.env,
+        design=args.design,
+        reward=args.reward,
+        seed=args.seed,
+        steps=args.steps,
+        sampler=args.sampler,
+        workers=args.workers,
+        torch_threads=args.torch_threads,
+        batch_T=200,  # two 100-macro episodes per env and batch
+        batch_B=4,
+        log_interval_steps=4_000,
+        eval=dict(n_envs=1, max_trajectories=1, max_steps=1_000),
+        env_kwargs=dict(observation="image", run_fd=True),
+        model=dict(hidden_sizes=[256, 256]),
+        algo=dict(discount=1.0, gae_lambda=0.95, learning_rate=3e-4, epochs=4, minibatches=4,
+                  ratio_clip=0.2, entropy_loss_coeff=0.01),
+    )
+
+
+def main(argv=None):
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("--design", default="macro_tiles_10x10",
+                       help="shipped design name or netlist path (default macro_tiles_10x10)")
+    extra.add_argument("--reward", choices=("proxy", "hpwl"), default="proxy")
+    known, rest = extra.parse_known_args(argv)
+    args = parse_args(__doc__, env=ENV_ID, steps=40_000, argv=rest)
+    args.design, args.reward = known.design, known.reward
+    config = resolve_config(args, build_config)
+
+    env_kwargs = dict(id=config["env"], design=config["design"], reward=config["reward"],
+                      **config["env_kwargs"])
+    SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
+    sampler = SamplerCls(
+        EnvCls=GymEnv,
+        env_kwargs=env_kwargs,
+        batch_T=config["batch_T"],
+        batch_B=config["batch_B"],
+        max_decorrelation_steps=0,
+        eval_n_envs=config["eval"]["n_envs"],
+        eval_max_trajectories=config["eval"]["max_trajectories"],
+        eval_max_steps=config["eval"]["max_steps"],
+        **sampler_kwargs,
+    )
+    agent = CategoricalPgAgent(model_kwargs=config["model"])  # masks obs.action_mask
+    algo = PPO(**config["algo"])
+    runner = MinibatchRlEval(
+        algo, agent, sampler,
+        n_steps=config["steps"],
+        seed=config["seed"],
+        affinity=make_run_affinity(config),
+        log_interval_steps=config["log_interval_steps"],
+    )
+    with logger_context(args.log_dir, name="placement_ppo", params=config, resume=args.resume) as logger:
+        result = runner.train()
+    return report(result, logger)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
