@@ -3,7 +3,6 @@ import json
 import subprocess
 import sys
 
-import torch
 
 from rlframe import __version__
 from rlframe.cli import main

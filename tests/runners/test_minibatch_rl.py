@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlframe.agents.base import AgentStep, BaseAgent
+from rlframe.agents.base import BaseAgent
 from rlframe.algos.base import RlAlgorithm
 from rlframe.envs.base import EnvSpaces
 from rlframe.errors import ShapeMismatchError
