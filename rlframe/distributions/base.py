@@ -27,6 +27,15 @@ class Distribution:
     def entropy(self, dist_info: Any) -> torch.Tensor:
         raise NotImplementedError
 
+    def log_likelihood_and_entropy(self, x: torch.Tensor, dist_info: Any, entropy_grad: bool = True):
+        """``(log_likelihood(x), entropy)`` in one pass where the two share work (losses use both);
+        ``entropy_grad=False`` computes the entropy without recording it for autograd (logging only)."""
+        logp = self.log_likelihood(x, dist_info)
+        if entropy_grad:
+            return logp, self.entropy(dist_info)
+        with torch.no_grad():
+            return logp, self.entropy(dist_info)
+
     def kl(self, old_dist_info: Any, new_dist_info: Any) -> torch.Tensor:
         """``KL(old || new)`` per sample."""
         raise NotImplementedError

@@ -20,7 +20,7 @@ from torch import nn
 
 from rlframe.core.leading_dims import restore_leading_dims
 from rlframe.models.conv import ConvEncoder
-from rlframe.models.mlp import MlpModel, orthogonal_init
+from rlframe.models.mlp import MlpModel, TwinMlpModel, orthogonal_init
 from rlframe.models.observation import FlatObservationEncoder, ObservationShape
 
 
@@ -33,7 +33,13 @@ class ActorCriticModel(nn.Module):
         hidden_sizes: trunk layer sizes.
         shared: one trunk feeds both heads (True) or one trunk each (False).
         nonlinearity: trunk nonlinearity.
+
+    Separate trunks are evaluated together (:class:`~rlframe.models.mlp.TwinMlpModel`: one batched
+    matmul per layer, heads included when ``pi_size <= FUSED_HEAD_MAX``), which is the same function
+    as two independent MLPs at a fraction of the per-op overhead that dominates small networks.
     """
+
+    FUSED_HEAD_MAX = 32
 
     def __init__(self, encoder: nn.Module, pi_size: int, hidden_sizes: Sequence[int] = (64, 64),
                  shared: bool = False, nonlinearity: Type[nn.Module] = nn.Tanh):
@@ -41,32 +47,53 @@ class ActorCriticModel(nn.Module):
         self.encoder = encoder
         self.observation_shape = encoder.observation_shape
         self.shared = bool(shared)
+        self.pi_size = int(pi_size)
         in_size = encoder.output_size
-        self.pi_trunk = orthogonal_init(MlpModel(in_size, hidden_sizes, None, nonlinearity), math.sqrt(2))
-        self.v_trunk = None if self.shared else orthogonal_init(
-            MlpModel(in_size, hidden_sizes, None, nonlinearity), math.sqrt(2))
-        out = self.pi_trunk.output_size
-        self.pi_head = orthogonal_init(nn.Linear(out, int(pi_size)), 0.01)
-        self.v_head = orthogonal_init(nn.Linear(out, 1), 1.0)
+        self.fused_heads = not self.shared and self.pi_size <= self.FUSED_HEAD_MAX
+        if self.shared:
+            self.trunk = orthogonal_init(MlpModel(in_size, hidden_sizes, None, nonlinearity), math.sqrt(2))
+            out = self.trunk.output_size
+        elif self.fused_heads:
+            self.trunk = TwinMlpModel(in_size, hidden_sizes, (self.pi_size, 1), nonlinearity,
+                                      output_gains=(0.01, 1.0))
+        else:
+            self.trunk = TwinMlpModel(in_size, hidden_sizes, None, nonlinearity)
+            out = self.trunk.output_size
+        if not self.fused_heads:
+            self.pi_head = orthogonal_init(nn.Linear(out, self.pi_size), 0.01)
+            self.v_head = orthogonal_init(nn.Linear(out, 1), 1.0)
 
-    def _trunks(self, observation):
-        x, lead_dim, T, B = self.encoder(observation)
-        h_pi = self.pi_trunk(x)
-        h_v = h_pi if self.shared else self.v_trunk(x)
-        return h_pi, h_v, lead_dim, T, B
+    def _heads(self, x):
+        """``(pi_output [N, pi_size], value [N])`` from encoded features ``x [N, D]``."""
+        if self.fused_heads:
+            out = self.trunk(x)
+            return out[0], out[1, :, 0]
+        if self.shared:
+            h = self.trunk(x)
+            return self.pi_head(h), self.v_head(h).squeeze(-1)
+        h = self.trunk(x)
+        return self.pi_head(h[0]), self.v_head(h[1]).squeeze(-1)
 
     def forward(self, observation, prev_action=None, prev_reward=None):
         """Return ``(pi_output, value)`` with the input's leading dims."""
-        h_pi, h_v, lead_dim, T, B = self._trunks(observation)
-        pi = self.pi_head(h_pi)
-        v = self.v_head(h_v).squeeze(-1)
+        x, lead_dim, T, B = self.encoder(observation)
+        pi, v = self._heads(x)
         return restore_leading_dims((pi, v), lead_dim, T, B)
 
     def value(self, observation, prev_action=None, prev_reward=None) -> torch.Tensor:
         """Only the value (skips the policy trunk when trunks are separate)."""
         x, lead_dim, T, B = self.encoder(observation)
-        h_v = self.pi_trunk(x) if self.shared else self.v_trunk(x)
-        return restore_leading_dims(self.v_head(h_v).squeeze(-1), lead_dim, T, B)
+        return restore_leading_dims(self._value_head(x), lead_dim, T, B)
+
+    def _value_head(self, x):
+        """``value [N]`` from encoded features ``x [N, D]``."""
+        if self.shared:
+            v = self.v_head(self.trunk(x))
+        elif self.fused_heads:
+            v = self.trunk.forward_one(x, 1)[:, :1]
+        else:
+            v = self.v_head(self.trunk.forward_one(x, 1))
+        return v.squeeze(-1)
 
 
 class CategoricalPgMlpModel(ActorCriticModel):
@@ -105,19 +132,21 @@ class GaussianPgMlpModel(ActorCriticModel):
         super().__init__(encoder, pi_size, hidden_sizes, shared, nonlinearity)
         if self.state_dependent_std:
             with torch.no_grad():
-                self.pi_head.bias[self.action_size:] = float(init_log_std)
+                if self.fused_heads:
+                    self.trunk.biases[-1][0, 0, self.action_size:self.pi_size] = float(init_log_std)
+                else:
+                    self.pi_head.bias[self.action_size:] = float(init_log_std)
             self.log_std = None
         else:
             self.log_std = nn.Parameter(torch.full((self.action_size,), float(init_log_std)))
 
     def forward(self, observation, prev_action=None, prev_reward=None):
-        h_pi, h_v, lead_dim, T, B = self._trunks(observation)
-        out = self.pi_head(h_pi)
+        x, lead_dim, T, B = self.encoder(observation)
+        out, v = self._heads(x)
         if self.state_dependent_std:
             mu, log_std = out[:, :self.action_size], out[:, self.action_size:]
         else:
             mu, log_std = out, self.log_std.expand_as(out)
-        v = self.v_head(h_v).squeeze(-1)
         return restore_leading_dims((mu, log_std, v), lead_dim, T, B)
 
 

@@ -36,7 +36,7 @@ def test_categorical_agent_step_and_call():
 
 
 def test_categorical_agent_eval_mode_is_greedy():
-    agent = CategoricalPgAgent()
+    agent = CategoricalPgAgent(model_kwargs=dict(shared=True))
     agent.initialize(cartpole_spaces())
     with torch.no_grad():
         agent.model.pi_head.weight.zero_()

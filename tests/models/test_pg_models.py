@@ -24,10 +24,37 @@ def test_categorical_model_leading_dims(shared):
         assert logits.shape == lead + (3,) and v.shape == lead
         assert m.value(torch.randn(*lead, 4)).shape == lead
     x = torch.randn(6, 5, 4)
-    assert torch.allclose(m(x)[1], m.value(x))
+    assert torch.allclose(m(x)[1], m.value(x), atol=1e-6)
     n_params = sum(p.numel() for p in m.parameters())
-    assert (m.v_trunk is None) == shared
-    assert n_params == (16 * 4 + 16 + 16 * 16 + 16) * (1 if shared else 2) + 16 * 3 + 3 + 16 + 1
+    trunks = (16 * 4 + 16 + 16 * 16 + 16) * (1 if shared else 2)
+    heads = (16 * 3 + 3) + (16 + 1) if shared else 2 * (16 * 3 + 3)  # fused heads are stored padded to 3 columns
+    assert n_params == trunks + heads
+
+
+def test_twin_trunks_equal_two_independent_mlps():
+    """The fused (batched-matmul) separate trunks compute exactly two independent MLPs."""
+    torch.manual_seed(0)
+    m = CategoricalPgMlpModel((4,), 3, hidden_sizes=(16, 8), shared=False)
+    w, b = m.trunk.weights, m.trunk.biases
+    x = torch.randn(10, 4)
+
+    def mlp(i, n_out):
+        h = torch.tanh(x @ w[0][i] + b[0][i])
+        h = torch.tanh(h @ w[1][i] + b[1][i])
+        return h @ w[2][i][:, :n_out] + b[2][i][:, :n_out]
+
+    logits, v = m(x)
+    assert torch.allclose(logits, mlp(0, 3), atol=1e-6)
+    assert torch.allclose(v, mlp(1, 1).squeeze(-1), atol=1e-6)
+    # Gradients of the value loss do not reach the policy trunk, and vice versa.
+    v.sum().backward()
+    assert all(p.grad[0].abs().max() == 0 for p in m.trunk.weights)
+    assert all(p.grad[1].abs().max() > 0 for p in m.trunk.weights)
+    # Wide action spaces keep separate (unpadded) heads on the twin trunks.
+    wide = CategoricalPgMlpModel((4,), 100, hidden_sizes=(16,))
+    assert not wide.fused_heads and wide.pi_head.out_features == 100
+    lg, vv = wide(torch.randn(2, 7, 4))
+    assert lg.shape == (2, 7, 100) and torch.allclose(vv, wide.value(torch.randn(2, 7, 4)) * 0 + vv)
 
 
 def test_model_shape_mismatch_names_model_and_shapes():
@@ -45,12 +72,20 @@ def test_model_shape_mismatch_names_model_and_shapes():
 
 
 def test_orthogonal_init_gains():
-    m = CategoricalPgMlpModel((4,), 2, hidden_sizes=(64, 64))
+    m = CategoricalPgMlpModel((4,), 2, hidden_sizes=(64, 64), shared=True)
     w = m.pi_head.weight
     assert w.abs().max().item() < 0.05  # gain 0.01
     assert torch.count_nonzero(m.pi_head.bias) == 0
-    w1 = m.pi_trunk.model[0].weight  # 64 x 4, orthogonal columns scaled by sqrt(2)
+    w1 = m.trunk.model[0].weight  # 64 x 4, orthogonal columns scaled by sqrt(2)
     assert torch.allclose(w1.T @ w1, 2 * torch.eye(4), atol=1e-4)
+    t = CategoricalPgMlpModel((4,), 2, hidden_sizes=(64, 64)).trunk
+    for i in range(2):
+        w1 = t.weights[0][i]  # [in, out] = 4 x 64
+        assert torch.allclose(w1 @ w1.T, 2 * torch.eye(4), atol=1e-4)
+    assert t.weights[-1][0].abs().max().item() < 0.05           # policy head, gain 0.01
+    v_head = t.weights[-1][1][:, :1]                             # value head, gain 1
+    assert (v_head.T @ v_head).item() == pytest.approx(1.0, abs=1e-4)
+    assert torch.count_nonzero(t.weights[-1][1][:, 1:]) == 0     # padding
 
 
 def test_gaussian_model_std_modes():
@@ -59,10 +94,11 @@ def test_gaussian_model_std_modes():
     assert mu.shape == log_std.shape == (7, 5, 2) and v.shape == (7, 5)
     assert torch.allclose(log_std, torch.full_like(log_std, -0.5))
     assert g.log_std.requires_grad
-    gs = GaussianPgMlpModel((3,), 2, init_log_std=-1.0, state_dependent_std=True)
-    mu, log_std, v = gs(torch.zeros(4, 3))
-    assert mu.shape == log_std.shape == (4, 2)
-    assert torch.allclose(log_std, torch.full_like(log_std, -1.0), atol=1e-5)
+    for shared in (False, True):
+        gs = GaussianPgMlpModel((3,), 2, init_log_std=-1.0, state_dependent_std=True, shared=shared)
+        mu, log_std, v = gs(torch.zeros(4, 3))
+        assert mu.shape == log_std.shape == (4, 2)
+        assert torch.allclose(log_std, torch.full_like(log_std, -1.0), atol=1e-5)
 
 
 def test_dict_observation_model():

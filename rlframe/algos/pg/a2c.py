@@ -48,7 +48,7 @@ class A2C(PolicyGradientAlgo):
         agent_inputs = map_leaves(_as_tensor, AgentInputs(samples.env.observation, samples.agent.prev_action,
                                                           samples.env.prev_reward))
         loss, (pi_loss, v_loss, ent) = self.loss(agent_inputs, samples.agent.action, return_, advantage, valid)
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         loss.backward()
         grad_norm = self._clip_and_step()
         opt_info = self.make_opt_info()

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from rlframe.algos.base import RlAlgorithm
+from rlframe.algos.optim import FastAdam, clip_grad_norm
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation, valid_from_done
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.errors import ConfigError
@@ -118,15 +119,17 @@ class PolicyGradientAlgo(RlAlgorithm):
         """``[T, B, ...]`` → ``[T*B, ...]`` torch views, for every leaf of a structure."""
         return map_leaves(lambda a: _as_tensor(a).reshape((n,) + tuple(a.shape[2:])), x)
 
+    def _zero_grad(self) -> None:
+        """``optimizer.zero_grad(set_to_none=True)`` without the optimiser's hook/profiler overhead."""
+        for p in self._params:
+            p.grad = None
+
     def _clip_and_step(self) -> torch.Tensor:
-        if self.max_grad_norm is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self._params, self.max_grad_norm, foreach=True)
-        else:
-            grad_norm = torch.linalg.vector_norm(
-                torch.stack([torch.linalg.vector_norm(p.grad) for p in self._params if p.grad is not None]))
+        """Clip the global gradient norm (when ``max_grad_norm``), step the optimiser, return the norm."""
+        grad_norm = clip_grad_norm(self._params, self.max_grad_norm)
         self.optimizer.step()
         self.update_counter += 1
-        return grad_norm.detach()
+        return grad_norm
 
     @staticmethod
     def _explained_variance(value, return_, valid) -> float:
