@@ -24,18 +24,15 @@ hard macro is placed, it is the HPWL of the full netlist with the soft macros wh
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from rlframe.envs.placement.cost import PlacementCost
 from rlframe.envs.placement.designs import resolve_design
 from rlframe.envs.placement.geometry import Grid, oriented_size, rotate_offsets
-from rlframe.envs.placement.netlist import (
-    HARD_MACRO, HARD_MACRO_PIN, PORT, SOFT_MACRO, SOFT_MACRO_PIN, Netlist, read_netlist)
+from rlframe.envs.placement.netlist import Netlist, read_netlist
 from rlframe.envs.placement.plc import Placement, read_plc
 
 _NETLIST_CACHE: Dict[Tuple[str, float], Netlist] = {}

@@ -29,16 +29,16 @@ def rollout(env, seed=0, policy="random"):
 
 @pytest.fixture(scope="module")
 def ariane():
-    return MacroPlacementEnv(design="ariane133", observation="both", run_fd=False,
-                             infeasible_action="penalty", render_mode="rgb_array")
+    return gymnasium.make("rlframe/MacroPlacement-v0", design="ariane133", observation="both",
+                          run_fd=False, infeasible_action="penalty", render_mode="rgb_array").unwrapped
 
 
 @pytest.mark.parametrize("design", ["toy_macro_stdcell", "sample_clustered",
                                     "simple_grouped_with_coords_with_blockage"])
 @pytest.mark.parametrize("observation", ["image", "graph", "both"])
 def test_check_env_small(design, observation):
-    env = MacroPlacementEnv(design=design, observation=observation, infeasible_action="penalty",
-                            render_mode="rgb_array")
+    env = gymnasium.make("rlframe/MacroPlacement-v0", design=design, observation=observation,
+                         infeasible_action="penalty", render_mode="rgb_array").unwrapped
     check_env(env, skip_render_check=False)
 
 
