@@ -106,10 +106,10 @@ class _AgentStepper:
         with torch.no_grad():
             agent_step = self.agent.step(*self.step_pyt)
         action = agent_step.action
-        action = action.numpy() if isinstance(action, torch.Tensor) else np.asarray(action)
+        action = action.detach().numpy() if isinstance(action, torch.Tensor) else np.asarray(action)
         info = agent_step.agent_info
         if info is not None:
-            info = map_leaves(lambda x: x.numpy() if isinstance(x, torch.Tensor) else x, info)
+            info = map_leaves(lambda x: x.detach().numpy() if isinstance(x, torch.Tensor) else x, info)
         return action, info
 
     def _value(self, idx: Optional[List[int]]) -> np.ndarray:
