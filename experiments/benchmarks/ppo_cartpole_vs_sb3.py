@@ -45,7 +45,7 @@ def run_rlframe(seed: int, budget: int, target: float, window: int) -> Dict[str,
     from rlframe.runners.minibatch_rl import MinibatchRl
     from rlframe.samplers.serial import SerialSampler
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     recent: collections.deque = collections.deque(maxlen=window)
     result: Dict[str, Any] = {"solved": False, "sample_s": 0.0, "optimize_s": 0.0}
 
@@ -56,7 +56,8 @@ def run_rlframe(seed: int, budget: int, target: float, window: int) -> Dict[str,
         for t in trajs:
             recent.append(float(t.Return))
         if len(recent) == window and sum(recent) / window >= target:
-            result.update(solved=True, wall_s=time.perf_counter() - t0, steps=runner.env_steps)
+            result.update(solved=True, wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
+                          steps=runner.env_steps)
             raise _Solved
 
     sampler = SerialSampler(GymEnv, dict(id="CartPole-v1"), batch_T=HP["n_steps"], batch_B=HP["n_envs"],
@@ -76,7 +77,7 @@ def run_rlframe(seed: int, budget: int, target: float, window: int) -> Dict[str,
             except _Solved:
                 pass
     if not result["solved"]:
-        result.update(wall_s=time.perf_counter() - t0, steps=runner.env_steps)
+        result.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0, steps=runner.env_steps)
     return result
 
 
@@ -85,7 +86,7 @@ def run_sb3(seed: int, budget: int, target: float, window: int) -> Dict[str, Any
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result: Dict[str, Any] = {"solved": False}
 
     class Stop(BaseCallback):
@@ -99,7 +100,8 @@ def run_sb3(seed: int, budget: int, target: float, window: int) -> Dict[str, Any
                 if ep is not None:
                     self.recent.append(float(ep["r"]))
             if len(self.recent) == window and sum(self.recent) / window >= target:
-                result.update(solved=True, wall_s=time.perf_counter() - t0, steps=self.num_timesteps)
+                result.update(solved=True, wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
+                              steps=self.num_timesteps)
                 return False
             return True
 
@@ -113,7 +115,7 @@ def run_sb3(seed: int, budget: int, target: float, window: int) -> Dict[str, Any
                    max_grad_norm=HP["max_grad_norm"], seed=seed, device="cpu", verbose=0)
     model.learn(total_timesteps=budget, callback=Stop())
     if not result["solved"]:
-        result.update(wall_s=time.perf_counter() - t0, steps=model.num_timesteps)
+        result.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0, steps=model.num_timesteps)
     env.close()
     return result
 
@@ -153,8 +155,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     torch.set_num_threads(args.threads)
     _warm_imports()  # import both frameworks before any clock starts
 
-    out: Dict[str, Any] = {"rlframe": {"wall_s": [], "steps": [], "solved": [], "sample_s": [], "optimize_s": []},
-                           "sb3": {"wall_s": [], "steps": [], "solved": []}}
+    out: Dict[str, Any] = {
+        "rlframe": {"wall_s": [], "steps": [], "cpu_s": [], "solved": [], "sample_s": [], "optimize_s": []},
+        "sb3": {"wall_s": [], "steps": [], "cpu_s": [], "solved": []},
+    }
     sides = [s for s in ("rlframe", "sb3") if args.only in (None, s)]
     for seed in range(args.seeds):
         order = sides if seed % 2 == 0 else sides[::-1]  # alternate who goes first
@@ -165,17 +169,21 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             extra = (f"  sample {r['sample_s']:.2f}s optimise {r['optimize_s']:.2f}s"
                      if side == "rlframe" else "")
             print(f"seed {seed} {side:8s} {'solved' if r['solved'] else 'NOT solved'} after {r['steps']:7,d} steps "
-                  f"in {r['wall_s']:6.2f} s{extra}", flush=True)
+                  f"in {r['wall_s']:6.2f} s (cpu {r['cpu_s']:6.2f} s){extra}", flush=True)
 
     rl, sb = out["rlframe"], out["sb3"]
-    out["ratio_median"] = _median(rl["wall_s"]) / _median(sb["wall_s"]) if rl["wall_s"] and sb["wall_s"] else None
+    both = bool(rl["wall_s"] and sb["wall_s"])
+    out["ratio_median"] = _median(rl["wall_s"]) / _median(sb["wall_s"]) if both else None
+    # CPU seconds are less sensitive to other processes' load on a shared machine than wall-clock.
+    out["ratio_cpu_median"] = _median(rl["cpu_s"]) / _median(sb["cpu_s"]) if both else None
     out["hyper_parameters"] = HP
     out["threads"] = args.threads
     print()
-    print(f"{'':10s} {'median wall_s':>14s} {'median steps':>13s} {'solved':>7s}   wall_s per seed")
+    print(f"{'':10s} {'median wall_s':>14s} {'median cpu_s':>13s} {'median steps':>13s} {'solved':>7s}   "
+          "wall_s per seed")
     for side in sides:
         d = out[side]
-        print(f"{side:10s} {_median(d['wall_s']):14.2f} {_median(d['steps']):13,.0f} "
+        print(f"{side:10s} {_median(d['wall_s']):14.2f} {_median(d['cpu_s']):13.2f} {_median(d['steps']):13,.0f} "
               f"{sum(map(bool, d['solved'])):>4d}/{len(d['solved']):<2d}   "
               + " ".join(f"{w:.2f}" for w in d["wall_s"]))
     if rl["wall_s"]:
@@ -183,7 +191,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         print(f"rlframe time split: sampling {s / w:.0%}, optimisation {o / w:.0%}, "
               f"other (set-up, logging) {(w - s - o) / w:.0%}")
     if out["ratio_median"] is not None:
-        print(f"ratio (median rlframe wall_s / median sb3 wall_s): {out['ratio_median']:.3f}")
+        print(f"ratio (median rlframe wall_s / median sb3 wall_s): {out['ratio_median']:.3f}   "
+              f"(cpu_s: {out['ratio_cpu_median']:.3f})")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

@@ -11,7 +11,8 @@ from typing import Any, Dict, Optional, Type
 import torch
 
 from rlframe.agents.base import AgentInputs
-from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor
+from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_advantage
+from rlframe.core.buffers import buffer_to
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.distributions.base import valid_mean
 
@@ -47,7 +48,12 @@ class A2C(PolicyGradientAlgo):
         lr = self._set_learning_rate(itr)
         agent_inputs = map_leaves(_as_tensor, AgentInputs(samples.env.observation, samples.agent.prev_action,
                                                           samples.env.prev_reward))
-        loss, (pi_loss, v_loss, ent) = self.loss(agent_inputs, samples.agent.action, return_, advantage, valid)
+        action, return_t, adv_t = (_as_tensor(x) for x in (samples.agent.action, return_, advantage))
+        valid_t = None if valid is None else torch.from_numpy(valid)
+        if self.agent.device.type != "cpu":
+            agent_inputs, action, return_t, adv_t, valid_t = buffer_to(
+                (agent_inputs, action, return_t, adv_t, valid_t), self.agent.device)
+        loss, (pi_loss, v_loss, ent) = self.loss(agent_inputs, action, return_t, adv_t, valid_t)
         self._zero_grad()
         loss.backward()
         grad_norm = self._clip_and_step()
@@ -65,10 +71,8 @@ class A2C(PolicyGradientAlgo):
         return_ = torch.as_tensor(return_)
         advantage = torch.as_tensor(advantage)
         valid = None if valid is None else torch.as_tensor(valid)
-        if self.normalize_advantage and advantage.numel() > 1:
-            mean = valid_mean(advantage, valid)
-            std = valid_mean((advantage - mean) ** 2, valid).sqrt()
-            advantage = (advantage - mean) / (std + 1e-8)
+        if self.normalize_advantage:
+            advantage = normalize_advantage(advantage, valid)
         logp = dist.log_likelihood(torch.as_tensor(action), dist_info)
         policy_loss = -valid_mean(logp * advantage, valid)
         value_loss = valid_mean((return_ - value) ** 2, valid)

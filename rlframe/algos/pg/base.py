@@ -17,11 +17,23 @@ from rlframe.algos.base import RlAlgorithm
 from rlframe.algos.optim import FastAdam, clip_grad_norm
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation, valid_from_done
 from rlframe.core.namedarraytuple import map_leaves
+from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
 
 
 def _as_tensor(x):
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+
+
+def normalize_advantage(advantage: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Standardise ``advantage`` (mean 0, std 1 over the ``valid`` entries; unchanged if it has one entry)."""
+    if advantage.numel() <= 1:
+        return advantage
+    if valid is None:
+        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    mean = valid_mean(advantage, valid)
+    std = valid_mean((advantage - mean) ** 2, valid).sqrt()
+    return (advantage - mean) / (std + 1e-8)
 
 
 class PolicyGradientAlgo(RlAlgorithm):
@@ -111,7 +123,9 @@ class PolicyGradientAlgo(RlAlgorithm):
             return np.asarray(valid.numpy() if isinstance(valid, torch.Tensor) else valid, dtype=np.float32)
         if self.mid_batch_reset:
             return None
-        return valid_from_done(samples.env.done)
+        done = samples.env.done
+        done = done.cpu().numpy() if isinstance(done, torch.Tensor) else np.asarray(done)
+        return valid_from_done(done).astype(np.float32, copy=False)
 
     # --- helpers ---------------------------------------------------------------------------------------
     @staticmethod

@@ -13,8 +13,9 @@ from typing import Any, Dict, Optional, Type
 import torch
 
 from rlframe.agents.base import AgentInputs
-from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor
+from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_advantage
 from rlframe.algos.optim import FastAdam
+from rlframe.core.buffers import buffer_to
 from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
 
@@ -105,17 +106,21 @@ class PPO(PolicyGradientAlgo):
         return_t = torch.from_numpy(return_.reshape(n))
         adv_t = torch.from_numpy(advantage.reshape(n))
         valid_t = None if valid is None else torch.from_numpy(valid.reshape(n))
+        device = self.agent.device
+        if device.type != "cpu":  # the whole batch moves once, not per minibatch
+            agent_inputs, action, old_value, old_logp, return_t, adv_t, valid_t = buffer_to(
+                (agent_inputs, action, old_value, old_logp, return_t, adv_t, valid_t), device)
 
         mb_size = n // self.minibatches  # n % minibatches samples (random ones) sit out each epoch
         whole = self.minibatches == 1
         if whole:  # every step sees the whole batch: per-batch quantities once
             if self.normalize_advantage:
-                adv_t = self._normalize(adv_t, valid_t)
+                adv_t = normalize_advantage(adv_t, valid_t)
             fixed = self._minibatch_constants(adv_t, valid_t, mb_size)
         entropy_grad = self.entropy_loss_coeff != 0.0
         rec = {k: [] for k in ("log_ratio", "value", "entropy", "adv", "ret", "old_value", "w", "grad_norm")}
         for _ in range(self.epochs):
-            perm = None if whole else torch.randperm(n)
+            perm = None if whole else torch.randperm(n, device=device)
             for m in range(self.minibatches):
                 if whole:
                     inputs, act, old_lp, old_v, ret, adv, vmb = (agent_inputs, action, old_logp, old_value,
@@ -126,7 +131,7 @@ class PPO(PolicyGradientAlgo):
                     inputs, act, old_lp, old_v, ret = (agent_inputs[idx], action[idx], old_logp[idx],
                                                        old_value[idx], return_t[idx])
                     vmb = None if valid_t is None else valid_t[idx]
-                    adv = self._normalize(adv_t[idx], vmb) if self.normalize_advantage else adv_t[idx]
+                    adv = normalize_advantage(adv_t[idx], vmb) if self.normalize_advantage else adv_t[idx]
                     w, neg_aw, pos = self._minibatch_constants(adv, vmb, mb_size)
                 dist_info, value = self.agent(*inputs)
                 logp, entropy = dist.log_likelihood_and_entropy(act, dist_info, entropy_grad=entropy_grad)
@@ -218,7 +223,7 @@ class PPO(PolicyGradientAlgo):
         dist_info, value = self.agent(*agent_inputs)
         dist = self.agent.distribution
         if self.normalize_advantage and not advantage_normalized:
-            advantage = self._normalize(advantage, valid)
+            advantage = normalize_advantage(advantage, valid)
         logp, entropy = dist.log_likelihood_and_entropy(action, dist_info)
         log_ratio = logp - old_logp
         ratio = torch.exp(log_ratio)
@@ -234,13 +239,3 @@ class PPO(PolicyGradientAlgo):
             approx_kl = valid_mean((ratio - 1.0) - log_ratio, valid)
             clip_fraction = valid_mean(((ratio - 1.0).abs() > clip).float(), valid)
         return loss, (policy_loss.detach(), value_loss.detach(), entropy.detach(), approx_kl, clip_fraction)
-
-    @staticmethod
-    def _normalize(advantage: torch.Tensor, valid) -> torch.Tensor:
-        if advantage.numel() <= 1:
-            return advantage
-        if valid is None:
-            return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-        mean = valid_mean(advantage, valid)
-        std = valid_mean((advantage - mean) ** 2, valid).sqrt()
-        return (advantage - mean) / (std + 1e-8)

@@ -21,6 +21,8 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
+from rlframe.samplers.collectors import valid_from_done  # noqa: F401  (re-exported for algorithms)
+
 
 def _np(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
@@ -76,16 +78,6 @@ def discounted_returns(reward, bootstrap_value, terminated, truncated, timeout_v
     adv, _ = generalized_advantage_estimation(reward, zeros, bootstrap_value, terminated, truncated,
                                               timeout_value, discount, 1.0)
     return adv
-
-
-def valid_from_done(done) -> np.ndarray:
-    """``valid[t, b] = 0`` after the first done of env ``b`` in the batch (wait-reset collectors:
-    a done env waits for the next batch, its later slots hold no real data)."""
-    d = _np(done).astype(np.float32)
-    valid = np.ones_like(d)
-    if d.shape[0] > 1:
-        valid[1:] = 1.0 - np.minimum(np.cumsum(d[:-1], axis=0), 1.0)
-    return valid
 
 
 def explained_variance(y_pred: np.ndarray, y_true: np.ndarray, valid: Optional[np.ndarray] = None) -> float:
