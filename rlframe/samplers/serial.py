@@ -57,6 +57,11 @@ class SerialSampler(BaseSampler):
         example = probe_env(self.envs[0], "train env")
         if self.eval_envs:
             check_eval_env(self.envs[0], self.eval_envs[0])
+        # The probe consumed random numbers of env 0 (and eval env 0): re-seed them so every sampler
+        # starts each env from the same state for the same seed.
+        _reseed(self.envs[0], train_seeds[rank * B])
+        if self.eval_envs:
+            _reseed(self.eval_envs[0], eval_seeds[rank * n_eval])
         agent.initialize(self.envs[0].spaces, share_memory=False, global_B=global_B, env_ranks=env_ranks)
         self.samples_pyt, self.samples_np, examples = build_samples_buffer(
             agent, self.envs[0], self.batch_spec, bootstrap_value, agent_shared=False, env_shared=False,
@@ -102,3 +107,8 @@ class SerialSampler(BaseSampler):
         close_envs(getattr(self, "envs", []))
         close_envs(getattr(self, "eval_envs", []))
         self.envs, self.eval_envs = [], []
+
+
+def _reseed(env: Any, seed: int) -> None:
+    if hasattr(env, "seed"):
+        env.seed(seed)
