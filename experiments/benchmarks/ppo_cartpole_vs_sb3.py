@@ -176,6 +176,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     out["ratio_median"] = _median(rl["wall_s"]) / _median(sb["wall_s"]) if both else None
     # CPU seconds are less sensitive to other processes' load on a shared machine than wall-clock.
     out["ratio_cpu_median"] = _median(rl["cpu_s"]) / _median(sb["cpu_s"]) if both else None
+    # Wall-clock per env step: the speed of the machinery, free of how lucky a seed's learning was.
+    for d in (rl, sb):
+        d["us_per_step"] = [1e6 * w / max(n, 1) for w, n in zip(d["wall_s"], d["steps"])]
+    out["ratio_per_step_median"] = _median(rl["us_per_step"]) / _median(sb["us_per_step"]) if both else None
     out["hyper_parameters"] = HP
     out["threads"] = args.threads
     print()
@@ -192,7 +196,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
               f"other (set-up, logging) {(w - s - o) / w:.0%}")
     if out["ratio_median"] is not None:
         print(f"ratio (median rlframe wall_s / median sb3 wall_s): {out['ratio_median']:.3f}   "
-              f"(cpu_s: {out['ratio_cpu_median']:.3f})")
+              f"(cpu_s: {out['ratio_cpu_median']:.3f}; wall-clock per env step: {out['ratio_per_step_median']:.3f})")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
