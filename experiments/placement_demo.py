@@ -83,6 +83,20 @@ def policy_placement(agent, env):
             return info
 
 
+def layout_logger(env_kwargs):
+    """A runner callback ``f(runner, itr, values)``: at each log interval, one deterministic episode of
+    the agent in its own rendering env, logged as the image ``placement/layout`` at the env-step count."""
+    env = GymEnv(**env_kwargs, render_mode="rgb_array")
+
+    def log_layout(runner, itr, values):
+        runner.agent.eval_mode(itr)
+        policy_placement(runner.agent, env)
+        runner.logger.add_image("placement/layout", env.render(), step=runner.env_steps)
+
+    log_layout.env = env
+    return log_layout
+
+
 def main(argv=None):
     args = p.parse_args(argv)
     t_start = time.perf_counter()
@@ -98,13 +112,8 @@ def main(argv=None):
                             eval_n_envs=1, eval_max_trajectories=1, eval_max_steps=10_000)
     agent = CategoricalPgAgent(CellConvPolicy, model_kwargs=config["model"])   # masks obs.action_mask
     algo = PPO(**config["algo"])
-    show_env = GymEnv(**env_kwargs, render_mode="rgb_array")   # the layout image: a deterministic episode
-
-    def log_layout(runner, itr, values):
-        runner.agent.eval_mode(itr)
-        policy_placement(runner.agent, show_env)
-        runner.logger.add_image("placement/layout", show_env.render(), step=runner.env_steps)
-
+    log_layout = layout_logger(env_kwargs)
+    show_env = log_layout.env
     runner = MinibatchRlEval(algo, agent, sampler, n_steps=args.steps, seed=args.seed,
                              affinity=dict(master_torch_threads=1), log_interval_steps=args.log_interval,
                              callbacks=[log_layout])

@@ -9,12 +9,17 @@ out of the policy (the agent reads the env's ``action_mask``), reward -proxy cos
     python experiments/placement_ppo.py --reward hpwl --sampler cpu --workers 2
 
 Logged like every run (progress.csv, TensorBoard); the final deterministic evaluation's return is
-minus the proxy cost (proxy reward) of the placement the policy makes.
+minus the proxy cost (proxy reward) of the placement the policy makes. TensorBoard also holds the
+placement tags of the training episodes (``placement/proxy_cost``, ``placement/wirelength_cost``,
+``placement/density_cost``, ``placement/congestion_cost``, ``placement/hpwl``) and, at every log
+interval, the deterministic policy's layout as the image ``placement/layout``. For the flagship demo
+(a conv policy, the baselines table, the .plc) see ``experiments/placement_demo.py``.
 """
 import argparse
 import sys
 
 from common import choose_sampler, make_run_affinity, parse_args, report, resolve_config, run_main
+from placement_demo import layout_logger
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
@@ -78,6 +83,7 @@ def main(argv=None):
         seed=config["seed"],
         affinity=make_run_affinity(config),
         log_interval_steps=config["log_interval_steps"],
+        callbacks=[layout_logger(env_kwargs)],  # placement/layout image at each log interval
     )
     with logger_context(args.log_dir, name="placement_ppo", params=config, resume=args.resume) as logger:
         result = runner.train()

@@ -193,6 +193,9 @@ class PlacementCost:
         self._all_key_base: Optional[np.ndarray] = None
         self._node_nets_cache: Dict[int, np.ndarray] = {}
         self._pins_of: Optional[Dict[int, np.ndarray]] = None
+        self._pin_par = nl.pin_parent[self._pins]
+        self._pin_parents = np.unique(self._pin_par)
+        self._pin_offsets_key: Optional[bytes] = None
         self.set_positions(nl.x if x is None else x, nl.y if y is None else y,
                            nl.orientation if orientation is None else orientation)
 
@@ -220,9 +223,17 @@ class PlacementCost:
             self.orientation = np.array(orientation, np.int8)
         elif not hasattr(self, "orientation"):
             self.orientation = self.netlist.orientation.copy()
-        if len(self._pins):
-            self.x[self._pins], self.y[self._pins] = pin_positions(
-                self.netlist, self.x, self.y, self.orientation, self._pins)
+        pins = self._pins
+        if len(pins):
+            # rotated pin offsets depend only on the macros' orientations: cached on them
+            key = self.orientation[self._pin_parents].tobytes()
+            if key != self._pin_offsets_key:
+                px, py = pin_positions(self.netlist, np.zeros_like(self.x), np.zeros_like(self.y),
+                                       self.orientation, pins)
+                self._pin_offsets, self._pin_offsets_key = (px, py), key
+            par = self._pin_par
+            self.x[pins] = self.x[par] + self._pin_offsets[0]
+            self.y[pins] = self.y[par] + self._pin_offsets[1]
         self._recompute_all()
 
     def _recompute_all(self) -> None:
@@ -386,10 +397,12 @@ class PlacementCost:
             cell = key[keep]
             cell -= base[keep]
             uc, ur = self._cell_col[cell], self._cell_row[cell]
-            k = np.bincount(un, minlength=n_sel)
-            # nets of 2 or >3 gcells: driver gcell -> every other gcell
-            kk = k[un]
-            m = ((kk == 2) | (kk > 3)) & ~((ur == sr[un]) & (uc == sc[un]))
+            kk = np.bincount(un, minlength=n_sel)[un]
+            # nets of 2 or >3 gcells: driver gcell -> every other gcell (a net of 1 gcell has
+            # only the driver's)
+            dcell = sc * R
+            dcell += sr
+            m = (kk != 3) & (cell != dcell[un])
             n2, r2, c2 = un[m], ur[m], uc[m]
             s_r, s_c = sr[n2], sc[n2]
             hseg.append((s_r, np.minimum(s_c, c2), np.maximum(s_c, c2), w[n2]))
