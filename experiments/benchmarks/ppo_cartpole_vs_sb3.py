@@ -33,10 +33,6 @@ HP = dict(n_envs=8, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lam
           clip_range=0.2, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5)
 
 
-class _Solved(Exception):
-    """Raised by the stop callback to end a run early."""
-
-
 def run_rlframe(seed: int, budget: int, target: float, window: int) -> Dict[str, Any]:
     from rlframe.agents import CategoricalPgAgent
     from rlframe.algos.pg import PPO
@@ -52,13 +48,12 @@ def run_rlframe(seed: int, budget: int, target: float, window: int) -> Dict[str,
     def stop(runner, itr, values):
         result["sample_s"] += values.get("time/sample_s", 0.0)
         result["optimize_s"] += values.get("time/optimize_s", 0.0)
-        trajs = runner._new_trajs  # TrajInfos of the episodes finished in this (one-iteration) interval
-        for t in trajs:
+        for t in runner.new_traj_infos:  # episodes finished in this (one-iteration) interval
             recent.append(float(t.Return))
         if len(recent) == window and sum(recent) / window >= target:
             result.update(solved=True, wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
                           steps=runner.env_steps)
-            raise _Solved
+            runner.stop()
 
     sampler = SerialSampler(GymEnv, dict(id="CartPole-v1"), batch_T=HP["n_steps"], batch_B=HP["n_envs"],
                             max_decorrelation_steps=0)
@@ -72,10 +67,7 @@ def run_rlframe(seed: int, budget: int, target: float, window: int) -> Dict[str,
         with logger_context(log_dir, run_ID=seed, name="ppo_cartpole", use_tensorboard=False, console=False):
             runner = MinibatchRl(algo, agent, sampler, n_steps=budget, seed=seed,
                                  log_interval_steps=HP["n_steps"] * HP["n_envs"], callbacks=[stop], checkpoint=False)
-            try:
-                runner.train()
-            except _Solved:
-                pass
+            runner.train()
     if not result["solved"]:
         result.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0, steps=runner.env_steps)
     return result

@@ -31,6 +31,9 @@ from rlframe.logging.serialize import to_jsonable
 Callback = Callable[["MinibatchRl", int, Dict[str, float]], None]
 
 
+DEFAULT_MASTER_TORCH_THREADS = 1
+
+
 def affinity_get(affinity: Any, key: str, default: Any = None) -> Any:
     """Read ``key`` from an affinity given as a dict (``launching.affinity.make_affinity``), an object
     with attributes, or None."""
@@ -43,19 +46,18 @@ def affinity_get(affinity: Any, key: str, default: Any = None) -> Any:
 
 def apply_master_affinity(affinity: Any) -> None:
     """Torch threads and CPU pinning of the master process, when the affinity names them
-    (``master_torch_threads``, ``master_cpus``, ``set_affinity``)."""
-    threads = affinity_get(affinity, "master_torch_threads")
+    (``master_torch_threads``, ``master_cpus``, ``set_affinity``).
+
+    Without ``master_torch_threads`` torch gets one thread: for the small networks of RL, one thread
+    was 10-15% faster than two on a quiet 2-core machine and up to 10x faster on a loaded one
+    (REFERENCES.md; experiments/benchmarks/ppo_cartpole_vs_sb3.py). Give the affinity more for big models.
+    """
+    from rlframe.launching.affinity import apply_affinity
+
+    threads = affinity_get(affinity, "master_torch_threads") or DEFAULT_MASTER_TORCH_THREADS
     cpus = affinity_get(affinity, "master_cpus")
     pin = bool(affinity_get(affinity, "set_affinity", True))
-    try:
-        from rlframe.launching.affinity import apply_affinity
-    except ImportError:  # pragma: no cover - launching.affinity is part of the package
-        apply_affinity = None
-    if apply_affinity is not None:
-        apply_affinity(cpus, threads, set_affinity=pin, who="the training (master) process")
-        return
-    if threads:
-        torch.set_num_threads(int(threads))
+    apply_affinity(cpus, threads, set_affinity=pin, who="the training (master) process")
 
 
 class MinibatchRl:
@@ -73,7 +75,8 @@ class MinibatchRl:
         log_interval_steps: env steps between log rows (and checkpoints); at least one iteration.
         log_traj_window: ``rollout/return_mean`` is the mean over this many latest finished episodes.
         callbacks: functions ``f(runner, itr, values)`` called at each log interval before the row is
-            written; they may add scalars to ``values`` or use ``runner.logger`` (e.g. images).
+            written; they may add scalars to ``values``, use ``runner.logger`` (e.g. images), read
+            ``runner.new_traj_infos`` (episodes finished in the interval) or call ``runner.stop()``.
         checkpoint: write a checkpoint at each log interval (when a run directory is open).
     """
 
@@ -112,6 +115,16 @@ class MinibatchRl:
         self.updates = 0
         self.logger: Optional[RunLogger] = None
         self.last_values: Dict[str, float] = {}
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        """End training after the current log interval (it is logged and checkpointed as usual)."""
+        self._stop_requested = True
+
+    @property
+    def new_traj_infos(self) -> List[Any]:
+        """TrajInfos of the episodes finished since the last log row."""
+        return list(self._new_trajs)
 
     # --- set-up --------------------------------------------------------------------------------------
     @property
@@ -268,6 +281,8 @@ class MinibatchRl:
                     eval_trajs = self._evaluate(itr) if self._eval else None
                     self._log_interval(itr, eval_trajs)
                     self.save_checkpoint()
+                    if self._stop_requested:
+                        break
             return dict(self.last_values) or {"time/itr": float(self.itr + 1), "time/env_steps": float(self.env_steps),
                                               "time/updates": float(self.updates)}
         finally:

@@ -258,3 +258,28 @@ def test_resume_without_new_steps_does_nothing(tmp_path, capsys):
         result = again.train()
     assert result["time/env_steps"] == 16 and again.agent.loaded == 1
     assert "Nothing to do" in capsys.readouterr().out
+
+
+def test_callback_can_stop_training_and_read_new_episodes(tmp_path):
+    seen = []
+
+    def stop_after_second_row(runner, itr, values):
+        seen.append(len(runner.new_traj_infos))
+        if len(seen) == 2:
+            runner.stop()
+
+    runner = _make(n_steps=64, callbacks=[stop_after_second_row])
+    with logger_context(str(tmp_path), run_ID=0, name="fake") as logger:
+        runner.train()
+    assert runner.env_steps == 32 and len(_rows(logger.run_dir)) == 2  # stopped after the second interval
+    assert seen == [2, 2] and runner.sampler.shutdowns == 1  # the fake sampler ends one episode per itr
+
+
+def test_default_torch_threads_is_one():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        _make(n_steps=8).train()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
