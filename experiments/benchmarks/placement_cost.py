@@ -1,11 +1,15 @@
 """Benchmark: rlframe's vectorised proxy cost vs a straightforward per-net pure-Python loop.
 
 Both evaluate Circuit Training's proxy cost (same formulas, see docs/placement.md) of the same
-Ariane133 placement in the same run; we report times, the speed-up, the netlist parse time, the
-incremental single-macro move time and the agreement of the two evaluators.
+Ariane133 placement in the same run; we report times, the speed-up with and without the netlist
+parse, the parse time, the incremental single-macro move time, the agreement of the two evaluators
+and env steps/s.
 
     python experiments/benchmarks/placement_cost.py [--design ariane133] [--plc legalized.plc]
-        [--repeats 5] [--json PATH]
+        [--repeats 20] [--json PATH] [--baseline-rev GIT_REV]
+
+``--baseline-rev`` also times ``rlframe/envs/placement/cost.py`` as it was at a git revision, in the
+same run and interleaved with the current one (before/after figures on a shared machine).
 
 Env hook: ``ENV_BENCHMARKS`` maps a name to a callable ``fn(design: str) -> dict`` whose result
 is merged into the JSON under ``"env"``: here the env steps/s of a random legal policy
@@ -15,11 +19,15 @@ soft-macro placement). ``--env-only`` runs just those.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
+import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List
 
@@ -239,18 +247,46 @@ def _time(fn, repeats: int) -> List[float]:
     return out
 
 
-def run(design: str, plc: str, repeats: int) -> dict:
+#: REFERENCES.md: a straightforward pure-Python evaluator on Ariane133, parsing included.
+REFERENCE_FIGURE_S = 2.3
+
+
+def _cost_class_at(rev: str):
+    """``PlacementCost`` as ``rlframe/envs/placement/cost.py`` was at git revision ``rev``."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    src = subprocess.run(["git", "show", f"{rev}:rlframe/envs/placement/cost.py"], cwd=root,
+                         check=True, capture_output=True, text=True, timeout=30).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(src)
+    spec = importlib.util.spec_from_file_location(f"cost_at_{rev}", f.name)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    os.unlink(f.name)
+    return mod.PlacementCost
+
+
+def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool = True) -> dict:
     net_path, _ = resolve_design(design)
     parse_s = _time(lambda: read_netlist(net_path), max(1, min(repeats, 3)))
     nl = read_netlist(net_path)
-    pc = PlacementCost.from_plc(nl, design_file(design, plc) if plc else resolve_design(design)[1])
+    plc_path = design_file(design, plc) if plc else resolve_design(design)[1]
+    pc = PlacementCost.from_plc(nl, plc_path)
 
-    def full():
-        pc.set_positions(pc.x, pc.y, pc.orientation)
-        return pc.evaluate()
+    def full(c=pc):
+        c.set_positions(c.x, c.y, c.orientation)
+        return c.evaluate()
 
-    ours_s = _time(full, repeats)
+    old = None
+    if baseline_rev:
+        old = _cost_class_at(baseline_rev).from_plc(nl, plc_path)
+        full(old)
+    ours_s, old_s = [], []
+    for _ in range(repeats):   # interleaved, so machine load hits both alike
+        ours_s += _time(full, 1)
+        if old is not None:
+            old_s += _time(lambda: full(old), 1)
     ours = full()
+    terms_s = _time(pc.evaluate, repeats)
     ref_s = _time(lambda: reference_cost(pc), max(1, min(repeats, 3)))
     ref = reference_cost(pc)
 
@@ -261,28 +297,46 @@ def run(design: str, plc: str, repeats: int) -> dict:
     def move():
         i = int(rng.choice(hard))
         pc.move_node(i, rng.uniform(0, pc.grid.width), rng.uniform(0, pc.grid.height))
+
+    def move_eval():
+        move()
         return pc.evaluate()
 
     move_s = _time(move, 50 * repeats)
+    move_eval_s = _time(move_eval, 50 * repeats)
     pc.set_positions(x0, y0)
 
     med = statistics.median
+    parse, mine, loop = med(parse_s), med(ours_s), med(ref_s)
     result = {
         "design": design, "netlist": net_path, "plc": plc,
         "nodes": nl.n_nodes, "nets": nl.n_nets,
-        "parse_s": med(parse_s),
-        "rlframe_eval_ms": 1e3 * med(ours_s),
-        "reference_eval_ms": 1e3 * med(ref_s),
-        "speedup": med(ref_s) / med(ours_s),
-        "rlframe_move_plus_eval_ms": 1e3 * med(move_s),
+        "parse_s": parse,
+        "rlframe_eval_ms": 1e3 * mine,
+        "rlframe_eval_min_ms": 1e3 * min(ours_s),
+        "rlframe_cost_terms_ms": 1e3 * med(terms_s),
+        "reference_eval_ms": 1e3 * loop,
+        "speedup": loop / mine,
+        "speedup_including_parse": (parse + loop) / (parse + mine),
+        "reference_figure_s": REFERENCE_FIGURE_S,
+        "speedup_vs_reference_figure_including_parse": REFERENCE_FIGURE_S / (parse + mine),
+        "rlframe_move_ms": 1e3 * med(move_s),
+        "rlframe_move_plus_eval_ms": 1e3 * med(move_eval_s),
         "rlframe": ours,
         "reference": ref,
         "max_rel_diff": max(abs(ours[k] - ref[k]) / max(abs(ref[k]), 1e-300) for k in ref),
+        "repeats": repeats,
         "python": sys.version.split()[0], "numpy": np.__version__,
         "machine": platform.machine(), "processor": platform.processor(),
     }
-    if ENV_BENCHMARKS:
+    if old is not None:
+        result["baseline"] = {"rev": baseline_rev, "eval_ms": 1e3 * med(old_s),
+                              "eval_min_ms": 1e3 * min(old_s),
+                              "speedup_now_vs_rev": med(old_s) / mine,
+                              "identical_costs": full(old) == ours}
+    if env and ENV_BENCHMARKS:
         result["env"] = {name: fn(design) for name, fn in ENV_BENCHMARKS.items()}
+        result["env_steps_per_s"] = {name: v["steps_per_s"] for name, v in result["env"].items()}
     return result
 
 
@@ -291,7 +345,10 @@ def main(argv=None) -> int:
     ap.add_argument("--design", default="ariane133")
     ap.add_argument("--plc", default="legalized.plc",
                     help="a .plc file name inside the design's folder ('' for the default)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--baseline-rev", default=None,
+                    help="also time cost.py as it was at this git revision (same run, interleaved)")
+    ap.add_argument("--no-env", action="store_true", help="skip the env steps/s entries")
     ap.add_argument("--json", default=None, help="write the result to this JSON file")
     ap.add_argument("--env-only", action="store_true", help="only the ENV_BENCHMARKS entries")
     a = ap.parse_args(argv)
@@ -304,11 +361,18 @@ def main(argv=None) -> int:
             with open(a.json, "w") as f:
                 json.dump(r, f, indent=2)
         return 0
-    r = run(a.design, a.plc, a.repeats)
+    r = run(a.design, a.plc, a.repeats, a.baseline_rev, env=not a.no_env)
     print(f"{r['design']}: {r['nodes']} nodes, {r['nets']} nets; parse {r['parse_s']:.3f} s")
-    print(f"rlframe   full evaluation {r['rlframe_eval_ms']:8.2f} ms")
-    print(f"reference full evaluation {r['reference_eval_ms']:8.2f} ms  (speed-up x{r['speedup']:.0f})")
-    print(f"rlframe   move one macro + evaluate {r['rlframe_move_plus_eval_ms']:.3f} ms")
+    print(f"rlframe   full evaluation {r['rlframe_eval_ms']:8.2f} ms (min {r['rlframe_eval_min_ms']:.2f})")
+    if "baseline" in r:
+        b = r["baseline"]
+        print(f"rlframe @ {b['rev']} full evaluation {b['eval_ms']:8.2f} ms (min {b['eval_min_ms']:.2f}); "
+              f"now x{b['speedup_now_vs_rev']:.1f} faster, identical costs: {b['identical_costs']}")
+    print(f"reference full evaluation {r['reference_eval_ms']:8.2f} ms  (speed-up x{r['speedup']:.0f}; "
+          f"x{r['speedup_including_parse']:.1f} including the parse)")
+    print(f"vs REFERENCES.md's {r['reference_figure_s']} s (parse included): "
+          f"x{r['speedup_vs_reference_figure_including_parse']:.1f}")
+    print(f"rlframe   move one macro {r['rlframe_move_ms']:.3f} ms, + evaluate {r['rlframe_move_plus_eval_ms']:.3f} ms")
     print(f"agreement: max relative difference {r['max_rel_diff']:.2e}")
     for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"):
         print(f"  {k:16s} rlframe {r['rlframe'][k]:.6f}  reference {r['reference'][k]:.6f}")

@@ -237,6 +237,7 @@ class PlacementCost:
         self._recompute_all()
 
     def _recompute_all(self) -> None:
+        self._node_maps: Dict[int, tuple] = {}   # node -> (occupancy, macro routing) at its place
         self._net_hpwl = self._all_nets.hpwl(self.x, self.y) * self._net_w
         self._occ = self._occupancy(self._macros)
         self._h_net, self._v_net = self._route(None)
@@ -269,10 +270,13 @@ class PlacementCost:
         nets = self.nets_of_node(i)
         is_macro = nt in (HARD_MACRO, SOFT_MACRO)
         node = np.array([i])
+        # the node's own grid contributions at its old place: cached from its last move (a pure
+        # function of its position and orientation, so equal to recomputing them)
+        old = self._node_maps.pop(i, None)
         if is_macro:
-            self._occ -= self._occupancy(node)
+            self._occ -= old[0] if old is not None else self._occupancy(node)
         if nt == HARD_MACRO:
-            h, v = self._macro_routing(node)
+            h, v = old[1] if old is not None else self._macro_routing(node)
             self._h_mac -= h
             self._v_mac -= v
         h, v = self._route(nets)
@@ -290,11 +294,14 @@ class PlacementCost:
 
         self._net_hpwl[nets] = self._hpwl_of(nets)
         if is_macro:
-            self._occ += self._occupancy(node)
-        if nt == HARD_MACRO:
-            h, v = self._macro_routing(node)
-            self._h_mac += h
-            self._v_mac += v
+            occ = self._occupancy(node)
+            self._occ += occ
+            hv = None
+            if nt == HARD_MACRO:
+                hv = h, v = self._macro_routing(node)
+                self._h_mac += h
+                self._v_mac += v
+            self._node_maps[i] = (occ, hv)
         h, v = self._route(nets)
         self._h_net += h
         self._v_net += v
