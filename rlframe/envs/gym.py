@@ -14,7 +14,9 @@ into preallocated ``[T, B]`` buffers (Stooke & Abbeel, 2019). This is the gymnas
   zeros, unknown extra keys and non-numeric values are dropped. So envs should emit every info key
   from the first step on (e.g. a placement cost as 0 until the episode ends).
 - Actions are converted at the boundary (a ``Discrete`` action becomes a Python ``int``: feeding
-  ``np.int64`` made CartPole 40% slower per step, REFERENCES.md).
+  ``np.int64`` made CartPole 40% slower per step, REFERENCES.md). ``Box`` actions are clipped to the
+  space's bounds here (``clip_actions=True``), so Gaussian agents keep the unclipped sample for their
+  log-probabilities, as in SB3.
 - Seeding: ``seed(s)`` (or ``GymEnv(id, seed=s)``) stores a seed used by the next ``reset`` and seeds
   the action space; samplers give every env a distinct seed from ``core.seeding.env_seeds``.
 - ``action_masks()`` is present exactly when the underlying env (or a wrapper) has it.
@@ -102,6 +104,7 @@ class GymEnv:
     Args:
         id: a registered gymnasium id, or ``"module:EnvId"`` to import ``module`` first.
         seed: optional seed for the first ``reset`` (samplers call :meth:`seed` instead).
+        clip_actions: clip ``Box`` actions to the action space's bounds before ``env.step``.
         **kwargs: passed to ``gymnasium.make`` (``max_episode_steps``, ``render_mode``, env kwargs).
 
     Attributes:
@@ -110,7 +113,7 @@ class GymEnv:
         env: the underlying gymnasium env (with gymnasium's wrappers, e.g. ``TimeLimit``).
     """
 
-    def __init__(self, id: str, seed: Optional[int] = None, **kwargs: Any):
+    def __init__(self, id: str, seed: Optional[int] = None, clip_actions: bool = True, **kwargs: Any):
         self.id = str(id)
         self.env = gym.make(id, **kwargs)
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
@@ -119,6 +122,9 @@ class GymEnv:
         act = self.env.action_space
         if isinstance(act, gym.spaces.Discrete):
             self._convert_action = int
+        elif isinstance(act, gym.spaces.Box) and clip_actions and act.is_bounded("both"):
+            low, high, dtype = act.low, act.high, act.dtype
+            self._convert_action = lambda a: np.clip(np.asarray(a, dtype=dtype), low, high)
         elif isinstance(act, (gym.spaces.Box, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
             dtype = act.dtype
             self._convert_action = lambda a: np.asarray(a, dtype=dtype)

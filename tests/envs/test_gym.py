@@ -75,3 +75,24 @@ def test_seed_on_first_reset_and_box_actions():
 def test_unknown_id_fails_clearly():
     with pytest.raises(Exception, match="NoSuchEnv"):
         GymEnv("NoSuchEnv-v0")
+
+
+def test_box_actions_are_clipped_at_the_env_boundary():
+    env = GymEnv("Pendulum-v1")
+    env.seed(0)
+    env.reset()
+    seen = []
+    original = env.env.step
+
+    def spy(action):
+        seen.append(np.array(action))
+        return original(action)
+
+    env.env.step = spy
+    env.step(np.array([7.5], dtype=np.float32))
+    assert seen[0].tolist() == [2.0]  # Pendulum's torque bound
+    raw = GymEnv("Pendulum-v1", clip_actions=False)
+    raw.reset()
+    raw.env.step = lambda a: (seen.append(np.array(a)), original(np.clip(a, -2, 2)))[1]
+    raw.step(np.array([7.5], dtype=np.float32))
+    assert seen[1].tolist() == [7.5]
