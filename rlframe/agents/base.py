@@ -7,6 +7,7 @@ tensors. Algorithms call the agent (``agent(*agent_inputs)``) on ``[T, B]`` trai
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, Optional, Sequence
 
 import torch
@@ -71,9 +72,13 @@ class BaseAgent:
         if device is None:
             return
         device = torch.device(device if not isinstance(device, int) else f"cuda:{device}")
-        if self.shared_model is None:
-            self.shared_model = self.model
-        self.model = self.model.to(device) if device != torch.device("cpu") else self.model
+        if device.type != "cpu":
+            if self.shared_model is not None and self.shared_model is self.model:
+                # ``Module.to`` moves in place: train a device copy, keep the shared CPU model that
+                # parallel workers read (``sync_shared_memory`` copies into it every iteration).
+                self.model = copy.deepcopy(self.shared_model).to(device)
+            else:
+                self.model = self.model.to(device)
         self.device = device
 
     def sync_shared_memory(self) -> None:

@@ -104,3 +104,29 @@ def test_agent_state_dict_roundtrip_and_shared_memory():
     x = torch.randn(3, 4)
     assert torch.allclose(a(x, None, None)[0].logits, b(x, None, None)[0].logits)
     assert next(a.model.parameters()).is_shared()
+
+
+def test_to_device_keeps_the_shared_cpu_copy_for_parallel_workers():
+    """CpuSampler workers read the shared-memory CPU model; after the runner moves the agent to a device
+    (``affinity["cuda_idx"]``) that copy must stay on the CPU, in shared memory, and be a different module
+    from the training model, or ``sync_shared_memory`` never updates the workers' weights. (The "meta"
+    device stands in for CUDA: ``Module.to`` moves a module in place, as it does for CUDA.)"""
+    agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=(8,)))
+    agent.initialize(cartpole_spaces(), share_memory=True)
+    shared_params = list(agent.model.parameters())
+    agent.to_device("meta")
+    assert agent.device == torch.device("meta")
+    assert all(p.device.type == "meta" for p in agent.model.parameters())
+    assert agent.shared_model is not agent.model
+    shared_now = list(agent.shared_model.parameters())
+    assert all(p.device.type == "cpu" and p.is_shared() for p in shared_now)
+    # the workers hold these very storages (pickled at start-up): they must still be the shared ones
+    assert [p.data_ptr() for p in shared_now] == [p.data_ptr() for p in shared_params]
+
+
+def test_to_device_without_shared_memory_keeps_no_copy():
+    agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=(8,)))
+    agent.initialize(cartpole_spaces())
+    agent.to_device("meta")
+    assert all(p.device.type == "meta" for p in agent.model.parameters())
+    agent.sync_shared_memory()  # nothing to copy into (serial / GPU samplers)
