@@ -139,7 +139,8 @@ def main(argv=None):
 
     print(f"\n{args.design}: {problem.n_macros} macros on a {problem.grid.cols} x {problem.grid.rows} grid, "
           f"{runner.env_steps:,d} env steps. Lower is better.")
-    print(f"{'placement':32s} {'proxy':>7s} {'wirelen':>8s} {'density':>8s} {'congest':>8s} {'HPWL':>11s} {'time s':>7s}")
+    head = ("proxy", "wirelen", "density", "congest", "HPWL", "time s")
+    print(f"{'placement':32s} " + " ".join(f"{h:>{n}s}" for h, n in zip(head, (7, 8, 8, 8, 11, 7))))
     for name, c, secs in rows:
         print(f"{name:32s} {c['proxy_cost']:7.4f} {c['wirelength_cost']:8.4f} {c['density_cost']:8.4f} "
               f"{c['congestion_cost']:8.4f} {c['hpwl']:11.1f} {secs:7.1f}")
@@ -147,7 +148,8 @@ def main(argv=None):
     for name, c, _ in rows[1:]:
         d = c["proxy_cost"] - ppo
         verdict = "better" if d > 1e-9 else ("worse" if d < -1e-9 else "equal")
-        print(f"  PPO vs {name}: {verdict} by {abs(d):.4f} proxy cost ({100 * abs(d) / c['proxy_cost']:.1f}%)")
+        pct = 100 * abs(d) / c["proxy_cost"]
+        print(f"  PPO vs {name}: {verdict} by {abs(d):.4f} proxy cost ({pct:.1f}%)")
     print(f"Policy placement: {plc_path}\nTensorBoard:      {logger.tensorboard_command()}")
     print(f"Total wall-clock: {time.perf_counter() - t_start:.0f} s")
     return 0
