@@ -261,3 +261,25 @@ def test_ppo_fast_gradients_equal_autograd_loss(kwargs, with_valid):
         torch.testing.assert_close(g_fast, p.grad, rtol=1e-4, atol=1e-6)
     for name, ref in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"), stats):
         assert getattr(info, name)[0] == pytest.approx(ref.item(), rel=1e-4, abs=1e-6), name
+
+
+def test_ppo_target_kl_stops_before_the_step_that_would_exceed_it():
+    """SB3's rule: the approximate KL is measured on each minibatch before its gradient step and, once
+    above 1.5 * target_kl, that step is not taken. A stored policy far from the current one exceeds it
+    at once: no update at all (the parameters stay put), and the OptInfo has no per-step entries."""
+    rng = np.random.default_rng(0)
+    agent = make_agent()
+    s = bandit_samples(agent, rng)
+    s.agent.agent_info.dist_info.logits[:] += rng.normal(scale=2.0, size=s.agent.agent_info.dist_info.logits.shape)
+    algo = PPO(epochs=3, minibatches=2, target_kl=1e-3)
+    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B))
+    before = [p.detach().clone() for p in agent.parameters()]
+    info = algo.optimize_agent(0, s)
+    assert algo.update_counter == 0 and info.grad_norm == [] and info.policy_loss == []
+    assert all(torch.equal(b, p) for b, p in zip(before, agent.parameters()))
+    assert len(info.learning_rate) == 1 and len(info.explained_variance) == 1
+
+    algo = PPO(epochs=3, minibatches=2, target_kl=1e6)  # never reached: every step is taken
+    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B))
+    info = algo.optimize_agent(0, bandit_samples(agent, rng))
+    assert algo.update_counter == 6 and len(info.grad_norm) == 6

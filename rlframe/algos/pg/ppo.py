@@ -30,7 +30,8 @@ class PPO(PolicyGradientAlgo):
         ratio_clip: initial clip range epsilon.
         linear_clip_schedule: decay the clip range linearly like the learning rate (RL-zoo ``lin_0.2``).
         value_clip: clip the value prediction to ``old_value +- value_clip`` (None: no clipping).
-        target_kl: stop the epochs of an iteration early once the approximate KL exceeds 1.5x this (SB3).
+        target_kl: stop the epochs of an iteration early once the approximate KL exceeds 1.5x this, checked
+            before each gradient step on that step's minibatch, which is then not taken (as SB3).
         other arguments: see :class:`~rlframe.algos.pg.base.PolicyGradientAlgo`.
     """
 
@@ -136,6 +137,9 @@ class PPO(PolicyGradientAlgo):
                 dist_info, value = self.agent(*inputs)
                 logp, entropy = dist.log_likelihood_and_entropy(act, dist_info, entropy_grad=entropy_grad)
                 log_ratio = logp.detach() - old_lp
+                if self.target_kl is not None and \
+                        self._mean(torch.expm1(log_ratio) - log_ratio, w).item() > 1.5 * self.target_kl:
+                    break  # as SB3: this minibatch's policy is already too far, no step on it
                 value_d = value.detach()
                 grads = self._surrogate_grads(log_ratio, value_d, old_v, ret, neg_aw, pos, w, clip)
                 self._zero_grad()
@@ -148,18 +152,16 @@ class PPO(PolicyGradientAlgo):
                 for k, v in (("log_ratio", log_ratio), ("value", value_d), ("entropy", entropy.detach()),
                              ("adv", adv), ("ret", ret), ("old_value", old_v), ("w", w)):
                     rec[k].append(v)
-                if self.target_kl is not None and \
-                        self._mean(torch.expm1(log_ratio) - log_ratio, w).item() > 1.5 * self.target_kl:
-                    break
             else:
                 continue
             break  # target_kl reached
 
         opt_info = self.make_opt_info()
-        stats = self._step_stats(rec, clip)
-        for name, col in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"),
-                             stats.tolist()):
-            getattr(opt_info, name).extend(col)
+        if rec["grad_norm"]:  # target_kl may stop an iteration before its first step
+            stats = self._step_stats(rec, clip)
+            for name, col in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
+                                  "grad_norm"), stats.tolist()):
+                getattr(opt_info, name).extend(col)
         opt_info.explained_variance.append(self._explained_variance(samples.agent.agent_info.value, return_, valid))
         opt_info.learning_rate.append(lr)
         opt_info.ratio_clip.append(clip)
