@@ -237,42 +237,35 @@ class WorkerPool:
             raise worker_error(rank, payload)
         return payload
 
-    def raise_if_failed(self, ranks: Optional[Sequence[int]] = None) -> None:
-        """Raise WorkerError if one of ``ranks`` sent an error or has exited (checked without blocking)."""
+    def raise_if_failed(self, ranks: Optional[Sequence[int]] = None, drain_replies: bool = False) -> None:
+        """Raise WorkerError if one of ``ranks`` (all by default) sent an error or has exited; never blocks.
+
+        A worker that exited raises even without a report; an error report it sent just before exiting
+        wins over the bare exit. ``drain_replies`` also reads what *live* workers have sent (used between
+        semaphore waits, when replies can arrive before :meth:`gather` runs): an error report raises, a
+        regular reply is stashed for the next :meth:`gather`. Never drain inside :meth:`gather`, which
+        waits on the pipes itself.
+        """
         for rank in (range(self.n) if ranks is None else ranks):
             conn, proc = self.conns[rank], self.procs[rank]
             exitcode = proc.exitcode
-            if exitcode is None:
+            if exitcode is None and not (drain_replies and rank not in self._stash):
                 continue
             try:
-                if conn.poll(0):  # an error report sent just before exiting wins over the bare exit
+                if conn.poll(0):
                     kind, payload = conn.recv()
                     if kind == "error":
                         raise worker_error(rank, payload)
+                    if exitcode is None:
+                        self._stash[rank] = payload  # a regular reply that arrived early: gather() picks it up
             except (EOFError, OSError):
-                pass
-            raise WorkerError(
-                f"sampler worker {rank} (pid {proc.pid}) died ({exit_description(exitcode)}). "
-                "Out of memory (check `dmesg`), a crash in native env code, or an external kill are the usual causes.",
-                rank=rank, exitcode=exitcode,
-            )
-
-    def check_errors(self, ranks: Optional[Sequence[int]] = None) -> None:
-        """Raise if a worker sent an error reply or died (non-blocking; used between semaphore waits)."""
-        for rank in (range(self.n) if ranks is None else ranks):
-            if rank not in self._stash and self.conns[rank].poll(0):
-                self._recv_error(rank)
-        self.raise_if_failed(ranks)
-
-    def _recv_error(self, rank: int) -> None:
-        try:
-            kind, payload = self.conns[rank].recv()
-        except (EOFError, OSError):
-            self.raise_if_failed([rank])
-            return
-        if kind == "error":
-            raise worker_error(rank, payload)
-        self._stash[rank] = payload  # a regular reply that arrived early: gather() picks it up
+                exitcode = proc.exitcode  # the pipe closed: the worker is exiting (raise once it has)
+            if exitcode is not None:
+                raise WorkerError(
+                    f"sampler worker {rank} (pid {proc.pid}) died ({exit_description(exitcode)}). Out of memory "
+                    "(check `dmesg`), a crash in native env code, or an external kill are the usual causes.",
+                    rank=rank, exitcode=exitcode,
+                )
 
 
 class Watchdog:
@@ -358,7 +351,7 @@ def wait_semaphore(sem: Any, pool: WorkerPool, rank: int, what: str = "stepping 
         return
     watch = Watchdog(pool, [rank], pool.timeout, what)
     while True:
-        pool.check_errors()
+        pool.raise_if_failed(drain_replies=True)
         watch.check()
         if sem.acquire(timeout=_TICK):
             return

@@ -137,3 +137,42 @@ def test_error_in_worker_start_up():
         s.initialize(RandomAgent(), seed=SEED)
     assert info.value.rank == 1
     assert not worker_processes()
+
+
+class _FakeProc:
+    def __init__(self, exitcode=None):
+        self.exitcode, self.pid, self.sentinel = exitcode, 0, None
+
+
+def test_raise_if_failed_drains_early_replies_only_when_asked():
+    """The one non-blocking check of WorkerPool: without ``drain_replies`` a live worker's pipe is left to
+    gather(); with it an early regular reply is stashed (and gather returns it) and an error report raises;
+    a dead worker raises either way."""
+    import multiprocessing as mp
+
+    from rlframe.samplers.parallel.pool import WorkerPool
+
+    pool = WorkerPool(2, "spawn")  # no process started: pipes and process stand-ins set by hand
+    pipes = [mp.Pipe() for _ in range(2)]
+    pool.conns = [a for a, _ in pipes]
+    pool.procs = [_FakeProc(), _FakeProc()]
+    try:
+        pipes[0][1].send(("ok", "early"))
+        pool.raise_if_failed()
+        assert pool.conns[0].poll(0) and not pool._stash  # left for gather
+        pool.raise_if_failed(drain_replies=True)
+        assert pool._stash == {0: "early"} and not pool.conns[0].poll(0)
+        assert pool.gather([0], timeout=1.0) == ["early"]
+
+        pipes[1][1].send(("error", {"exc_type": "ValueError", "message": "boom", "env_index": 3}))
+        with pytest.raises(WorkerError, match="worker 1, train env 3 raised ValueError: boom"):
+            pool.raise_if_failed(drain_replies=True)
+
+        pool.procs[0] = _FakeProc(exitcode=-9)
+        with pytest.raises(WorkerError, match="worker 0 .*died.*SIGKILL"):
+            pool.raise_if_failed([0])
+    finally:
+        pool._closed = True
+        for a, b in pipes:
+            a.close()
+            b.close()
