@@ -186,6 +186,7 @@ class WorkerPool:
         try:
             self.conns[rank].send((cmd, args))
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            self.procs[rank].join(timeout=1.0)  # a killed worker's pipe can close before it is reaped
             self.raise_if_failed([rank])
             raise WorkerError(f"sampler worker {rank} is not reachable (its pipe is closed).", rank=rank)
 
