@@ -283,3 +283,71 @@ def test_ppo_target_kl_stops_before_the_step_that_would_exceed_it():
     algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B))
     info = algo.optimize_agent(0, bandit_samples(agent, rng))
     assert algo.update_counter == 6 and len(info.grad_norm) == 6
+
+
+def _variant_agent(kind, seed):
+    from rlframe.agents import GaussianPgAgent
+
+    torch.manual_seed(seed)
+    box = gym.spaces.Box(-1, 1, (OBS,), np.float32)
+    if kind == "masked":
+        space = gym.spaces.Dict({"x": box, "action_mask": gym.spaces.MultiBinary(5)})
+        agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=(16,), shared=True))
+        agent.initialize(EnvSpaces(space, gym.spaces.Discrete(5)))
+    else:
+        agent = GaussianPgAgent(model_kwargs=dict(hidden_sizes=(16,), shared=kind.endswith("shared"),
+                                                  state_dependent_std=kind.startswith("gauss_sd")))
+        agent.initialize(EnvSpaces(box, gym.spaces.Box(-1, 1, (2,), np.float32)))
+    return agent
+
+
+@pytest.mark.parametrize("kind", ["gauss", "gauss_sd_shared", "gauss_sd", "masked"])
+def test_ppo_fast_gradients_equal_autograd_for_gaussian_and_masked_policies(kind):
+    """The closed-form surrogate gradients also match autograd for Gaussian policies (state-independent
+    and state-dependent log_std, separate and shared trunks) and for masked categoricals."""
+    from rlframe.core.namedarraytuple import map_leaves, namedarraytuple
+
+    rng = np.random.default_rng(4)
+    agent_a, agent_b = _variant_agent(kind, 7), _variant_agent(kind, 7)
+    x = rng.normal(size=(T, B, OBS)).astype(np.float32)
+    if kind == "masked":
+        Obs = namedarraytuple("Obs", ["x", "action_mask"])
+        mask = (rng.random((T, B, 5)) < 0.6).astype(np.int8)
+        mask[..., 0] = 1
+        obs = Obs(x, mask)
+    else:
+        obs = x
+    agent_a.sample_mode(0)
+    step = agent_a.step(map_leaves(torch.from_numpy, obs), None, None)
+    dist_info = map_leaves(lambda v: v.detach().numpy().copy(), step.agent_info.dist_info)
+    if kind != "masked":  # move the stored policy away from the current one so that ratios get clipped
+        dist_info = map_leaves(lambda v: v + rng.normal(scale=0.3, size=v.shape).astype(np.float32), dist_info)
+    action = step.action.numpy()
+    value = step.agent_info.value.numpy() + rng.normal(scale=0.2, size=(T, B)).astype(np.float32)
+    term = rng.random((T, B)) < 0.2
+    s = Samples(
+        AgentSamplesBsv(action=action, prev_action=np.zeros_like(action), agent_info=AgentInfo(dist_info, value),
+                        bootstrap_value=np.zeros((1, B), np.float32)),
+        EnvSamples(observation=obs, reward=rng.normal(size=(T, B)).astype(np.float32),
+                   prev_reward=np.zeros((T, B), np.float32), terminated=term, truncated=np.zeros((T, B), bool),
+                   done=term.copy(), timeout_value=np.zeros((T, B), np.float32), env_info=None))
+    common = dict(epochs=1, minibatches=1, learning_rate=1.0, linear_lr_schedule=False, max_grad_norm=None,
+                  OptimCls=torch.optim.SGD, optim_kwargs={}, value_clip=0.1, entropy_loss_coeff=0.01)
+    algo_a, algo_b = PPO(**common), PPO(**common)
+    algo_a.initialize(agent_a, 10, BatchSpec(T, B))
+    algo_b.initialize(agent_b, 10, BatchSpec(T, B))
+    before = [p.detach().clone() for p in agent_a.parameters()]
+    algo_a.optimize_agent(0, s)
+    fast_grads = [b - p.detach() for b, p in zip(before, agent_a.parameters())]
+
+    n = T * B
+    flat = lambda v: torch.from_numpy(np.ascontiguousarray(v).reshape((n,) + v.shape[2:]))  # noqa: E731
+    ret, adv, _ = algo_b.process_returns(s)
+    act = flat(action)
+    old = agent_b.distribution.log_likelihood(act, map_leaves(flat, dist_info))
+    loss, _ = algo_b.loss((map_leaves(flat, obs), None, None), act, old, flat(value), flat(ret), flat(adv),
+                          None, 0.2)
+    loss.backward()
+    for g_fast, p in zip(fast_grads, agent_b.parameters()):
+        scale = p.grad.abs().max().item() + 1e-6
+        torch.testing.assert_close(g_fast / scale, p.grad / scale, rtol=1e-4, atol=1e-5)
