@@ -35,13 +35,7 @@ def time_limit():
 
 @pytest.fixture(params=["fork", "forkserver", "spawn"])
 def start_method(request):
-    """Every start method. ``spawn`` costs seconds per sampler (each worker imports torch); tests asking for
-    a sampler ``kind`` other than "cpu" skip it unless RLFRAME_TEST_ALL_START_METHODS=1: the worker code
-    is the same as under ``forkserver``, only the process creation differs."""
-    kind = getattr(request.node, "callspec", None) and request.node.callspec.params.get("kind")
-    if (request.param == "spawn" and kind not in (None, "cpu") and "fault" in request.node.module.__name__
-            and not os.environ.get("RLFRAME_TEST_ALL_START_METHODS")):
-        pytest.skip("spawn covered by the cpu case (set RLFRAME_TEST_ALL_START_METHODS=1 to run it)")
+    """Every start method: the same tests pass under fork, forkserver and spawn."""
     return request.param
 
 

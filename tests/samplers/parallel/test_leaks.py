@@ -6,7 +6,7 @@ import pytest
 from tests.helpers import RandomAgent
 from tests.samplers.parallel.conftest import SAMPLERS, make_sampler, resource_snapshot
 
-CYCLES = {"fork": 50, "forkserver": 50, "spawn": 3}
+CYCLES = {"fork": 50, "forkserver": 50, "spawn": 3}  # spawn: seconds per cycle (each worker imports torch)
 
 
 def _cycle(kind, start_method):
@@ -19,8 +19,6 @@ def _cycle(kind, start_method):
 
 @pytest.mark.parametrize("kind", list(SAMPLERS))
 def test_create_shutdown_cycles_leak_nothing(kind, start_method):
-    if start_method == "spawn" and kind != "cpu":
-        pytest.skip("spawn cycles cost seconds each; the cpu case covers spawn")
     _cycle(kind, start_method)  # warm-up: starts the forkserver / resource tracker once
     before = resource_snapshot()
     for _ in range(CYCLES[start_method]):
