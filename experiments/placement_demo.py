@@ -23,15 +23,14 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
-from rlframe.core.leading_dims import infer_leading_dims, restore_leading_dims
-from rlframe.core.namedarraytuple import map_leaves
 from rlframe.envs.gym import GymEnv
 from rlframe.envs.placement.baselines import greedy_placement, random_placement, simulated_annealing
+from rlframe.envs.placement.rollout import layout_logger, policy_placement
 from rlframe.logging import logger_context
+from rlframe.models.placement import CellConvPolicy
 from rlframe.runners import MinibatchRlEval
 from rlframe.samplers.serial import SerialSampler
 
@@ -46,55 +45,6 @@ p.add_argument("--log-dir", default="runs")
 p.add_argument("--log-interval", type=int, default=6_000, help="env steps between log rows and layouts")
 p.add_argument("--sa-seconds", type=float, default=10.0, help="simulated annealing's time budget")
 p.add_argument("--random-samples", type=int, default=16, help="random placements averaged in the table")
-
-
-class CellConvPolicy(nn.Module):
-    """Per-cell logits from a conv net over the image planes (MaskPlace-style); the value from the
-    pooled conv features and the macro descriptor. ``forward(obs) -> (logits [.., cells], value [..])``."""
-
-    def __init__(self, observation_shape, action_size, channels=16):
-        super().__init__()
-        self.image_shape = tuple(observation_shape["image"])
-        c, rows, cols = self.image_shape
-        assert rows * cols == action_size, "one logit per grid cell"
-        self.conv = nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
-        self.pi = nn.Conv2d(channels, 1, 1)
-        self.v = nn.Sequential(nn.Linear(channels + observation_shape["macro"][0], 64), nn.Tanh(),
-                               nn.Linear(64, 1))
-
-    def forward(self, observation, prev_action=None, prev_reward=None):
-        lead_dim, T, B, _ = infer_leading_dims(observation.image, self.image_shape, "CellConvPolicy", "image")
-        h = self.conv(observation.image.reshape(T * B, *self.image_shape))
-        logits = self.pi(h).flatten(1)                       # cell index row * cols + col
-        v = self.v(torch.cat([h.mean((2, 3)), observation.macro.reshape(T * B, -1)], 1)).squeeze(-1)
-        return restore_leading_dims((logits, v), lead_dim, T, B)
-
-
-def policy_placement(agent, env):
-    """One deterministic episode of ``agent`` in ``env``; returns the final env info."""
-    obs, action, reward = env.reset(), torch.zeros(1, dtype=torch.long), torch.zeros(1)
-    while True:
-        x = map_leaves(lambda a: torch.as_tensor(a)[None], obs)
-        action = agent.step(x, action, reward).action
-        obs, r, terminated, truncated, info = env.step(int(action[0]))
-        reward = torch.tensor([float(r)])
-        if terminated or truncated:
-            return info
-
-
-def layout_logger(env_kwargs):
-    """A runner callback ``f(runner, itr, values)``: at each log interval, one deterministic episode of
-    the agent in its own rendering env, logged as the image ``placement/layout`` at the env-step count."""
-    env = GymEnv(**env_kwargs, render_mode="rgb_array")
-
-    def log_layout(runner, itr, values):
-        runner.agent.eval_mode(itr)
-        policy_placement(runner.agent, env)
-        runner.logger.add_image("placement/layout", env.render(), step=runner.env_steps)
-
-    log_layout.env = env
-    return log_layout
 
 
 def main(argv=None):

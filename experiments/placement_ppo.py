@@ -19,11 +19,11 @@ import argparse
 import sys
 
 from common import choose_sampler, make_run_affinity, parse_args, report, resolve_config, run_main
-from placement_demo import layout_logger
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
 from rlframe.envs.gym import GymEnv
+from rlframe.envs.placement.rollout import layout_logger
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
 

@@ -2,10 +2,11 @@
 from rlframe.models.conv import Conv2dModel, ConvEncoder
 from rlframe.models.mlp import MlpModel, orthogonal_init
 from rlframe.models.observation import FlatObservationEncoder, observation_shape_from_space
+from rlframe.models.placement import CellConvPolicy
 from rlframe.models.pg import ActorCriticModel, CategoricalPgConvModel, CategoricalPgMlpModel, GaussianPgMlpModel
 
 __all__ = [
     "MlpModel", "orthogonal_init", "Conv2dModel", "ConvEncoder", "FlatObservationEncoder",
     "observation_shape_from_space", "ActorCriticModel", "CategoricalPgMlpModel", "GaussianPgMlpModel",
-    "CategoricalPgConvModel",
+    "CategoricalPgConvModel", "CellConvPolicy",
 ]
