@@ -180,12 +180,10 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError as e:
         raise CheckpointError(f"checkpoint {path} does not exist.") from e
-    except Exception:
-        try:  # checkpoints whose params hold arbitrary objects need the full unpickler
-            state = torch.load(path, map_location=map_location, weights_only=False)
-        except Exception as e:
-            raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e}); "
-                                  "it is damaged or not an rlframe checkpoint.") from e
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read safely ({type(e).__name__}: {e}); it is damaged, "
+                              "not an rlframe checkpoint, or holds arbitrary Python objects (rlframe never "
+                              "unpickles those: re-save the weights with torch.save(state_dict)).") from e
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an rlframe checkpoint (format {CHECKPOINT_FORMAT!r} expected).")
     state["path"] = path
