@@ -98,7 +98,8 @@ class BaseSampler:
         max_decorrelation_steps: random-action steps per env before the first batch (0: none).
         TrajInfoCls, TrajInfo_kwargs: per-episode statistics class.
         eval_n_envs, eval_env_kwargs, eval_max_steps, eval_max_trajectories: evaluation set-up
-            (``eval_n_envs=0`` turns evaluation off).
+            (``eval_n_envs=0`` turns evaluation off; ``eval_max_steps`` is required with eval envs, and
+            evaluation stops at whichever bound comes first).
         debug: validate every step (shapes, bounds, NaN/inf) and name the env index and step.
     """
 
@@ -134,10 +135,11 @@ class BaseSampler:
         self.eval_max_steps = None if eval_max_steps is None else int(eval_max_steps)
         self.eval_max_trajectories = None if eval_max_trajectories is None else int(eval_max_trajectories)
         self.debug = bool(debug)
-        if self.eval_n_envs > 0 and self.eval_max_steps is None and self.eval_max_trajectories is None:
+        if self.eval_n_envs > 0 and self.eval_max_steps is None:
             raise ConfigError(
-                "evaluation needs a bound: give eval_max_steps (total env steps per evaluation) "
-                "and/or eval_max_trajectories."
+                "evaluation needs a bound: give eval_max_steps (total env steps per evaluation, e.g. "
+                "eval_n_envs x the env's episode limit), optionally with eval_max_trajectories; a step bound "
+                "is required because an env that never ends would otherwise evaluate forever."
             )
 
     def initialize(self, agent, affinity: Optional[dict] = None, seed: Optional[int] = None,

@@ -45,7 +45,8 @@ class FakeSampler(BaseSampler):
 
     def __init__(self, obs_dim=4, batch_T=4, batch_B=2, eval_n_envs=0, fail_at_itr=None):
         super().__init__(EnvCls=None, batch_T=batch_T, batch_B=batch_B, eval_n_envs=eval_n_envs,
-                         eval_max_trajectories=2 if eval_n_envs else None)
+                         eval_max_trajectories=2 if eval_n_envs else None,
+                         eval_max_steps=100 if eval_n_envs else None)
         self.obs_dim = obs_dim
         self.fail_at_itr = fail_at_itr
         self.shutdowns = 0
