@@ -1,6 +1,7 @@
 """``rlframe placement ...`` sub-commands (also runnable as ``python -m rlframe.placement_cli``).
 
-* ``placement cost --netlist N [--plc P] [--json]`` -- Circuit Training's proxy cost of a placement;
+* ``placement cost --netlist N [--plc P] [--json]`` -- Circuit Training's proxy cost of a placement
+  (``P`` a path, or a file name in a shipped design's folder, e.g. ``legalized.plc``);
   canvas, grid and routing settings come from the .plc header and may be overridden with
   ``--canvas W H``, ``--grid COLS ROWS``, ``--routes H V``, ``--macro-routes H V``, ``--smooth N``.
 * ``placement info N [--json]`` -- node counts, nets, areas, canvas.
@@ -87,8 +88,9 @@ def _load(name: str):
 
 def cmd_cost(args: argparse.Namespace) -> int:
     from rlframe.envs.placement.cost import PlacementCost
+    from rlframe.envs.placement.designs import resolve_plc
     nl, default_plc = _load(args.netlist)
-    plc = args.plc or default_plc
+    plc = resolve_plc(args.netlist, args.plc) or default_plc
     overrides = dict(
         grid=tuple(args.grid) if args.grid else None,
         canvas=tuple(args.canvas) if args.canvas else None,
@@ -137,7 +139,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     from rlframe.envs.placement import baselines
     from rlframe.envs.placement.state import PlacementProblem
-    problem = PlacementProblem(args.netlist, plc=args.plc,
+    from rlframe.envs.placement.designs import resolve_plc
+    problem = PlacementProblem(args.netlist, plc=resolve_plc(args.netlist, args.plc),
                                grid=tuple(args.grid) if args.grid else None)
     common = dict(run_fd=not args.no_fd, weights=tuple(args.weights))
     if args.baseline == "random":

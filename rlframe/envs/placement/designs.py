@@ -66,6 +66,19 @@ def design_file(name: str, filename: str) -> str:
     return path
 
 
+def resolve_plc(design: Union[str, os.PathLike], plc: Optional[Union[str, os.PathLike]]) -> Optional[str]:
+    """A .plc given as a path, or as a file name inside the design's folder (``legalized.plc`` for
+    ``ariane133``); ``None`` stays ``None``. Raises ``FileNotFoundError`` naming the files there."""
+    if plc is None or os.path.isfile(plc):
+        return None if plc is None else str(plc)
+    if os.sep not in str(plc):
+        try:
+            return design_file(str(design), str(plc))
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f".plc file not found: {plc} (not a path, and {e})") from None
+    raise FileNotFoundError(f".plc file not found: {plc}")
+
+
 def resolve_design(name_or_path: Union[str, os.PathLike]) -> Tuple[str, Optional[str]]:
     """Return ``(netlist_path, initial_plc_path_or_None)`` for a design name or a path.
 

@@ -29,3 +29,11 @@ def test_cost_overrides_and_info(capsys):
 def test_errors_are_one_line(capsys):
     assert main(["info", "no_such_design"]) == 2
     assert "unknown design" in capsys.readouterr().err
+
+
+def test_plc_given_by_name_inside_the_design_folder(capsys):
+    assert main(["cost", "--netlist", "ariane133", "--plc", "legalized.plc", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hpwl"] == pytest.approx(4763106.815, rel=1e-6)
+    assert main(["cost", "--netlist", "ariane133", "--plc", "nope.plc", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "nope.plc" in err and "legalized.plc" in err  # names the files that are there
