@@ -29,7 +29,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from rlframe.envs.placement.cost import PlacementCost
+from rlframe.envs.placement.cost import PlacementCost, _ranges
 from rlframe.envs.placement.designs import resolve_design
 from rlframe.envs.placement.geometry import Grid, oriented_size, rotate_offsets
 from rlframe.envs.placement.netlist import Netlist, read_netlist
@@ -46,14 +46,6 @@ def load_netlist(path: str) -> Netlist:
     if nl is None:
         nl = _NETLIST_CACHE[key] = read_netlist(path)
     return nl
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    offs = np.cumsum(lengths) - lengths
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - offs, lengths)
 
 
 def placement_order(netlist: Netlist, macros: np.ndarray, width: np.ndarray,
