@@ -15,6 +15,7 @@ Every script takes::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -26,6 +27,10 @@ _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "A
 
 
 def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]] = None) -> argparse.Namespace:
+    # "module:EnvId" ids import ``module``: look for it in the current directory too, as ``python -m`` would
+    # (``python experiments/x.py`` puts only experiments/ on sys.path).
+    if os.getcwd() not in sys.path:
+        sys.path.insert(1, os.getcwd())
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default=None, help=f"gymnasium id or module:EnvId (default {env})")
     p.add_argument("--seed", type=int, default=None, help="run seed (default 0)")

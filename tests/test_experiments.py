@@ -53,6 +53,21 @@ def test_env_declaring_461_emitting_365_fails_fast_with_both_shapes(tmp_path):
     assert "(461,)" in out.stderr and "(365,)" in out.stderr and "shape_bad_env:Bad-v0" in out.stderr
 
 
+def test_env_module_in_the_current_directory_is_found(tmp_path):
+    """``python experiments/cartpole_ppo.py --env mymodule:Bad-v0`` run from the folder holding mymodule.py."""
+    with open(os.path.join(TESTS, "shape_bad_env.py")) as f:
+        (tmp_path / "mymodule.py").write_text(f.read())
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run(
+        [sys.executable, os.path.join(EXPERIMENTS, "cartpole_ppo.py"), "--env", "mymodule:Bad-v0",
+         "--log-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=10, env=env, cwd=str(tmp_path),
+    )
+    assert out.returncode != 0
+    assert "ShapeMismatchError" in out.stderr and "(461,)" in out.stderr and "(365,)" in out.stderr
+
+
 def test_cartpole_ppo_short_run_logs_tags_against_env_steps(tmp_path, capsys):
     assert _script("cartpole_ppo").main(["--steps", "2048", "--log-dir", str(tmp_path), "--seed", "1"]) == 0
     run_dir = os.path.join(str(tmp_path), "cartpole_ppo", "run_0")
