@@ -20,9 +20,18 @@ Nets: every node with ``input`` entries (a port, a macro pin or a standard cell)
 made of itself (first) plus the nodes it names; the net's weight is the driver's ``weight``
 attribute (default 1). This is exactly how Circuit Training's cost binary builds its nets.
 
-The reader is a hand-written line scanner: one regular expression classifies every line of the
-file in C, a Python loop then walks the tokens. The 11 MB Ariane133 clustered netlist parses in
-well under a second.
+The reader has two paths with the same output. The *fast path* scans the whole text with one
+compiled regular expression (``_FAST_RE``) whose tokens are whole constructs -- a complete
+six-line ``attr { key value { ... } }`` block, ``node {`` with its ``name``, an ``input``, a
+closing ``}`` -- so a Python loop walks ~4x fewer tokens than there are lines, and no line numbers
+are computed. Anything it does not recognise (a malformed line, but also legal variations such as
+a blank line inside an attr block, two values in one block or a ``name`` that is not the node's
+first line) sends the whole file to the *careful path*: one regular expression classifies every
+line (``_LINE_RE``) and a per-line state machine checks the nesting; it accepts every layout the
+fast path accepts and raises :class:`~rlframe.errors.NetlistParseError` naming the file and line of
+the first malformed construct. Errors found while assembling the arrays (unknown type, pin of an
+unknown macro, ...) are likewise re-raised from the careful path, so messages and line numbers do
+not depend on which path ran. The 11 MB Ariane133 clustered netlist parses in ~0.3 s.
 """
 from __future__ import annotations
 
@@ -62,11 +71,28 @@ _LINE_RE = re.compile(
     r'^[ \t]*(?:'
     r'(node|attr|value)[ \t]*\{'                                    # 1: block opener
     r'|(\})'                                                          # 2: block closer
-    r'|(name|input|key|placeholder|s)[ \t]*:[ \t]*"((?:[^"\\\n]|\\.)*)"'  # 3, 4: string field
+    r'|(name|input|key|placeholder|s)[ \t]*:[ \t]*"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'  # 3, 4: string
     r'|(f|i|b)[ \t]*:[ \t]*([^ \t\r\n]+)'                             # 5, 6: numeric field
     r'|(#[^\n]*)'                                                     # 7: comment
     r'|)[ \t]*\r?$',
     re.M)
+# Fast path: one token per construct; every token ends its line. The last two alternatives take
+# blank lines and anything else (group 9: fall back to the careful path). Strings must be
+# non-empty here (``name: ""`` is legal but rare: the careful path handles it).
+_STR = r'"(?!")([^"\\\n]*(?:\\.[^"\\\n]*)*)"'   # non-empty; unrolled (one repeat per run)
+_NL = r'[ \t]*\r?\n[ \t]*'
+_FAST_RE = re.compile(
+    r'[ \t]*(?:'
+    r'attr[ \t]*\{' + _NL + r'key[ \t]*:[ \t]*' + _STR + _NL + r'value[ \t]*\{' + _NL +
+    r'(?:(?:placeholder|s)[ \t]*:[ \t]*' + _STR + r'|([fib])[ \t]*:[ \t]*([^ \t\r\n]+))'
+    + _NL + r'\}' + _NL + r'\}'                                  # 1-4: key, string, nfield, nval
+    r'|input[ \t]*:[ \t]*' + _STR +                                # 5: input
+    r'|node[ \t]*\{' + _NL + r'name[ \t]*:[ \t]*' + _STR +        # 6: node and its name
+    r'|(\})'                                                        # 7: end of node
+    r'|(#[^\n]*)'                                                   # 8: comment
+    r'|'                                                            # blank line
+    r')[ \t]*\r?\n'
+    r'|([^\n]+)\n?')                                                # 9: anything else
 _NUM_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -263,6 +289,15 @@ def read_netlist(path: Union[str, os.PathLike]) -> Netlist:
     """
     path = os.fspath(path)
     text = _read_text(path)
+    try:
+        return _fast_build(path, text)
+    except (_Fallback, NetlistParseError):
+        pass  # the careful path parses it or raises the error with its line
+    return _careful_parse(path, text)
+
+
+def _careful_parse(path: str, text: str) -> Netlist:
+    """The line-by-line parser (reference semantics; error messages with file and line)."""
     tokens = _LINE_RE.findall(text)
     n_lines = text.count("\n") + 1
     if len(tokens) != n_lines:
@@ -272,6 +307,70 @@ def read_netlist(path: Union[str, os.PathLike]) -> Netlist:
             f"'value {{', '}}', 'name: \"...\"', 'input: \"...\"', 'key: \"...\"', "
             f"'placeholder: \"...\"', 'f: <number>' or a '#' comment")
     return _build(path, tokens)
+
+
+class _Fallback(Exception):
+    """The fast path met something it does not handle; the careful path decides."""
+
+
+def _fast_build(path: str, text: str) -> Netlist:
+    """Fast path of :func:`read_netlist` (see the module docstring); raises :class:`_Fallback`
+    on anything unusual. Produces exactly the lists the careful path gives ``_assemble``."""
+    if not text.endswith("\n"):
+        text += "\n"
+    names: List[str] = []
+    inputs: List[Optional[List[str]]] = []
+    attrs: List[Dict[str, Any]] = []
+    metadata: Dict[str, Any] = {}
+    bbox: list = []
+    blockages: list = []
+    in_node = False
+    cur_name = ""
+    cur_inputs: Optional[List[str]] = None
+    cur_attrs: Dict[str, Any] = {}
+    for key, sval, nfield, nval, inp, name, close, comment, bad in _FAST_RE.findall(text):
+        if key:
+            if not in_node:
+                raise _Fallback
+            if nfield:
+                try:
+                    cur_attrs[key] = float(nval)
+                except ValueError:
+                    if nfield == "b" and nval in ("true", "false"):
+                        cur_attrs[key] = nval == "true"
+                    else:
+                        raise _Fallback from None
+            else:
+                cur_attrs[key] = sval
+        elif inp:
+            if not in_node:
+                raise _Fallback
+            if cur_inputs is None:
+                cur_inputs = [inp]
+            else:
+                cur_inputs.append(inp)
+        elif name:
+            if in_node:
+                raise _Fallback
+            in_node, cur_name, cur_inputs, cur_attrs = True, name, None, {}
+        elif close:
+            if not in_node:
+                raise _Fallback
+            if cur_name == "__metadata__":
+                metadata.update(cur_attrs)
+            else:
+                names.append(cur_name)
+                inputs.append(cur_inputs)
+                attrs.append(cur_attrs)
+            in_node = False
+        elif bad:
+            raise _Fallback
+        elif comment and not in_node:
+            _parse_comment(path, 0, comment, bbox, blockages)
+        # else: a blank line, or a comment inside a node (ignored, as on the careful path)
+    if in_node:
+        raise _Fallback
+    return _assemble(path, names, [0] * len(names), inputs, attrs, metadata, bbox, blockages)
 
 
 def _build(path: str, tokens: Sequence[tuple]) -> Netlist:
