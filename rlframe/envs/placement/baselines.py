@@ -4,7 +4,9 @@ All three place the hard macros on grid-cell centres with the env's rules (large
 overlap, inside the canvas; :mod:`rlframe.envs.placement.state`). While searching, soft macros stay
 at their initial positions (the .plc's) and the proxy cost is evaluated with them there; the
 returned placement then gets Circuit Training's force-directed soft-macro placement (``run_fd``)
-and its final proxy cost. Both costs are reported (``costs_before_fd`` and ``costs``).
+and its final proxy cost. Both costs are reported (``costs_before_fd`` and ``costs``), and a
+third: ``costs_fd_refine``, FD started from the soft macros' current positions and kept only if
+it lowers the cost (Circuit Training's coordinate-descent placer, ``place_stdcells``).
 
 * :func:`random_placement` -- each macro on a uniformly random feasible cell; with a time budget,
   the best of as many such placements as fit in it (random search).
@@ -27,6 +29,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from rlframe.envs.placement.force_directed import FDSchedule
 from rlframe.envs.placement.geometry import Grid
 from rlframe.envs.placement.netlist import ORIENTATION_CODE
 from rlframe.envs.placement.plc import Placement, make_placement
@@ -51,6 +54,10 @@ class BaselineResult:
     seconds: float
     evaluations: int
     stats: Dict[str, float] = dataclasses.field(default_factory=dict)
+    #: CT's coordinate-descent rule: FD from the current soft-macro positions
+    #: (``use_current_loc=True``), kept only if it lowers the proxy cost (else ``costs_before_fd``);
+    #: empty without FD. ``stats["fd_current_kept"]`` says which.
+    costs_fd_refine: Dict[str, float] = dataclasses.field(default_factory=dict)
 
     def placement(self) -> Placement:
         """A :class:`Placement` of every node, header readable by ``PlacementCost.from_plc``."""
@@ -68,9 +75,19 @@ def _problem(p: ProblemLike, plc=None, grid=None) -> PlacementProblem:
 def _finish(name: str, problem: PlacementProblem, finisher: Finisher, x, y, orientation, cells,
             t0: float, evaluations: int, stats=None) -> BaselineResult:
     _, _, before = finisher.evaluate(x, y, orientation, fd=False)
+    stats = dict(stats or {})
+    refine: Dict[str, float] = {}
+    if finisher.fd is not None:   # CT coordinate descent: FD from the current positions, if better
+        sch = dataclasses.replace(finisher.fd_schedule or FDSchedule(), use_current_loc=True)
+        rx, ry = finisher.fd.run(x, y, orientation, sch)
+        _, _, cur = finisher.evaluate(rx, ry, orientation, fd=False)
+        kept = cur["proxy_cost"] < before["proxy_cost"]
+        refine = cur if kept else dict(before)
+        stats["fd_current_kept"] = float(kept)
+        stats["fd_current_proxy_cost"] = cur["proxy_cost"]
     fx, fy, costs = finisher.evaluate(x, y, orientation)
     return BaselineResult(name, problem, fx, fy, np.array(orientation), np.array(cells), costs,
-                          before, time.perf_counter() - t0, evaluations, dict(stats or {}))
+                          before, time.perf_counter() - t0, evaluations, stats, refine)
 
 
 def _rollout(state: PlacementState, choose) -> bool:

@@ -58,6 +58,12 @@ def test_soft_macros_get_force_directed_placement():
     soft = p.netlist.soft_macro_indices
     assert not np.allclose(with_fd.x[soft], without.x[soft])
     assert without.costs == without.costs_before_fd
+    # CT's coordinate-descent variant: FD from the current positions, kept only if better
+    assert without.costs_fd_refine == {}
+    ref = with_fd.costs_fd_refine
+    assert ref["proxy_cost"] <= with_fd.costs_before_fd["proxy_cost"]
+    kept = with_fd.stats["fd_current_kept"] == 1.0
+    assert kept == (with_fd.stats["fd_current_proxy_cost"] < with_fd.costs_before_fd["proxy_cost"])
     sa = simulated_annealing(p, time_budget=None, max_moves=100)
     assert_legal(sa)
 
