@@ -183,7 +183,7 @@ def _readme():
 def test_readme_commands_are_what_ci_runs():
     readme = _readme()
     blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:]]
-    assert blocks[:2] == ["pip install torch==2.13.0 && pip install -e . && python experiments/cartpole_ppo.py",
+    assert blocks[:2] == ["pip install torch==2.13.0 && pip install -e . && python experiments/placement_demo.py",
                           'pip install -e ".[test]" && pytest']
     with open(os.path.join(ROOT, ".ci", "run")) as f:
         ci = f.read()
@@ -191,8 +191,17 @@ def test_readme_commands_are_what_ci_runs():
     assert "set -euo pipefail" in ci
 
 
+def test_readme_placement_snippet_runs():
+    blocks = [b.split("```", 1)[0] for b in _readme().split("```python\n")[1:]]
+    code = next(b for b in blocks if "MacroPlacement-v0" in b)
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["obs"]["action_mask"].sum() > 0
+
+
 def test_readme_launch_script_runs(tmp_path, monkeypatch):
-    code = _readme().split("```python\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in _readme().split("```python\n")[1:]]
+    code = next(b for b in blocks if "runner.train()" in b)
     code = code.replace("n_steps=100_000", "n_steps=512").replace("log_interval_steps=10_000", "log_interval_steps=256")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
