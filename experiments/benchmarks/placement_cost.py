@@ -9,7 +9,10 @@ and env steps/s.
         [--repeats 20] [--json PATH] [--baseline-rev GIT_REV]
 
 ``--baseline-rev`` also times ``rlframe/envs/placement/cost.py`` as it was at a git revision, in the
-same run and interleaved with the current one (before/after figures on a shared machine).
+same run and interleaved with the current one (before/after figures on a shared machine). The
+netlist parse is always timed that way against ``PARSE_BASELINE_REV`` (the line-by-line parser),
+on the design and on any ``--flat`` netlists (JSON ``parse``: per file ``parse_s``,
+``baseline_parse_s``, ``speedup``, ``identical``).
 
 Env hook: ``ENV_BENCHMARKS`` maps a name to a callable ``fn(design: str) -> dict`` whose result
 is merged into the JSON under ``"env"``: here the env steps/s of a random legal policy
@@ -29,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
@@ -251,21 +254,59 @@ def _time(fn, repeats: int) -> List[float]:
 REFERENCE_FIGURE_S = 2.3
 
 
-def _cost_class_at(rev: str):
-    """``PlacementCost`` as ``rlframe/envs/placement/cost.py`` was at git revision ``rev``."""
+def _module_at(rev: str, relpath: str):
+    """The module ``relpath`` (e.g. ``rlframe/envs/placement/cost.py``) as it was at git ``rev``."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    src = subprocess.run(["git", "show", f"{rev}:rlframe/envs/placement/cost.py"], cwd=root,
+    src = subprocess.run(["git", "show", f"{rev}:{relpath}"], cwd=root,
                          check=True, capture_output=True, text=True, timeout=30).stdout
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(src)
-    spec = importlib.util.spec_from_file_location(f"cost_at_{rev}", f.name)
+    name = f"{os.path.basename(relpath)[:-3]}_at_{rev}"
+    spec = importlib.util.spec_from_file_location(name, f.name)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod          # dataclasses look their module up
     spec.loader.exec_module(mod)
     os.unlink(f.name)
-    return mod.PlacementCost
+    return mod
 
 
-def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool = True) -> dict:
+def _cost_class_at(rev: str):
+    """``PlacementCost`` as ``rlframe/envs/placement/cost.py`` was at git revision ``rev``."""
+    return _module_at(rev, "rlframe/envs/placement/cost.py").PlacementCost
+
+
+#: the last revision of netlist.py with only the line-by-line parser
+PARSE_BASELINE_REV = "f89624f"
+
+
+def parse_times(paths: List[str], repeats: int, baseline_rev: str = PARSE_BASELINE_REV) -> dict:
+    """``read_netlist`` now and at ``baseline_rev``, interleaved (same machine load), per file;
+    also checks that both give the same arrays."""
+    old = _module_at(baseline_rev, "rlframe/envs/placement/netlist.py").read_netlist
+    out = {}
+    for path in paths:
+        new_s, old_s = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            a = read_netlist(path)
+            new_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            b = old(path)
+            old_s.append(time.perf_counter() - t)
+        same = a.names == b.names and all(
+            np.array_equal(getattr(a, k), getattr(b, k)) for k in
+            ("node_type", "width", "height", "x", "y", "orientation", "pin_parent", "pin_x_offset",
+             "pin_y_offset", "weight", "net_ptr", "net_nodes", "net_weight"))
+        out[os.path.basename(os.path.dirname(path)) or path] = {
+            "path": path, "nodes": a.n_nodes, "parse_s": statistics.median(new_s),
+            "parse_min_s": min(new_s), "baseline_parse_s": statistics.median(old_s),
+            "baseline_parse_min_s": min(old_s), "baseline_rev": baseline_rev,
+            "speedup": statistics.median(old_s) / statistics.median(new_s), "identical": same}
+    return out
+
+
+def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool = True,
+        flat: Sequence[str] = ()) -> dict:
     net_path, _ = resolve_design(design)
     parse_s = _time(lambda: read_netlist(net_path), max(1, min(repeats, 3)))
     nl = read_netlist(net_path)
@@ -334,6 +375,24 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
                               "eval_min_ms": 1e3 * min(old_s),
                               "speedup_now_vs_rev": med(old_s) / mine,
                               "identical_costs": full(old) == ours}
+    result["parse"] = parse_times([net_path] + list(flat), max(1, min(repeats, 3)))
+    if len(nl.soft_macro_indices):
+        from rlframe.envs.placement.force_directed import FDSchedule, ForceDirectedPlacer
+        fd = ForceDirectedPlacer(nl, (pc.grid.width, pc.grid.height))
+        fd_s = _time(lambda: fd.run(x0, y0, pc.orientation), 5)
+        fd_costs = {}
+        for start, sch in (("centre", FDSchedule()), ("current", FDSchedule(use_current_loc=True))):
+            fx, fy = fd.run(x0, y0, pc.orientation, sch)
+            pc.set_positions(fx, fy)
+            fd_costs[start] = pc.evaluate()
+        pc.set_positions(x0, y0)
+        result["fd"] = {"soft_macros": int(len(nl.soft_macro_indices)), "edges": fd.n_edges,
+                        "run_s": med(fd_s), "run_min_s": min(fd_s),
+                        "proxy_cost_as_given": ours["proxy_cost"],
+                        "proxy_cost_fd_from_centre": fd_costs["centre"]["proxy_cost"],
+                        "proxy_cost_fd_from_current": fd_costs["current"]["proxy_cost"],
+                        "costs_fd_from_centre": fd_costs["centre"],
+                        "costs_fd_from_current": fd_costs["current"]}
     if env and ENV_BENCHMARKS:
         result["env"] = {name: fn(design) for name, fn in ENV_BENCHMARKS.items()}
         result["env_steps_per_s"] = {name: v["steps_per_s"] for name, v in result["env"].items()}
@@ -351,6 +410,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-env", action="store_true", help="skip the env steps/s entries")
     ap.add_argument("--json", default=None, help="write the result to this JSON file")
     ap.add_argument("--env-only", action="store_true", help="only the ENV_BENCHMARKS entries")
+    ap.add_argument("--flat", nargs="*", default=[],
+                    help="more netlists (e.g. the flat ones) to time the parser on, now vs "
+                         f"git {PARSE_BASELINE_REV} (the line-by-line parser)")
     a = ap.parse_args(argv)
     if a.env_only:
         r = {name: fn(a.design) for name, fn in ENV_BENCHMARKS.items()}
@@ -361,8 +423,16 @@ def main(argv=None) -> int:
             with open(a.json, "w") as f:
                 json.dump(r, f, indent=2)
         return 0
-    r = run(a.design, a.plc, a.repeats, a.baseline_rev, env=not a.no_env)
+    r = run(a.design, a.plc, a.repeats, a.baseline_rev, env=not a.no_env, flat=a.flat)
     print(f"{r['design']}: {r['nodes']} nodes, {r['nets']} nets; parse {r['parse_s']:.3f} s")
+    if "fd" in r:
+        f = r["fd"]
+        print(f"force-directed soft macros: {f['run_s']:.3f} s (min {f['run_min_s']:.3f}); proxy cost "
+              f"{f['proxy_cost_as_given']:.4f} as given, {f['proxy_cost_fd_from_centre']:.4f} after FD "
+              f"from the centre, {f['proxy_cost_fd_from_current']:.4f} from the given positions")
+    for name, v in r["parse"].items():
+        print(f"parse {name:28s} {v['nodes']:7d} nodes  {v['parse_s']:.3f} s  (git {v['baseline_rev']}: "
+              f"{v['baseline_parse_s']:.3f} s, x{v['speedup']:.1f}; identical: {v['identical']})")
     print(f"rlframe   full evaluation {r['rlframe_eval_ms']:8.2f} ms (min {r['rlframe_eval_min_ms']:.2f})")
     if "baseline" in r:
         b = r["baseline"]
