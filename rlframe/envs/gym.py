@@ -33,6 +33,8 @@ from rlframe.core.specs import field_name, spec_from_space, to_structured
 from rlframe.envs.base import EnvSpaces, EnvStep
 
 _NUMERIC_KINDS = frozenset("biuf")
+_NO_INFO: Dict[str, Any] = {}
+_tuple_new = tuple.__new__  # builds a namedtuple from a tuple/list without its Python-level __new__
 
 
 def _is_numeric(v: Any) -> bool:
@@ -70,6 +72,8 @@ class EnvInfoConverter:
         self.cls: Optional[type] = None
         self.keys: List[Any] = []
         self.defaults: List[Any] = []
+        self._pairs: List[Tuple[Any, Any]] = []
+        self._empty: Any = None  # the one (immutable) instance when there are no fields
 
     def fix(self, info: Dict[str, Any]) -> None:
         keys, names, defaults = [], [], []
@@ -83,15 +87,21 @@ class EnvInfoConverter:
             names.append(name)
             defaults.append(_zero_like(v))
         self.keys, self.defaults = keys, defaults
+        self._pairs = list(zip(keys, defaults))
         self.cls = namedarraytuple(self.typename, names)
+        # An empty namedtuple holds nothing: one shared instance serves every step (no per-step allocation).
+        self._empty = None if keys else self.cls()
 
     def __call__(self, info: Optional[Dict[str, Any]]) -> Any:
-        info = info or {}
+        empty = self._empty
+        if empty is not None:  # hot path for envs whose info has no numeric fields (CartPole)
+            return empty
         if self.cls is None:
-            self.fix(info)
-        if not self.keys:
-            return self.cls()
-        return self.cls(*(info.get(k, d) for k, d in zip(self.keys, self.defaults)))
+            self.fix(info or {})
+            if self._empty is not None:
+                return self._empty
+        get = info.get if info else _NO_INFO.get
+        return _tuple_new(self.cls, [get(k, d) for k, d in self._pairs])
 
     @property
     def fields(self) -> Tuple[str, ...]:
@@ -160,12 +170,13 @@ class GymEnv:
         return to_structured(obs, self._obs_spec) if self._structured_obs else obs
 
     def step(self, action: Any) -> EnvStep:
-        if self._convert_action is not None:
-            action = self._convert_action(action)
+        convert = self._convert_action
+        if convert is not None:
+            action = convert(action)
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._structured_obs:
             obs = to_structured(obs, self._obs_spec)
-        return EnvStep(obs, reward, bool(terminated), bool(truncated), self._info(info))
+        return _tuple_new(EnvStep, (obs, reward, bool(terminated), bool(truncated), self._info(info)))
 
     @property
     def info_fields(self) -> Tuple[str, ...]:

@@ -67,9 +67,12 @@ class TrajInfo:
         r = float(reward)
         self.Length += 1
         self.Return += r
-        self.NonzeroRewards += r != 0
-        self.DiscountedReturn += self._cur_discount * r
-        self._cur_discount *= self._discount
+        if r != 0:
+            self.NonzeroRewards += 1
+        cur, discount = self._cur_discount, self._discount
+        self.DiscountedReturn += cur * r
+        if discount != 1.0:  # cur * 1.0 == cur exactly: skip the store when undiscounted
+            self._cur_discount = cur * discount
 
     def terminate(self, observation=None, terminated: bool = False, truncated: bool = False,
                   env_info: Any = None) -> "TrajInfo":
