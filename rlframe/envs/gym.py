@@ -64,7 +64,8 @@ class EnvInfoConverter:
     """Turns gymnasium info dicts into namedarraytuples with the fields fixed by the first info seen.
 
     Shared by :class:`GymEnv` and any env that wants the same behaviour. ``fields`` is empty until
-    :meth:`__call__` has seen one info dict (or :meth:`fix` was called).
+    :meth:`__call__` has seen one info dict (or :meth:`fix` was called). When the fixed fields are none
+    (CartPole and most control envs) every call returns the same empty instance: no work per step.
     """
 
     def __init__(self, typename: str = "EnvInfo"):
