@@ -31,6 +31,7 @@ import numpy as np
 from rlframe.core.namedarraytuple import RESERVED, namedarraytuple
 from rlframe.core.specs import field_name, spec_from_space, to_structured
 from rlframe.envs.base import EnvSpaces, EnvStep
+from rlframe.errors import ConfigError
 
 _NUMERIC_KINDS = frozenset("biuf")
 _NO_INFO: Dict[str, Any] = {}
@@ -126,7 +127,17 @@ class GymEnv:
 
     def __init__(self, id: str, seed: Optional[int] = None, clip_actions: bool = True, **kwargs: Any):
         self.id = str(id)
-        self.env = gym.make(id, **kwargs)
+        try:
+            self.env = gym.make(id, **kwargs)
+        except ModuleNotFoundError as e:
+            if ":" not in self.id:
+                raise
+            module = self.id.split(":", 1)[0]
+            raise ConfigError(
+                f"env id {self.id!r}: cannot import module {module!r} ({e}). Make it importable: run from the "
+                f"folder that holds {module.replace('.', '/')}.py, add that folder to PYTHONPATH, or install "
+                "the package that provides it."
+            ) from e
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
         self._obs_spec = spec_from_space(self.env.observation_space)
         self._structured_obs = not hasattr(self._obs_spec, "shape")

@@ -96,3 +96,10 @@ def test_box_actions_are_clipped_at_the_env_boundary():
     raw.env.step = lambda a: (seen.append(np.array(a)), original(np.clip(a, -2, 2)))[1]
     raw.step(np.array([7.5], dtype=np.float32))
     assert seen[1].tolist() == [7.5]
+
+
+def test_unimportable_env_module_is_a_clear_error():
+    from rlframe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot import module 'no_such_module_xyz'.*PYTHONPATH"):
+        GymEnv("no_such_module_xyz:Env-v0")
