@@ -20,11 +20,6 @@ COMMON = dict(batch_T=T, batch_B=B, max_decorrelation_steps=0, eval_n_envs=N_EVA
 def _run(sampler, agent, n_itr=2, seed=7):
     torch.manual_seed(0)
     sampler.initialize(agent, seed=seed, bootstrap_value=True)
-    if isinstance(sampler, SerialSampler):
-        # SerialSampler probes its env 0 for the shape checks and keeps using it (its random stream has
-        # moved on); parallel samplers probe a separate env. Restart env 0 from its seed to compare.
-        sampler.envs[0].seed(env_seeds(seed, B, N_EVAL)[0][0])
-        sampler.collector.step_np.observation[0] = sampler.envs[0].reset()
     out = []
     try:
         for itr in range(n_itr):
@@ -104,3 +99,21 @@ def test_workers_capped_at_batch_B():
         assert s.obtain_samples(0)[0].env.reward.shape == (5, 1)
     finally:
         s.shutdown()
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_cpu_sampler_workers_act_with_the_masters_latest_weights(start_method):
+    """Weights changed in the master between iterations (as an optimizer step does) drive the next batch."""
+    agent = LinearAgent()
+    sampler = SAMPLERS["cpu"](SeedEnv, {}, n_workers=2, start_method=start_method,
+                              **dict(COMMON, eval_n_envs=0))
+    sampler.initialize(agent, seed=3)
+    try:
+        for wanted in (1, 0, 1):
+            with torch.no_grad():  # in place, like optimizer.step(): the shared storage is updated
+                agent.model.fc.weight.zero_()
+                agent.model.fc.bias.copy_(torch.tensor([100.0, -100.0]) * (1 if wanted == 0 else -1))
+            samples, _ = sampler.obtain_samples(0)
+            assert (samples.agent.action == wanted).all(), f"workers did not act with the new weights ({wanted})"
+    finally:
+        sampler.shutdown()
