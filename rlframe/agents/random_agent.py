@@ -12,7 +12,6 @@ import gymnasium as gym
 import torch
 
 from rlframe.agents.base import AgentStep, BaseAgent
-from rlframe.core.namedarraytuple import iter_leaves
 
 
 class RandomAgent(BaseAgent):
@@ -35,10 +34,15 @@ class RandomAgent(BaseAgent):
 
     @torch.no_grad()
     def step(self, observation, prev_action, prev_reward) -> AgentStep:
-        B = next(leaf for _, leaf in iter_leaves(observation)).shape[0]
+        leaf = observation
+        while isinstance(leaf, tuple):  # namedarraytuple observation: any leaf gives B
+            leaf = next(x for x in leaf if x is not None)
+        B = leaf.shape[0]
         space = self.env_spaces.action
         if isinstance(space, gym.spaces.Discrete):
-            action = torch.randint(int(space.n), (B,)) + int(space.start)
+            action = torch.randint(int(space.n), (B,))
+            if space.start:
+                action += int(space.start)
         elif isinstance(space, gym.spaces.MultiDiscrete):
             nvec = torch.as_tensor(space.nvec)
             action = (torch.rand((B,) + tuple(nvec.shape)) * nvec).long()
