@@ -71,6 +71,25 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
     return config
 
 
+def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any]) -> Any:
+    """The sampler ``config["sampler"]`` names (serial | cpu | gpu | alternating, ``config["workers"]``
+    workers) over ``GymEnv(**env_kwargs)``, with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""
+    from rlframe.envs.gym import GymEnv
+
+    SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
+    return SamplerCls(
+        EnvCls=GymEnv,
+        env_kwargs=env_kwargs,
+        batch_T=config["batch_T"],
+        batch_B=config["batch_B"],
+        max_decorrelation_steps=0,
+        eval_n_envs=config["eval"]["n_envs"],
+        eval_max_trajectories=config["eval"]["max_trajectories"],
+        eval_max_steps=config["eval"]["max_steps"],
+        **sampler_kwargs,
+    )
+
+
 def choose_sampler(kind: str, workers: Optional[int]) -> Tuple[type, Dict[str, Any]]:
     """The sampler class for ``kind`` and its extra constructor arguments."""
     if kind == "serial":

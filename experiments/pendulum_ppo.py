@@ -11,11 +11,10 @@ better is a swinging-up, balancing pendulum.
 """
 import sys
 
-from common import choose_sampler, make_run_affinity, parse_args, report, resolve_config, run_main
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_main
 
 from rlframe.agents.pg import GaussianPgAgent
 from rlframe.algos.pg import PPO
-from rlframe.envs.gym import GymEnv
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
 
@@ -42,27 +41,11 @@ def main(argv=None):
     args = parse_args(__doc__, env="Pendulum-v1", steps=200_000, argv=argv)
     config = resolve_config(args, build_config)
 
-    SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
-    sampler = SamplerCls(
-        EnvCls=GymEnv,
-        env_kwargs=dict(id=config["env"]),
-        batch_T=config["batch_T"],
-        batch_B=config["batch_B"],
-        max_decorrelation_steps=0,
-        eval_n_envs=config["eval"]["n_envs"],
-        eval_max_trajectories=config["eval"]["max_trajectories"],
-        eval_max_steps=config["eval"]["max_steps"],
-        **sampler_kwargs,
-    )
+    sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu|gpu|alternating
     agent = GaussianPgAgent(model_kwargs=config["model"], clip_actions=True)
     algo = PPO(**config["algo"])
-    runner = MinibatchRlEval(
-        algo, agent, sampler,
-        n_steps=config["steps"],
-        seed=config["seed"],
-        affinity=make_run_affinity(config),
-        log_interval_steps=config["log_interval_steps"],
-    )
+    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
     with logger_context(args.log_dir, name="pendulum_ppo", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=-200)

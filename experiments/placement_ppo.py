@@ -18,11 +18,10 @@ interval, the deterministic policy's layout as the image ``placement/layout``. F
 import argparse
 import sys
 
-from common import choose_sampler, make_run_affinity, parse_args, report, resolve_config, run_main
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_main
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
-from rlframe.envs.gym import GymEnv
 from rlframe.envs.placement.rollout import layout_logger
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
@@ -63,27 +62,12 @@ def main(argv=None):
 
     env_kwargs = dict(id=config["env"], design=config["design"], reward=config["reward"],
                       **config["env_kwargs"])
-    SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
-    sampler = SamplerCls(
-        EnvCls=GymEnv,
-        env_kwargs=env_kwargs,
-        batch_T=config["batch_T"],
-        batch_B=config["batch_B"],
-        max_decorrelation_steps=0,
-        eval_n_envs=config["eval"]["n_envs"],
-        eval_max_trajectories=config["eval"]["max_trajectories"],
-        eval_max_steps=config["eval"]["max_steps"],
-        **sampler_kwargs,
-    )
+    sampler = make_sampler(config, env_kwargs=env_kwargs)  # --sampler serial|cpu|gpu|alternating
     agent = CategoricalPgAgent(model_kwargs=config["model"])  # masks obs.action_mask
     algo = PPO(**config["algo"])
-    runner = MinibatchRlEval(
-        algo, agent, sampler,
-        n_steps=config["steps"],
-        seed=config["seed"],
-        affinity=make_run_affinity(config),
-        log_interval_steps=config["log_interval_steps"],
-        callbacks=[layout_logger(env_kwargs)],  # placement/layout image at each log interval
+    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                             callbacks=[layout_logger(env_kwargs)],  # placement/layout image at each log interval
     )
     with logger_context(args.log_dir, name="placement_ppo", params=config, resume=args.resume) as logger:
         result = runner.train()
