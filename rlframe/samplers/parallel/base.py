@@ -14,9 +14,10 @@ copy in each worker), :class:`~rlframe.samplers.parallel.gpu.GpuSampler` and
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -265,6 +266,13 @@ class ParallelSamplerBase(BaseSampler):
     def release_shared(self) -> None:
         """Tell workers blocked on sampler-specific handshakes to leave (GPU samplers)."""
 
-    def _fail(self) -> None:
-        """After a WorkerError the sampler cannot continue: stop everything, then let the error propagate."""
-        self.shutdown()
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[WorkerPool]:
+        """The running pool; an exception inside (a WorkerError, Ctrl-C) stops every worker, since the
+        sampler cannot continue after it, and propagates."""
+        pool = self._check_ready()
+        try:
+            yield pool
+        except BaseException:
+            self.shutdown()
+            raise

@@ -50,23 +50,15 @@ class CpuSampler(ParallelSamplerBase):
 
     def obtain_samples(self, itr: int) -> Tuple[Any, List[TrajInfo]]:
         """One ``[T, B]`` batch from all workers: ``(samples (numpy, shared), traj_infos)``."""
-        pool = self._check_ready()
-        try:
+        with self._running() as pool:
             self.agent.sync_shared_memory()
             return self.samples_np, self._finish(pool.call("collect", itr))
-        except BaseException:
-            self._fail()
-            raise
 
     def evaluate_agent(self, itr: int) -> List[TrajInfo]:
         """Evaluation episodes on the workers' eval envs (agent copies in eval mode)."""
         if not self.eval_n_envs:
             return []
-        pool = self._check_ready()
-        try:
+        with self._running() as pool:
             self.agent.sync_shared_memory()
             ranks = [w for w, (e0, e1) in enumerate(self.eval_bounds) if e1 > e0]
             return self._finish(pool.call("evaluate", itr, ranks=ranks))[: self.eval_max_trajectories]
-        except BaseException:
-            self._fail()
-            raise

@@ -229,31 +229,23 @@ class GpuSampler(ParallelSamplerBase):
 
     def obtain_samples(self, itr: int) -> Tuple[Any, List[TrajInfo]]:
         """One ``[T, B]`` batch: ``(samples (numpy, shared), traj_infos)``; the master's agent acts."""
-        pool = self._check_ready()
-        try:
+        with self._running() as pool:
             pool.broadcast("collect", itr)
             with torch.no_grad():
                 self._serve(self.train_bufs, self.bounds, self.worker_groups())
             return self.samples_np, self._finish(pool.gather(range(self.n_workers), what="collecting"))
-        except BaseException:
-            self._fail()
-            raise
 
     def evaluate_agent(self, itr: int) -> List[TrajInfo]:
         """Evaluation episodes on the workers' eval envs, the master's agent in eval mode."""
         if not self.eval_n_envs:
             return []
-        pool = self._check_ready()
-        try:
+        with self._running() as pool:
             self.agent.eval_mode(itr)
             ranks = [w for w, (e0, e1) in enumerate(self.eval_bounds) if e1 > e0]
             pool.broadcast("evaluate", itr, ranks=ranks)
             with torch.no_grad():
                 self._serve(self.eval_bufs, self.eval_bounds, [ranks])
             return self._finish(pool.gather(ranks, what="evaluating"))[: self.eval_max_trajectories]
-        except BaseException:
-            self._fail()
-            raise
 
     def release_shared(self) -> None:
         if getattr(self, "quit_np", None) is not None:
