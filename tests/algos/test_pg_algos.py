@@ -105,8 +105,10 @@ def test_ppo_first_step_statistics_and_clipping():
     assert all(p.grad is None or p.grad.abs().max().item() == 0.0 for p in agent.parameters())
 
 
-def test_ppo_valid_mask_ignores_blanks():
-    """Wait-reset batches: slots after an env's first done must not change the loss."""
+@pytest.mark.parametrize("mid_batch_reset", [False, True])
+def test_ppo_valid_mask_ignores_blanks(mid_batch_reset):
+    """Wait-reset batches: slots after an env's first done must not change the loss, whatever
+    mid_batch_reset the algorithm was told (blanks are recognised from the samples)."""
     rng = np.random.default_rng(0)
     agent = make_agent()
     s = bandit_samples(agent, rng)
@@ -115,7 +117,7 @@ def test_ppo_valid_mask_ignores_blanks():
     s.env.terminated[2, 0] = s.env.done[2:, 0] = True   # env 0 ends at t=2, blanks after
     s.env.terminated[5, 1] = s.env.done[5:, 1] = True
     algo = PPO(epochs=1, minibatches=1)
-    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B), mid_batch_reset=False)
+    algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(T, B), mid_batch_reset=mid_batch_reset)
     ret, adv, valid = algo.process_returns(s)
     assert valid[:3, 0].all() and not valid[3:, 0].any() and valid[:6, 1].all() and not valid[6:, 1].any()
 

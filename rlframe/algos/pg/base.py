@@ -1,8 +1,9 @@
 """Common machinery of on-policy policy-gradient algorithms (A2C, PPO).
 
 rlpyt's semantics (Stooke & Abbeel 2019): the algorithm receives a ``[T, B]`` samples batch with
-``samples.agent.bootstrap_value`` and computes GAE returns itself; with a wait-reset collector
-(``mid_batch_reset=False``) slots after an env's first ``done`` are masked out. SB3's details: the
+``samples.agent.bootstrap_value`` and computes GAE returns itself; with a wait-reset collector the
+blank slots after an env's first ``done`` (``done`` set, neither ``terminated`` nor ``truncated``) are
+masked out of the losses. SB3's details: the
 truncation bootstrap (from ``samples.env.timeout_value``), advantage normalisation per minibatch,
 Adam ``eps=1e-5``, gradient-norm clipping, linear learning-rate schedules.
 """
@@ -15,7 +16,7 @@ import torch
 
 from rlframe.algos.base import RlAlgorithm
 from rlframe.algos.optim import FastAdam, clip_grad_norm
-from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation, valid_from_done
+from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
@@ -121,11 +122,16 @@ class PolicyGradientAlgo(RlAlgorithm):
             valid = getattr(samples, "valid", None)
         if valid is not None:
             return np.asarray(valid.numpy() if isinstance(valid, torch.Tensor) else valid, dtype=np.float32)
-        if self.mid_batch_reset:
+        # Wait-reset collectors leave blank slots after an env's episode ended: done is set there, but
+        # neither terminated nor truncated (a real step always sets one of them with done). Detecting them
+        # from the samples works whatever mid_batch_reset the algorithm was initialised with.
+        env = samples.env
+        done, terminated, truncated = (np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=bool)
+                                       for x in (env.done, env.terminated, env.truncated))
+        blank = done & ~(terminated | truncated)
+        if not blank.any():
             return None
-        done = samples.env.done
-        done = done.cpu().numpy() if isinstance(done, torch.Tensor) else np.asarray(done)
-        return valid_from_done(done).astype(np.float32, copy=False)
+        return (~blank).astype(np.float32)
 
     # --- helpers ---------------------------------------------------------------------------------------
     @staticmethod
