@@ -6,7 +6,7 @@ first, the action a grid cell, infeasible cells masked out of the policy. MaskPl
 convolutional policy: one logit per grid cell from a small conv net over the image planes (position
 mask, wire mask, canvas). The house PPO and masked ``CategoricalPgAgent`` train it.
 
-    python experiments/placement_demo.py                      # macro_tiles_10x10: 100 macros, ~3 min
+    python experiments/placement_demo.py                      # macro_tiles_10x10: 100 macros, ~2 min on 2 cores
     python experiments/placement_demo.py --steps 2000 --sa-seconds 1      # a smoke test, seconds
 
 TensorBoard (``tensorboard --logdir runs``): ``placement/proxy_cost``, ``placement/wirelength_cost``,
