@@ -21,8 +21,9 @@ Spaces:
   ``edge_index``, ``edge_weight``, ``current_node``; ``"both"``: all of them
   (see :mod:`rlframe.envs.placement.observations`).
 
-Episode end: ``terminated`` after the last macro (final costs in ``info``) or at a dead end (the
-next macro fits nowhere: ``info["dead_end"]``, reward ``dead_end_reward``). An infeasible action
+Episode end: ``terminated`` after the last macro (final costs in ``info``; 0 before and in
+episodes that end otherwise) or at a dead end (the next macro fits nowhere: ``info["dead_end"]``,
+reward ``dead_end_reward``, plus the step's dense reward in ``"hpwl"`` mode). An infeasible action
 raises :class:`InfeasibleActionError` (``infeasible_action="error"``) or costs
 ``infeasible_penalty`` and leaves the state unchanged (``"penalty"``; the episode is truncated
 after ``max_episode_steps``, default ``4 * macros``).
@@ -36,7 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlframe.errors import ConfigError, RlframeError
-from rlframe.envs.placement.designs import list_designs
+from rlframe.envs.placement.designs import list_designs, resolve_plc
 from rlframe.envs.placement.observations import GraphObservation, ImageObservation
 from rlframe.envs.placement.plc import Placement, make_placement
 from rlframe.envs.placement.state import (
@@ -59,6 +60,9 @@ class MacroPlacementEnv(gym.Env):
         plc: initial ``.plc`` (canvas, grid, routing settings, blockages, fixed flags, initial
             soft-macro and port positions); default: the design's ``initial.plc`` if it has one.
         grid: ``(cols, rows)`` overriding the .plc's grid.
+        canvas: ``(width, height)`` (microns) overriding the .plc's / netlist's canvas. A netlist
+            without a .plc must get its canvas (``# FP bbox`` line or ``canvas=``) and grid
+            (``grid=``) from somewhere: the env raises :class:`ConfigError` rather than guess.
         reward: ``"proxy"`` (sparse: ``-proxy cost`` at the end, 0 before) or ``"hpwl"`` (dense:
             ``-ΔHPWL / hpwl_reward_norm`` per step, where the HPWL counts the nets' placed nodes;
             the rewards of an episode sum to ``-(final - initial placed HPWL) / hpwl_reward_norm``;
@@ -88,6 +92,7 @@ class MacroPlacementEnv(gym.Env):
         netlist: Union[str, os.PathLike, None] = None,
         plc: Union[str, os.PathLike, Placement, None] = None,
         grid: Optional[Tuple[int, int]] = None,
+        canvas: Optional[Tuple[float, float]] = None,
         reward: str = "proxy",
         cost_weights: Sequence[float] = (1.0, 0.5, 0.5),
         observation: str = "image",
@@ -118,8 +123,17 @@ class MacroPlacementEnv(gym.Env):
                               f"congestion), got {cost_weights!r}")
         if render_mode not in (None, "rgb_array"):
             raise ConfigError(f"MacroPlacementEnv: render_mode={render_mode!r}; only 'rgb_array'")
-        self.problem = p = PlacementProblem(design if design is not None else netlist, plc=plc,
-                                            grid=grid)
+        source = design if design is not None else netlist
+        if isinstance(plc, (str, os.PathLike)):
+            plc = resolve_plc(source, plc)       # a path, or a file name in the design's folder
+        self.problem = p = PlacementProblem(source, plc=plc, grid=grid, canvas=canvas)
+        if p.defaulted:
+            need = {"canvas": "canvas=(width, height) (microns)", "grid": "grid=(cols, rows)"}
+            raise ConfigError(
+                f"MacroPlacementEnv: {p.netlist.path or source} comes with no "
+                f"{' and no '.join(p.defaulted)} (no .plc with a header was found beside it or "
+                "given, and the netlist has no '# FP bbox' line). Pass plc='path/to/initial.plc' "
+                f"(its header gives canvas and grid) or {' and '.join(need[k] for k in p.defaulted)}")
         if p.n_macros == 0:
             raise ConfigError(f"MacroPlacementEnv: netlist {p.netlist.path} has no movable hard "
                               "macro to place")

@@ -86,8 +86,16 @@ class PlacementProblem:
         overrides = dict(grid=tuple(grid) if grid is not None else None,
                          canvas=tuple(canvas) if canvas is not None else None)
         blockages = list(nl.blockages)
-        if plc is not None:
-            pl = plc if isinstance(plc, Placement) else read_plc(plc)
+        pl = None if plc is None else plc if isinstance(plc, Placement) else read_plc(plc)
+        #: settings no argument, .plc header or netlist gave, so the cost's defaults were used
+        #: (``"canvas"``: square of side sqrt(area / 0.6); ``"grid"``: 10 x 10)
+        self.defaulted: Tuple[str, ...] = tuple(
+            name for name, given in (
+                ("canvas", canvas is not None or nl.canvas_bbox is not None
+                 or (pl is not None and pl.header.canvas is not None)),
+                ("grid", grid is not None or (pl is not None and pl.header.grid is not None)))
+            if not given)
+        if pl is not None:
             self.plc_path = pl.path
             self.cost = PlacementCost.from_plc(nl, pl, **overrides)
             _, _, _, fixed = pl.apply(nl)

@@ -1,11 +1,14 @@
 """MacroPlacementEnv: gymnasium conformance, masks, rewards, episode ends, render, registration."""
+import shutil
+
 import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rlframe.envs.placement  # noqa: F401  (registers the env)
-from rlframe.envs.placement import InfeasibleActionError, MacroPlacementEnv, PlacementCost
+from rlframe.envs.placement import (InfeasibleActionError, MacroPlacementEnv, PlacementCost,
+                                    resolve_design)
 from rlframe.envs.placement.state import COST_KEYS
 from rlframe.errors import ConfigError
 
@@ -147,6 +150,35 @@ def test_dead_end_terminates_with_penalty():
     rewards, infos = rollout(env)
     assert len(rewards) == 4 and rewards[-1] == -3.0 and infos[-1]["dead_end"]
     assert all(r == 0.0 for r in rewards[:-1])
+
+
+def test_own_netlist_without_canvas_or_grid_says_what_to_pass(tmp_path):
+    src = resolve_design("sample_clustered")[0]     # no '# FP bbox' line
+    net = tmp_path / "mine.pb.txt"
+    shutil.copy(src, net)
+    with pytest.raises(ConfigError, match=r"no canvas and no grid.*plc=.*canvas=\(width, height\)"
+                                          r".*grid=\(cols, rows\)"):
+        MacroPlacementEnv(netlist=str(net))
+    env = MacroPlacementEnv(netlist=str(net), canvas=(400.0, 400.0), grid=(8, 8))
+    assert (env.problem.grid.width, env.problem.grid.cols) == (400.0, 8)
+    env.reset()
+    # a netlist with an FP bbox but no .plc still needs a grid
+    toy = tmp_path / "toy" / "netlist.pb.txt"
+    toy.parent.mkdir()
+    shutil.copy(resolve_design("toy_macro_stdcell")[0], toy)
+    with pytest.raises(ConfigError, match=r"no grid \(.*grid=\(cols, rows\)$"):
+        MacroPlacementEnv(netlist=str(toy))
+    assert MacroPlacementEnv(netlist=str(toy), grid=(20, 10)).problem.grid.n_cells == 200
+    # the .plc beside it supplies both
+    shutil.copy(resolve_design("sample_clustered")[1], tmp_path / "initial.plc")
+    assert MacroPlacementEnv(netlist=str(net)).problem.defaulted == ()
+
+
+def test_plc_by_file_name_in_the_design_folder():
+    env = MacroPlacementEnv(design="sample_clustered", plc="initial.plc")
+    assert env.problem.plc_path == resolve_design("sample_clustered")[1]
+    with pytest.raises(FileNotFoundError, match="no file 'nope.plc'"):
+        MacroPlacementEnv(design="sample_clustered", plc="nope.plc")
 
 
 def test_proxy_reward_and_final_info():
