@@ -97,7 +97,7 @@ class NetlistParseError(RlframeError, ValueError):
 
 
 class InfeasibleActionError(RlframeError, ValueError):
-    """A placement action selected a cell where the current macro does not fit."""
+    """A placement action put the current macro on a cell where it does not fit (see the action mask)."""
 
 
 def join_shape(shape: Sequence[int]) -> tuple:

@@ -47,7 +47,8 @@ def traj_stats(traj_infos: Iterable[Any], group: str) -> Dict[str, float]:
 
     ``{group}/return_mean``, ``{group}/length_mean``; extra numeric fields (env_info values the
     collector copied into the TrajInfo) as ``placement/<name>`` for the placement fields of training
-    episodes and ``{group}/<name>`` otherwise. Empty input gives an empty dict.
+    episodes and ``{group}/<name>`` otherwise; the placement cost fields average only the episodes that
+    placed every macro. Empty input gives an empty dict.
     """
     trajs = [_traj_dict(t) for t in traj_infos]
     if not trajs:
@@ -58,8 +59,16 @@ def traj_stats(traj_infos: Iterable[Any], group: str) -> Dict[str, float]:
     }
     for name in _numeric_extras(trajs):
         tag_group = "placement" if (group == "rollout" and name in PLACEMENT_FIELDS) else group
-        out[f"{tag_group}/{name}"] = _mean([t[name] for t in trajs if name in t])
+        pool = [t for t in trajs if _complete_placement(t)] if name in PLACEMENT_FIELDS else trajs
+        out[f"{tag_group}/{name}"] = _mean([t[name] for t in pool if name in t])
     return out
+
+
+def _complete_placement(t: Dict[str, Any]) -> bool:
+    """Whether an episode's placement costs mean anything: the placement env reports them as 0 when an
+    episode ends before every macro is placed (a dead end, an infeasible action in penalty mode, a time
+    limit), and averaging those zeros in would make a failing policy look better."""
+    return not (t.get("dead_end") or t.get("infeasible_action") or t.get("Truncated"))
 
 
 def opt_stats(opt_infos: Iterable[Any]) -> Dict[str, float]:

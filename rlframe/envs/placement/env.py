@@ -36,7 +36,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import gymnasium as gym
 import numpy as np
 
-from rlframe.errors import ConfigError, RlframeError
+from rlframe.errors import ConfigError, InfeasibleActionError
 from rlframe.envs.placement.designs import list_designs, resolve_plc
 from rlframe.envs.placement.observations import GraphObservation, ImageObservation
 from rlframe.envs.placement.plc import Placement, make_placement
@@ -45,10 +45,6 @@ from rlframe.envs.placement.state import (
 
 REWARDS = ("proxy", "hpwl")
 OBSERVATIONS = ("image", "graph", "both")
-
-
-class InfeasibleActionError(RlframeError, ValueError):
-    """An action put a macro on a cell where it does not fit (see the action mask)."""
 
 
 class MacroPlacementEnv(gym.Env):
