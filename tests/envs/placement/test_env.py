@@ -59,6 +59,16 @@ def test_registration_ids():
         env.close()
 
 
+def test_import_rlframe_alone_registers_the_env():
+    import subprocess
+    import sys
+
+    code = ("import gymnasium, rlframe, sys; "
+            "assert 'rlframe.envs.placement.env' not in sys.modules; "  # registration is lazy
+            "env = gymnasium.make('rlframe/MacroPlacement-v0', design='sample_clustered'); env.reset(seed=0)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 def brute_force_mask(env):
     """Feasible cells by direct geometry: inside the canvas, no overlap with any obstacle."""
     p, st = env.problem, env.state
