@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     install_requires=["torch", "numpy", "psutil", "gymnasium>=1.0", "tensorboard"],
     extras_require={
-        "test": ["pytest", "pytest-timeout"],
+        "test": ["pytest", "pytest-timeout", "stable-baselines3"],  # sb3: the placement env with a third-party library
         "bench": ["stable-baselines3"],
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
