@@ -9,7 +9,7 @@ Evaluation (deterministic actions) runs before training and at every log interva
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_main
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import A2C
@@ -19,12 +19,7 @@ from rlframe.runners import MinibatchRlEval
 
 def build_config(args):
     return dict(
-        env=args.env,
-        seed=args.seed,
-        steps=args.steps,
-        sampler=args.sampler,
-        workers=args.workers,
-        torch_threads=args.torch_threads,
+        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads
         batch_T=5,  # RL zoo: n_steps 5
         batch_B=8,  # n_envs 8
         log_interval_steps=25_000,

@@ -71,6 +71,13 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
     return config
 
 
+def run_fields(args: argparse.Namespace) -> Dict[str, Any]:
+    """The config entries every script takes from the common flags (env, seed, steps, sampler, workers,
+    torch threads); a script's ``build_config`` adds its own settings to these."""
+    return dict(env=args.env, seed=args.seed, steps=args.steps, sampler=args.sampler, workers=args.workers,
+                torch_threads=args.torch_threads)
+
+
 def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any]) -> Any:
     """The sampler ``config["sampler"]`` names (serial | cpu | gpu | alternating, ``config["workers"]``
     workers) over ``GymEnv(**env_kwargs)``, with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""

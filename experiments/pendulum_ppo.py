@@ -11,7 +11,7 @@ better is a swinging-up, balancing pendulum.
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_main
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
 
 from rlframe.agents.pg import GaussianPgAgent
 from rlframe.algos.pg import PPO
@@ -21,12 +21,7 @@ from rlframe.runners import MinibatchRlEval
 
 def build_config(args):
     return dict(
-        env=args.env,
-        seed=args.seed,
-        steps=args.steps,
-        sampler=args.sampler,
-        workers=args.workers,
-        torch_threads=args.torch_threads,
+        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads
         batch_T=1024,
         batch_B=4,
         log_interval_steps=20_000,

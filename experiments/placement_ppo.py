@@ -18,7 +18,7 @@ interval, the deterministic policy's layout as the image ``placement/layout``. F
 import argparse
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_main
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
@@ -31,14 +31,9 @@ ENV_ID = "rlframe.envs.placement:rlframe/MacroPlacement-v0"
 
 def build_config(args):
     return dict(
-        env=args.env,
+        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads
         design=args.design,
         reward=args.reward,
-        seed=args.seed,
-        steps=args.steps,
-        sampler=args.sampler,
-        workers=args.workers,
-        torch_threads=args.torch_threads,
         batch_T=200,  # two 100-macro episodes per env and batch
         batch_B=4,
         log_interval_steps=4_000,
