@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["rlframe", "rlframe.*"]),
-    package_data={"rlframe.envs.placement": ["data/*", "data/*/*", "data/*/*/*"]},
+    package_data={"rlframe.placement": ["data/*", "data/*/*", "data/*/*/*"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=["torch", "numpy", "psutil", "gymnasium>=1.0", "tensorboard"],

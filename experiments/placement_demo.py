@@ -27,14 +27,14 @@ import torch
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
 from rlframe.envs.gym import GymEnv
-from rlframe.envs.placement.baselines import greedy_placement, random_placement, simulated_annealing
-from rlframe.envs.placement.rollout import layout_logger, policy_placement
+from rlframe.placement.baselines import greedy_placement, random_placement, simulated_annealing
+from rlframe.placement.env.rollout import layout_logger, policy_placement
 from rlframe.logging import logger_context
-from rlframe.models.placement import CellConvPolicy
+from rlframe.placement.policies import CellConvPolicy
 from rlframe.runners import MinibatchRlEval
 from rlframe.samplers.serial import SerialSampler
 
-ENV_ID = "rlframe.envs.placement:rlframe/MacroPlacement-v0"
+ENV_ID = "rlframe.placement:rlframe/MacroPlacement-v0"
 COST_TERMS = ("proxy_cost", "wirelength_cost", "density_cost", "congestion_cost", "hpwl")
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

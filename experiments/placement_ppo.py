@@ -22,11 +22,11 @@ from common import make_run_affinity, make_sampler, parse_args, report, resolve_
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
-from rlframe.envs.placement.rollout import layout_logger
+from rlframe.placement.env.rollout import layout_logger
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
 
-ENV_ID = "rlframe.envs.placement:rlframe/MacroPlacement-v0"
+ENV_ID = "rlframe.placement:rlframe/MacroPlacement-v0"
 
 
 def build_config(args):

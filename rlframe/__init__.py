@@ -12,7 +12,7 @@ def _register_envs() -> None:
     import gymnasium
 
     if "rlframe/MacroPlacement-v0" not in gymnasium.registry:
-        gymnasium.register(id="rlframe/MacroPlacement-v0", entry_point="rlframe.envs.placement.env:MacroPlacementEnv")
+        gymnasium.register(id="rlframe/MacroPlacement-v0", entry_point="rlframe.placement.env.env:MacroPlacementEnv")
 
 
 _register_envs()

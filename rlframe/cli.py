@@ -21,12 +21,8 @@ from typing import List, Optional
 import rlframe
 from rlframe.errors import RlframeError
 
-try:  # the placement tools live in their own module; the CLI works without them
-    from rlframe.placement_cli import add_placement_parser
-    from rlframe.placement_cli import run as run_placement
-except ImportError:  # pragma: no cover - only while the module is absent
-    add_placement_parser = None
-    run_placement = None
+from rlframe.placement.cli import add_placement_parser
+from rlframe.placement.cli import run as run_placement
 
 
 def _versions() -> dict:
@@ -110,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a checkpoint file or a run directory (its newest checkpoint)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_checkpoint)
-    if add_placement_parser is not None:
-        add_placement_parser(sub).set_defaults(func=run_placement)
+    add_placement_parser(sub).set_defaults(func=run_placement)
     return parser
 
 

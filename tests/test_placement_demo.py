@@ -20,8 +20,8 @@ def _load_demo():
 def test_placement_demo_end_to_end(tmp_path, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from rlframe.envs.placement import read_netlist, resolve_design
-    from rlframe.envs.placement.cost import PlacementCost
+    from rlframe.placement import read_netlist, resolve_design
+    from rlframe.placement.cost import PlacementCost
 
     demo = _load_demo()
     rc = demo.main(["--steps", "400", "--log-interval", "400", "--sa-seconds", "0.2",

@@ -36,10 +36,10 @@ from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
-from rlframe.envs.placement.cost import PlacementCost
-from rlframe.envs.placement.designs import design_file, resolve_design
-from rlframe.envs.placement.geometry import oriented_size
-from rlframe.envs.placement.netlist import HARD_MACRO, SOFT_MACRO, read_netlist
+from rlframe.placement.cost import PlacementCost
+from rlframe.placement.designs import design_file, resolve_design
+from rlframe.placement.geometry import oriented_size
+from rlframe.placement.formats.netlist import HARD_MACRO, SOFT_MACRO, read_netlist
 
 #: name -> fn(design) -> dict of metrics; the env/baselines colleague registers entries here.
 ENV_BENCHMARKS: Dict[str, Callable[[str], dict]] = {}
@@ -51,7 +51,7 @@ def env_random_policy_sps(design: str, episodes: int = 3, run_fd: bool = True,
     the whole episode loop (reset, steps, the final force-directed placement and proxy cost)."""
     import gymnasium
 
-    import rlframe.envs.placement  # noqa: F401  (registers the env)
+    import rlframe.placement  # noqa: F401  (registers the env)
 
     env = gymnasium.make("rlframe/MacroPlacement-v0", design=design, run_fd=run_fd,
                          observation=observation)
@@ -377,7 +377,7 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
                               "identical_costs": full(old) == ours}
     result["parse"] = parse_times([net_path] + list(flat), max(1, min(repeats, 3)))
     if len(nl.soft_macro_indices):
-        from rlframe.envs.placement.force_directed import FDSchedule, ForceDirectedPlacer
+        from rlframe.placement.force_directed import FDSchedule, ForceDirectedPlacer
         fd = ForceDirectedPlacer(nl, (pc.grid.width, pc.grid.height))
         fd_s = _time(lambda: fd.run(x0, y0, pc.orientation), 5)
         fd_costs = {}

@@ -2,11 +2,22 @@
 from rlframe.models.conv import Conv2dModel, ConvEncoder
 from rlframe.models.mlp import MlpModel, orthogonal_init
 from rlframe.models.observation import FlatObservationEncoder, observation_shape_from_space
-from rlframe.models.placement import CellConvPolicy
 from rlframe.models.pg import ActorCriticModel, CategoricalPgConvModel, CategoricalPgMlpModel, GaussianPgMlpModel
 
 __all__ = [
     "MlpModel", "orthogonal_init", "Conv2dModel", "ConvEncoder", "FlatObservationEncoder",
     "observation_shape_from_space", "ActorCriticModel", "CategoricalPgMlpModel", "GaussianPgMlpModel",
-    "CategoricalPgConvModel", "CellConvPolicy",
+    "CategoricalPgConvModel",
 ]
+
+
+def __getattr__(name: str):
+    """``rlframe.models.CellConvPolicy`` (deprecated): the placement policy lives in rlframe.placement.policies."""
+    if name == "CellConvPolicy":
+        import warnings
+
+        from rlframe.placement.policies import CellConvPolicy
+        warnings.warn("rlframe.models.CellConvPolicy moved to rlframe.placement.policies.CellConvPolicy",
+                      DeprecationWarning, stacklevel=2)
+        return CellConvPolicy
+    raise AttributeError(f"module 'rlframe.models' has no attribute {name!r}")

@@ -1,27 +1,30 @@
-"""Chip macro placement (Circuit Training formulation): netlists, .plc files, proxy cost, data.
+"""Deprecated home of chip placement: everything moved to :mod:`rlframe.placement` (docs/placement.md).
 
-Main entry points::
-
-    from rlframe.envs.placement import read_netlist, read_plc, PlacementCost, resolve_design
-    nl = read_netlist(resolve_design("ariane133")[0])
-    cost = PlacementCost.from_plc(nl, design_file("ariane133", "legalized.plc")).evaluate()
-
-    import gymnasium, rlframe.envs.placement      # registers "rlframe/MacroPlacement-v0"
-    env = gymnasium.make("rlframe/MacroPlacement-v0", design="ariane133")
+``import rlframe.envs.placement`` and its sub-modules (``cost``, ``netlist``, ``env`` ...) keep working:
+each old sub-module is the new module itself (same object, so patches and private names carry over),
+and importing this package emits a :class:`DeprecationWarning` naming the new path.
 """
-from rlframe.envs.placement.cost import PlacementCost
-from rlframe.envs.placement.designs import design_file, list_designs, resolve_design
-from rlframe.envs.placement.geometry import Grid
-from rlframe.envs.placement.netlist import Netlist, read_netlist
-from rlframe.envs.placement.plc import Placement, make_placement, read_plc, write_plc
-from rlframe.envs.placement.force_directed import FDSchedule, ForceDirectedPlacer, force_directed_placement
-from rlframe.envs.placement.state import Finisher, PlacementProblem, PlacementState
-from rlframe.envs.placement.observations import GraphObservation, ImageObservation
-from rlframe.envs.placement.env import InfeasibleActionError, MacroPlacementEnv
-from rlframe.envs.placement.registration import ENV_ID, register_envs
+import importlib
+import sys
+import warnings
 
-__all__ = ["PlacementCost", "Grid", "Netlist", "Placement", "design_file", "list_designs",
-           "make_placement", "read_netlist", "read_plc", "resolve_design", "write_plc",
-           "FDSchedule", "ForceDirectedPlacer", "force_directed_placement", "Finisher",
-           "PlacementProblem", "PlacementState", "GraphObservation", "ImageObservation",
-           "InfeasibleActionError", "MacroPlacementEnv", "ENV_ID", "register_envs"]
+warnings.warn("rlframe.envs.placement moved to rlframe.placement (e.g. `from rlframe.placement import "
+              "PlacementCost`); the old import path will be removed", DeprecationWarning, stacklevel=2)
+
+from rlframe.placement import *  # noqa: E402,F401,F403
+from rlframe.placement import __all__  # noqa: E402,F401
+
+#: old sub-module name -> new module
+MOVED = {
+    "netlist": "rlframe.placement.formats.netlist", "plc": "rlframe.placement.formats.plc",
+    "cost": "rlframe.placement.cost", "designs": "rlframe.placement.designs",
+    "geometry": "rlframe.placement.geometry", "force_directed": "rlframe.placement.force_directed",
+    "state": "rlframe.placement.state", "baselines": "rlframe.placement.baselines",
+    "env": "rlframe.placement.env.env", "observations": "rlframe.placement.env.observations",
+    "registration": "rlframe.placement.env.registration", "rollout": "rlframe.placement.env.rollout",
+}
+
+
+def alias(old_name: str) -> None:
+    """Make the module ``old_name`` (``rlframe.envs.placement.<x>``) the moved module itself."""
+    sys.modules[old_name] = importlib.import_module(MOVED[old_name.rsplit(".", 1)[1]])

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from rlframe.envs.placement import (
+from rlframe.placement import (
     FDSchedule, ForceDirectedPlacer, PlacementCost, design_file, force_directed_placement,
     read_netlist, resolve_design)
-from rlframe.envs.placement.geometry import oriented_size
+from rlframe.placement.geometry import oriented_size
 
 
 @pytest.fixture(scope="module")

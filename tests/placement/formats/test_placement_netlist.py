@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from rlframe.errors import NetlistParseError
-from rlframe.envs.placement import netlist as N
-from rlframe.envs.placement.designs import design_file, list_designs, resolve_design
-from rlframe.envs.placement.netlist import read_netlist
-from rlframe.envs.placement.plc import make_placement, read_plc
+from rlframe.placement.formats import netlist as N
+from rlframe.placement.designs import design_file, list_designs, resolve_design
+from rlframe.placement.formats.netlist import read_netlist
+from rlframe.placement.formats.plc import make_placement, read_plc
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 FLAT = os.path.join(REPO, "..", "shared", "data", "placement", "tilos")

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from rlframe.envs.placement import MacroPlacementEnv
-from rlframe.envs.placement.netlist import HARD_MACRO, PORT, SOFT_MACRO
+from rlframe.placement import MacroPlacementEnv
+from rlframe.placement.formats.netlist import HARD_MACRO, PORT, SOFT_MACRO
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""``python -m rlframe.placement_cli`` / ``add_placement_parser``."""
+"""``python -m rlframe.placement.cli`` / ``add_placement_parser``."""
 import json
 
 import pytest
 
-from rlframe.envs.placement.designs import design_file
-from rlframe.placement_cli import main
+from rlframe.placement.designs import design_file
+from rlframe.placement.cli import main
 
 
 def test_cost_json_from_plc_header(capsys):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import rlframe.envs.placement  # noqa: F401  (registers the env)
-from rlframe.envs.placement import (InfeasibleActionError, MacroPlacementEnv, PlacementCost,
+import rlframe.placement  # noqa: F401  (registers the env)
+from rlframe.placement import (InfeasibleActionError, MacroPlacementEnv, PlacementCost,
                                     resolve_design)
-from rlframe.envs.placement.state import COST_KEYS
+from rlframe.placement.state import COST_KEYS
 from rlframe.errors import ConfigError
 
 
@@ -50,8 +50,8 @@ def test_check_env_ariane(ariane):
 
 
 def test_registration_ids():
-    for env_id in ("rlframe/MacroPlacement-v0", "rlframe.envs.placement:rlframe/MacroPlacement-v0",
-                   "rlframe.envs.placement:MacroPlacement-v0"):
+    for env_id in ("rlframe/MacroPlacement-v0", "rlframe.placement:rlframe/MacroPlacement-v0",
+                   "rlframe.placement:MacroPlacement-v0"):
         env = gymnasium.make(env_id, design="toy_macro_stdcell")
         assert isinstance(env.unwrapped, MacroPlacementEnv)
         obs, _ = env.reset(seed=0)
@@ -64,7 +64,7 @@ def test_import_rlframe_alone_registers_the_env():
     import sys
 
     code = ("import gymnasium, rlframe, sys; "
-            "assert 'rlframe.envs.placement.env' not in sys.modules; "  # registration is lazy
+            "assert 'rlframe.placement.env.env' not in sys.modules; "  # registration is lazy
             "env = gymnasium.make('rlframe/MacroPlacement-v0', design='sample_clustered'); env.reset(seed=0)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from rlframe.envs.placement import PlacementCost, PlacementProblem, read_plc
-from rlframe.envs.placement.baselines import (
+from rlframe.placement import PlacementCost, PlacementProblem, read_plc
+from rlframe.placement.baselines import (
     greedy_placement, random_placement, simulated_annealing)
-from rlframe.envs.placement.geometry import oriented_size
-from rlframe.placement_cli import main
+from rlframe.placement.geometry import oriented_size
+from rlframe.placement.cli import main
 
 
 def assert_legal(res):

@@ -6,12 +6,12 @@ import os
 import numpy as np
 import pytest
 
-from rlframe.envs.placement.cost import PlacementCost, top_fraction_mean
-from rlframe.envs.placement.designs import design_file, resolve_design
-from rlframe.envs.placement.geometry import Grid
-from rlframe.envs.placement.netlist import ORIENTATIONS, read_netlist
+from rlframe.placement.cost import PlacementCost, top_fraction_mean
+from rlframe.placement.designs import design_file, resolve_design
+from rlframe.placement.geometry import Grid
+from rlframe.placement.formats.netlist import ORIENTATIONS, read_netlist
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

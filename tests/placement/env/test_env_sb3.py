@@ -2,7 +2,7 @@
 import gymnasium
 import pytest
 
-import rlframe.envs.placement  # noqa: F401  (registers the env)
+import rlframe.placement  # noqa: F401  (registers the env)
 
 sb3 = pytest.importorskip("stable_baselines3")
 

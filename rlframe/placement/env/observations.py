@@ -1,0 +1,144 @@
+"""Observations of the macro-placement env: MaskPlace-style images and a graph for GNN policies.
+
+* :class:`ImageObservation` -- MaskPlace (Lai et al., NeurIPS 2022) at grid resolution, float32
+  ``[3, rows, cols]`` in ``[0, 1]``:
+
+  0. **position mask** -- 1 where the current macro fits (the action mask as an image);
+  1. **wire mask** -- HPWL increase of putting the current macro at each cell, min-max
+     normalised over the feasible cells (0 = best feasible cell, 1 = worst; infeasible cells 1);
+  2. **canvas** -- fraction of each cell covered by placed hard macros, fixed macros and
+     blockages (clipped to 1).
+
+  plus ``macro``: float32 ``[4]`` = (width / canvas width, height / canvas height, macros placed
+  so far / macros, covered area / canvas area), all clipped to ``[0, 1]``.
+* :class:`GraphObservation` -- Circuit Training's graph view (Mirhoseini et al., Nature 2021) as
+  fixed-size arrays: nodes are the hard macros, soft macros, ports and standard cells (ascending
+  node index; is_hard, is_soft, is_port all 0 for a standard cell);
+  ``node_features`` float32 ``[N, 9]`` = (x / W, y / H, width / W, height / H, is_hard, is_soft,
+  is_port, is_placed, is_current) -- an unplaced hard macro has x = y = 0; ``edge_index`` int64
+  ``[2, E]`` and ``edge_weight`` float32 ``[E]``: every net as a star from its driver to each sink,
+  pins mapped to their macros, undirected, duplicates merged (weights summed), self-loops dropped;
+  ``current_node`` int64 ``[1]``: graph index of the macro to place (-1 when none).
+  ``E`` is fixed per netlist, so no padding is needed (the edge arrays are copied at every step,
+  as gymnasium requires fresh observation data; ariane133: see docs/placement.md for sizes).
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import gymnasium as gym
+import numpy as np
+
+from rlframe.placement.formats.netlist import HARD_MACRO, PORT, SOFT_MACRO, STDCELL
+from rlframe.placement.state import PlacementProblem, PlacementState
+
+IMAGE_CHANNELS = ("position_mask", "wire_mask", "canvas")
+NODE_FEATURES = ("x", "y", "width", "height", "is_hard", "is_soft", "is_port", "is_placed",
+                 "is_current")
+
+
+class ImageObservation:
+    """MaskPlace-style image planes plus a small macro descriptor (see the module docstring)."""
+
+    def __init__(self, problem: PlacementProblem):
+        self.p = problem
+        g = problem.grid
+        self.shape = (len(IMAGE_CHANNELS), g.rows, g.cols)
+        self.canvas_area = g.width * g.height
+
+    def spaces(self) -> Dict[str, gym.Space]:
+        return {"image": gym.spaces.Box(0.0, 1.0, self.shape, np.float32),
+                "macro": gym.spaces.Box(0.0, 1.0, (4,), np.float32)}
+
+    def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
+        p = self.p
+        g = p.grid
+        img = np.empty(self.shape, np.float32)
+        mask = state.mask().reshape(g.rows, g.cols)
+        img[0] = mask
+        wire = state.wire_mask()
+        if mask.any():
+            feas = wire[mask]
+            lo, hi = feas.min(), feas.max()
+            norm = (wire - lo) / (hi - lo) if hi > lo else np.zeros_like(wire)
+            img[1] = np.where(mask, norm, 1.0)
+        else:
+            img[1] = 1.0
+        np.clip(state.occupancy, 0.0, 1.0, out=img[2])
+        macro = np.zeros(4, np.float32)
+        if not state.done:
+            macro[0] = p.macro_w[state.k] / g.width
+            macro[1] = p.macro_h[state.k] / g.height
+        macro[2] = state.k / max(p.n_macros, 1)
+        macro[3] = float(state.occupancy.sum()) * g.cell_width * g.cell_height / self.canvas_area
+        np.clip(macro, 0.0, 1.0, out=macro)
+        return {"image": img, "macro": macro}
+
+
+class GraphObservation:
+    """Node features, star-model edges and the current node (see the module docstring)."""
+
+    def __init__(self, problem: PlacementProblem):
+        self.p = problem
+        nl = problem.netlist
+        g = problem.grid
+        self.nodes = nl.indices_of(HARD_MACRO, SOFT_MACRO, PORT, STDCELL)
+        n = len(self.nodes)
+        gidx = np.full(nl.n_nodes, -1, np.int64)
+        gidx[self.nodes] = np.arange(n)
+        self.graph_index = gidx
+        # star edges at macro/port level
+        deg = nl.net_degree
+        is_sink = np.ones(len(nl.net_nodes), bool)
+        is_sink[nl.net_ptr[:-1]] = False
+        src = nl.net_nodes[np.repeat(nl.net_ptr[:-1], np.maximum(deg - 1, 0))]
+        snk = nl.net_nodes[is_sink]
+        w = np.repeat(nl.net_weight, np.maximum(deg - 1, 0))
+        body = np.where(nl.pin_parent >= 0, nl.pin_parent, np.arange(nl.n_nodes))
+        a, b = gidx[body[src]], gidx[body[snk]]
+        ok = (a >= 0) & (b >= 0) & (a != b)
+        a, b, w = a[ok], b[ok], w[ok]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        key, inv = np.unique(lo * n + hi, return_inverse=True)
+        ew = np.bincount(inv.ravel(), w, len(key)) if len(key) else np.zeros(0)
+        self.edge_index = np.stack(np.divmod(key, n)).astype(np.int64) if len(key) \
+            else np.zeros((2, 0), np.int64)
+        self.edge_weight = ew.astype(np.float32)
+        self.edge_index.flags.writeable = False
+        self.edge_weight.flags.writeable = False
+        self.max_weight = float(ew.max()) if len(ew) else 1.0
+        # static node features
+        f = np.zeros((n, len(NODE_FEATURES)), np.float32)
+        t = nl.node_type[self.nodes]
+        f[:, 2] = np.clip(problem.node_w[self.nodes] / g.width, 0, 1)
+        f[:, 3] = np.clip(problem.node_h[self.nodes] / g.height, 0, 1)
+        f[:, 4] = t == HARD_MACRO
+        f[:, 5] = t == SOFT_MACRO
+        f[:, 6] = t == PORT
+        self._static = f
+        self._movable_g = gidx[problem.order]
+
+    def spaces(self) -> Dict[str, gym.Space]:
+        n, e = len(self.nodes), self.edge_index.shape[1]
+        return {
+            "node_features": gym.spaces.Box(0.0, 1.0, (n, len(NODE_FEATURES)), np.float32),
+            "edge_index": gym.spaces.Box(0, max(n - 1, 0), (2, e), np.int64),
+            "edge_weight": gym.spaces.Box(0.0, max(self.max_weight, 1.0), (e,), np.float32),
+            "current_node": gym.spaces.Box(-1, max(n - 1, 0), (1,), np.int64),
+        }
+
+    def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
+        p, g = self.p, self.p.grid
+        f = self._static.copy()
+        f[:, 0] = np.clip(state.x[self.nodes] / g.width, 0, 1)
+        f[:, 1] = np.clip(state.y[self.nodes] / g.height, 0, 1)
+        f[:, 7] = 1.0
+        unplaced = self._movable_g[state.k:]
+        f[unplaced, 0:2] = 0.0
+        f[unplaced, 7] = 0.0
+        cur = -1 if state.done else int(self._movable_g[state.k])
+        if cur >= 0:
+            f[cur, 8] = 1.0
+        return {"node_features": f, "edge_index": self.edge_index.copy(),
+                "edge_weight": self.edge_weight.copy(),
+                "current_node": np.array([cur], np.int64)}

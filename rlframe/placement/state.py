@@ -1,0 +1,432 @@
+"""Sequential macro placement on a grid: the state shared by the env and the baselines.
+
+Circuit Training's formulation (Mirhoseini et al., Nature 2021): hard macros are placed one at a
+time, largest area first, each with its centre on the centre of a grid cell; a cell is feasible
+when the macro, centred there, lies inside the canvas and overlaps no macro placed before it, no
+fixed macro and no blockage. MaskPlace (Lai et al., NeurIPS 2022) adds the *wire mask*: for every
+cell, how much the half-perimeter wirelength (HPWL) grows if the current macro goes there.
+
+Two classes:
+
+* :class:`PlacementProblem` -- everything that does not change during an episode, computed once
+  per netlist and settings: the placement order, macro sizes, the per-macro pin offsets of every
+  net it touches, the net bounding boxes at the start of an episode, the obstacles.
+* :class:`PlacementState` -- one episode: which macros are placed where, the feasibility mask of
+  the current macro (updated incrementally while consecutive macros have the same size), the
+  wire mask, a grid occupancy map, and the *placed-net HPWL*.
+
+**Placed-net HPWL.** During an episode the HPWL counts, for every net, the bounding box of its
+*active* nodes: ports, soft macros (at their initial positions) and their pins, fixed hard macros
+and the pins of hard macros placed so far. Unplaced hard macros do not count (as in MaskPlace).
+Placing a macro only extends bounding boxes, so the increase is exact, cheap (the nets of one
+macro) and equals the wire-mask value of the chosen cell. At the end of an episode, when every
+hard macro is placed, it is the HPWL of the full netlist with the soft macros where they started.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from rlframe.placement.cost import PlacementCost, _ranges
+from rlframe.placement.designs import resolve_design
+from rlframe.placement.geometry import Grid, oriented_size, rotate_offsets
+from rlframe.placement.formats.netlist import Netlist, read_netlist
+from rlframe.placement.formats.plc import Placement, read_plc
+
+_NETLIST_CACHE: Dict[Tuple[str, float], Netlist] = {}
+
+
+def load_netlist(path: str) -> Netlist:
+    """``read_netlist`` with a per-process cache keyed by path and modification time (netlists
+    are never modified in place by rlframe, so envs in one process can share one)."""
+    key = (os.path.abspath(path), os.path.getmtime(path))
+    nl = _NETLIST_CACHE.get(key)
+    if nl is None:
+        nl = _NETLIST_CACHE[key] = read_netlist(path)
+    return nl
+
+
+def placement_order(netlist: Netlist, macros: np.ndarray, width: np.ndarray,
+                    height: np.ndarray) -> np.ndarray:
+    """``macros`` sorted by area, largest first; ties keep ascending node index (stable)."""
+    area = width[macros] * height[macros]
+    return macros[np.argsort(-area, kind="stable")]
+
+
+class PlacementProblem:
+    """The static part of a placement episode (see the module docstring).
+
+    Args:
+        netlist: a :class:`Netlist`, a netlist path or a shipped design name.
+        plc: a ``.plc`` path or :class:`Placement` giving the canvas, grid, routing settings,
+            blockages, fixed flags and the initial positions of soft macros, ports and fixed
+            macros. ``None``: the design's own ``initial.plc`` when ``netlist`` is a shipped name
+            or a file next to one, else the netlist's coordinates and the cost's defaults.
+        grid: ``(cols, rows)`` overriding the .plc header.
+        canvas: ``(width, height)`` overriding the .plc header.
+        fixed_macros: hard-macro node indices that are *not* placed (obstacles at their initial
+            position); default: those with ``fixed = 1`` in the .plc.
+    """
+
+    def __init__(self, netlist: Union[Netlist, str, os.PathLike],
+                 plc: Union[Placement, str, os.PathLike, None] = None,
+                 grid: Optional[Tuple[int, int]] = None,
+                 canvas: Optional[Tuple[float, float]] = None,
+                 fixed_macros: Optional[Sequence[int]] = None,
+                 use_default_plc: bool = True):
+        if not isinstance(netlist, Netlist):
+            net_path, default_plc = resolve_design(netlist)
+            netlist = load_netlist(net_path)
+            if plc is None and use_default_plc:
+                plc = default_plc
+        self.netlist = nl = netlist
+        self.plc_path: Optional[str] = None
+        overrides = dict(grid=tuple(grid) if grid is not None else None,
+                         canvas=tuple(canvas) if canvas is not None else None)
+        blockages = list(nl.blockages)
+        pl = None if plc is None else plc if isinstance(plc, Placement) else read_plc(plc)
+        #: settings no argument, .plc header or netlist gave, so the cost's defaults were used
+        #: (``"canvas"``: square of side sqrt(area / 0.6); ``"grid"``: 10 x 10)
+        self.defaulted: Tuple[str, ...] = tuple(
+            name for name, given in (
+                ("canvas", canvas is not None or nl.canvas_bbox is not None
+                 or (pl is not None and pl.header.canvas is not None)),
+                ("grid", grid is not None or (pl is not None and pl.header.grid is not None)))
+            if not given)
+        if pl is not None:
+            self.plc_path = pl.path
+            self.cost = PlacementCost.from_plc(nl, pl, **overrides)
+            _, _, _, fixed = pl.apply(nl)
+            for b in pl.header.blockages:
+                if b not in blockages:
+                    blockages.append(b)
+        else:
+            self.cost = PlacementCost(nl, **{k: v for k, v in overrides.items() if v is not None})
+            fixed = nl.fixed.copy()
+        pc = self.cost
+        self.grid: Grid = pc.grid
+        self.x0 = pc.x.copy()
+        self.y0 = pc.y.copy()
+        self.orientation0 = pc.orientation.copy()
+        self.blockages = [tuple(map(float, b)) for b in blockages]
+
+        hard = nl.hard_macro_indices
+        if fixed_macros is None:
+            fixed_hard = hard[fixed[hard]]
+        else:
+            fixed_hard = np.asarray(sorted(set(int(i) for i in fixed_macros)), np.int64)
+            bad = fixed_hard[~np.isin(fixed_hard, hard)]
+            if len(bad):
+                raise ValueError(f"fixed_macros: node(s) {bad.tolist()} are not hard macros")
+        self.fixed_hard = fixed_hard
+        w, h = oriented_size(nl, self.orientation0)
+        self.node_w, self.node_h = w, h
+        movable = hard[~np.isin(hard, fixed_hard)]
+        self.order = placement_order(nl, movable, w, h)          # node indices, placement order
+        self.n_macros = len(self.order)
+        self.macro_w = w[self.order]
+        self.macro_h = h[self.order]
+        self.rank_of_node = np.full(nl.n_nodes, -1, np.int64)
+        self.rank_of_node[self.order] = np.arange(self.n_macros)
+
+        # obstacles that exist from the start: fixed hard macros and blockages (x, y, w, h)
+        obs = [(self.x0[i], self.y0[i], w[i], h[i]) for i in fixed_hard]
+        obs += [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1])
+                for b in self.blockages]
+        self.static_obstacles = np.asarray(obs, np.float64).reshape(-1, 4)
+
+        self.cx, self.cy = self.grid.centers()
+        self.col_x = (np.arange(self.grid.cols) + 0.5) * self.grid.cell_width
+        self.row_y = (np.arange(self.grid.rows) + 0.5) * self.grid.cell_height
+        self.eps = 1e-9 * (self.grid.width + self.grid.height)
+        self.hpwl_norm = (self.grid.width + self.grid.height) * max(float(nl.net_weight.sum()), 1e-12)
+        self._build_nets()
+
+    # ----- nets -----------------------------------------------------------------------------
+    def _build_nets(self) -> None:
+        nl = self.netlist
+        nodes = nl.net_nodes
+        net_of = np.repeat(np.arange(nl.n_nets), nl.net_degree)
+        body = np.where(nl.pin_parent[nodes] >= 0, nl.pin_parent[nodes], nodes)
+        par_or = self.orientation0[body]
+        dx, dy = rotate_offsets(nl.pin_x_offset[nodes], nl.pin_y_offset[nodes], par_or)
+        is_pin = nl.pin_parent[nodes] >= 0
+        dx, dy = np.where(is_pin, dx, 0.0), np.where(is_pin, dy, 0.0)
+        rank = self.rank_of_node[body]
+        movable = rank >= 0
+        # base bounding boxes: every entry except those of movable hard macros
+        ex, ey = self.x0[nodes], self.y0[nodes]
+        inf = np.inf
+        at = nl.net_ptr[:-1]
+        if len(nodes):
+            self.base_xmin = np.minimum.reduceat(np.where(movable, inf, ex), at)
+            self.base_xmax = np.maximum.reduceat(np.where(movable, -inf, ex), at)
+            self.base_ymin = np.minimum.reduceat(np.where(movable, inf, ey), at)
+            self.base_ymax = np.maximum.reduceat(np.where(movable, -inf, ey), at)
+        else:
+            self.base_xmin = self.base_ymin = np.zeros(0)
+            self.base_xmax = self.base_ymax = np.zeros(0)
+        self.net_w = nl.net_weight.astype(np.float64)
+        # per movable macro, per net it touches: min/max pin offsets (CSR by placement rank)
+        m = np.flatnonzero(movable)
+        key_r, key_n = rank[m], net_of[m]
+        order = np.lexsort((key_n, key_r))
+        m, key_r, key_n = m[order], key_r[order], key_n[order]
+        if len(m):
+            new = np.ones(len(m), bool)
+            new[1:] = (key_r[1:] != key_r[:-1]) | (key_n[1:] != key_n[:-1])
+            at = np.flatnonzero(new)
+            self.g_net = key_n[at]
+            g_rank = key_r[at]
+            self.g_dxmin = np.minimum.reduceat(dx[m], at)
+            self.g_dxmax = np.maximum.reduceat(dx[m], at)
+            self.g_dymin = np.minimum.reduceat(dy[m], at)
+            self.g_dymax = np.maximum.reduceat(dy[m], at)
+        else:
+            self.g_net = g_rank = np.zeros(0, np.int64)
+            self.g_dxmin = self.g_dxmax = self.g_dymin = self.g_dymax = np.zeros(0)
+        self.g_w = self.net_w[self.g_net]
+        self.g_ptr = np.searchsorted(g_rank, np.arange(self.n_macros + 1))
+
+    def groups(self, k: int) -> slice:
+        """Slice of the per-(macro, net) arrays ``g_*`` for the macro of placement rank ``k``."""
+        return slice(int(self.g_ptr[k]), int(self.g_ptr[k + 1]))
+
+    # ----- feasibility ----------------------------------------------------------------------
+    def hits(self, w: float, h: float, rects: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Per obstacle ``(x, y, w, h)``: which grid rows / columns a ``w x h`` macro centred on
+        a cell centre there would overlap with positive area (``[n, rows]``, ``[n, cols]``)."""
+        rows = np.abs(self.row_y[None, :] - rects[:, 1:2]) < (h + rects[:, 3:4]) / 2 - self.eps
+        cols = np.abs(self.col_x[None, :] - rects[:, 0:1]) < (w + rects[:, 2:3]) / 2 - self.eps
+        return rows, cols
+
+    def fits_canvas(self, w: float, h: float) -> np.ndarray:
+        """``[rows, cols]``: cells where a ``w x h`` macro centred there is inside the canvas."""
+        g = self.grid
+        cols = (self.col_x - w / 2 >= -self.eps) & (self.col_x + w / 2 <= g.width + self.eps)
+        rows = (self.row_y - h / 2 >= -self.eps) & (self.row_y + h / 2 <= g.height + self.eps)
+        return rows[:, None] & cols[None, :]
+
+
+class PlacementState:
+    """One episode of sequential hard-macro placement over a :class:`PlacementProblem`.
+
+    ``k`` is the rank of the macro to place next (``k == n_macros``: all placed);
+    :meth:`mask` and :meth:`wire_mask` are for that macro; :meth:`place` puts it at a cell and
+    returns the increase of the placed-net HPWL.
+    """
+
+    def __init__(self, problem: PlacementProblem):
+        self.p = problem
+        self.reset()
+
+    def reset(self) -> None:
+        p = self.p
+        self.k = 0
+        self.x = p.x0.copy()
+        self.y = p.y0.copy()
+        self.orientation = p.orientation0.copy()
+        self.cells = np.full(p.n_macros, -1, np.int64)
+        self.xmin, self.xmax = p.base_xmin.copy(), p.base_xmax.copy()
+        self.ymin, self.ymax = p.base_ymin.copy(), p.base_ymax.copy()
+        self.placed_hpwl = float(np.sum(self._span(np.arange(len(self.xmin))) * p.net_w))
+        self.initial_hpwl = self.placed_hpwl
+        self._obstacles = [p.static_obstacles]
+        self._blocked: Optional[np.ndarray] = None
+        self._blocked_size: Optional[Tuple[float, float]] = None
+        self._mask: Optional[np.ndarray] = None
+        self._wire: Optional[np.ndarray] = None
+        g = p.grid
+        self.occupancy = np.zeros((g.rows, g.cols))
+        for rect in p.static_obstacles:
+            self._add_occupancy(*rect)
+
+    # ----- queries --------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.k >= self.p.n_macros
+
+    @property
+    def node(self) -> int:
+        """Node index of the macro to place next (-1 when done)."""
+        return int(self.p.order[self.k]) if not self.done else -1
+
+    def obstacles(self) -> np.ndarray:
+        return np.concatenate(self._obstacles, axis=0) if len(self._obstacles) > 1 \
+            else self._obstacles[0]
+
+    def mask(self) -> np.ndarray:
+        """Feasible cells (bool, ``[rows * cols]``) of the current macro; all False when done."""
+        if self._mask is None:
+            p = self.p
+            if self.done:
+                self._mask = np.zeros(p.grid.n_cells, bool)
+            else:
+                size = (float(p.macro_w[self.k]), float(p.macro_h[self.k]))
+                if self._blocked is None or self._blocked_size != size:
+                    rects = self.obstacles()
+                    rows, cols = p.hits(size[0], size[1], rects)
+                    self._blocked = (rows.T.astype(np.float32) @ cols.astype(np.float32)) > 0
+                    self._blocked_size = size
+                    self._fits = p.fits_canvas(*size)
+                self._mask = (self._fits & ~self._blocked).ravel()
+        return self._mask
+
+    def _span(self, nets) -> np.ndarray:
+        sx = self.xmax[nets] - self.xmin[nets]
+        sy = self.ymax[nets] - self.ymin[nets]
+        return np.where(np.isfinite(sx), sx, 0.0) + np.where(np.isfinite(sy), sy, 0.0)
+
+    def wire_mask(self) -> np.ndarray:
+        """HPWL increase (weighted microns) of putting the current macro at each cell,
+        ``[rows, cols]`` (zeros when done)."""
+        if self._wire is None:
+            p = self.p
+            g = p.grid
+            if self.done:
+                self._wire = np.zeros((g.rows, g.cols))
+            else:
+                s = p.groups(self.k)
+                nets, w = p.g_net[s], p.g_w[s]
+                dx = self._axis_delta(self.xmin[nets], self.xmax[nets], p.g_dxmin[s], p.g_dxmax[s],
+                                      p.col_x)
+                dy = self._axis_delta(self.ymin[nets], self.ymax[nets], p.g_dymin[s], p.g_dymax[s],
+                                      p.row_y)
+                self._wire = (w @ dy)[:, None] + (w @ dx)[None, :]
+        return self._wire
+
+    @staticmethod
+    def _axis_delta(lo, hi, dlo, dhi, centres) -> np.ndarray:
+        """``[n_nets, n_centres]`` span increase along one axis."""
+        old = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
+        new = (np.maximum(hi[:, None], centres[None, :] + dhi[:, None])
+               - np.minimum(lo[:, None], centres[None, :] + dlo[:, None]))
+        return new - old[:, None]
+
+    # ----- placing --------------------------------------------------------------------------
+    def place(self, cell: int) -> float:
+        """Put the current macro's centre on ``cell``'s centre (no feasibility check: callers
+        check :meth:`mask`); return the increase of the placed-net HPWL."""
+        p = self.p
+        k, i = self.k, self.node
+        cx, cy = p.grid.cell_center(int(cell))
+        w, h = float(p.macro_w[k]), float(p.macro_h[k])
+        self.x[i], self.y[i] = cx, cy
+        self.cells[k] = cell
+        # nets
+        s = p.groups(k)
+        nets = p.g_net[s]
+        before = self._span(nets)
+        self.xmin[nets] = np.minimum(self.xmin[nets], cx + p.g_dxmin[s])
+        self.xmax[nets] = np.maximum(self.xmax[nets], cx + p.g_dxmax[s])
+        self.ymin[nets] = np.minimum(self.ymin[nets], cy + p.g_dymin[s])
+        self.ymax[nets] = np.maximum(self.ymax[nets], cy + p.g_dymax[s])
+        delta = float(p.g_w[s] @ (self._span(nets) - before))
+        self.placed_hpwl += delta
+        # obstacles and masks
+        rect = np.array([[cx, cy, w, h]])
+        self._obstacles.append(rect)
+        self._add_occupancy(cx, cy, w, h)
+        self.k += 1
+        self._mask = None
+        self._wire = None
+        if self._blocked is not None and not self.done:
+            size = (float(p.macro_w[self.k]), float(p.macro_h[self.k]))
+            if size == self._blocked_size:   # incremental: OR in the new macro's footprint
+                rows, cols = p.hits(size[0], size[1], rect)
+                self._blocked |= rows[0][:, None] & cols[0][None, :]
+            else:
+                self._blocked = None
+        return delta
+
+    def _add_occupancy(self, cx: float, cy: float, w: float, h: float) -> None:
+        g = self.p.grid
+        ce, re_ = g.col_edges(), g.row_edges()
+        ox = np.clip(np.minimum(cx + w / 2, ce[1:]) - np.maximum(cx - w / 2, ce[:-1]), 0, None)
+        oy = np.clip(np.minimum(cy + h / 2, re_[1:]) - np.maximum(cy - h / 2, re_[:-1]), 0, None)
+        self.occupancy += np.outer(oy, ox) / (g.cell_width * g.cell_height)
+
+    def hard_macro_overlap(self) -> float:
+        """Total pairwise overlap area among placed and fixed hard macros (0 for legal states)."""
+        rects = self.obstacles()[: len(self.p.fixed_hard)]
+        placed = np.concatenate(self._obstacles[1:], axis=0) if len(self._obstacles) > 1 \
+            else np.zeros((0, 4))
+        r = np.concatenate((rects, placed), axis=0)
+        if len(r) < 2:
+            return 0.0
+        dx = np.minimum(r[:, None, 0] + r[:, None, 2] / 2, r[None, :, 0] + r[None, :, 2] / 2) - \
+            np.maximum(r[:, None, 0] - r[:, None, 2] / 2, r[None, :, 0] - r[None, :, 2] / 2)
+        dy = np.minimum(r[:, None, 1] + r[:, None, 3] / 2, r[None, :, 1] + r[None, :, 3] / 2) - \
+            np.maximum(r[:, None, 1] - r[:, None, 3] / 2, r[None, :, 1] - r[None, :, 3] / 2)
+        a = np.clip(dx, 0, None) * np.clip(dy, 0, None)
+        return float(np.triu(a, 1).sum())
+
+
+# ----- finishing a placement ---------------------------------------------------------------------
+COST_KEYS = ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost", "overlap")
+
+
+class Finisher:
+    """Places the soft macros (force-directed, Circuit Training's schedule) and evaluates the
+    proxy cost of a full placement of a :class:`PlacementProblem`; one per problem (it keeps the
+    force-directed placer's precomputed edges and reuses the problem's :class:`PlacementCost`).
+
+    Args:
+        problem: the problem.
+        weights: proxy-cost weights ``(wirelength, density, congestion)``.
+        run_fd: place soft macros by force-directed placement (else they stay where they are).
+        fd_schedule: a :class:`~rlframe.placement.force_directed.FDSchedule`.
+    """
+
+    def __init__(self, problem: PlacementProblem, weights: Tuple[float, float, float] = (1.0, 0.5, 0.5),
+                 run_fd: bool = True, fd_schedule=None):
+        from rlframe.placement.force_directed import ForceDirectedPlacer
+        self.p = problem
+        self.weights = tuple(float(w) for w in weights)
+        self.run_fd = bool(run_fd) and len(problem.netlist.soft_macro_indices) > 0
+        self.fd_schedule = fd_schedule
+        self.fd = ForceDirectedPlacer(problem.netlist, (problem.grid.width, problem.grid.height)) \
+            if self.run_fd else None
+
+    def soft_macros(self, x: np.ndarray, y: np.ndarray, orientation: np.ndarray
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+        if self.fd is None:
+            return x, y
+        return self.fd.run(x, y, orientation, self.fd_schedule)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, orientation: np.ndarray,
+                 fd: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+        """``(x, y, costs)``: positions after the soft-macro placement and all cost terms
+        (``COST_KEYS``, ``proxy_cost`` with this finisher's weights)."""
+        if fd is None or fd:
+            x, y = self.soft_macros(x, y, orientation)
+        pc = self.p.cost
+        pc.set_positions(x, y, orientation)
+        wl, d, c = self.weights
+        return pc.x.copy(), pc.y.copy(), pc.evaluate(wl=wl, density=d, congestion=c)
+
+
+def plc_header(problem: PlacementProblem, costs: Optional[Dict[str, float]] = None
+               ) -> Dict[str, str]:
+    """Header entries for :func:`~rlframe.placement.formats.plc.make_placement` that
+    ``PlacementCost.from_plc`` reads back (grid, canvas, routing, smoothing, blockages, costs)."""
+    pc, g = problem.cost, problem.grid
+    h = {
+        "Columns": f"{g.cols}  Rows : {g.rows}",
+        "Width": f"{g.width!r}  Height : {g.height!r}",
+        "Routes per micron, hor": f"{pc.routes_per_micron[0]!r}  ver : {pc.routes_per_micron[1]!r}",
+        "Routes used by macros, hor": (f"{pc.macro_routing_alloc[0]!r}  ver : "
+                                       f"{pc.macro_routing_alloc[1]!r}"),
+        "Smoothing factor": f"{pc.smooth_range}",
+        "Overlap threshold": f"{pc.overlap_threshold!r}",
+    }
+    if costs:
+        h["Wirelength"] = f"{costs['hpwl']:.3f}"
+        h["Wirelength cost"] = f"{costs['wirelength_cost']:.4f}"
+        h["Congestion cost"] = f"{costs['congestion_cost']:.4f}"
+        h["Density cost"] = f"{costs['density_cost']:.4f}"
+    for i, b in enumerate(problem.blockages):
+        h[f"Blockage{'' if i == 0 else ' ' * i}"] = " ".join(f"{v!r}" for v in b)
+    return h
