@@ -28,7 +28,7 @@ from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
 from rlframe.envs.gym import GymEnv
 from rlframe.placement.baselines import greedy_placement, random_placement, simulated_annealing
-from rlframe.placement.env.rollout import layout_logger, policy_placement
+from rlframe.placement.env.rollout import policy_placement, rendering_env
 from rlframe.logging import logger_context
 from rlframe.placement.policies import CellConvPolicy
 from rlframe.runners import MinibatchRlEval
@@ -62,11 +62,9 @@ def main(argv=None):
                             eval_n_envs=1, eval_max_trajectories=1, eval_max_steps=10_000)
     agent = CategoricalPgAgent(CellConvPolicy, model_kwargs=config["model"])   # masks obs.action_mask
     algo = PPO(**config["algo"])
-    log_layout = layout_logger(env_kwargs)
-    show_env = log_layout.env
+    show_env = rendering_env(env_kwargs)   # the runner logs placement/layout itself (the env's metrics hook)
     runner = MinibatchRlEval(algo, agent, sampler, n_steps=args.steps, seed=args.seed,
-                             affinity=dict(master_torch_threads=1), log_interval_steps=args.log_interval,
-                             callbacks=[log_layout])
+                             affinity=dict(master_torch_threads=1), log_interval_steps=args.log_interval)
     with logger_context(args.log_dir, name="placement_demo", params=config) as logger:
         runner.train()
         train_s = time.perf_counter() - t_start

@@ -22,7 +22,6 @@ from common import make_run_affinity, make_sampler, parse_args, report, resolve_
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
-from rlframe.placement.env.rollout import layout_logger
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
 
@@ -62,7 +61,6 @@ def main(argv=None):
     algo = PPO(**config["algo"])
     runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
                              affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
-                             callbacks=[layout_logger(env_kwargs)],  # placement/layout image at each log interval
     )
     with logger_context(args.log_dir, name="placement_ppo", params=config, resume=args.resume) as logger:
         result = runner.train()

@@ -23,14 +23,17 @@ into preallocated ``[T, B]`` buffers (Stooke & Abbeel, 2019). This is the gymnas
 """
 from __future__ import annotations
 
+import functools
+import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 
 from rlframe.core.namedarraytuple import RESERVED, namedarraytuple
 from rlframe.core.specs import field_name, spec_from_space, to_structured
-from rlframe.envs.base import EnvSpaces, EnvStep
+from rlframe.envs.base import EPISODE_METRICS_KEY, EnvSpaces, EnvStep, EpisodeMetrics
 from rlframe.errors import ConfigError
 
 _NUMERIC_KINDS = frozenset("biuf")
@@ -209,3 +212,41 @@ class GymEnv:
 
     def __repr__(self) -> str:
         return f"GymEnv({self.id!r})"
+
+
+def episode_metrics_for(EnvCls: Any, env_kwargs: Optional[Dict[str, Any]] = None) -> EpisodeMetrics:
+    """The :class:`~rlframe.envs.base.EpisodeMetrics` that the envs ``EnvCls(**env_kwargs)`` name, found
+    without making an env: for ``GymEnv`` the registered env class of ``env_kwargs["id"]`` (its module is
+    imported for ``"module:EnvId"`` ids), for a ``gymnasium.Env`` subclass that class; its
+    ``metadata[EPISODE_METRICS_KEY]`` (a class or ``"module:Class"``) is made with ``env_kwargs``.
+    Anything else, or an env naming none, gets the default (generic statistics only)."""
+    kwargs = dict(env_kwargs or {})
+    if isinstance(EnvCls, functools.partial):
+        kwargs = {**EnvCls.keywords, **kwargs}
+        EnvCls = EnvCls.func
+    env_class = None
+    if isinstance(EnvCls, type) and issubclass(EnvCls, GymEnv) and "id" in kwargs:
+        env_class = _registered_class(str(kwargs["id"]))
+    elif isinstance(EnvCls, type) and issubclass(EnvCls, gym.Env):
+        env_class = EnvCls
+    named = env_class.metadata.get(EPISODE_METRICS_KEY) if env_class is not None else None
+    if named is None:
+        return EpisodeMetrics(kwargs)
+    if isinstance(named, str):
+        module, _, attr = named.partition(":")
+        named = getattr(importlib.import_module(module), attr)
+    if not (isinstance(named, type) and issubclass(named, EpisodeMetrics)):
+        raise ConfigError(f"{env_class.__name__}.metadata[{EPISODE_METRICS_KEY!r}] is {named!r}; it must name a "
+                          "subclass of rlframe.envs.base.EpisodeMetrics (a class or 'module:Class').")
+    return named(kwargs)
+
+
+def _registered_class(env_id: str) -> Optional[type]:
+    """The ``gymnasium.Env`` class registered for ``env_id`` (``None`` when the entry point is a function)."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        importlib.import_module(module)
+    creator = gym.spec(name or env_id).entry_point
+    if isinstance(creator, str):
+        creator = load_env_creator(creator)
+    return creator if isinstance(creator, type) and issubclass(creator, gym.Env) else None

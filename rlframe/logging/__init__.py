@@ -9,7 +9,7 @@ from rlframe.logging.checkpoint import (
     save_checkpoint,
 )
 from rlframe.logging.logger import RunLogger, get_logger, logger_context
-from rlframe.logging.metrics import PLACEMENT_FIELDS, opt_stats, traj_stats
+from rlframe.logging.metrics import mean_finite, opt_stats, traj_stats
 
 __all__ = [
     "RunLogger",
@@ -24,5 +24,5 @@ __all__ = [
     "env_specs_json",
     "traj_stats",
     "opt_stats",
-    "PLACEMENT_FIELDS",
+    "mean_finite",
 ]

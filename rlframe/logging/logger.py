@@ -165,7 +165,7 @@ class RunLogger:
             _flush()
 
     def add_image(self, tag: str, image: Any, step: int, dataformats: str = "HWC") -> None:
-        """An image (e.g. ``placement/layout``) at ``step`` env steps; a no-op without TensorBoard."""
+        """An image (e.g. an env's rendered episode) at ``step`` env steps; a no-op without TensorBoard."""
         if self._writer is not None:
             self._writer.add_image(tag, image, global_step=int(step), dataformats=dataformats)
 

@@ -6,19 +6,23 @@ the number of environment steps taken so far (``time/env_steps``).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from rlframe.envs.base import EpisodeMetrics
+
 # TrajInfo fields with their own tags (or none); every other numeric field is an "extra".
 CORE_TRAJ_FIELDS = frozenset({"Return", "Length", "DiscountedReturn", "NonzeroRewards", "Terminated", "Truncated"})
-# Extra TrajInfo fields that belong to the chip-placement group (DESIGN.md, "Logging and runs").
-PLACEMENT_FIELDS = ("proxy_cost", "wirelength_cost", "density_cost", "congestion_cost", "hpwl")
 
 
-def _mean(values: Sequence[float]) -> float:
+def mean_finite(values: Sequence[float]) -> float:
+    """Mean of the finite values (None, NaN and inf left out); NaN when there is none (not logged)."""
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+_mean = mean_finite
 
 
 def _traj_dict(t: Any) -> Dict[str, Any]:
@@ -42,13 +46,13 @@ def _numeric_extras(trajs: List[Dict[str, Any]]) -> List[str]:
     return names
 
 
-def traj_stats(traj_infos: Iterable[Any], group: str) -> Dict[str, float]:
+def traj_stats(traj_infos: Iterable[Any], group: str, metrics: Optional[EpisodeMetrics] = None) -> Dict[str, float]:
     """Scalars of a set of finished episodes for tag group ``group`` ("rollout" or "eval").
 
-    ``{group}/return_mean``, ``{group}/length_mean``; extra numeric fields (env_info values the
-    collector copied into the TrajInfo) as ``placement/<name>`` for the placement fields of training
-    episodes and ``{group}/<name>`` otherwise; the placement cost fields average only the episodes that
-    placed every macro. Empty input gives an empty dict.
+    ``{group}/return_mean``, ``{group}/length_mean`` and ``{group}/<name>`` = mean of each extra numeric
+    field (env_info values the collector copied into the TrajInfo); then the env's own hook
+    (``metrics.scalars``, :class:`~rlframe.envs.base.EpisodeMetrics`) may regroup, filter or add tags.
+    Empty input gives an empty dict.
     """
     trajs = [_traj_dict(t) for t in traj_infos]
     if not trajs:
@@ -58,17 +62,8 @@ def traj_stats(traj_infos: Iterable[Any], group: str) -> Dict[str, float]:
         f"{group}/length_mean": _mean([t.get("Length", float("nan")) for t in trajs]),
     }
     for name in _numeric_extras(trajs):
-        tag_group = "placement" if (group == "rollout" and name in PLACEMENT_FIELDS) else group
-        pool = [t for t in trajs if _complete_placement(t)] if name in PLACEMENT_FIELDS else trajs
-        out[f"{tag_group}/{name}"] = _mean([t[name] for t in pool if name in t])
-    return out
-
-
-def _complete_placement(t: Dict[str, Any]) -> bool:
-    """Whether an episode's placement costs mean anything: the placement env reports them as 0 when an
-    episode ends before every macro is placed (a dead end, an infeasible action in penalty mode, a time
-    limit), and averaging those zeros in would make a failing policy look better."""
-    return not (t.get("dead_end") or t.get("infeasible_action") or t.get("Truncated"))
+        out[f"{group}/{name}"] = _mean([t[name] for t in trajs if name in t])
+    return out if metrics is None else metrics.scalars(trajs, group, out)
 
 
 def opt_stats(opt_infos: Iterable[Any]) -> Dict[str, float]:

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from rlframe.core.seeding import make_seed, set_global_seeds
+from rlframe.envs.base import EpisodeMetrics
+from rlframe.envs.gym import episode_metrics_for
 from rlframe.errors import ConfigError
 from rlframe.logging import checkpoint as ckpt
 from rlframe.logging.logger import RunLogger, get_logger
@@ -116,6 +118,7 @@ class MinibatchRl:
         self.logger: Optional[RunLogger] = None
         self.last_values: Dict[str, float] = {}
         self._stop_requested = False
+        self.episode_metrics = EpisodeMetrics()  # the env's own metrics hook, resolved in startup()
 
     def stop(self) -> None:
         """End training after the current log interval (it is logged and checkpointed as usual)."""
@@ -154,6 +157,7 @@ class MinibatchRl:
         self.n_itr = max(1, math.ceil(self.n_steps / self.batch_size))
         self.log_interval_itrs = max(1, self.log_interval_steps // self.batch_size)
         self.logger.n_steps = self.n_itr * self.batch_size
+        self.episode_metrics = episode_metrics_for(self.sampler.EnvCls, self.sampler.env_kwargs)
         # A resumed run's envs get fresh seeds (derived from the run seed and the iteration), so they do
         # not replay the episodes the run began with.
         sampler_seed = self.seed if resume is None else int(
@@ -289,6 +293,7 @@ class MinibatchRl:
             self.shutdown()
 
     def shutdown(self) -> None:
+        self.episode_metrics.close()
         self.sampler.shutdown()
 
     def _evaluate(self, itr: int) -> List[Any]:
@@ -322,17 +327,19 @@ class MinibatchRl:
         }
         if self._eval:
             values["time/eval_s"] = self._eval_s
-        rollout = traj_stats(self._traj_window, "rollout")
+        rollout = traj_stats(self._traj_window, "rollout", self.episode_metrics)
         values.update(rollout)
         if not initial:
             values["rollout/episodes"] = float(len(new))
-            # extra per-episode fields (placement costs) describe this interval's episodes only
-            fresh = traj_stats(new, "rollout")
+            # tags outside rollout/ (an env's own groups) describe this interval's episodes only
+            fresh = traj_stats(new, "rollout", self.episode_metrics)
             values.update({k: v for k, v in fresh.items() if not k.startswith("rollout/")})
         if eval_traj_infos is not None:
-            values.update(traj_stats(eval_traj_infos, "eval"))
+            values.update(traj_stats(eval_traj_infos, "eval", self.episode_metrics))
             values["eval/episodes"] = float(len(eval_traj_infos))
         values.update(opt_stats(self._opt_infos))
+        for tag, image in self.episode_metrics.images(self.agent, itr).items():
+            self.logger.add_image(tag, image, step=self.env_steps)
         for cb in self.callbacks:
             cb(self, itr, values)
         segment_steps = self.env_steps - self._segment_steps0

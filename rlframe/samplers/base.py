@@ -45,8 +45,8 @@ class TrajInfo:
     """Per-episode statistics, accumulated step by step by collectors.
 
     ``Return`` (undiscounted), ``DiscountedReturn``, ``Length`` and ``NonzeroRewards``; when the
-    episode ends, numeric fields of the final ``env_info`` are copied as attributes (e.g. the placement
-    env's ``proxy_cost``), so they show up in logs. Subclass and override :meth:`step` for more.
+    episode ends, numeric fields of the final ``env_info`` are copied as attributes (e.g. a cost the env
+    reports at the end), so they show up in logs. Subclass and override :meth:`step` for more.
     """
 
     _discount = 1.0

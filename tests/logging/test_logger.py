@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from rlframe.envs.base import EpisodeMetrics
 from rlframe.errors import CheckpointError, ConfigError
 from rlframe.logging import RunLogger, get_logger, logger_context
 from rlframe.logging.metrics import opt_stats, traj_stats
@@ -24,17 +25,23 @@ def test_to_jsonable_handles_classes_numpy_and_nesting():
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a/b": 1, "a/c": "[1, 2]", "d": "None"}
 
 
-def test_traj_stats_maps_placement_fields():
+def test_traj_stats_means_extra_fields_and_calls_the_env_hook():
     t1, t2 = TrajInfo(), TrajInfo()
-    t1.Return, t1.Length, t1.proxy_cost, t1.hpwl, t1.other = 1.0, 10, 0.8, 5.0, 1.0
-    t2.Return, t2.Length, t2.proxy_cost, t2.hpwl, t2.other = 3.0, 20, 1.0, 7.0, 3.0
+    t1.Return, t1.Length, t1.cost, t1.other = 1.0, 10, 0.8, 1.0
+    t2.Return, t2.Length, t2.cost, t2.other = 3.0, 20, 1.0, float("nan")
     s = traj_stats([t1, t2], "rollout")
     assert s["rollout/return_mean"] == 2.0 and s["rollout/length_mean"] == 15.0
-    assert s["placement/proxy_cost"] == pytest.approx(0.9) and s["placement/hpwl"] == 6.0
-    assert s["rollout/other"] == 2.0 and "rollout/Terminated" not in s
-    e = traj_stats([t1], "eval")
-    assert e["eval/proxy_cost"] == 0.8
+    assert s["rollout/cost"] == pytest.approx(0.9) and s["rollout/other"] == 1.0  # NaN left out
+    assert "rollout/Terminated" not in s
+    assert traj_stats([t1], "eval")["eval/cost"] == 0.8
     assert traj_stats([], "rollout") == {}
+
+    class Regroup(EpisodeMetrics):
+        def scalars(self, episodes, group, stats):
+            return {**stats, "mine/n": float(len(episodes))}
+
+    h = traj_stats([t1, t2], "eval", Regroup())
+    assert h["mine/n"] == 2.0 and h["eval/cost"] == pytest.approx(0.9)
 
 
 def test_opt_stats_means_lists_and_skips_empty():

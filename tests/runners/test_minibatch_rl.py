@@ -11,7 +11,7 @@ import torch
 
 from rlframe.agents.base import BaseAgent
 from rlframe.algos.base import RlAlgorithm
-from rlframe.envs.base import EnvSpaces
+from rlframe.envs.base import EPISODE_METRICS_KEY, EnvSpaces, EpisodeMetrics
 from rlframe.errors import ShapeMismatchError
 from rlframe.logging import list_checkpoints, logger_context
 from rlframe.runners import MinibatchRl, MinibatchRlEval
@@ -40,11 +40,28 @@ class FakeAgent(BaseAgent):
         super().load_state_dict(state_dict)
 
 
+class FakeMetrics(EpisodeMetrics):
+    """An env's own metrics hook: its ``cost`` field goes to its own tag group; one image per interval."""
+
+    def scalars(self, episodes, group, stats):
+        out = dict(stats)
+        if f"{group}/cost" in out:
+            out["fake/cost"] = out.pop(f"{group}/cost")
+        return out
+
+    def images(self, agent, itr):
+        return {"fake/picture": np.zeros((4, 4, 3), np.uint8)}
+
+
+class FakeEnv(gym.Env):
+    metadata = {EPISODE_METRICS_KEY: FakeMetrics}
+
+
 class FakeSampler(BaseSampler):
     """Samples are drawn from torch's global generator, so resumed runs depend on restored RNG states."""
 
     def __init__(self, obs_dim=4, batch_T=4, batch_B=2, eval_n_envs=0, fail_at_itr=None):
-        super().__init__(EnvCls=None, batch_T=batch_T, batch_B=batch_B, eval_n_envs=eval_n_envs,
+        super().__init__(EnvCls=FakeEnv, batch_T=batch_T, batch_B=batch_B, eval_n_envs=eval_n_envs,
                          eval_max_trajectories=2 if eval_n_envs else None,
                          eval_max_steps=100 if eval_n_envs else None)
         self.obs_dim = obs_dim
@@ -65,7 +82,7 @@ class FakeSampler(BaseSampler):
             raise RuntimeError("env exploded")
         samples = torch.randn(self.batch_spec.T, self.batch_spec.B, self.obs_dim)
         t = TrajInfo()
-        t.Return, t.Length, t.proxy_cost, t.custom = float(itr), 10, 0.5 + itr, 2.0
+        t.Return, t.Length, t.cost, t.custom = float(itr), 10, 0.5 + itr, 2.0
         return samples, [t]
 
     def evaluate_agent(self, itr):
@@ -129,7 +146,8 @@ def test_train_counts_logs_and_checkpoints(tmp_path, capsys):
     assert [int(float(r["time/env_steps"])) for r in rows] == [16, 32, 48, 64]
     assert float(rows[-1]["time/updates"]) == 24
     assert float(rows[-1]["rollout/episodes"]) == 2
-    assert "train/loss" in rows[0] and "placement/proxy_cost" in rows[0] and "rollout/custom" in rows[0]
+    assert "train/loss" in rows[0] and "fake/cost" in rows[0] and "rollout/custom" in rows[0]
+    assert "rollout/cost" not in rows[0]  # the env's hook moved it
     assert result["time/env_steps"] == 64
     params = json.load(open(os.path.join(run_dir, "params.json")))
     assert params["cls"].endswith("FakeAlgo") and params["lr"] == 1e-2
@@ -159,8 +177,9 @@ def test_tensorboard_tags_use_env_steps(tmp_path):
     tags = set(acc.Tags()["scalars"])
     for tag in ["rollout/return_mean", "rollout/length_mean", "rollout/episodes", "eval/return_mean",
                 "eval/length_mean", "time/sps", "time/env_steps", "time/sample_s", "time/optimize_s",
-                "train/loss", "train/grad_norm", "placement/proxy_cost"]:
+                "train/loss", "train/grad_norm", "fake/cost"]:
         assert tag in tags, tag
+    assert [e.step for e in acc.Images("fake/picture")] == [0, 16, 32]  # the hook's image at every log row
     assert [e.step for e in acc.Scalars("train/loss")] == [16, 32]
     assert [e.step for e in acc.Scalars("eval/return_mean")] == [0, 16, 32]
     assert "params" in "".join(acc.Tags().get("tensors", []))

@@ -36,6 +36,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import gymnasium as gym
 import numpy as np
 
+from rlframe.envs.base import EPISODE_METRICS_KEY
 from rlframe.errors import ConfigError, InfeasibleActionError
 from rlframe.placement.designs import list_designs, resolve_plc
 from rlframe.placement.env.observations import GraphObservation, ImageObservation
@@ -80,7 +81,9 @@ class MacroPlacementEnv(gym.Env):
         render_size: pixels of the longer canvas side in :meth:`render`.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4,
+                # the logs' placement/ tags and layout image (rlframe.envs.base.EpisodeMetrics)
+                EPISODE_METRICS_KEY: "rlframe.placement.env.metrics:PlacementEpisodeMetrics"}
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Run a trained agent through the placement env, and log its layout to TensorBoard."""
+"""Run a trained agent through the placement env (one deterministic placement, e.g. to render or save it)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Dict
@@ -21,13 +21,21 @@ def policy_placement(agent: Any, env: Any) -> Any:
             return info
 
 
-def layout_logger(env_kwargs: Dict[str, Any]) -> Callable:
-    """A runner callback ``f(runner, itr, values)``: at each log interval, one deterministic episode of
-    the agent in its own rendering env, logged as the image ``placement/layout`` at the env-step count.
-    The env is ``callback.env`` (reuse it to place with the final policy)."""
+def rendering_env(env_kwargs: Dict[str, Any]) -> Any:
+    """A ``GymEnv`` made with the training ``env_kwargs`` that renders RGB images."""
     from rlframe.envs.gym import GymEnv
 
-    env = GymEnv(**env_kwargs, render_mode="rgb_array")
+    return GymEnv(**{**env_kwargs, "render_mode": "rgb_array"})
+
+
+def layout_logger(env_kwargs: Dict[str, Any]) -> Callable:
+    """A runner callback ``f(runner, itr, values)`` logging ``placement/layout`` at each log interval.
+
+    Runners of the placement env already log that image through the env's metrics hook
+    (:class:`rlframe.placement.env.metrics.PlacementEpisodeMetrics`); this callback is kept for code
+    written before the hook, and for its ``callback.env`` (a rendering env to place with the final policy).
+    """
+    env = rendering_env(env_kwargs)
 
     def log_layout(runner, itr, values):
         runner.agent.eval_mode(itr)

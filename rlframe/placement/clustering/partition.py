@@ -1,0 +1,345 @@
+"""Balanced k-way hypergraph partitioning with fixed vertices.
+
+Circuit Training partitions the standard-cell hypergraph with hMETIS (Karypis et al., *Multilevel
+hypergraph partitioning*, DAC 1997), which is closed. Two open back-ends here:
+
+* ``"mtkahypar"`` -- Mt-KaHyPar (Gottesbüren et al., *Scalable high-quality hypergraph
+  partitioning*, ACM TOPC 2024), the ``cluster`` extra (``pip install rlframe[cluster]``),
+  minimising the connectivity-minus-one objective like hMETIS;
+* ``"numpy"`` -- a multilevel partitioner in vectorised numpy, used when Mt-KaHyPar is not
+  installed: the hypergraph becomes a graph (clique expansion of small nets, star of the large
+  ones, weight ``w / (|e| - 1)``); coarsening by heavy-edge matching (rating ``w / (c_u c_v)``,
+  clusters capped at half a block); the coarsest graph is split by simultaneous greedy region
+  growing from one seed per block; each level on the way back is refined by balanced k-way
+  label propagation (move a vertex to the adjacent block it is most connected to when that
+  lowers the cut and the block has room; overweight blocks shed their least-connected vertices).
+
+Both respect fixed vertices (a vertex pinned to a block stays there) and the balance bound
+``block weight <= max((1 + imbalance) * ceil(total / k), weight fixed to the block)``.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from rlframe.errors import ConfigError
+
+BACKENDS = ("auto", "mtkahypar", "numpy")
+
+
+def mtkahypar_available() -> bool:
+    """True when the optional ``mtkahypar`` package (the ``cluster`` extra) imports."""
+    try:
+        import mtkahypar  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def block_limits(vertex_weight: np.ndarray, fixed: np.ndarray, k: int, imbalance: float) -> np.ndarray:
+    """Largest allowed weight of each block (see the module docstring)."""
+    total = float(vertex_weight.sum())
+    limit = np.full(k, math.floor((1.0 + imbalance) * math.ceil(total / k)), np.float64)
+    pinned = fixed >= 0
+    fixed_w = np.bincount(fixed[pinned], vertex_weight[pinned], minlength=k)
+    return np.maximum(limit, fixed_w)
+
+
+def partition(ptr: np.ndarray, pins: np.ndarray, weight: np.ndarray, n: int, k: int,
+              fixed: Optional[np.ndarray] = None, imbalance: float = 0.05, seed: int = 0,
+              backend: str = "auto") -> Tuple[np.ndarray, str]:
+    """Split vertices ``0..n-1`` of the hypergraph (``pins[ptr[e]:ptr[e+1]]``, weights
+    ``weight``) into ``k`` blocks of (nearly) equal vertex count.
+
+    Returns ``(block per vertex, backend used)``. ``fixed[v] >= 0`` pins ``v`` to that block.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"partitioner backend {backend!r} is not one of {BACKENDS}")
+    if k < 1:
+        raise ConfigError(f"number of blocks must be >= 1, got {k}")
+    fixed = np.full(n, -1, np.int64) if fixed is None else np.asarray(fixed, np.int64)
+    if fixed.max(initial=-1) >= k:
+        raise ConfigError(f"a fixed vertex names block {int(fixed.max())}, but k = {k}")
+    if k == 1 or n == 0:
+        return np.zeros(n, np.int64), "trivial"
+    if backend == "mtkahypar" or (backend == "auto" and mtkahypar_available()):
+        if not mtkahypar_available():
+            raise ConfigError("backend 'mtkahypar' needs the optional package: "
+                              "pip install 'rlframe[cluster]' (or mtkahypar); or use backend='numpy'")
+        return _partition_mtkahypar(ptr, pins, weight, n, k, fixed, imbalance, seed), "mtkahypar"
+    return _partition_numpy(ptr, pins, weight, n, k, fixed, imbalance, seed), "numpy"
+
+
+# --- Mt-KaHyPar -------------------------------------------------------------------------------
+_MTK_INIT = None
+
+
+def _partition_mtkahypar(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.ndarray:
+    import mtkahypar
+    global _MTK_INIT
+    if _MTK_INIT is None:  # Mt-KaHyPar may be initialised once per process
+        _MTK_INIT = mtkahypar.initialize(max(1, min(4, os.cpu_count() or 1)), False)
+    mtkahypar.set_seed(int(seed))
+    ctx = _MTK_INIT.context_from_preset(mtkahypar.PresetType.DEFAULT)
+    ctx.set_partitioning_parameters(int(k), float(imbalance), mtkahypar.Objective.KM1)
+    ctx.logging = False
+    limits = block_limits(np.ones(n), fixed, k, imbalance)
+    if (limits > limits.min()).any():
+        ctx.set_individual_target_block_weights([int(x) for x in limits])
+    edges = [e.tolist() for e in np.split(pins, ptr[1:-1])] if len(ptr) > 1 else []
+    ew = np.maximum(np.rint(weight), 1).astype(np.int64).tolist()
+    hg = _MTK_INIT.create_hypergraph(ctx, int(n), len(edges), edges, [1] * n, ew)
+    if (fixed >= 0).any():
+        hg.add_fixed_vertices(fixed.tolist(), int(k))
+    part = hg.partition(ctx)
+    return np.fromiter((part.block_id(v) for v in range(n)), np.int64, n)
+
+
+# --- numpy multilevel ---------------------------------------------------------------------------
+_CLIQUE_MAX = 8        # nets up to this size become cliques, larger ones stars from the driver
+_REFINE_ROUNDS = 8
+
+
+def _merge_edges(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray):
+    """Undirected edges with ``u < v``, parallel edges summed, self-loops dropped."""
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    keep = lo != hi
+    key = lo[keep] * np.int64(n) + hi[keep]
+    w = w[keep]
+    if len(key) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    order = np.argsort(key, kind="stable")
+    key, w = key[order], w[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    key = key[starts]
+    return key // n, key % n, np.add.reduceat(w, starts)
+
+
+def hypergraph_to_graph(ptr: np.ndarray, pins: np.ndarray, weight: np.ndarray, n: int):
+    """Clique expansion of nets up to ``_CLIQUE_MAX`` pins, driver stars of larger nets, each
+    pair weighted ``w / (|e| - 1)``; returns undirected ``(u, v, w)``."""
+    size = np.diff(ptr)
+    us: List[np.ndarray] = []
+    vs: List[np.ndarray] = []
+    ws: List[np.ndarray] = []
+    for s in range(2, _CLIQUE_MAX + 1):
+        nets = np.flatnonzero(size == s)
+        if not len(nets):
+            continue
+        members = pins[ptr[nets][:, None] + np.arange(s)]
+        a, b = np.triu_indices(s, 1)
+        us.append(members[:, a].ravel())
+        vs.append(members[:, b].ravel())
+        ws.append(np.repeat(weight[nets] / (s - 1), len(a)))
+    big = np.flatnonzero(size > _CLIQUE_MAX)
+    if len(big):
+        fan = size[big] - 1
+        first = np.repeat(ptr[big] + 1 - np.r_[0, np.cumsum(fan)[:-1]], fan)
+        us.append(np.repeat(pins[ptr[big]], fan))
+        vs.append(pins[first + np.arange(int(fan.sum()))])
+        ws.append(np.repeat(weight[big] / fan, fan))
+    if not us:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return _merge_edges(n, np.concatenate(us), np.concatenate(vs), np.concatenate(ws))
+
+
+def _directed(u, v, w):
+    return np.r_[u, v], np.r_[v, u], np.r_[w, w]
+
+
+def _first_per_group(group: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Positions of the highest ``score`` per value of ``group``."""
+    order = np.lexsort((-score, group))
+    g = group[order]
+    return order[np.r_[True, g[1:] != g[:-1]]]
+
+
+def _coarsen(n, u, v, w, vw, fixed, cap, rng):
+    """One level of heavy-edge matching; returns (cluster of each vertex, number of clusters)."""
+    src, dst, ww = _directed(u, v, w)
+    ok = (vw[src] + vw[dst] <= cap) & (
+        (fixed[src] < 0) | (fixed[dst] < 0) | (fixed[src] == fixed[dst]))
+    src, dst, ww = src[ok], dst[ok], ww[ok]
+    rating = ww / (vw[src] * vw[dst]) * (1.0 + 1e-6 * rng.random(len(src)))
+    match = np.full(n, -1, np.int64)
+    for _ in range(3):
+        sel = (match[src] < 0) & (match[dst] < 0)
+        if not sel.any():
+            break
+        s, d, r = src[sel], dst[sel], rating[sel]
+        top = _first_per_group(s, r)
+        best = np.full(n, -1, np.int64)
+        best[s[top]] = d[top]
+        cand = np.flatnonzero(best >= 0)
+        mutual = cand[best[best[cand]] == cand]
+        if not len(mutual):
+            break
+        match[mutual] = best[mutual]
+    rep = np.arange(n, dtype=np.int64)
+    m = match >= 0
+    rep[m] = np.minimum(rep[m], match[m])
+    uniq, cluster = np.unique(rep, return_inverse=True)
+    return cluster.astype(np.int64), len(uniq)
+
+
+def _vertex_block_conn(src, dst, ww, block, k):
+    """Summed edge weight from each vertex to each adjacent block: (vertex, block, weight)."""
+    key = src * np.int64(k) + block[dst]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    conn = np.add.reduceat(ww[order], starts)
+    key = key[starts]
+    return key // k, key % k, conn
+
+
+def _bfs_order(n, src, dst, rng) -> np.ndarray:
+    """Vertices in breadth-first order (a new start at a random unvisited vertex whenever a
+    component is exhausted)."""
+    seen = np.zeros(n, bool)
+    order: List[np.ndarray] = []
+    starts = rng.permutation(n)
+    si = 0
+    frontier = np.zeros(0, np.int64)
+    while len(frontier) or si < n:
+        if not len(frontier):
+            while si < n and seen[starts[si]]:
+                si += 1
+            if si >= n:
+                break
+            frontier = starts[si:si + 1]
+            seen[frontier] = True
+        order.append(frontier)
+        reach = np.zeros(n, bool)
+        reach[dst[np.isin(src, frontier, assume_unique=False)]] = True
+        frontier = np.flatnonzero(reach & ~seen)
+        seen[frontier] = True
+    return np.concatenate(order) if order else np.zeros(0, np.int64)
+
+
+def _grow(n, src, dst, ww, vw, fixed, k, target, rng) -> np.ndarray:
+    """Initial partition: every block grows at once from its fixed vertices or one random seed,
+    taking its most connected unassigned neighbours until it reaches ``target``."""
+    block = fixed.copy()
+    pinned = block >= 0
+    bw = np.bincount(block[pinned], vw[pinned], minlength=k).astype(np.float64)
+    empty = np.flatnonzero(bw == 0)
+    free = _bfs_order(n, src, dst, rng)
+    free = free[block[free] < 0]
+    # seeds spread evenly along a breadth-first order, so they start far apart
+    seeds = free[np.linspace(0, len(free) - 1, len(empty)).astype(np.int64)] if len(free) else free
+    seeds = np.unique(seeds)
+    block[seeds] = empty[: len(seeds)]
+    bw += np.bincount(block[seeds], vw[seeds], minlength=k)
+    while True:
+        un = block < 0
+        if not un.any():
+            return block
+        sel = (block[src] >= 0) & un[dst]
+        sel &= bw[np.where(sel, block[src], 0)] < target
+        if sel.any():
+            cv, cb, cc = _vertex_block_conn(dst[sel], src[sel], ww[sel], block, k)
+            top = _first_per_group(cv, cc)
+            cv, cb, cc = cv[top], cb[top], cc[top]
+            order = np.lexsort((-cc, cb))
+            cv, cb = cv[order], cb[order]
+            cum = np.cumsum(vw[cv])
+            starts = np.flatnonzero(np.r_[True, cb[1:] != cb[:-1]])
+            before = cum - vw[cv] - np.repeat(cum[starts] - vw[cv[starts]], np.diff(np.r_[starts, len(cb)]))
+            acc = bw[cb] + before + vw[cv] <= max(target, float(vw.max()))
+            block[cv[acc]] = cb[acc]
+            bw += np.bincount(cb[acc], vw[cv[acc]], minlength=k)
+            continue
+        # every reachable block is full, or the rest is not connected to any block: put the
+        # first unassigned vertex into the lightest block and keep growing from it
+        v0 = int(np.flatnonzero(un)[0])
+        b0 = int(np.argmin(bw))
+        block[v0] = b0
+        bw[b0] += vw[v0]
+
+
+def _refine(src, dst, ww, vw, fixed, block, k, limit, rounds) -> np.ndarray:
+    """Balanced k-way label propagation (see the module docstring)."""
+    movable = fixed < 0
+    target = float(vw.sum()) / k
+    for r in range(rounds):
+        bw = np.bincount(block, vw, minlength=k)
+        cv, cb, cc = _vertex_block_conn(src, dst, ww, block, k)
+        own = np.zeros(len(block))
+        is_own = cb == block[cv]
+        own[cv[is_own]] = cc[is_own]
+        other = ~is_own
+        cv, cb, cc = cv[other], cb[other], cc[other]
+        if not len(cv):
+            return block
+        top = _first_per_group(cv, cc)
+        cv, cb, cc = cv[top], cb[top], cc[top]
+        gain = cc - own[cv]
+        src_b = block[cv]
+        over = bw[src_b] > limit[src_b]
+        direction = (cb > src_b) if r % 2 == 0 else (cb < src_b)
+        cand = movable[cv] & (((gain > 0) & direction) | (over & (bw[cb] + vw[cv] <= limit[cb])))
+        if not cand.any():
+            if r > 0:
+                return block
+            continue
+        cv, cb, gain, src_b = cv[cand], cb[cand], gain[cand], src_b[cand]
+        # balancing moves (no gain) take an overweight block only down to its limit
+        shed = ~((gain > 0) & ((cb > src_b) if r % 2 == 0 else (cb < src_b)))
+        if shed.any():
+            idx = np.flatnonzero(shed)
+            o = idx[np.lexsort((-gain[idx], src_b[idx]))]
+            sb = src_b[o]
+            cum = np.cumsum(vw[cv[o]])
+            starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
+            inside = cum - np.repeat(cum[starts] - vw[cv[o[starts]]], np.diff(np.r_[starts, len(o)]))
+            drop = o[inside - vw[cv[o]] >= bw[sb] - limit[sb]]
+            keep = np.ones(len(cv), bool)
+            keep[drop] = False
+            cv, cb, gain, src_b = cv[keep], cb[keep], gain[keep], src_b[keep]
+        # room in the receiving blocks, best gains first
+        order = np.lexsort((-gain, cb))
+        cv, cb, gain, src_b = cv[order], cb[order], gain[order], src_b[order]
+        cum = np.cumsum(vw[cv])
+        starts = np.flatnonzero(np.r_[True, cb[1:] != cb[:-1]])
+        before = np.repeat(cum[starts] - vw[cv[starts]], np.diff(np.r_[starts, len(cb)]))
+        acc = bw[cb] + (cum - before) <= limit[cb]
+        # a block never loses all its vertices
+        out = np.bincount(src_b[acc], vw[cv[acc]], minlength=k)
+        acc &= out[src_b] < bw[src_b]
+        if not acc.any():
+            return block
+        block = block.copy()
+        block[cv[acc]] = cb[acc]
+    return block
+
+
+def _partition_numpy(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    vw = np.ones(n)
+    limit = block_limits(vw, fixed, k, imbalance)
+    target = n / k
+    u, v, w = hypergraph_to_graph(ptr, pins, weight, n)
+    levels = []               # (cluster map, graph of the finer level)
+    cur_n, cur_vw, cur_fixed = n, vw, fixed
+    while cur_n > 4 * k:
+        cluster, nc = _coarsen(cur_n, u, v, w, cur_vw, cur_fixed, 0.5 * target, rng)
+        if nc > 0.95 * cur_n:
+            break
+        levels.append((cluster, (u, v, w, cur_vw, cur_fixed)))
+        cvw = np.bincount(cluster, cur_vw, minlength=nc)
+        cfixed = np.full(nc, -1, np.int64)
+        np.maximum.at(cfixed, cluster, cur_fixed)
+        u, v, w = _merge_edges(nc, cluster[u], cluster[v], w)
+        cur_n, cur_vw, cur_fixed = nc, cvw, cfixed
+    src, dst, ww = _directed(u, v, w)
+    block = _grow(cur_n, src, dst, ww, cur_vw, cur_fixed, k, target, rng)
+    block = _refine(src, dst, ww, cur_vw, cur_fixed, block, k, limit, _REFINE_ROUNDS)
+    for cluster, (u, v, w, fvw, ffixed) in reversed(levels):
+        block = block[cluster]
+        src, dst, ww = _directed(u, v, w)
+        block = _refine(src, dst, ww, fvw, ffixed, block, k, limit, _REFINE_ROUNDS)
+    return block
