@@ -29,6 +29,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from rlframe.placement.cost import term_weights
 from rlframe.placement.force_directed import FDSchedule
 from rlframe.placement.geometry import Grid
 from rlframe.placement.formats.netlist import ORIENTATION_CODE
@@ -101,7 +102,7 @@ def _rollout(state: PlacementState, choose) -> bool:
 
 
 def random_placement(problem: ProblemLike, seed: int = 0, time_budget: Optional[float] = None,
-                     run_fd: bool = True, weights: Sequence[float] = (1.0, 0.5, 0.5),
+                     run_fd: bool = True, weights: Optional[Sequence[float]] = None,
                      max_attempts: int = 100) -> BaselineResult:
     """A random legal placement; with ``time_budget`` (seconds) the best (lowest proxy cost
     before the soft-macro placement) of as many as fit in the budget."""
@@ -135,7 +136,7 @@ def random_placement(problem: ProblemLike, seed: int = 0, time_budget: Optional[
 
 
 def greedy_placement(problem: ProblemLike, run_fd: bool = True,
-                     weights: Sequence[float] = (1.0, 0.5, 0.5)) -> BaselineResult:
+                     weights: Optional[Sequence[float]] = None) -> BaselineResult:
     """Every macro (largest first) on its feasible cell of least HPWL increase."""
     t0 = time.perf_counter()
     p = _problem(problem)
@@ -167,7 +168,7 @@ class _Annealer:
         self.cells = np.array(cells)
         self.pc = p.cost
         self.pc.set_positions(x, y, orientation)
-        self.weights = tuple(weights)
+        self.weights = term_weights(weights)
         n = p.n_macros
         cx, cy = self.g.cell_center(self.cells)
         self.rects = np.concatenate(
@@ -176,8 +177,7 @@ class _Annealer:
         self.cost = self.total()
 
     def total(self) -> float:
-        wl, d, c = self.weights
-        return self.pc.proxy_cost(wl, d, c)
+        return self.pc.proxy_cost(*self.weights)
 
     def legal(self, i: int, cell: int, skip: Tuple[int, ...] = ()) -> bool:
         p, g = self.p, self.g
@@ -257,7 +257,7 @@ class _Annealer:
 
 def simulated_annealing(problem: ProblemLike, time_budget: Optional[float] = 60.0,
                         max_moves: Optional[int] = None, seed: int = 0, run_fd: bool = True,
-                        weights: Sequence[float] = (1.0, 0.5, 0.5), init: str = "greedy",
+                        weights: Optional[Sequence[float]] = None, init: str = "greedy",
                         t_start: Optional[float] = None, t_end_ratio: float = 1e-3
                         ) -> BaselineResult:
     """Simulated annealing over hard-macro moves on the proxy cost (see the module docstring).

@@ -22,6 +22,11 @@ Mirhoseini et al., Nature 2021) as documented by the open re-implementation
   of the top 5 % of the concatenated vertical and horizontal maps.
 * **proxy cost** -- ``wl + 0.5 * density + 0.5 * congestion`` (weights configurable).
 
+The terms are a registry (:data:`COST_TERMS`): each is one function ``f(PlacementCost) -> float``
+registered with :func:`cost_term` under a name (its field is ``<name>_cost``), a default weight and its
+.plc header label. Everything that lists the terms (``evaluate``, ``proxy_cost``, the env's info and
+logs, the .plc header written by the baselines, the CLI's ``--weights``) reads the registry.
+
 Speed (Ariane133, 12k nets): a full evaluation is ~4.4 ms on a 2-core CPU. The per-netlist structure
 is built once (:class:`_NetBuckets` for the all-net HPWL, int32 sort keys for the distinct gcells of
 every net), and ``move_node`` re-routes only the moved node's nets (~0.6 ms).
@@ -32,9 +37,10 @@ and height; nets driven by standard cells (flat netlists) are included like any 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from typing import Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -49,6 +55,70 @@ from rlframe.placement.formats.plc import Placement, read_plc
 DEFAULT_ROUTES_PER_MICRON = (70.33, 74.51)
 DEFAULT_MACRO_ROUTING_ALLOC = (51.79, 51.79)
 DEFAULT_GRID = (10, 10)
+
+
+@dataclasses.dataclass(frozen=True)
+class CostTerm:
+    """One term of the proxy cost: ``weight * fn(placement_cost)`` is added to ``proxy_cost``.
+
+    Attributes:
+        name: short name (``"density"``); also the keyword for its weight.
+        weight: default weight in the proxy cost.
+        plc_label: the .plc header label (``"Density cost"``).
+        fn: the term's value for a :class:`PlacementCost` at its current positions.
+    """
+
+    name: str
+    weight: float
+    plc_label: str
+    fn: Callable[["PlacementCost"], float]
+
+    @property
+    def field(self) -> str:
+        """Key of the term in :meth:`PlacementCost.evaluate`, the env's info and the logs."""
+        return f"{self.name}_cost"
+
+
+#: The registered cost terms, in registration order (the order of weight tuples).
+COST_TERMS: Dict[str, CostTerm] = {}
+#: Other keyword names accepted for a term's weight.
+_WEIGHT_ALIASES = {"wl": "wirelength"}
+
+
+def cost_term(name: str, weight: float, plc_label: str) -> Callable:
+    """Decorator registering ``fn(placement_cost) -> float`` as the proxy-cost term ``name``."""
+    def register(fn: Callable[["PlacementCost"], float]) -> Callable[["PlacementCost"], float]:
+        if name in COST_TERMS:
+            raise ConfigError(f"cost term {name!r} is registered twice; pick another name")
+        COST_TERMS[name] = CostTerm(name, float(weight), plc_label, fn)
+        return fn
+    return register
+
+
+def term_weights(weights: Union[None, Sequence[float], Mapping[str, float]] = None,
+                 **named: float) -> Tuple[float, ...]:
+    """Weights of every registered term, in registry order: the defaults, replaced by ``weights`` (one
+    per term, in order, or a mapping by name) and then by keyword (``density=0.5``; ``wl`` = wirelength)."""
+    out = {t.name: t.weight for t in COST_TERMS.values()}
+    if isinstance(weights, Mapping):
+        named = {**dict(weights), **named}
+    elif weights is not None:
+        weights = tuple(weights)
+        if len(weights) != len(COST_TERMS):
+            raise ConfigError(f"proxy-cost weights {weights!r}: need one per cost term, in the order "
+                              f"{tuple(COST_TERMS)}")
+        out = dict(zip(COST_TERMS, map(float, weights)))
+    for key, w in named.items():
+        name = _WEIGHT_ALIASES.get(key, key)
+        if name not in out:
+            raise ConfigError(f"unknown cost term {key!r} in the proxy-cost weights; terms: {tuple(COST_TERMS)}")
+        out[name] = float(w)
+    return tuple(out.values())
+
+
+def term_fields() -> Tuple[str, ...]:
+    """The ``<name>_cost`` keys of the registered terms, in registry order."""
+    return tuple(t.field for t in COST_TERMS.values())
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -560,19 +630,40 @@ class PlacementCost:
         a = np.clip(dx, 0, None) * np.clip(dy, 0, None)
         return float(np.triu(a, 1).sum())
 
-    def proxy_cost(self, wl: float = 1.0, density: float = 0.5, congestion: float = 0.5) -> float:
-        """``wl * wirelength_cost + density * density_cost + congestion * congestion_cost``."""
-        out = wl * self.wirelength_cost()
-        if density:
-            out += density * self.density_cost()
-        if congestion:
-            out += congestion * self.congestion_cost()
+    def proxy_cost(self, *weights: float, **named: float) -> float:
+        """``sum(weight * term)`` over the registered terms (default ``1 * wirelength + 0.5 * density +
+        0.5 * congestion``); weights positional in registry order or by name (:func:`term_weights`).
+        Terms of weight 0 are not computed."""
+        out = 0.0
+        for term, w in zip(COST_TERMS.values(), term_weights(weights or None, **named)):
+            if w:
+                out += w * term.fn(self)
         return out
 
-    def evaluate(self, wl: float = 1.0, density: float = 0.5,
-                 congestion: float = 0.5) -> Dict[str, float]:
-        """All terms: hpwl, wirelength_cost, density_cost, congestion_cost, proxy_cost, overlap."""
-        w, d, c = self.wirelength_cost(), self.density_cost(), self.congestion_cost()
-        return {"hpwl": self.hpwl(), "wirelength_cost": w, "density_cost": d,
-                "congestion_cost": c, "proxy_cost": wl * w + density * d + congestion * c,
-                "overlap": self.macro_overlap()}
+    def evaluate(self, *weights: float, **named: float) -> Dict[str, float]:
+        """``hpwl``, every registered term (``wirelength_cost``, ``density_cost``, ``congestion_cost``
+        ...), ``proxy_cost`` with the given weights (as :meth:`proxy_cost`) and the hard-macro ``overlap``."""
+        out = {"hpwl": self.hpwl()}
+        proxy = 0.0
+        for term, w in zip(COST_TERMS.values(), term_weights(weights or None, **named)):
+            out[term.field] = v = term.fn(self)
+            proxy += w * v
+        out["proxy_cost"] = proxy
+        out["overlap"] = self.macro_overlap()
+        return out
+
+
+# ----- the registered terms (Circuit Training's three, weights 1 / 0.5 / 0.5) --------------------------
+@cost_term("wirelength", 1.0, "Wirelength cost")
+def _wirelength(pc: PlacementCost) -> float:
+    return pc.wirelength_cost()
+
+
+@cost_term("density", 0.5, "Density cost")
+def _density(pc: PlacementCost) -> float:
+    return pc.density_cost()
+
+
+@cost_term("congestion", 0.5, "Congestion cost")
+def _congestion(pc: PlacementCost) -> float:
+    return pc.congestion_cost()

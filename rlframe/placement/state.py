@@ -29,7 +29,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from rlframe.placement.cost import PlacementCost, _ranges
+from rlframe.placement.cost import COST_TERMS, PlacementCost, _ranges, term_fields, term_weights
 from rlframe.placement.designs import resolve_design
 from rlframe.placement.geometry import Grid, oriented_size, rotate_offsets
 from rlframe.placement.formats.netlist import Netlist, read_netlist
@@ -365,7 +365,8 @@ class PlacementState:
 
 
 # ----- finishing a placement ---------------------------------------------------------------------
-COST_KEYS = ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost", "overlap")
+#: Keys of every evaluation (``PlacementCost.evaluate``): hpwl, the registered terms, proxy_cost, overlap.
+COST_KEYS = ("hpwl", *term_fields(), "proxy_cost", "overlap")
 
 
 class Finisher:
@@ -375,16 +376,17 @@ class Finisher:
 
     Args:
         problem: the problem.
-        weights: proxy-cost weights ``(wirelength, density, congestion)``.
+        weights: proxy-cost weights, one per registered cost term in order (``(wirelength, density,
+            congestion)``) or a mapping by term name; default the terms' own weights (1 / 0.5 / 0.5).
         run_fd: place soft macros by force-directed placement (else they stay where they are).
         fd_schedule: a :class:`~rlframe.placement.force_directed.FDSchedule`.
     """
 
-    def __init__(self, problem: PlacementProblem, weights: Tuple[float, float, float] = (1.0, 0.5, 0.5),
+    def __init__(self, problem: PlacementProblem, weights: Union[None, Sequence[float], Dict[str, float]] = None,
                  run_fd: bool = True, fd_schedule=None):
         from rlframe.placement.force_directed import ForceDirectedPlacer
         self.p = problem
-        self.weights = tuple(float(w) for w in weights)
+        self.weights = term_weights(weights)
         self.run_fd = bool(run_fd) and len(problem.netlist.soft_macro_indices) > 0
         self.fd_schedule = fd_schedule
         self.fd = ForceDirectedPlacer(problem.netlist, (problem.grid.width, problem.grid.height)) \
@@ -404,8 +406,7 @@ class Finisher:
             x, y = self.soft_macros(x, y, orientation)
         pc = self.p.cost
         pc.set_positions(x, y, orientation)
-        wl, d, c = self.weights
-        return pc.x.copy(), pc.y.copy(), pc.evaluate(wl=wl, density=d, congestion=c)
+        return pc.x.copy(), pc.y.copy(), pc.evaluate(*self.weights)
 
 
 def plc_header(problem: PlacementProblem, costs: Optional[Dict[str, float]] = None
@@ -424,9 +425,8 @@ def plc_header(problem: PlacementProblem, costs: Optional[Dict[str, float]] = No
     }
     if costs:
         h["Wirelength"] = f"{costs['hpwl']:.3f}"
-        h["Wirelength cost"] = f"{costs['wirelength_cost']:.4f}"
-        h["Congestion cost"] = f"{costs['congestion_cost']:.4f}"
-        h["Density cost"] = f"{costs['density_cost']:.4f}"
+        for term in COST_TERMS.values():
+            h[term.plc_label] = f"{costs[term.field]:.4f}"
     for i, b in enumerate(problem.blockages):
         h[f"Blockage{'' if i == 0 else ' ' * i}"] = " ".join(f"{v!r}" for v in b)
     return h

@@ -38,6 +38,7 @@ import numpy as np
 
 from rlframe.envs.base import EPISODE_METRICS_KEY
 from rlframe.errors import ConfigError, InfeasibleActionError
+from rlframe.placement.cost import term_weights
 from rlframe.placement.designs import list_designs, resolve_plc
 from rlframe.placement.env.observations import GraphObservation, ImageObservation
 from rlframe.placement.formats.plc import Placement, make_placement
@@ -64,7 +65,8 @@ class MacroPlacementEnv(gym.Env):
             ``-ΔHPWL / hpwl_reward_norm`` per step, where the HPWL counts the nets' placed nodes;
             the rewards of an episode sum to ``-(final - initial placed HPWL) / hpwl_reward_norm``;
             the final proxy cost is still in ``info``).
-        cost_weights: ``(wirelength, density, congestion)`` of the proxy cost.
+        cost_weights: proxy-cost weights, one per registered cost term in order (``(wirelength,
+            density, congestion)``, rlframe/placement/cost.py) or a mapping by term name; default 1 / 0.5 / 0.5.
         observation: ``"image"``, ``"graph"`` or ``"both"``.
         infeasible_action: ``"error"`` or ``"penalty"``.
         infeasible_penalty: reward of an infeasible action in ``"penalty"`` mode.
@@ -93,7 +95,7 @@ class MacroPlacementEnv(gym.Env):
         grid: Optional[Tuple[int, int]] = None,
         canvas: Optional[Tuple[float, float]] = None,
         reward: str = "proxy",
-        cost_weights: Sequence[float] = (1.0, 0.5, 0.5),
+        cost_weights: Union[None, Sequence[float], Dict[str, float]] = None,
         observation: str = "image",
         infeasible_action: str = "error",
         infeasible_penalty: float = -1.0,
@@ -117,9 +119,10 @@ class MacroPlacementEnv(gym.Env):
         if infeasible_action not in ("error", "penalty"):
             raise ConfigError(f"MacroPlacementEnv: infeasible_action={infeasible_action!r}; "
                               "choose 'error' or 'penalty'")
-        if len(cost_weights) != 3:
-            raise ConfigError("MacroPlacementEnv: cost_weights must be (wirelength, density, "
-                              f"congestion), got {cost_weights!r}")
+        try:
+            cost_weights = term_weights(cost_weights)
+        except ConfigError as e:
+            raise ConfigError(f"MacroPlacementEnv: cost_weights: {e}") from None
         if render_mode not in (None, "rgb_array"):
             raise ConfigError(f"MacroPlacementEnv: render_mode={render_mode!r}; only 'rgb_array'")
         source = design if design is not None else netlist
@@ -138,7 +141,7 @@ class MacroPlacementEnv(gym.Env):
                               "macro to place")
         self.design = design
         self.reward_mode = reward
-        self.cost_weights = tuple(float(w) for w in cost_weights)
+        self.cost_weights = cost_weights
         self.observation_mode = observation
         self.infeasible_action = infeasible_action
         self.infeasible_penalty = float(infeasible_penalty)

@@ -15,9 +15,11 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 from rlframe.envs.base import EpisodeMetrics
 from rlframe.logging.metrics import mean_finite
+from rlframe.placement.cost import term_fields
 
-#: The env's final-info fields that are placement costs (each also a cost term, see rlframe/placement/cost.py).
-COST_FIELDS = ("proxy_cost", "wirelength_cost", "density_cost", "congestion_cost", "hpwl")
+#: The env's final-info fields that are placement costs: the proxy cost, every registered cost term
+#: (rlframe/placement/cost.py) and the HPWL.
+COST_FIELDS = ("proxy_cost", *term_fields(), "hpwl")
 
 
 def complete_episode(episode: Mapping[str, Any]) -> bool:
