@@ -29,8 +29,9 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from rlframe.errors import ConfigError
 from rlframe.placement.cost import term_weights
-from rlframe.placement.force_directed import FDSchedule
+from rlframe.placement.protocol import Evaluation
 from rlframe.placement.geometry import Grid
 from rlframe.placement.formats.netlist import ORIENTATION_CODE
 from rlframe.placement.formats.plc import Placement, make_placement
@@ -59,14 +60,28 @@ class BaselineResult:
     #: (``use_current_loc=True``), kept only if it lowers the proxy cost (else ``costs_before_fd``);
     #: empty without FD. ``stats["fd_current_kept"]`` says which.
     costs_fd_refine: Dict[str, float] = dataclasses.field(default_factory=dict)
+    #: the placement scored under each regime of the protocol (rlframe/placement/protocol.py):
+    #: ``"none"`` always, ``"centre"`` and ``"refine"`` when the soft macros were placed by FD
+    regimes: Dict[str, Evaluation] = dataclasses.field(default_factory=dict)
 
-    def placement(self) -> Placement:
-        """A :class:`Placement` of every node, header readable by ``PlacementCost.from_plc``."""
-        return make_placement(self.problem.netlist, self.x, self.y, self.orientation,
-                              header=plc_header(self.problem, self.costs))
+    def regime(self, fd: Optional[str] = None) -> Evaluation:
+        """The placement scored under ``fd`` (default: ``"centre"`` when FD ran, else ``"none"``)."""
+        fd = fd or ("centre" if "centre" in self.regimes else "none")
+        if fd not in self.regimes:
+            raise ConfigError(f"{self.name}: no {fd!r} result: the soft macros were not placed by FD "
+                              "(run_fd=False / --fd none); only 'none' exists")
+        return self.regimes[fd]
 
-    def write(self, path: Union[str, os.PathLike]) -> None:
-        self.placement().write(path)
+    def placement(self, fd: Optional[str] = None) -> Placement:
+        """A :class:`Placement` of every node as scored under ``fd`` (soft macros where that regime put
+        them), its header readable by ``PlacementCost.from_plc`` and holding that regime's costs."""
+        ev = self.regime(fd)
+        return make_placement(self.problem.netlist, ev.x, ev.y, ev.orientation,
+                              header=plc_header(self.problem, ev.costs))
+
+    def write(self, path: Union[str, os.PathLike], fd: Optional[str] = None) -> None:
+        """Write the placement scored under ``fd`` (see :meth:`placement`)."""
+        self.placement(fd).write(path)
 
 
 def _problem(p: ProblemLike, plc=None, grid=None) -> PlacementProblem:
@@ -75,20 +90,18 @@ def _problem(p: ProblemLike, plc=None, grid=None) -> PlacementProblem:
 
 def _finish(name: str, problem: PlacementProblem, finisher: Finisher, x, y, orientation, cells,
             t0: float, evaluations: int, stats=None) -> BaselineResult:
-    _, _, before = finisher.evaluate(x, y, orientation, fd=False)
+    """Score the hard-macro placement under every regime of the protocol (rlframe/placement/protocol.py)."""
     stats = dict(stats or {})
-    refine: Dict[str, float] = {}
-    if finisher.fd is not None:   # CT coordinate descent: FD from the current positions, if better
-        sch = dataclasses.replace(finisher.fd_schedule or FDSchedule(), use_current_loc=True)
-        rx, ry = finisher.fd.run(x, y, orientation, sch)
-        _, _, cur = finisher.evaluate(rx, ry, orientation, fd=False)
-        kept = cur["proxy_cost"] < before["proxy_cost"]
-        refine = cur if kept else dict(before)
-        stats["fd_current_kept"] = float(kept)
-        stats["fd_current_proxy_cost"] = cur["proxy_cost"]
-    fx, fy, costs = finisher.evaluate(x, y, orientation)
-    return BaselineResult(name, problem, fx, fy, np.array(orientation), np.array(cells), costs,
-                          before, time.perf_counter() - t0, evaluations, stats, refine)
+    regimes = {"none": finisher.score(x, y, orientation, "none")}
+    if finisher.fd is not None:
+        regimes["refine"] = ref = finisher.score(x, y, orientation, "refine")
+        stats["fd_current_kept"] = float(ref.refine_kept)
+        stats["fd_current_proxy_cost"] = ref.refine_proxy_cost
+        regimes["centre"] = finisher.score(x, y, orientation, "centre")
+    main = regimes["centre"] if finisher.fd is not None else regimes["none"]
+    refine = regimes["refine"].costs if "refine" in regimes else {}
+    return BaselineResult(name, problem, main.x, main.y, np.array(orientation), np.array(cells), main.costs,
+                          regimes["none"].costs, time.perf_counter() - t0, evaluations, stats, refine, regimes)
 
 
 def _rollout(state: PlacementState, choose) -> bool:

@@ -203,6 +203,20 @@ def top_fraction_mean(values: np.ndarray, fraction: float, nonzero_only: bool) -
     return float(top.sum() / cnt)
 
 
+def check_plc_settings(pl: Placement, netlist: Netlist, settings: Dict) -> None:
+    """A .plc was given: its grid and canvas must come from its header, the netlist (canvas) or an override,
+    never silently from the defaults (a different grid or canvas gives a different cost)."""
+    missing = []
+    if settings.get("grid") is None:
+        missing.append("no grid (a '# Columns : <int>  Rows : <int>' line; or pass --grid COLS ROWS / grid=)")
+    if settings.get("canvas") is None and netlist.canvas_bbox is None:
+        missing.append("no canvas (a '# Width : <microns>  Height : <microns>' line; or pass --canvas W H / "
+                       "canvas=)")
+    if missing:
+        raise ConfigError(f"{pl.path}: the .plc header gives " + " and ".join(missing) + "; rlframe does not "
+                          "fall back to a default grid or canvas for a .plc")
+
+
 class PlacementCost:
     """Proxy cost of one placement of a :class:`~rlframe.placement.formats.netlist.Netlist`.
 
@@ -284,8 +298,12 @@ class PlacementCost:
                   macro_routing_alloc=h.macro_routing_alloc, smooth_range=h.smooth_range or 0,
                   overlap_threshold=h.overlap_threshold or 0.0)
         kw.update({k: v for k, v in overrides.items() if v is not None})
+        check_plc_settings(pl, netlist, kw)
         x, y, o, _ = pl.apply(netlist)
-        return cls(netlist, x=x, y=y, orientation=o, **kw)
+        try:
+            return cls(netlist, x=x, y=y, orientation=o, **kw)
+        except ConfigError as e:
+            raise ConfigError(f"{pl.path}: {e}") from None
 
     # ----- positions ------------------------------------------------------------------------
     def set_positions(self, x: np.ndarray, y: np.ndarray,

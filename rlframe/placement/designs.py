@@ -11,7 +11,11 @@ test netlists as ``grouping/<name>`` (e.g. ``grouping/simple``). Provenance and 
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rlframe.placement.formats.netlist import Netlist
+    from rlframe.placement.formats.plc import Placement
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -103,3 +107,23 @@ def resolve_design(name_or_path: Union[str, os.PathLike]) -> Tuple[str, Optional
     raise FileNotFoundError(
         f"unknown design {s!r}: not a shipped design name and not an existing netlist file or "
         f"folder. Shipped designs: {', '.join(sorted(reg))}")
+
+
+def load_design(netlist: Union["Netlist", str, os.PathLike],
+                plc: Union["Placement", str, os.PathLike, None] = None
+                ) -> Tuple["Netlist", Optional["Placement"]]:
+    """The parsed netlist (a :class:`Netlist`, path or shipped name) and placement: ``plc`` as a path, a
+    file name in the design's folder or a :class:`Placement`; None: the design's ``initial.plc``
+    (``legalized.plc``) when there is one, else None (the netlist's own coordinates)."""
+    from rlframe.placement.formats.netlist import Netlist, read_netlist
+    from rlframe.placement.formats.plc import Placement, read_plc
+
+    if isinstance(netlist, Netlist):
+        nl, default, source = netlist, None, netlist.path
+    else:
+        path, default = resolve_design(netlist)
+        nl, source = read_netlist(path), netlist
+    if isinstance(plc, Placement):
+        return nl, plc
+    plc = resolve_plc(source, plc) if plc is not None else default
+    return nl, (read_plc(plc) if plc is not None else None)

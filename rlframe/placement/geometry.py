@@ -19,11 +19,16 @@ boundary belongs to the upper/right cell (``floor``), as in the binary.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from rlframe.errors import ConfigError
 from rlframe.placement.formats.netlist import ORIENTATIONS, Netlist
+
+#: Largest grid accepted (cells); beyond it the arrays of rows x cols would not fit in memory.
+MAX_GRID_CELLS = 1_000_000
 
 # rows: orientation code; columns: (a, b, c, d) with x' = a*dx + b*dy, y' = c*dx + d*dy
 _ROT = np.array([
@@ -82,10 +87,16 @@ class Grid:
 
     def __post_init__(self) -> None:
         if self.cols < 1 or self.rows < 1:
-            raise ValueError(f"grid must have at least 1 column and 1 row, got "
-                             f"{self.cols} x {self.rows}")
-        if not (self.width > 0 and self.height > 0):
-            raise ValueError(f"canvas must have positive size, got {self.width} x {self.height}")
+            raise ConfigError(f"grid must have at least 1 column and 1 row, got {self.cols} x {self.rows}")
+        if self.cols * self.rows > MAX_GRID_CELLS:
+            raise ConfigError(
+                f"grid {self.cols} x {self.rows} ({self.cols * self.rows:,d} cells) is too large: the cost, the "
+                f"env and the baselines keep several arrays of rows x cols (and more per macro); at most "
+                f"{MAX_GRID_CELLS:,d} cells are accepted. Circuit Training uses at most 128 x 128; choose a grid "
+                "whose cells are about the size of the smaller macros (--grid COLS ROWS / grid=)")
+        if not (0 < self.width < math.inf and 0 < self.height < math.inf):
+            raise ConfigError(f"canvas must have a finite positive size, got {self.width} x {self.height} "
+                              "(--canvas W H / canvas=, or the .plc's '# Width : W  Height : H' line)")
 
     @property
     def cell_width(self) -> float:

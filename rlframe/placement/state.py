@@ -408,6 +408,13 @@ class Finisher:
         pc.set_positions(x, y, orientation)
         return pc.x.copy(), pc.y.copy(), pc.evaluate(*self.weights)
 
+    def score(self, x: np.ndarray, y: np.ndarray, orientation: np.ndarray, fd: str = "centre"):
+        """The evaluation protocol (:func:`rlframe.placement.protocol.score_positions`) with this
+        finisher's weights and FD placer: regime ``fd`` = ``"centre"``, ``"refine"`` or ``"none"``
+        (every regime is ``"none"`` when this finisher does not run FD)."""
+        from rlframe.placement.protocol import score_positions
+        return score_positions(self.p.cost, self.fd, x, y, orientation, fd, self.weights, self.fd_schedule)
+
 
 def plc_header(problem: PlacementProblem, costs: Optional[Dict[str, float]] = None
                ) -> Dict[str, str]:

@@ -39,6 +39,7 @@ import dataclasses
 import gzip
 import os
 import re
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -57,6 +58,9 @@ TYPE_NAMES: Tuple[str, ...] = (
 
 #: Name prefix of soft macros (standard-cell clusters) in Circuit Training netlists.
 SOFT_MACRO_PREFIX = "Grp"
+#: Largest size or |coordinate| accepted, in microns (1 m: any real die is far smaller; beyond it a
+#: value is a typo or a unit error, and the cost's float arithmetic would lose every digit).
+MAX_MICRONS = 1e6
 
 #: The eight orientations, in the order of the orientation codes (N == 0).
 ORIENTATIONS: Tuple[str, ...] = ("N", "S", "FN", "FS", "E", "W", "FE", "FW")
@@ -490,6 +494,58 @@ def _num(path: str, line: int, name: str, attrs: dict, key: str, default: float)
             path, line, f"node {name!r}: attr {key!r} = {v!r} is not a number") from None
 
 
+_KIND = {HARD_MACRO: "hard macro", SOFT_MACRO: "soft macro", PORT: "port", STDCELL: "standard cell",
+         HARD_MACRO_PIN: "macro pin", SOFT_MACRO_PIN: "macro pin"}
+
+
+def _check_values(path, names, node_lines, node_type, width, height, x, y, has_xy, pxo, pyo, weight,
+                  no_size) -> None:
+    """Sizes, coordinates, pin offsets and weights must be finite and sane (a NaN or 1e30 would give NaN or
+    meaningless costs and observations); raises NetlistParseError at the first bad node's attr line,
+    warns about legal but suspicious values (a soft macro of zero area)."""
+    sized = np.isin(node_type, (HARD_MACRO, SOFT_MACRO, STDCELL))
+    hard = node_type == HARD_MACRO
+    checks = (
+        ("width", width, sized & ~(np.abs(width) <= MAX_MICRONS)),
+        ("height", height, sized & ~(np.abs(height) <= MAX_MICRONS)),
+        ("width", width, sized & (width < 0)),
+        ("height", height, sized & (height < 0)),
+        ("width", width, hard & ~no_size & (width == 0)),
+        ("height", height, hard & ~no_size & (height == 0)),
+        ("x", x, has_xy & ~(np.abs(x) <= MAX_MICRONS)),
+        ("y", y, has_xy & ~(np.abs(y) <= MAX_MICRONS)),
+        ("x_offset", pxo, ~(np.abs(pxo) <= MAX_MICRONS)),
+        ("y_offset", pyo, ~(np.abs(pyo) <= MAX_MICRONS)),
+        ("weight", weight, ~(np.isfinite(weight) & (weight >= 0))),
+    )
+    for key, values, bad in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            v = float(values[i])
+            kind = _KIND.get(int(node_type[i]), "node")
+            if key == "weight":
+                why = "must be a finite number >= 0 (the net's weight in the wirelength)"
+            elif key in ("width", "height"):
+                why = (f"must be a finite size in microns, > 0 for a hard macro, >= 0 otherwise, and at most "
+                       f"{MAX_MICRONS:g}")
+            else:
+                why = f"must be a finite coordinate in microns with |value| <= {MAX_MICRONS:g}"
+            more = int(bad.sum()) - 1
+            raise NetlistParseError(
+                path, _locate(path, node_lines[i], f'"{key}"') if node_lines[i] else node_lines[i],
+                f"{kind} {names[i]!r}: {key} = {v!r} {why}; fix the attr"
+                + (f" ({more} more node(s) have the same problem)" if more > 0 else ""))
+    if no_size.any():
+        i = int(np.flatnonzero(no_size)[0])
+        warnings.warn(f"{path}: {int(no_size.sum())} hard macro(s) have no width or height attr (first: "
+                      f"{names[i]!r}), taken as 0: is the netlist complete?", stacklevel=4)
+    zero = (node_type == SOFT_MACRO) & ((width == 0) | (height == 0))
+    if zero.any():
+        i = int(np.flatnonzero(zero)[0])
+        warnings.warn(f"{path}: {int(zero.sum())} soft macro(s) have zero area (first: {names[i]!r}); they "
+                      "add nothing to the density cost -- is a width/height attr missing?", stacklevel=4)
+
+
 def _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages) -> Netlist:
     n = len(names)
     name_to_index: Dict[str, int] = {}
@@ -606,6 +662,9 @@ def _assemble(path, names, node_lines, inputs, attrs, metadata, bbox, blockages)
     net_ptr = np.asarray(ptr, np.int64)
     net_nodes = np.asarray(flat, np.int64)
     net_weight = weight[np.asarray(drivers, np.int64)] if drivers else np.zeros(0)
+    no_size = np.array([nt == HARD_MACRO and not ("width" in a and "height" in a) for nt, a in zip(node_type, attrs)],
+                       bool)
+    _check_values(path, names, node_lines, node_type, width, height, x, y, has_xy, pxo, pyo, weight, no_size)
 
     return Netlist(
         path=path, names=list(names), node_type=node_type, width=width, height=height, x=x, y=y,

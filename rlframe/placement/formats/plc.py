@@ -15,15 +15,17 @@ written in the shortest decimal form that reads back to the same float.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from rlframe.errors import NetlistParseError
 from rlframe.placement.formats.netlist import (
-    HARD_MACRO, ORIENTATION_CODE, ORIENTATIONS, PORT, SOFT_MACRO, STDCELL, Netlist)
+    HARD_MACRO, MAX_MICRONS, ORIENTATION_CODE, ORIENTATIONS, PORT, SOFT_MACRO, STDCELL, Netlist)
 
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 # (header field, regex on the comment body, converters)
@@ -45,6 +47,16 @@ _HEADER_PATTERNS: Tuple[Tuple[str, "re.Pattern[str]", Tuple[type, ...]], ...] = 
         ("block", r"^Block\s*:\s*(\S+)", (str,)),
         ("project", r"^Project\s*:\s*(\S+)", (str,)),
     ))
+#: header settings a line may start with, and the form each must have (a line starting with one of them that
+#: does not match is an error: silently ignoring it would score with a default grid or canvas)
+_SETTING_FORMS = {
+    "grid": ("columns", "'# Columns : <int>  Rows : <int>'"),
+    "canvas": ("width", "'# Width : <microns>  Height : <microns>'"),
+    "routes_per_micron": ("routes per micron", "'# Routes per micron, hor : <number>  ver : <number>'"),
+    "macro_routing_alloc": ("routes used by macros", "'# Routes used by macros, hor : <number>  ver : <number>'"),
+    "smooth_range": ("smoothing factor", "'# Smoothing factor : <number>'"),
+    "overlap_threshold": ("overlap threshold", "'# Overlap threshold : <number>'"),
+}
 _BLOCKAGE_RE = re.compile(rf"^Blockage\s*:\s*{_NUM}\s+{_NUM}\s+{_NUM}\s+{_NUM}\s+{_NUM}", re.I)
 _NODE_RE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
 
@@ -135,6 +147,7 @@ class Placement:
                 self.path, int(self.node_line[k]) + 1,
                 f"node index {int(idx[k])} is not a macro, port or standard cell of netlist "
                 f"{netlist.path} ({netlist.n_nodes} nodes): is this .plc for another netlist?")
+        self._check_complete(netlist)
         x[idx] = self.x
         y[idx] = self.y
         fixed[idx] = self.fixed
@@ -151,6 +164,29 @@ class Placement:
         x[pins], y[pins] = px, py
         return x, y, orient, fixed
 
+    def _missing_nodes(self, netlist: Netlist, kind: int) -> np.ndarray:
+        nodes = np.flatnonzero(netlist.node_type == kind)
+        return nodes[~np.isin(nodes, self.node_index)]
+
+    def _check_complete(self, netlist: Netlist) -> None:
+        """A .plc with node lines must list every hard macro (else its netlist position would be scored
+        silently); soft macros left out are legal (they keep the netlist's position) but get a warning. A
+        header-only .plc (no node line, as Circuit Training's toy_macro_stdcell) gives settings only."""
+        if not len(self.node_index):
+            return
+        miss = self._missing_nodes(netlist, HARD_MACRO)
+        if len(miss):
+            i = int(miss[0])
+            raise NetlistParseError(
+                self.path, 0, f"gives no position for {len(miss)} of the "
+                f"{int(np.sum(netlist.node_type == HARD_MACRO))} hard macros of {netlist.path} (first: "
+                f"{netlist.names[i]!r}, node index {i}); add a line '{i} <x> <y> <orientation> <fixed>' for "
+                "each (a .plc written by rlframe or Circuit Training lists every macro)")
+        soft = self._missing_nodes(netlist, SOFT_MACRO)
+        if len(soft):
+            warnings.warn(f"{self.path}: no position for {len(soft)} soft macro(s) (first: "
+                          f"{netlist.names[int(soft[0])]!r}); they stay at the netlist's coordinates", stacklevel=3)
+
 
 def _fmt_float(v: float) -> str:
     s = repr(float(v))
@@ -164,28 +200,67 @@ def format_node_line(index: int, x: float, y: float, orientation: str, fixed: bo
     return f"{index} {_fmt_float(x)} {_fmt_float(y)} {orientation or '-'} {1 if fixed else 0}"
 
 
-def parse_header_line(body: str, header: PlcHeader) -> None:
-    """Update ``header`` from one comment body (the text after ``#``)."""
+def parse_header_line(body: str, header: PlcHeader, path: str = "<header>", line: int = 0) -> None:
+    """Update ``header`` from one comment body (the text after ``#``). A line that starts with a setting's
+    name (``Columns``, ``Width``, ``Routes per micron`` ...) but does not hold valid numbers raises
+    :class:`NetlistParseError` naming ``path`` and ``line`` and the form expected."""
     body = body.strip()
     for name, rx, conv in _HEADER_PATTERNS:
         m = rx.match(body)
         if m:
-            vals = tuple(c(g) for c, g in zip(conv, m.groups()))
+            try:
+                vals = tuple(c(g) for c, g in zip(conv, m.groups()))
+            except ValueError:
+                vals = None
+            if vals is None or not _valid_setting(name, vals):
+                _bad_setting(name, body, path, line)
             setattr(header, name, vals if len(vals) > 1 else vals[0])
             return
+    low = body.lower()
+    for name, (prefix, _) in _SETTING_FORMS.items():
+        if low.startswith(prefix):
+            _bad_setting(name, body, path, line)
     m = _BLOCKAGE_RE.match(body)
     if m:
         header.blockages.append(tuple(float(g) for g in m.groups()))
 
 
+def _valid_setting(name: str, vals: tuple) -> bool:
+    if name == "grid":
+        return all(v >= 1 for v in vals)
+    if name in _SETTING_FORMS:
+        ok = all(math.isfinite(v) for v in vals)
+        return ok and (all(v > 0 for v in vals) if name in ("canvas", "routes_per_micron") else
+                       all(v >= 0 for v in vals))
+    return True
+
+
+def _bad_setting(name: str, body: str, path: str, line: int) -> None:
+    prefix, form = _SETTING_FORMS[name]
+    what = {"grid": "whole numbers >= 1", "canvas": "finite sizes > 0 (microns)",
+            "routes_per_micron": "finite numbers > 0"}.get(name, "finite numbers >= 0")
+    raise NetlistParseError(path, line, f"header line {'# ' + body!r}: expected {form} with {what}; fix the "
+                            "line or delete it (then give the setting another way, e.g. --grid / --canvas)")
+
+
 def read_plc(path: Union[str, os.PathLike]) -> Placement:
-    """Parse a ``.plc`` file. Malformed node lines raise ``NetlistParseError(path, line, ...)``."""
+    """Parse a ``.plc`` file. Malformed node or header-setting lines, non-finite or absurd coordinates
+    and files that are not text raise ``NetlistParseError(path, line, ...)``."""
     path = os.fspath(path)
     try:
-        with open(path, "r", encoding="utf-8", newline="") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            raw = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f".plc file not found: {path}") from None
+    except IsADirectoryError:
+        raise NetlistParseError(path, 0, "is a folder, not a .plc file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NetlistParseError(
+            path, raw.count(b"\n", 0, e.start) + 1,
+            f"not a text .plc file (byte {e.start} is not UTF-8): is this the right file? A .plc holds "
+            "'#' header lines and 'node_index x y orientation fixed' lines") from None
     newline = "\r\n" if "\r\n" in text else "\n"
     final_newline = text.endswith(newline)
     lines = text.split(newline)
@@ -204,7 +279,7 @@ def read_plc(path: Union[str, os.PathLike]) -> Placement:
             continue
         if s[0] == "#":
             if not idx:
-                parse_header_line(s[1:], header)
+                parse_header_line(s[1:], header, path, i + 1)
             continue
         m = _NODE_RE.match(line)
         if not m:
@@ -215,6 +290,9 @@ def read_plc(path: Union[str, os.PathLike]) -> Placement:
             xv, yv = float(m.group(2)), float(m.group(3))
         except ValueError:
             raise NetlistParseError(path, i + 1, f"x/y are not numbers in {s!r}") from None
+        if not (abs(xv) <= MAX_MICRONS and abs(yv) <= MAX_MICRONS):
+            raise NetlistParseError(path, i + 1, f"x/y in {s!r} must be finite coordinates in microns with "
+                                    f"|value| <= {MAX_MICRONS:g}; fix the line")
         if m.group(5) not in ("0", "1"):
             raise NetlistParseError(path, i + 1, f"fixed flag must be 0 or 1 in {s!r}")
         idx.append(int(m.group(1)))
