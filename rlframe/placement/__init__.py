@@ -4,7 +4,9 @@ Package map (docs/placement.md, "Package map")::
 
     formats/         netlist.py (protobuf-text netlists), plc.py (.plc placement files)
     geometry.py      the grid, oriented sizes, pin positions
-    cost.py          the proxy cost (wirelength, density, congestion), Circuit Training's evaluator
+    cost.py          the proxy cost: a registry of terms (wirelength, density, congestion), CT's evaluator
+    protocol.py      the evaluation protocol: evaluate(netlist, plc, fd="centre"|"refine"|"none")
+    info.py          design_info: what `rlframe placement info` reports (counts, canvas, grid, dead ends)
     force_directed.py  force-directed placement of the soft macros
     state.py         PlacementProblem / PlacementState: legal hard-macro placement shared by env and baselines
     env/             the gymnasium env (env.py), its observations, registration, policy rollouts
@@ -34,9 +36,11 @@ from rlframe.placement.state import Finisher, PlacementProblem, PlacementState
 from rlframe.placement.env.observations import GraphObservation, ImageObservation
 from rlframe.placement.env.env import InfeasibleActionError, MacroPlacementEnv
 from rlframe.placement.env.registration import ENV_ID, register_envs
+from rlframe.placement.protocol import FD_REGIMES, Evaluation, evaluate
 
 __all__ = ["PlacementCost", "Grid", "Netlist", "Placement", "design_file", "list_designs",
            "make_placement", "read_netlist", "read_plc", "resolve_design", "write_plc",
            "FDSchedule", "ForceDirectedPlacer", "force_directed_placement", "Finisher",
            "PlacementProblem", "PlacementState", "GraphObservation", "ImageObservation",
-           "InfeasibleActionError", "MacroPlacementEnv", "ENV_ID", "register_envs"]
+           "InfeasibleActionError", "MacroPlacementEnv", "ENV_ID", "register_envs", "evaluate", "Evaluation",
+           "FD_REGIMES"]

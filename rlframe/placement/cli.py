@@ -1,16 +1,22 @@
 """``rlframe placement ...`` sub-commands (also runnable as ``python -m rlframe.placement.cli``).
 
-* ``placement cost --netlist N [--plc P] [--json]`` -- Circuit Training's proxy cost of a placement
-  (``P`` a path, or a file name in a shipped design's folder, e.g. ``legalized.plc``);
-  canvas, grid and routing settings come from the .plc header and may be overridden with
-  ``--canvas W H``, ``--grid COLS ROWS``, ``--routes H V``, ``--macro-routes H V``, ``--smooth N``.
-* ``placement info N [--json]`` -- node counts, nets, areas, canvas.
+* ``placement cost --netlist N [--plc P] [--fd centre|refine|none] [--json]`` -- the proxy cost of a
+  placement and its components, scored by the evaluation protocol (rlframe/placement/protocol.py):
+  ``--fd none`` (default) scores the .plc as written, ``--fd centre`` places the soft macros by
+  force-directed placement from the canvas centre first (Circuit Training's default, what CT and TILOS
+  publish), ``--fd refine`` from their current positions, kept if better. ``P`` is a path or a file name
+  in a shipped design's folder (e.g. ``legalized.plc``); canvas, grid and routing settings come from the
+  .plc header and may be overridden with ``--canvas W H``, ``--grid COLS ROWS``, ``--routes H V``,
+  ``--macro-routes H V``, ``--smooth N``.
+* ``placement info N [--plc P] [--grid C R] [--canvas W H] [--json]`` -- what to know before training:
+  macros, soft macros, nets, canvas, grid, utilisation, and whatever makes every episode dead-end.
 * ``placement random|greedy|sa --netlist N [--plc P] [--grid C R] [--time S] [--moves M] [--seed S]
-  [--no-fd] [--json] --out OUT.plc`` -- baseline placements of the hard macros
-  (``rlframe.placement.baselines``); ``--plc`` gives the header settings and the starting
-  positions of soft macros, ports and fixed macros (default: the design's initial.plc); soft macros
-  are then placed force-directed (unless ``--no-fd``); the written .plc reads back with
-  ``placement cost``.
+  [--fd centre|refine|none] [--json] --out OUT.plc`` -- baseline placements of the hard macros
+  (``rlframe.placement.baselines``); ``--plc`` gives the header settings and the starting positions of
+  soft macros, ports and fixed macros (default: the design's initial.plc); the soft macros are then
+  placed under the ``--fd`` regime (default ``centre``; ``--no-fd`` = ``--fd none``), and OUT.plc holds
+  them where that score put them: ``placement cost --plc OUT.plc --fd none`` re-scores it to the printed
+  value (and, for ``centre``, so does ``--fd centre``).
 
 ``N`` is a netlist path or a shipped design name (``rlframe placement info --list`` lists them).
 Wire into the main CLI with :func:`add_placement_parser`.
@@ -19,24 +25,49 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from typing import List, Optional
+import warnings
+from typing import Any, Dict, List, Optional
 
-from rlframe.errors import NetlistParseError
+from rlframe.errors import ConfigError, NetlistParseError
+from rlframe.placement.cost import COST_TERMS, term_fields
+from rlframe.placement.protocol import FD_REGIMES
+
+#: The cost keys every command prints: the HPWL, each registered term, the proxy cost.
+def _cost_keys() -> tuple:
+    return ("hpwl", *term_fields(), "proxy_cost")
 
 
 def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add the ``placement`` command (with its sub-commands) to ``subparsers``."""
     p = subparsers.add_parser("placement", help="chip macro placement: cost, info, baselines",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="placement_cmd", metavar="{cost,info,random,greedy,sa}")
+    sub = p.add_subparsers(dest="placement_cmd")
     sub.required = True
+    _add_cost(sub)
+    _add_info(sub)
+    _add_baselines(sub)
+    return p
 
+
+def _add_weights(parser: argparse.ArgumentParser) -> None:
+    names = tuple(COST_TERMS)
+    parser.add_argument("--weights", nargs=len(names), type=float, default=None,
+                        metavar=tuple(n.upper() for n in names),
+                        help="proxy-cost weights, one per cost term (default "
+                             + " / ".join(f"{t.weight:g}" for t in COST_TERMS.values()) + ")")
+
+
+def _add_cost(sub) -> None:
     c = sub.add_parser("cost", help="proxy cost of a placement (Circuit Training's formula)")
     c.add_argument("--netlist", required=True, help="netlist .pb.txt[.gz] or shipped design name")
     c.add_argument("--plc", default=None,
                    help=".plc placement (default: the design's initial.plc if any, else the "
                         "netlist's own coordinates)")
+    c.add_argument("--fd", choices=FD_REGIMES, default=None,
+                   help="soft macros: none = as in the .plc (default), centre = force-directed from the canvas "
+                        "centre (the protocol's published regime), refine = from their positions, kept if better")
     c.add_argument("--grid", nargs=2, type=int, metavar=("COLS", "ROWS"))
     c.add_argument("--canvas", nargs=2, type=float, metavar=("W", "H"))
     c.add_argument("--routes", nargs=2, type=float, metavar=("H", "V"),
@@ -44,17 +75,23 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     c.add_argument("--macro-routes", nargs=2, type=float, metavar=("H", "V"),
                    help="routing tracks per micron used by hard macros")
     c.add_argument("--smooth", type=float, help="congestion smoothing range (cells)")
-    c.add_argument("--weights", nargs=3, type=float, default=(1.0, 0.5, 0.5),
-                   metavar=("WL", "DENSITY", "CONGESTION"), help="proxy-cost weights")
+    _add_weights(c)
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(placement_func=cmd_cost)
 
-    i = sub.add_parser("info", help="counts, nets, areas and canvas of a netlist")
+
+def _add_info(sub) -> None:
+    i = sub.add_parser("info", help="macros, nets, canvas, grid, utilisation and dead ends of a netlist")
     i.add_argument("netlist", nargs="?", help="netlist .pb.txt[.gz] or shipped design name")
+    i.add_argument("--plc", default=None, help=".plc giving canvas and grid (default: the design's initial.plc)")
+    i.add_argument("--grid", nargs=2, type=int, metavar=("COLS", "ROWS"))
+    i.add_argument("--canvas", nargs=2, type=float, metavar=("W", "H"))
     i.add_argument("--list", action="store_true", help="list the shipped designs")
     i.add_argument("--json", action="store_true")
     i.set_defaults(placement_func=cmd_info)
 
+
+def _add_baselines(sub) -> None:
     for name, helptext in (("random", "random legal placement (best of --time seconds of samples)"),
                            ("greedy", "greedy placement: least HPWL increase per macro, largest first"),
                            ("sa", "simulated annealing over hard-macro moves on the proxy cost")):
@@ -69,54 +106,97 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
         if name == "sa":
             b.add_argument("--moves", type=int, default=None, help="move budget (with or instead of --time)")
         b.add_argument("--seed", type=int, default=0)
-        b.add_argument("--no-fd", action="store_true",
-                       help="keep soft macros where they start (no force-directed placement)")
-        b.add_argument("--weights", nargs=3, type=float, default=(1.0, 0.5, 0.5),
-                       metavar=("WL", "DENSITY", "CONGESTION"), help="proxy-cost weights")
+        b.add_argument("--fd", choices=FD_REGIMES, default="centre",
+                       help="soft-macro regime of the printed score and of OUT.plc (default centre)")
+        b.add_argument("--no-fd", action="store_const", const="none", dest="fd",
+                       help="same as --fd none: keep soft macros where they start")
+        _add_weights(b)
         b.add_argument("--out", required=True, help="output .plc path")
         b.add_argument("--json", action="store_true", help="print one JSON object")
         b.set_defaults(placement_func=cmd_baseline, baseline=name)
-    return p
 
 
-def _load(name: str):
-    from rlframe.placement.designs import resolve_design
-    from rlframe.placement.formats.netlist import read_netlist
-    net_path, plc_path = resolve_design(name)
-    return read_netlist(net_path), plc_path
+# ----- output ---------------------------------------------------------------------------------------
+def _json(obj: Dict[str, Any]) -> str:
+    """One JSON line; a NaN or infinity is an error naming the field (JSON has no NaN)."""
+    bad = [k for k, v in _flat(obj) if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise ConfigError(f"non-finite value(s) in the result: {', '.join(bad)}; the inputs hold something the "
+                          "checks missed -- please report it with the netlist and .plc")
+    return json.dumps(obj, allow_nan=False)
 
 
+def _flat(obj: Any, prefix: str = ""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _flat(v, f"{prefix}{k}.")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _flat(v, f"{prefix}{i}.")
+    else:
+        yield prefix.rstrip("."), obj
+
+
+def _print_costs(costs: Dict[str, float], extra: Optional[Dict[str, float]] = None, label: str = "") -> None:
+    for k in _cost_keys():
+        line = f"{k:16s} {costs[k]:.6f}"
+        if extra is not None:
+            line += f"   ({label}: {extra[k]:.6f})"
+        print(line)
+
+
+# ----- commands -------------------------------------------------------------------------------------
 def cmd_cost(args: argparse.Namespace) -> int:
     from rlframe.placement.cost import PlacementCost
-    from rlframe.placement.designs import resolve_plc
-    nl, default_plc = _load(args.netlist)
-    plc = resolve_plc(args.netlist, args.plc) or default_plc
+    from rlframe.placement.designs import load_design
+    from rlframe.placement.protocol import fd_placer_for, score_positions
+
+    nl, pl = load_design(args.netlist, args.plc)
     overrides = dict(
         grid=tuple(args.grid) if args.grid else None,
         canvas=tuple(args.canvas) if args.canvas else None,
         routes_per_micron=tuple(args.routes) if args.routes else None,
         macro_routing_alloc=tuple(args.macro_routes) if args.macro_routes else None,
         smooth_range=args.smooth)
-    if plc:
-        pc = PlacementCost.from_plc(nl, plc, **overrides)
+    if pl is not None:
+        pc = PlacementCost.from_plc(nl, pl, **overrides)
     else:
+        _warn_defaults(nl, overrides)
         pc = PlacementCost(nl, **{k: v for k, v in overrides.items() if v is not None})
-    wl, dens, cong = args.weights
-    e = pc.evaluate(wl=wl, density=dens, congestion=cong)
-    out = {k: e[k] for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost",
-                             "proxy_cost")}
+    fd = args.fd or "none"
+    ev = score_positions(pc, fd_placer_for(pc) if fd != "none" else None, pc.x, pc.y, pc.orientation, fd,
+                         args.weights)
+    out: Dict[str, Any] = {k: ev.costs[k] for k in _cost_keys()}
+    if args.fd is not None:
+        out["fd"] = fd
     if args.json:
-        print(json.dumps(out))
+        print(_json(out))
     else:
         g = pc.grid
-        print(f"netlist {nl.path}\nplacement {plc or '(netlist coordinates)'}")
+        print(f"netlist {nl.path}\nplacement {pl.path if pl is not None else '(netlist coordinates)'}")
         print(f"canvas {g.width:g} x {g.height:g}, grid {g.cols} x {g.rows}, routes/um "
               f"{pc.routes_per_micron}, macro routes/um {pc.macro_routing_alloc}, "
               f"smooth {pc.smooth_range}")
-        for k, v in out.items():
-            print(f"{k:16s} {v:.6f}")
-        print(f"{'macro overlap':16s} {e['overlap']:.3f}")
+        print(f"soft macros: {_REGIME_TEXT[fd]}")
+        _print_costs(ev.costs)
+        print(f"{'macro overlap':16s} {ev.costs['overlap']:.3f}")
     return 0
+
+
+_REGIME_TEXT = {"none": "as in the placement (--fd none)",
+                "centre": "force-directed from the canvas centre (--fd centre)",
+                "refine": "force-directed from their positions, kept if better (--fd refine)"}
+
+
+def _warn_defaults(nl, overrides: Dict[str, Any]) -> None:
+    """No .plc: say which settings fall back to defaults (never silently)."""
+    from rlframe.placement.cost import DEFAULT_GRID
+    if overrides.get("grid") is None:
+        warnings.warn(f"{nl.path}: no .plc and no --grid: using the default grid {DEFAULT_GRID[0]} x "
+                      f"{DEFAULT_GRID[1]}; pass --plc or --grid COLS ROWS", stacklevel=2)
+    if overrides.get("canvas") is None and nl.canvas_bbox is None:
+        warnings.warn(f"{nl.path}: no .plc, no '# FP bbox' line and no --canvas: using a square canvas of "
+                      "the design's area / 0.6; pass --plc or --canvas W H", stacklevel=2)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -125,24 +205,32 @@ def cmd_info(args: argparse.Namespace) -> int:
         names = list_designs()
         print(json.dumps(names) if args.json else "\n".join(names))
         return 0
-    nl, plc = _load(args.netlist)
-    s = nl.summary()
-    s["initial_plc"] = plc
+    from rlframe.placement.info import design_info
+    info = design_info(args.netlist, plc=args.plc, grid=tuple(args.grid) if args.grid else None,
+                       canvas=tuple(args.canvas) if args.canvas else None)
     if args.json:
-        print(json.dumps(s))
-    else:
-        for k, v in s.items():
-            print(f"{k:18s} {v:.3f}" if isinstance(v, float) else f"{k:18s} {v}")
+        print(_json(info))
+        return 0
+    for k, v in info.items():
+        if k in ("dead_ends", "warnings"):
+            continue
+        print(f"{k:22s} {v:.3f}" if isinstance(v, float) else f"{k:22s} {v}")
+    for w in info["warnings"]:
+        print(f"warning: {w}")
+    for d in info["dead_ends"]:
+        print(f"DEAD END: {d}")
+    if not info["dead_ends"]:
+        print(f"{'dead ends':22s} none found")
     return 0
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     from rlframe.placement import baselines
-    from rlframe.placement.state import PlacementProblem
     from rlframe.placement.designs import resolve_plc
+    from rlframe.placement.state import PlacementProblem
     problem = PlacementProblem(args.netlist, plc=resolve_plc(args.netlist, args.plc),
                                grid=tuple(args.grid) if args.grid else None)
-    common = dict(run_fd=not args.no_fd, weights=tuple(args.weights))
+    common = dict(run_fd=args.fd != "none", weights=args.weights)
     if args.baseline == "random":
         res = baselines.random_placement(problem, seed=args.seed, time_budget=args.time, **common)
     elif args.baseline == "greedy":
@@ -151,26 +239,44 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         budget = args.time if args.time is not None else (None if args.moves else 60.0)
         res = baselines.simulated_annealing(problem, time_budget=budget, max_moves=args.moves,
                                             seed=args.seed, **common)
-    res.write(args.out)
-    out = {"baseline": res.name, "out": args.out, "seconds": res.seconds,
-           "evaluations": res.evaluations, **res.costs,
-           "before_fd": res.costs_before_fd, "stats": res.stats}
+    ev = res.regime(args.fd)
+    res.write(args.out, args.fd)
+    out = {"baseline": res.name, "out": args.out, "fd": args.fd, "seconds": res.seconds,
+           "evaluations": res.evaluations, **ev.costs, "before_fd": res.costs_before_fd,
+           "regimes": {k: {c: r.costs[c] for c in _cost_keys()} for k, r in res.regimes.items()},
+           "stats": res.stats}
     if args.json:
-        print(json.dumps(out))
+        print(_json(out))
     else:
         print(f"{res.name}: {res.evaluations} evaluations in {res.seconds:.1f} s -> {args.out}")
-        for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"):
-            print(f"{k:16s} {res.costs[k]:.6f}   (before force-directed: {res.costs_before_fd[k]:.6f})")
+        print(f"soft macros: {_REGIME_TEXT[args.fd]}")
+        _print_costs(ev.costs, res.costs_before_fd, "before force-directed")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch parsed ``placement`` arguments; user errors print one line and return 2."""
-    try:
-        return args.placement_func(args)
-    except (FileNotFoundError, NetlistParseError, ValueError, RuntimeError) as e:
-        print(f"rlframe placement: error: {e}", file=sys.stderr)
-        return 2
+    """Dispatch parsed ``placement`` arguments; user errors print one line and return 2, warnings one line
+    each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = args.placement_func(args)
+        except (FileNotFoundError, NetlistParseError, ConfigError, ValueError, RuntimeError, MemoryError) as e:
+            code = 2
+            _print_warnings(caught)
+            print(f"rlframe placement: error: {e}", file=sys.stderr)
+            return code
+    _print_warnings(caught)
+    return code
+
+
+def _print_warnings(caught: List[warnings.WarningMessage]) -> None:
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning) or str(w.message) in seen:
+            continue
+        seen.add(str(w.message))
+        print(f"rlframe placement: warning: {w.message}", file=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -25,7 +25,7 @@ hard macro is placed, it is the HPWL of the full netlist with the soft macros wh
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -201,6 +201,48 @@ class PlacementProblem:
         rows = np.abs(self.row_y[None, :] - rects[:, 1:2]) < (h + rects[:, 3:4]) / 2 - self.eps
         cols = np.abs(self.col_x[None, :] - rects[:, 0:1]) < (w + rects[:, 2:3]) / 2 - self.eps
         return rows, cols
+
+    def dead_ends(self) -> List[str]:
+        """Why *every* episode would end before the last macro is placed (empty: no such reason found):
+        a macro that fits in no cell of the empty canvas (larger than the canvas, or than the room the
+        blockages and fixed macros leave, or off every cell centre of a coarse grid), more macros than grid
+        cells (two macros never share a cell centre), or more hard-macro area than free canvas area."""
+        out: List[str] = []
+        g, names = self.grid, self.netlist.names
+        sizes = np.stack([self.macro_w, self.macro_h], 1)
+        for w, h in np.unique(sizes, axis=0):
+            free = self.fits_canvas(w, h)
+            if len(self.static_obstacles):
+                rows, cols = self.hits(w, h, self.static_obstacles)
+                free &= ~((rows.T.astype(np.float32) @ cols.astype(np.float32)) > 0)
+            if not free.any():
+                who = self.order[(sizes[:, 0] == w) & (sizes[:, 1] == h)]
+                out.append(f"hard macro {names[int(who[0])]!r} ({w:g} x {h:g} um"
+                           + (f", and {len(who) - 1} more of that size" if len(who) > 1 else "")
+                           + f") fits in no cell of the empty {g.width:g} x {g.height:g} canvas on the "
+                           f"{g.cols} x {g.rows} grid: enlarge the canvas, use a finer grid or remove blockages")
+        if self.n_macros > g.n_cells:
+            out.append(f"{self.n_macros} macros to place but only {g.n_cells} grid cells (each macro takes a "
+                       "cell centre of its own): use a finer grid")
+        fixed_area = float(np.sum(self.node_w[self.fixed_hard] * self.node_h[self.fixed_hard]))
+        blocked = sum((b[2] - b[0]) * (b[3] - b[1]) for b in self.blockages)
+        need = float(np.sum(self.macro_w * self.macro_h))
+        room = g.width * g.height - fixed_area - blocked
+        if need > room:
+            out.append(f"the hard macros to place cover {need:g} um^2 but the canvas leaves {room:g} um^2 "
+                       "(canvas minus fixed macros and blockages): enlarge the canvas")
+        return out
+
+    def packs(self) -> bool:
+        """Whether placing every macro on its first feasible cell (lowest index) succeeds: a cheap probe;
+        False means episodes will often dead-end (a tight canvas or a coarse grid), not that all will."""
+        st = PlacementState(self)
+        while not st.done:
+            m = st.mask()
+            if not m.any():
+                return False
+            st.place(int(np.argmax(m)))
+        return True
 
     def fits_canvas(self, w: float, h: float) -> np.ndarray:
         """``[rows, cols]``: cells where a ``w x h`` macro centred there is inside the canvas."""

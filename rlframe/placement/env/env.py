@@ -139,6 +139,10 @@ class MacroPlacementEnv(gym.Env):
         if p.n_macros == 0:
             raise ConfigError(f"MacroPlacementEnv: netlist {p.netlist.path} has no movable hard "
                               "macro to place")
+        dead = p.dead_ends()
+        if dead:
+            raise ConfigError(f"MacroPlacementEnv: every episode on {p.netlist.path} would dead-end: "
+                              + "; ".join(dead) + " (see `rlframe placement info`)")
         self.design = design
         self.reward_mode = reward
         self.cost_weights = cost_weights
