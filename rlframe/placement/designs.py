@@ -83,10 +83,21 @@ def resolve_plc(design: Union[str, os.PathLike], plc: Optional[Union[str, os.Pat
     raise FileNotFoundError(f".plc file not found: {plc}")
 
 
+def companion_plc(netlist_path: Union[str, os.PathLike]) -> str:
+    """The .plc that belongs to a netlist file by name: ``X.pb.txt[.gz]`` (or ``X.txt``,
+    ``X``) -> ``X.plc`` beside it (``rlframe placement cluster`` writes it there)."""
+    s = os.fspath(netlist_path)
+    for ext in (".pb.txt.gz", ".pb.txt", ".txt.gz", ".txt", ".gz"):
+        if s.endswith(ext):
+            return s[: -len(ext)] + ".plc"
+    return s + ".plc"
+
+
 def resolve_design(name_or_path: Union[str, os.PathLike]) -> Tuple[str, Optional[str]]:
     """Return ``(netlist_path, initial_plc_path_or_None)`` for a design name or a path.
 
-    A path may be a netlist file (its folder's ``initial.plc`` is returned when present) or a
+    A path may be a netlist file (its :func:`companion_plc` ``X.plc``, else its folder's
+    ``initial.plc`` is returned when present) or a
     folder holding ``netlist.pb.txt[.gz]``. Unknown names raise ``FileNotFoundError`` listing
     the shipped designs.
     """
@@ -101,8 +112,10 @@ def resolve_design(name_or_path: Union[str, os.PathLike]) -> Tuple[str, Optional
                 break
     if os.path.isfile(s):
         folder = os.path.dirname(os.path.abspath(s))
-        plc = next((os.path.join(folder, f) for f in _PLC_FILES
-                    if os.path.isfile(os.path.join(folder, f))), None)
+        own = companion_plc(s)
+        plc = own if os.path.isfile(own) else next(
+            (os.path.join(folder, f) for f in _PLC_FILES
+             if os.path.isfile(os.path.join(folder, f))), None)
         return s, plc
     raise FileNotFoundError(
         f"unknown design {s!r}: not a shipped design name and not an existing netlist file or "

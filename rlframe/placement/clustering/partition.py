@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -54,7 +54,9 @@ def partition(ptr: np.ndarray, pins: np.ndarray, weight: np.ndarray, n: int, k: 
     """Split vertices ``0..n-1`` of the hypergraph (``pins[ptr[e]:ptr[e+1]]``, weights
     ``weight``) into ``k`` blocks of (nearly) equal vertex count.
 
-    Returns ``(block per vertex, backend used)``. ``fixed[v] >= 0`` pins ``v`` to that block.
+    Returns ``(block per vertex, backend used)``. Vertices with the same ``fixed`` label
+    (``>= 0``) end in one block, vertices with different labels in different blocks (the numpy
+    back-end uses the label as block id; Mt-KaHyPar may add a block per clash beyond ``k``).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"partitioner backend {backend!r} is not one of {BACKENDS}")
@@ -77,25 +79,58 @@ def partition(ptr: np.ndarray, pins: np.ndarray, weight: np.ndarray, n: int, k: 
 _MTK_INIT = None
 
 
+def _contract(ptr, pins, weight, new_id):
+    """Hyperedges with vertices renamed by ``new_id``, repeats removed, single-vertex
+    edges dropped."""
+    size = np.diff(ptr)
+    e = np.repeat(np.arange(len(size), dtype=np.int64), size)
+    v = new_id[pins]
+    key = e * np.int64(int(new_id.max()) + 1) + v
+    _, first = np.unique(key, return_index=True)
+    first = np.sort(first)
+    e, v = e[first], v[first]
+    cnt = np.bincount(e, minlength=len(size))
+    ok = cnt >= 2
+    keep = ok[e]
+    nptr = np.zeros(int(ok.sum()) + 1, np.int64)
+    np.cumsum(cnt[ok], out=nptr[1:])
+    return nptr, v[keep], weight[ok]
+
+
 def _partition_mtkahypar(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.ndarray:
+    """Mt-KaHyPar's large-k preset (deep multilevel; the default preset takes minutes at
+    k ~ 600). That scheme takes no fixed vertices, so each fixed group is contracted into one
+    vertex (weight capped at one block) and fixed groups sharing a block are split apart after."""
     import mtkahypar
     global _MTK_INIT
     if _MTK_INIT is None:  # Mt-KaHyPar may be initialised once per process
         _MTK_INIT = mtkahypar.initialize(max(1, min(4, os.cpu_count() or 1)), False)
     mtkahypar.set_seed(int(seed))
-    ctx = _MTK_INIT.context_from_preset(mtkahypar.PresetType.DEFAULT)
+    pinned = fixed >= 0
+    labels, fixed_c = np.unique(fixed[pinned], return_inverse=True)
+    n_free = int(np.count_nonzero(~pinned))
+    new_id = np.empty(n, np.int64)
+    new_id[~pinned] = np.arange(n_free)
+    new_id[pinned] = n_free + fixed_c
+    limit = math.floor((1.0 + imbalance) * math.ceil(n / k))
+    vw = np.r_[np.ones(n_free, np.int64),
+               np.minimum(np.bincount(fixed_c, minlength=len(labels)), max(1, limit // 2))]
+    cptr, cpins, cw = _contract(ptr, pins, weight, new_id)
+    ctx = _MTK_INIT.context_from_preset(mtkahypar.PresetType.LARGE_K)
     ctx.set_partitioning_parameters(int(k), float(imbalance), mtkahypar.Objective.KM1)
     ctx.logging = False
-    limits = block_limits(np.ones(n), fixed, k, imbalance)
-    if (limits > limits.min()).any():
-        ctx.set_individual_target_block_weights([int(x) for x in limits])
-    edges = [e.tolist() for e in np.split(pins, ptr[1:-1])] if len(ptr) > 1 else []
-    ew = np.maximum(np.rint(weight), 1).astype(np.int64).tolist()
-    hg = _MTK_INIT.create_hypergraph(ctx, int(n), len(edges), edges, [1] * n, ew)
-    if (fixed >= 0).any():
-        hg.add_fixed_vertices(fixed.tolist(), int(k))
-    part = hg.partition(ctx)
-    return np.fromiter((part.block_id(v) for v in range(n)), np.int64, n)
+    edges = [e.tolist() for e in np.split(cpins, cptr[1:-1])] if len(cptr) > 1 else []
+    ew = np.maximum(np.rint(cw), 1).astype(np.int64).tolist()
+    hg = _MTK_INIT.create_hypergraph(ctx, len(vw), len(edges), edges, vw.tolist(), ew)
+    part = np.asarray(hg.partition(ctx).get_partition(), np.int64)
+    block = part[new_id]
+    # distinct fixed groups must not share a block: later ones move to new blocks
+    fb = part[n_free:]
+    _, first = np.unique(fb, return_index=True)
+    clash = np.setdiff1d(np.arange(len(fb)), first)
+    for j, c in enumerate(clash):
+        block[new_id == n_free + c] = k + j
+    return block
 
 
 # --- numpy multilevel ---------------------------------------------------------------------------
@@ -196,69 +231,111 @@ def _vertex_block_conn(src, dst, ww, block, k):
     return key // k, key % k, conn
 
 
-def _bfs_order(n, src, dst, rng) -> np.ndarray:
-    """Vertices in breadth-first order (a new start at a random unvisited vertex whenever a
-    component is exhausted)."""
-    seen = np.zeros(n, bool)
-    order: List[np.ndarray] = []
-    starts = rng.permutation(n)
-    si = 0
-    frontier = np.zeros(0, np.int64)
-    while len(frontier) or si < n:
-        if not len(frontier):
-            while si < n and seen[starts[si]]:
-                si += 1
-            if si >= n:
+def _csr(n, u, v, w):
+    """Adjacency lists (both directions) as Python lists, for the sequential growing."""
+    src, dst, ww = _directed(u, v, w)
+    order = np.argsort(src, kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
+    return ptr.tolist(), dst[order].tolist(), ww[order].tolist()
+
+
+def _pseudo_peripheral(start: int, inside, ptr, adj) -> int:
+    """The last vertex reached by a breadth-first sweep from ``start`` within ``inside``."""
+    seen = {start}
+    frontier = [start]
+    last = start
+    while frontier:
+        nxt = []
+        for a in frontier:
+            for j in range(ptr[a], ptr[a + 1]):
+                b = adj[j]
+                if inside[b] and b not in seen:
+                    seen.add(b)
+                    nxt.append(b)
+        if nxt:
+            last = nxt[0]
+        frontier = nxt
+    return last
+
+
+def _grow_half(verts, want, side, ptr, adj, wts, deg, vw, rng) -> np.ndarray:
+    """Greedy graph growing (Karypis & Kumar's GGGP): part A starts from the vertices forced
+    into it (``side == 0``) or a pseudo-peripheral vertex and repeatedly takes the vertex most
+    connected to it until it weighs ``want``; vertices forced into B (``side == 1``) are never
+    taken; the next vertex is the one whose move cuts least (edge weight to the outside minus
+    weight to A). Returns a mask over ``verts``."""
+    import heapq
+    pos = {int(v): i for i, v in enumerate(verts)}
+    inside = {int(v): True for v in verts}
+    inside_get = inside.get
+
+    class _In:
+        def __getitem__(self, b):
+            return inside_get(b, False)
+    ins = _In()
+    in_a = np.zeros(len(verts), bool)
+    taken = set()
+    conn: Dict[int, float] = {}
+    heap: list = []
+    weight = 0.0
+
+    def take(a):
+        nonlocal weight
+        taken.add(a)
+        in_a[pos[a]] = True
+        weight += vw[a]
+        for j in range(ptr[a], ptr[a + 1]):
+            b = adj[j]
+            if ins[b] and b not in taken and side[pos[b]] != 1:
+                c = conn.get(b, 0.0) + wts[j]
+                conn[b] = c
+                heapq.heappush(heap, (deg[b] - 2.0 * c, b))
+
+    for i in np.flatnonzero(side == 0):
+        take(int(verts[i]))
+    free = [int(v) for v in rng.permutation(verts[side < 0])]
+    fi = 0
+    while weight < want:
+        a = -1
+        while heap:
+            c, b = heapq.heappop(heap)
+            if b not in taken and c == deg[b] - 2.0 * conn.get(b, 0.0):
+                a = b
                 break
-            frontier = starts[si:si + 1]
-            seen[frontier] = True
-        order.append(frontier)
-        reach = np.zeros(n, bool)
-        reach[dst[np.isin(src, frontier, assume_unique=False)]] = True
-        frontier = np.flatnonzero(reach & ~seen)
-        seen[frontier] = True
-    return np.concatenate(order) if order else np.zeros(0, np.int64)
+        if a < 0:                       # nothing adjacent: start a new region
+            while fi < len(free) and free[fi] in taken:
+                fi += 1
+            if fi >= len(free):
+                break
+            a = free[fi] if taken else _pseudo_peripheral(free[fi], ins, ptr, adj)
+        if weight + vw[a] - want > want - weight:
+            break
+        take(a)
+    return in_a
 
 
-def _grow(n, src, dst, ww, vw, fixed, k, target, rng) -> np.ndarray:
-    """Initial partition: every block grows at once from its fixed vertices or one random seed,
-    taking its most connected unassigned neighbours until it reaches ``target``."""
-    block = fixed.copy()
-    pinned = block >= 0
-    bw = np.bincount(block[pinned], vw[pinned], minlength=k).astype(np.float64)
-    empty = np.flatnonzero(bw == 0)
-    free = _bfs_order(n, src, dst, rng)
-    free = free[block[free] < 0]
-    # seeds spread evenly along a breadth-first order, so they start far apart
-    seeds = free[np.linspace(0, len(free) - 1, len(empty)).astype(np.int64)] if len(free) else free
-    seeds = np.unique(seeds)
-    block[seeds] = empty[: len(seeds)]
-    bw += np.bincount(block[seeds], vw[seeds], minlength=k)
-    while True:
-        un = block < 0
-        if not un.any():
-            return block
-        sel = (block[src] >= 0) & un[dst]
-        sel &= bw[np.where(sel, block[src], 0)] < target
-        if sel.any():
-            cv, cb, cc = _vertex_block_conn(dst[sel], src[sel], ww[sel], block, k)
-            top = _first_per_group(cv, cc)
-            cv, cb, cc = cv[top], cb[top], cc[top]
-            order = np.lexsort((-cc, cb))
-            cv, cb = cv[order], cb[order]
-            cum = np.cumsum(vw[cv])
-            starts = np.flatnonzero(np.r_[True, cb[1:] != cb[:-1]])
-            before = cum - vw[cv] - np.repeat(cum[starts] - vw[cv[starts]], np.diff(np.r_[starts, len(cb)]))
-            acc = bw[cb] + before + vw[cv] <= max(target, float(vw.max()))
-            block[cv[acc]] = cb[acc]
-            bw += np.bincount(cb[acc], vw[cv[acc]], minlength=k)
+def _recursive_bisection(n, u, v, w, vw, fixed, k, rng) -> np.ndarray:
+    """Initial k-way partition of the coarsest graph: blocks ``[b0, b1)`` are split in two
+    by :func:`_grow_half` with weights in proportion to their block counts, recursively."""
+    ptr, adj, wts = _csr(n, u, v, w)
+    deg = (np.bincount(u, w, minlength=n) + np.bincount(v, w, minlength=n)).tolist()
+    vw_l = vw.tolist()
+    block = np.zeros(n, np.int64)
+    stack = [(np.arange(n, dtype=np.int64), 0, k)]
+    while stack:
+        verts, b0, b1 = stack.pop()
+        if b1 - b0 == 1 or len(verts) == 0:
+            block[verts] = b0
             continue
-        # every reachable block is full, or the rest is not connected to any block: put the
-        # first unassigned vertex into the lightest block and keep growing from it
-        v0 = int(np.flatnonzero(un)[0])
-        b0 = int(np.argmin(bw))
-        block[v0] = b0
-        bw[b0] += vw[v0]
+        mid = (b0 + b1) // 2
+        f = fixed[verts]
+        side = np.where(f < 0, -1, np.where(f < mid, 0, 1))
+        want = float(vw[verts].sum()) * (mid - b0) / (b1 - b0)
+        in_a = _grow_half(verts, want, side, ptr, adj, wts, deg, vw_l, rng)
+        stack.append((verts[in_a], b0, mid))
+        stack.append((verts[~in_a], mid, b1))
+    return block
 
 
 def _refine(src, dst, ww, vw, fixed, block, k, limit, rounds) -> np.ndarray:
@@ -325,8 +402,8 @@ def _partition_numpy(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.ndar
     u, v, w = hypergraph_to_graph(ptr, pins, weight, n)
     levels = []               # (cluster map, graph of the finer level)
     cur_n, cur_vw, cur_fixed = n, vw, fixed
-    while cur_n > 4 * k:
-        cluster, nc = _coarsen(cur_n, u, v, w, cur_vw, cur_fixed, 0.5 * target, rng)
+    while cur_n > 12 * k:
+        cluster, nc = _coarsen(cur_n, u, v, w, cur_vw, cur_fixed, 0.25 * target, rng)
         if nc > 0.95 * cur_n:
             break
         levels.append((cluster, (u, v, w, cur_vw, cur_fixed)))
@@ -335,8 +412,8 @@ def _partition_numpy(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.ndar
         np.maximum.at(cfixed, cluster, cur_fixed)
         u, v, w = _merge_edges(nc, cluster[u], cluster[v], w)
         cur_n, cur_vw, cur_fixed = nc, cvw, cfixed
+    block = _recursive_bisection(cur_n, u, v, w, cur_vw, cur_fixed, k, rng)
     src, dst, ww = _directed(u, v, w)
-    block = _grow(cur_n, src, dst, ww, cur_vw, cur_fixed, k, target, rng)
     block = _refine(src, dst, ww, cur_vw, cur_fixed, block, k, limit, _REFINE_ROUNDS)
     for cluster, (u, v, w, fvw, ffixed) in reversed(levels):
         block = block[cluster]
