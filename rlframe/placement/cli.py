@@ -48,6 +48,8 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     _add_cost(sub)
     _add_info(sub)
     _add_baselines(sub)
+    from rlframe.placement.clustering.cli import add_cluster_parser
+    add_cluster_parser(sub)
     return p
 
 
