@@ -14,6 +14,8 @@ setup(
     extras_require={
         "test": ["pytest", "pytest-timeout", "stable-baselines3"],  # sb3: the placement env with a third-party library
         "bench": ["stable-baselines3"],
+        # open hypergraph partitioner for `rlframe placement cluster` (numpy fallback without it)
+        "cluster": ["mtkahypar>=1.5"],
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
 )
