@@ -157,7 +157,6 @@ class MinibatchRl:
         self.n_itr = max(1, math.ceil(self.n_steps / self.batch_size))
         self.log_interval_itrs = max(1, self.log_interval_steps // self.batch_size)
         self.logger.n_steps = self.n_itr * self.batch_size
-        self.episode_metrics = episode_metrics_for(self.sampler.EnvCls, self.sampler.env_kwargs)
         # A resumed run's envs get fresh seeds (derived from the run seed and the iteration), so they do
         # not replay the episodes the run began with.
         sampler_seed = self.seed if resume is None else int(
@@ -171,6 +170,7 @@ class MinibatchRl:
             rank=0,
             world_size=1,
         )
+        self.episode_metrics = episode_metrics_for(self.sampler.EnvCls, self.sampler.env_kwargs)
         cuda_idx = affinity_get(self.affinity, "cuda_idx")
         if cuda_idx is not None:
             self.agent.to_device(cuda_idx)

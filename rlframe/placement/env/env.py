@@ -31,6 +31,7 @@ after ``max_episode_steps``, default ``4 * macros``).
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import gymnasium as gym
@@ -140,9 +141,9 @@ class MacroPlacementEnv(gym.Env):
             raise ConfigError(f"MacroPlacementEnv: netlist {p.netlist.path} has no movable hard "
                               "macro to place")
         dead = p.dead_ends()
-        if dead:
-            raise ConfigError(f"MacroPlacementEnv: every episode on {p.netlist.path} would dead-end: "
-                              + "; ".join(dead) + " (see `rlframe placement info`)")
+        if dead:  # legal (the dead-end reward still teaches nothing), so a warning, not an error
+            warnings.warn(f"MacroPlacementEnv: every episode on {p.netlist.path} will dead-end: "
+                          + "; ".join(dead) + " (see `rlframe placement info`)", stacklevel=2)
         self.design = design
         self.reward_mode = reward
         self.cost_weights = cost_weights
