@@ -12,6 +12,7 @@ Package map (docs/placement.md, "Package map")::
     env/             the gymnasium env (env.py), its observations, registration, policy rollouts
     baselines.py     random, greedy and simulated-annealing placers
     policies.py      placement policies (CellConvPolicy)
+    clustering/      flat netlists -> soft macros (``rlframe placement cluster``)
     designs.py       shipped designs (data/) and name resolution
     cli.py           the ``rlframe placement ...`` sub-commands
 
