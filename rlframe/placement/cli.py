@@ -34,8 +34,8 @@ from rlframe.errors import ConfigError, NetlistParseError
 from rlframe.placement.cost import COST_TERMS, term_fields
 from rlframe.placement.protocol import FD_REGIMES
 
-#: The cost keys every command prints: the HPWL, each registered term, the proxy cost.
 def _cost_keys() -> tuple:
+    """The cost keys every command prints: the HPWL, each registered term, the proxy cost."""
     return ("hpwl", *term_fields(), "proxy_cost")
 
 

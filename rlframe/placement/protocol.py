@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -74,28 +74,22 @@ def score_positions(pc: PlacementCost, placer: Optional[ForceDirectedPlacer], x:
     w = term_weights(weights)
     sch = schedule or FDSchedule()
 
-    def at(px, py) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+    def at(px, py) -> Evaluation:
         pc.set_positions(px, py, orientation)
-        return pc.x.copy(), pc.y.copy(), pc.evaluate(*w)
+        return Evaluation(fd, pc.evaluate(*w), pc.x.copy(), pc.y.copy(), np.array(orientation))
 
     if fd == "none" or placer is None:
-        return Evaluation(fd, *_reorder(at(x, y)), np.array(orientation))
+        return at(x, y)
     if fd == "centre":
-        fx, fy = placer.run(x, y, orientation, dataclasses.replace(sch, use_current_loc=False))
-        return Evaluation(fd, *_reorder(at(fx, fy)), np.array(orientation))
-    bx, by, before = at(x, y)
-    rx, ry = placer.run(x, y, orientation, dataclasses.replace(sch, use_current_loc=True))
-    cx, cy, cur = at(rx, ry)
-    kept = cur["proxy_cost"] < before["proxy_cost"]
+        return at(*placer.run(x, y, orientation, dataclasses.replace(sch, use_current_loc=False)))
+    before = at(x, y)
+    cur = at(*placer.run(x, y, orientation, dataclasses.replace(sch, use_current_loc=True)))
+    kept = cur.costs["proxy_cost"] < before.costs["proxy_cost"]
     if not kept:
-        pc.set_positions(bx, by, orientation)
-    return Evaluation(fd, *((cur, cx, cy) if kept else (before, bx, by)), np.array(orientation), kept,
-                      cur["proxy_cost"])
-
-
-def _reorder(t):
-    x, y, costs = t
-    return costs, x, y
+        pc.set_positions(before.x, before.y, orientation)
+    out = cur if kept else before
+    out.refine_kept, out.refine_proxy_cost = kept, cur.costs["proxy_cost"]
+    return out
 
 
 def fd_placer_for(pc: PlacementCost) -> Optional[ForceDirectedPlacer]:
