@@ -23,7 +23,7 @@ import gzip
 import math
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -131,7 +131,7 @@ def _has_positions(netlist: Netlist) -> bool:
 
 
 def _partition_groups(netlist: Netlist, hg: Hypergraph, fixed: np.ndarray, num_groups: int,
-                      imbalance: float, seed: int, backend: str) -> Tuple[np.ndarray, str, int]:
+                      imbalance: float, seed: int, backend: str) -> Tuple[np.ndarray, str, int, int]:
     """Partition pins, ports and cells (macros stay out) into fixed + ``num_groups`` blocks."""
     verts = np.flatnonzero(~np.isin(netlist.node_type, (HARD_MACRO, SOFT_MACRO)))
     local = np.full(netlist.n_nodes, -1, np.int64)
@@ -143,7 +143,7 @@ def _partition_groups(netlist: Netlist, hg: Hypergraph, fixed: np.ndarray, num_g
                             fixed=fixed[verts], imbalance=imbalance, seed=seed, backend=backend)
     group = np.full(netlist.n_nodes, -1, np.int64)
     group[verts] = block
-    return group, used, k
+    return group, used, k, n_fixed
 
 
 def cluster_netlist(
@@ -213,11 +213,11 @@ def cluster_netlist(
     fixed = grouping.fixed_groups(nl, hg, cv, g, fixed_levels)
     times["fixed_groups"] = time.perf_counter() - t
     t = time.perf_counter()
-    group, used, k = _partition_groups(nl, hg, fixed, num_groups, imbalance, seed, backend)
+    group, used, k, n_fixed = _partition_groups(nl, hg, fixed, num_groups, imbalance, seed, backend)
     times["partition"] = time.perf_counter() - t
-    say(f"partitioned into {k} blocks ({k - num_groups if k > num_groups else 0} fixed) with "
+    say(f"partitioned into {k} blocks ({n_fixed} fixed groups) with "
         f"{used} in {times['partition']:.1f} s")
-    stats: Dict[str, Any] = {"partitioner": used, "blocks": k,
+    stats: Dict[str, Any] = {"partitioner": used, "blocks": k, "fixed_groups": n_fixed,
                              "dropped_high_fanout_nets": int(np.count_nonzero(
                                  np.diff(nl.net_ptr) - 1 > (max_fanout or np.inf)))}
     t = time.perf_counter()

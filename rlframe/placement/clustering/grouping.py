@@ -193,16 +193,14 @@ def make_connected(netlist: Netlist, hg: Hypergraph, group: np.ndarray) -> np.nd
     se, sp = e[stray_pin], pv[stray_pin]
     te, tg = e[target_pin], group[v[target_pin]]
     best = _best_neighbour(se, sp, te, tg, uniq[:, 0])
-    out = group.copy()
-    next_id = int(group.max()) + 1
+    # each stray piece: the group it joins, or a new group of its own
+    target = uniq[:, 0].copy()
     strays = np.flatnonzero(~main)
-    for p in strays:
-        nodes_p = cells[inv == p]
-        if best.get(int(p), -1) >= 0:
-            out[nodes_p] = best[int(p)]
-        else:
-            out[nodes_p] = next_id
-            next_id += 1
+    alone = [p for p in strays.tolist() if p not in best]
+    target[strays] = [best.get(p, -1) for p in strays.tolist()]
+    target[alone] = int(group.max()) + 1 + np.arange(len(alone))
+    out = group.copy()
+    out[cells] = target[inv]
     return compact(out)
 
 

@@ -3,19 +3,22 @@
 Circuit Training partitions the standard-cell hypergraph with hMETIS (Karypis et al., *Multilevel
 hypergraph partitioning*, DAC 1997), which is closed. Two open back-ends here:
 
-* ``"mtkahypar"`` -- Mt-KaHyPar (Gottesbüren et al., *Scalable high-quality hypergraph
-  partitioning*, ACM TOPC 2024), the ``cluster`` extra (``pip install rlframe[cluster]``),
-  minimising the connectivity-minus-one objective like hMETIS;
+* ``"mtkahypar"`` -- Mt-KaHyPar (Gottesbüren, Heuer, Maas, Sanders, Schlag, *Scalable
+  high-quality hypergraph partitioning*, 2024), the ``cluster`` extra
+  (``pip install rlframe[cluster]``), minimising the connectivity-minus-one objective like hMETIS;
 * ``"numpy"`` -- a multilevel partitioner in vectorised numpy, used when Mt-KaHyPar is not
   installed: the hypergraph becomes a graph (clique expansion of small nets, star of the large
   ones, weight ``w / (|e| - 1)``); coarsening by heavy-edge matching (rating ``w / (c_u c_v)``,
-  clusters capped at half a block); the coarsest graph is split by simultaneous greedy region
-  growing from one seed per block; each level on the way back is refined by balanced k-way
-  label propagation (move a vertex to the adjacent block it is most connected to when that
-  lowers the cut and the block has room; overweight blocks shed their least-connected vertices).
+  clusters capped at a quarter block) down to ~12 vertices per block; the coarsest graph is split
+  by recursive bisection, each half grown greedily from a pseudo-peripheral vertex (or its fixed
+  vertices) by least cut increase (Karypis & Kumar's GGGP); each level on the way back is refined
+  by balanced k-way label propagation (move a vertex to the adjacent block it is most connected
+  to when that lowers the cut and the block has room; overweight blocks shed their
+  least-connected vertices).
 
-Both respect fixed vertices (a vertex pinned to a block stays there) and the balance bound
-``block weight <= max((1 + imbalance) * ceil(total / k), weight fixed to the block)``.
+Both keep fixed vertices together and fixed groups apart, and the balance bound
+``block weight <= max((1 + imbalance) * ceil(total / k), weight fixed to the block)``
+(Mt-KaHyPar: with a fixed group counted as at most half a block, see ``_partition_mtkahypar``).
 """
 from __future__ import annotations
 
@@ -341,7 +344,6 @@ def _recursive_bisection(n, u, v, w, vw, fixed, k, rng) -> np.ndarray:
 def _refine(src, dst, ww, vw, fixed, block, k, limit, rounds) -> np.ndarray:
     """Balanced k-way label propagation (see the module docstring)."""
     movable = fixed < 0
-    target = float(vw.sum()) / k
     for r in range(rounds):
         bw = np.bincount(block, vw, minlength=k)
         cv, cb, cc = _vertex_block_conn(src, dst, ww, block, k)

@@ -6,7 +6,7 @@ import os
 import gymnasium
 import numpy as np
 
-import rlframe  # noqa: F401  (registers the env id)
+import rlframe  # noqa: F401  (import rlframe registers the env id)
 from conftest import make_flat_netlist
 from rlframe.placement.cli import main
 from rlframe.placement.designs import resolve_design
