@@ -86,7 +86,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
               "hard_macros": s["hard_macros"], "soft_macros": s["soft_macros"],
               "ports": s["ports"], "nets": s["nets"], "net_weight_sum": s["net_weight_sum"],
               "soft_macro_area": s["soft_macro_area"],
-              "cell_area": float(res.soft.cell_area.sum()), "seconds": round(seconds, 3),
+              "cell_area": float(res.soft.cell_area.sum()), "total_seconds": round(seconds, 3),
               **res.stats}
     if args.json:
         print(json.dumps(report))
