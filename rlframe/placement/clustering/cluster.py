@@ -193,6 +193,9 @@ def cluster_netlist(
         netlist = read_netlist(netlist)
         times["parse"] = time.perf_counter() - t
     nl = netlist
+    if nl.count(STDCELL) == 0:
+        raise ConfigError(f"netlist {nl.path} has no standard cells (STDCELL nodes): nothing to "
+                          "cluster; use it as it is")
     if nl.count(SOFT_MACRO):
         say(f"note: {nl.count(SOFT_MACRO)} soft macros already in the netlist are kept as they are")
     t = time.perf_counter()
@@ -243,6 +246,11 @@ def cluster_netlist(
     header = [f"Clustered by rlframe from {nl.path}",
               f"groups {num_groups}, partitioner {used}, seed {seed}, cell utilization "
               f"{cell_utilization}, shape {shape}, max fanout {max_fanout}"]
+    taken = {nm.split("/", 1)[0] for nm, t in zip(nl.names, nl.node_type) if t != STDCELL}
+    clash = sorted(taken.intersection(f"Grp_{g}" for g in range(n_groups)))
+    if clash:
+        raise ConfigError(f"netlist {nl.path} already has nodes named {clash[0]!r}..., the names "
+                          "the new soft macros would take: rename them or cluster the flat netlist")
     text = netlist_text(nl, group, nets, soft, cv, header, cell_utilization)
     times["write"] = time.perf_counter() - t
     cells = nl.node_type == STDCELL

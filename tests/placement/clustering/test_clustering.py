@@ -10,6 +10,7 @@ from rlframe.errors import ConfigError
 from rlframe.placement.clustering import cluster_netlist, mtkahypar_available
 from rlframe.placement.clustering.hypergraph import netlist_hypergraph
 from rlframe.placement.cost import PlacementCost
+from rlframe.placement.designs import resolve_design
 from rlframe.placement.formats.netlist import (
     HARD_MACRO, HARD_MACRO_PIN, PORT, SOFT_MACRO, STDCELL, read_netlist)
 from rlframe.placement.formats.plc import read_plc
@@ -169,3 +170,5 @@ def test_bad_options(flat_netlist):
         cluster_netlist(flat_netlist, canvas=(0, 10))
     with pytest.raises(ConfigError, match="partitioner"):
         cluster_netlist(flat_netlist, backend="hmetis")
+    with pytest.raises(ConfigError, match="no standard cells"):
+        cluster_netlist(resolve_design("sample_clustered")[0])
