@@ -5,7 +5,8 @@ TILOS MacroPlacement's ``CodeElements/Clustering/README.md``), vectorised over n
 *group* array holds one group id per netlist node, ``-1`` for nodes in no group (macros).
 
 * :func:`fixed_groups` -- the pins of each hard macro form a group, ports form groups by side
-  and proximity (a gap of more than one grid cell along the side starts a new group), then the
+  and proximity (along each side, a port more than one grid cell beyond the first port of the
+  current group starts a new group), then the
   standard cells within ``levels`` logic levels of a grouped node join its group (its fan-outs and
   fan-ins; the lowest grouped node index wins). These become fixed vertices of the partitioner.
 * :func:`break_up` -- a group whose nodes span more than ``threshold`` in x or y is cut into
