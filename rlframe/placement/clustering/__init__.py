@@ -9,7 +9,7 @@ numpy), ``grouping.py`` (fixed groups, break-up, connectivity, merging), ``floor
 """
 from rlframe.placement.clustering.cluster import ClusteringResult, cluster_netlist
 from rlframe.placement.clustering.floorplan import choose_canvas, choose_grid
-from rlframe.placement.clustering.partition import mtkahypar_available, partition
+from rlframe.placement.clustering.partition import mtkahypar_available
 
 __all__ = ["ClusteringResult", "cluster_netlist", "choose_canvas", "choose_grid",
-           "mtkahypar_available", "partition"]
+           "mtkahypar_available"]

@@ -139,6 +139,8 @@ def _partition_mtkahypar(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.
 # --- numpy multilevel ---------------------------------------------------------------------------
 _CLIQUE_MAX = 8        # nets up to this size become cliques, larger ones stars from the driver
 _REFINE_ROUNDS = 8
+_COARSEST_PER_BLOCK = 12   # coarsening stops at this many vertices per block
+_CLUSTER_CAP = 0.25        # a coarse vertex weighs at most this share of a block
 
 
 def _merge_edges(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray):
@@ -404,8 +406,8 @@ def _partition_numpy(ptr, pins, weight, n, k, fixed, imbalance, seed) -> np.ndar
     u, v, w = hypergraph_to_graph(ptr, pins, weight, n)
     levels = []               # (cluster map, graph of the finer level)
     cur_n, cur_vw, cur_fixed = n, vw, fixed
-    while cur_n > 12 * k:
-        cluster, nc = _coarsen(cur_n, u, v, w, cur_vw, cur_fixed, 0.25 * target, rng)
+    while cur_n > _COARSEST_PER_BLOCK * k:
+        cluster, nc = _coarsen(cur_n, u, v, w, cur_vw, cur_fixed, _CLUSTER_CAP * target, rng)
         if nc > 0.95 * cur_n:
             break
         levels.append((cluster, (u, v, w, cur_vw, cur_fixed)))
