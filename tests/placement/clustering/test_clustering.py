@@ -172,3 +172,9 @@ def test_bad_options(flat_netlist):
         cluster_netlist(flat_netlist, backend="hmetis")
     with pytest.raises(ConfigError, match="no standard cells"):
         cluster_netlist(resolve_design("sample_clustered")[0])
+
+
+def test_numpy_partitioner_is_deterministic(flat_netlist):
+    a = cluster_netlist(flat_netlist, num_groups=8, backend="numpy", seed=3)
+    b = cluster_netlist(flat_netlist, num_groups=8, backend="numpy", seed=3)
+    assert np.array_equal(a.group, b.group) and a.text == b.text
