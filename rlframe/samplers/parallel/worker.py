@@ -42,6 +42,7 @@ class GuardedEnv:
     def step(self, action: Any) -> Any:
         hb = self._hb
         hb[1] = self.index
+        hb[2] = 1
         try:
             out = self.env.step(action)
         except BaseException as e:
@@ -53,6 +54,7 @@ class GuardedEnv:
     def reset(self) -> Any:
         hb = self._hb
         hb[1] = self.index
+        hb[2] = 2
         try:
             out = self.env.reset()
         except BaseException as e:
