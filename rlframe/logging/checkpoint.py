@@ -143,6 +143,7 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
     (all when None). Returns the path."""
     os.makedirs(checkpoint_dir, exist_ok=True)
     path = os.path.join(checkpoint_dir, checkpoint_name(itr))
+    check_weights_finite(state.get("agent_state_dict"), path)
     tmp = os.path.join(checkpoint_dir, f".{checkpoint_name(itr)}.tmp{os.getpid()}")
     payload = dict(state, format=CHECKPOINT_FORMAT)
     try:
@@ -161,6 +162,17 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
         for old in list_checkpoints(checkpoint_dir)[:-int(keep_last)]:
             _silent_remove(old)
     return path
+
+
+def check_weights_finite(state_dict: Optional[Dict[str, Any]], path: str) -> None:
+    """Refuse (:class:`CheckpointError`) to write weights holding NaN or inf: the previous checkpoints stay
+    the newest, so ``--resume`` continues from finite weights."""
+    for name, t in (state_dict or {}).items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(
+                f"not writing checkpoint {path}: the agent's weight '{name}' holds NaN or inf values. The previous "
+                "checkpoints are kept (resume continues from the newest of them). Find the source with --debug "
+                "(the scripts) or debug=True (the sampler), or lower the learning rate.")
 
 
 def remove_stale_temp_files(checkpoint_dir: str) -> None:
