@@ -193,13 +193,48 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     except FileNotFoundError as e:
         raise CheckpointError(f"checkpoint {path} does not exist.") from e
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read safely ({type(e).__name__}: {e}); it is damaged, "
-                              "not an rlframe checkpoint, or holds arbitrary Python objects (rlframe never "
-                              "unpickles those: re-save the weights with torch.save(state_dict)).") from e
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        marker = [i for i, ln in enumerate(lines) if "WeightsUnpickler error" in ln]
+        reason = (lines[marker[0] + 1] if marker and marker[0] + 1 < len(lines) else lines[0]) if lines else ""
+        if "unsupported global" in str(e).lower():
+            raise CheckpointError(f"checkpoint {path} cannot be read safely: it holds arbitrary Python objects; "
+                                  "rlframe never unpickles those: re-save the weights with torch.save(state_dict).") from e
+        raise CheckpointError(f"checkpoint {path} cannot be read: it is damaged (truncated or corrupt: {type(e).__name__}: "
+                              f"{reason}); "
+                              "delete it, or resume, which skips it for the newest intact checkpoint.") from e
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an rlframe checkpoint (format {CHECKPOINT_FORMAT!r} expected).")
     state["path"] = path
     return state
+
+
+def load_newest_intact(checkpoint_dir: str, warn: Any = None) -> Dict[str, Any]:
+    """The newest checkpoint in ``checkpoint_dir`` that loads, skipping damaged newer ones with a warning
+    (``warn(message)``; default: print to stderr) naming the file and why; :class:`CheckpointError` listing
+    the files when none is intact (or there are none)."""
+    files = list_checkpoints(checkpoint_dir)
+    if not files:
+        raise CheckpointError(f"no checkpoint (itr_*.pt) in {checkpoint_dir}.")
+    problems = []
+    for path in reversed(files):
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as e:
+            problems.append(f"{os.path.basename(path)}: {e}")
+            continue
+        for p in problems:
+            (warn or _warn_stderr)(f"warning: skipped checkpoint {p}")
+        if problems:
+            (warn or _warn_stderr)(f"warning: resuming from {path}, the newest intact checkpoint.")
+        return state
+    raise CheckpointError(f"no intact checkpoint in {checkpoint_dir}; every file failed to load:\n  "
+                          + "\n  ".join(problems) + "\nStart a new run (the run's params.json holds its config).")
+
+
+def _warn_stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
 
 
 def load_agent_checkpoint(agent: Any, path: str) -> Dict[str, Any]:

@@ -104,7 +104,8 @@ class RunLogger:
                 f"cannot resume {self.run_dir}: no checkpoint in {self.checkpoint_dir} (the run stopped before "
                 "its first log interval); start a new run instead."
             )
-        self.resume_state = ckpt.load_checkpoint(path)
+        self.resume_state = ckpt.load_newest_intact(self.checkpoint_dir)
+        path = self.resume_state["path"]
         if not self.params:
             self.params = self.saved_params(self.run_dir)
         self.params = dict(self.params, resumed_from=os.path.basename(path))
