@@ -129,6 +129,12 @@ class GymEnv:
         self.id = str(id)
         try:
             self.env = gym.make(id, **kwargs)
+        except gym.error.UnregisteredEnv as e:  # unknown id, name, version or namespace
+            raise ConfigError(
+                f"env id {self.id!r} is not registered with gymnasium ({e}). Check the spelling and version "
+                "(the scripts' --env flag, GymEnv(id=...)); for your own env, use 'module:EnvId' so that the module "
+                "registering it is imported first."
+            ) from None
         except ModuleNotFoundError as e:
             if ":" not in self.id:
                 raise

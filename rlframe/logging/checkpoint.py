@@ -164,6 +164,25 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
     return path
 
 
+def check_model_matches(stored: Dict[str, Any], current: Dict[str, Any], checkpoint_path: str) -> None:
+    """Raise :class:`~rlframe.errors.ConfigError` unless the weights stored in a checkpoint have the names and
+    shapes of the model they are loaded into (instead of torch's ``size mismatch for ...``)."""
+    from rlframe.errors import ConfigError
+
+    hint = ("the model settings differ from the ones the checkpoint was trained with (a changed params.json "
+            "'model' entry or script default): resume with the settings it was trained with (its params are "
+            f"stored in it: `rlframe checkpoint {checkpoint_path} --json`), or start a new run.")
+    missing, unexpected = sorted(set(current) - set(stored)), sorted(set(stored) - set(current))
+    if missing or unexpected:
+        raise ConfigError(f"checkpoint {checkpoint_path} does not fit the model: weights missing from it "
+                          f"{missing[:5]}, weights the model lacks {unexpected[:5]}; {hint}")
+    for name, t in current.items():
+        s_shape = tuple(getattr(stored[name], "shape", ()))
+        if isinstance(t, torch.Tensor) and s_shape != tuple(t.shape):
+            raise ConfigError(f"checkpoint {checkpoint_path} does not fit the model: weight '{name}' has shape "
+                              f"{s_shape} in the checkpoint but {tuple(t.shape)} in the model; {hint}")
+
+
 def check_weights_finite(state_dict: Optional[Dict[str, Any]], path: str) -> None:
     """Refuse (:class:`CheckpointError`) to write weights holding NaN or inf: the previous checkpoints stay
     the newest, so ``--resume`` continues from finite weights."""

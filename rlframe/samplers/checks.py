@@ -28,7 +28,7 @@ from rlframe.core.specs import check_flag, check_reward, describe, spec_from_spa
 from rlframe.errors import ShapeMismatchError
 from rlframe.samplers.watchdog import bounded_call
 
-PROBE_TIMEOUT = 120.0  # seconds for each env call of the probe when the sampler gives none (its start_timeout)
+PROBE_TIMEOUT = 60.0  # seconds for each env call of the probe when the caller gives none (samplers: worker_timeout)
 
 EnvExample = namedtuple("EnvExample", ["observation", "action", "step"])
 EnvExample.__doc__ = "The first observation of a probed env, the random action sent, and the EnvStep it returned."
@@ -104,7 +104,7 @@ def probe_env(env: Any, label: str = "train env", timeout: Optional[float] = Non
 
     Returns the example the samples buffer is built from. ``label`` ("train env", "eval env") goes
     into error messages with the env id. Each env call is bounded by ``timeout`` seconds (default
-    :data:`PROBE_TIMEOUT`; samplers pass their ``start_timeout``): a hang ends in
+    :data:`PROBE_TIMEOUT`; samplers pass their ``worker_timeout``): a hang ends in
     :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
     """
     component = _component(env, label)

@@ -32,9 +32,9 @@ class SerialSampler(BaseSampler):
     agent in eval mode itself. ``affinity`` is accepted for interface compatibility: everything runs in the
     master, whose CPU pinning and torch threads the runner applies.
 
-    ``worker_timeout`` (seconds one env ``reset``/``step`` may take) and ``start_timeout`` (each call of the
-    pre-flight probe) are the parallel samplers' arguments: a hanging env ends in
-    :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
+    ``worker_timeout`` (seconds one env ``reset``/``step`` may take, the pre-flight probe's included) is the
+    parallel samplers' argument (``start_timeout`` is accepted for the same constructor): a hanging env ends
+    in :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
     """
 
     def __init__(self, *args: Any, worker_timeout: float = 60.0, start_timeout: float = 120.0, **kwargs: Any):
@@ -66,9 +66,9 @@ class SerialSampler(BaseSampler):
         self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, eval_seeds[rank * n_eval:(rank + 1) * n_eval])
         self.envs, self.eval_envs = self.watchdog.watch(self.envs), self.watchdog.watch(self.eval_envs, "eval env")
 
-        example = probe_env(self.envs[0], "train env", timeout=self.start_timeout)
+        example = probe_env(self.envs[0], "train env", timeout=self.worker_timeout)
         if self.eval_envs:
-            check_eval_env(self.envs[0], self.eval_envs[0], timeout=self.start_timeout)
+            check_eval_env(self.envs[0], self.eval_envs[0], timeout=self.worker_timeout)
         self.watchdog.start()
         # The probe consumed random numbers of env 0 (and eval env 0): re-seed them so every sampler
         # starts each env from the same state for the same seed.

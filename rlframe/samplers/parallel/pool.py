@@ -158,18 +158,25 @@ class WorkerPool:
         from rlframe.samplers.parallel.worker import worker_main
 
         use_fd_sharing()
-        for rank, (builder, aff) in enumerate(zip(builders, affinities)):
-            parent_conn, child_conn = self.ctx.Pipe(duplex=True)
-            p = self.ctx.Process(
-                target=worker_main,
-                args=(rank, child_conn, builder, self.heartbeat, aff),
-                name=f"rlframe-sampler-worker-{rank}",
-                daemon=True,
-            )
-            p.start()
-            child_conn.close()
-            self.procs.append(p)
-            self.conns.append(parent_conn)
+        # Ctrl-C reaches the whole process group: a worker still importing (spawn, forkserver) would print a
+        # KeyboardInterrupt traceback. Workers start with SIGINT blocked (the mask is inherited) and unblock it
+        # once they ignore it (worker_main); the master gets a Ctrl-C pressed meanwhile when it unblocks.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for rank, (builder, aff) in enumerate(zip(builders, affinities)):
+                parent_conn, child_conn = self.ctx.Pipe(duplex=True)
+                p = self.ctx.Process(
+                    target=worker_main,
+                    args=(rank, child_conn, builder, self.heartbeat, aff),
+                    name=f"rlframe-sampler-worker-{rank}",
+                    daemon=True,
+                )
+                p.start()
+                child_conn.close()
+                self.procs.append(p)
+                self.conns.append(parent_conn)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._finalizer = weakref.finalize(self, _close_all, self.procs, self.conns)
         return self.gather(range(self.n), timeout=self.start_timeout, what="starting")
 

@@ -90,6 +90,8 @@ def error_payload(e: BaseException) -> Dict[str, Any]:
 def worker_main(rank: int, conn: Any, builder: Any, heartbeat: Any, affinity: Dict[str, Any]) -> None:
     """Process target: build the worker from ``builder``, then serve commands until "close"."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the master's handler (fork copies it): stop quietly
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while the master started us (pool.start)
     worker = None
     parent = parent_process()
     watch = [conn] + ([parent.sentinel] if parent is not None else [])
