@@ -64,7 +64,7 @@ def test_bounded_call_returns_raises_or_times_out():
 
 @pytest.mark.parametrize("call", ["reset", "step"])
 def test_serial_probe_hang_is_an_error_naming_env_call_and_timeout(call):
-    sampler = SerialSampler(HangEnv, dict(call=call), batch_T=4, batch_B=2, start_timeout=0.5)
+    sampler = SerialSampler(HangEnv, dict(call=call), batch_T=4, batch_B=2, worker_timeout=0.5)
     t0 = time.monotonic()
     with pytest.raises(EnvTimeoutError) as e:
         sampler.initialize(RandomAgent(), seed=0)
@@ -117,7 +117,7 @@ def test_parallel_probe_hang_is_an_error_before_workers_start():
     from rlframe.samplers.parallel import CpuSampler
 
     sampler = CpuSampler(HangEnv, dict(call="reset"), batch_T=4, batch_B=2, n_workers=2, start_method="fork",
-                         start_timeout=0.5)
+                         worker_timeout=0.5)
     with pytest.raises(EnvTimeoutError, match=r"HangEnv-v0.*reset\(\) did not return within 0.5 s"):
         sampler.initialize(RandomAgent(), seed=0)
     sampler.shutdown()
