@@ -125,11 +125,10 @@ def apply_affinity(cpus: Optional[Sequence[int]], torch_threads: Optional[int], 
 def cpu_list(entry: Any, what: str) -> List[int]:
     """One worker's (or the master's) CPUs as a list: a list/tuple of CPU ids, or one int (rlpyt's form,
     ``workers_cpus=list(range(2))`` gives each worker one CPU); :class:`ConfigError` for anything else."""
-    if isinstance(entry, (int,)) and not isinstance(entry, bool):
-        entry = [entry]
-    if isinstance(entry, (list, tuple, range)) and entry and all(isinstance(c, int) and not isinstance(c, bool)
-                                                                 and c >= 0 for c in entry):
-        return [int(c) for c in entry]
+    cpus = [entry] if isinstance(entry, int) and not isinstance(entry, bool) else entry
+    if isinstance(cpus, (list, tuple, range)) and cpus and all(isinstance(c, int) and not isinstance(c, bool)
+                                                               and c >= 0 for c in cpus):
+        return [int(c) for c in cpus]
     raise ConfigError(
         f"affinity {what} = {entry!r}: give a CPU id (int) or a non-empty list of CPU ids per worker, e.g. "
         "workers_cpus=[[0], [1]] or rlpyt's workers_cpus=[0, 1] (or build it with "

@@ -232,19 +232,26 @@ def logger_context(
     console: bool = True,
     log_params: Optional[Dict[str, Any]] = None,
     use_summary_writer: Optional[bool] = None,
+    snapshot_mode: Optional[str] = None,
 ) -> Iterator[RunLogger]:
     """Open a run directory for the runners inside the ``with`` block (rlpyt's ``logger_context``).
 
     The directory is ``log_dir/name/run_<run_ID>`` (the next free number when ``run_ID`` is None), or
     ``resume`` itself to continue a stopped run from its newest checkpoint. rlpyt's call forms work:
     ``logger_context(log_dir, run_ID, name, config)`` and its keywords ``log_params`` (= ``params``) and
-    ``use_summary_writer`` (= ``use_tensorboard``).
+    ``use_summary_writer`` (= ``use_tensorboard``) and ``snapshot_mode`` ("last": keep one checkpoint, "all":
+    keep every one).
 
     A new run that ends in an exception before its first checkpoint leaves nothing behind: its directory
     is removed (:func:`last_run_dir` still names it, for messages).
     """
     params = params if log_params is None else log_params
     use_tensorboard = use_tensorboard if use_summary_writer is None else bool(use_summary_writer)
+    if snapshot_mode is not None:
+        if snapshot_mode not in ("last", "all"):
+            raise ConfigError(f"snapshot_mode {snapshot_mode!r}: rlframe checkpoints at every log interval; give "
+                              "'last' (keep the newest) or 'all' (keep every one), or keep_checkpoints=N.")
+        keep_checkpoints = 1 if snapshot_mode == "last" else None
     if resume is not None:
         run_dir = resume
     elif run_ID is None:
