@@ -118,14 +118,15 @@ class PolicyGradientAlgo(RlAlgorithm):
             env.reward, value, bootstrap, env.terminated, env.truncated, timeout_value,
             self.discount, self.gae_lambda)
         valid = self._valid(samples)
-        self._check_batch_finite(env.reward, value, bootstrap, advantage, return_)
+        self._check_batch_finite(env.reward, value, bootstrap, timeout_value, advantage, return_)
         return return_, advantage, valid
 
-    def _check_batch_finite(self, reward, value, bootstrap, advantage, return_) -> None:
+    def _check_batch_finite(self, reward, value, bootstrap, timeout_value, advantage, return_) -> None:
         """Stop on the first non-finite batch statistic (``algos.finite``), naming what it depends on."""
         who, itr, size = type(self).__name__, getattr(self, "_itr", 0), self._batch_size()
         check_finite("reward", reward, itr, size, who, "The env returned it.")
-        for name, x in (("value estimate (agent_info.value)", value), ("bootstrap value", bootstrap)):
+        for name, x in (("value estimate (agent_info.value)", value), ("bootstrap value", bootstrap),
+                        ("value of a truncated episode's final observation (timeout_value)", timeout_value)):
             check_finite(name, x, itr, size, who, "The model's output: a non-finite observation or weight causes it.")
         check_finite("advantage", advantage, itr, size, who)
         check_finite("return", return_, itr, size, who)
