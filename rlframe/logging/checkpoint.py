@@ -215,6 +215,7 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
         marker = [i for i, ln in enumerate(lines) if "WeightsUnpickler error" in ln]
         reason = (lines[marker[0] + 1] if marker and marker[0] + 1 < len(lines) else lines[0]) if lines else ""
+        reason = reason.split(". ")[0].rstrip(".")  # torch's first sentence says what failed
         if "unsupported global" in str(e).lower():
             raise CheckpointError(f"checkpoint {path} cannot be read safely: it holds arbitrary Python objects; "
                                   "rlframe never unpickles those: re-save the weights with torch.save(state_dict).") from e

@@ -34,7 +34,7 @@ from typing import Any, Callable, List, Optional, Sequence
 from rlframe.errors import EnvTimeoutError
 
 TIMEOUT_HINT = ("fix the env, or raise the timeout if its calls legitimately take this long (the scripts' "
-                "--worker-timeout flag; the samplers' worker_timeout / start_timeout arguments).")
+                "--worker-timeout flag; the samplers' worker_timeout argument).")
 
 
 def timeout_message(env: str, call: str, timeout: float, where: str = "") -> str:
