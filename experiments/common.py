@@ -11,6 +11,10 @@ Every script takes::
     --sampler KIND      serial | cpu | gpu | alternating  (one-line swap, same constructor)
     --workers N         worker processes for the parallel samplers
     --torch-threads N   torch threads of the training process (default 1: fastest for small MLPs)
+    --worker-timeout S  seconds one env reset/step may take before the run stops naming the env (default 60)
+    --debug             validate every env step (shapes, bounds, NaN/inf), naming the env and step of a bad value
+
+Ctrl-C and SIGTERM stop a run cleanly and print the command that resumes it (docs/troubleshooting.md).
 """
 from __future__ import annotations
 
@@ -20,7 +24,11 @@ import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from rlframe.errors import ConfigError, RlframeError
+from rlframe.launching.signals import exit_status, terminate_as_interrupt
 from rlframe.logging import RunLogger
+from rlframe.logging.logger import last_run_dir
+
+DEFAULT_WORKER_TIMEOUT = 60.0
 
 SAMPLERS = ("serial", "cpu", "gpu", "alternating")
 _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
@@ -41,6 +49,11 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
     p.add_argument("--sampler", choices=SAMPLERS, default=None, help="sampler (default serial)")
     p.add_argument("--workers", type=int, default=None, help="worker processes of a parallel sampler")
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads of the trainer (default 1)")
+    p.add_argument("--worker-timeout", type=float, default=None, metavar="SECONDS",
+                   help=f"seconds one env reset/step may take before the run stops with an error naming the env "
+                   f"(default {DEFAULT_WORKER_TIMEOUT:g})")
+    p.add_argument("--debug", action="store_true", default=None,
+                   help="validate every env step (shapes, bounds, NaN/inf) and name the env and step of a bad value")
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
     return args
@@ -50,13 +63,17 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
                    ) -> Dict[str, Any]:
     """The run's config: built from the command line, or, with ``--resume``, the run's saved config with
     only ``--steps``, ``--sampler``, ``--workers`` and ``--torch-threads`` overridable."""
+    check_counts(args)
     if args.resume is None:
         args.env = args.env or args.default_env
         args.seed = 0 if args.seed is None else args.seed
-        args.steps = args.steps or args.default_steps
+        args.steps = args.default_steps if args.steps is None else args.steps
         args.sampler = args.sampler or "serial"
-        args.torch_threads = args.torch_threads or 1
-        return build_config(args)
+        args.torch_threads = 1 if args.torch_threads is None else args.torch_threads
+        config = build_config(args)
+        config.setdefault("worker_timeout", args.worker_timeout or DEFAULT_WORKER_TIMEOUT)
+        config.setdefault("debug", bool(args.debug))
+        return config
     saved = RunLogger.saved_params(args.resume)
     if not saved:
         raise ConfigError(f"--resume {args.resume}: no params.json there; is it a run directory?")
@@ -65,10 +82,22 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
         if value is not None and value != config.get(flag):
             raise ConfigError(f"--resume keeps the run's {flag} ({config.get(flag)!r}); drop --{flag} {value}.")
     for key, value in (("steps", args.steps), ("sampler", args.sampler), ("workers", args.workers),
-                       ("torch_threads", args.torch_threads)):
+                       ("torch_threads", args.torch_threads), ("worker_timeout", args.worker_timeout),
+                       ("debug", args.debug)):
         if value is not None:
             config[key] = value
     return config
+
+
+def check_counts(args: argparse.Namespace) -> None:
+    """Zero or negative counts are errors (not "unset"): ConfigError naming the flag and what to give."""
+    for flag, value, what in (("--steps", args.steps, "env steps to train for, e.g. --steps 100000"),
+                              ("--workers", args.workers, "worker processes, e.g. --workers 2"),
+                              ("--torch-threads", args.torch_threads, "torch threads, e.g. --torch-threads 1"),
+                              ("--worker-timeout", args.worker_timeout, "seconds, e.g. --worker-timeout 60")):
+        if value is not None and not value > 0:
+            raise ConfigError(f"{flag} {value:g}: must be a positive number of {what} (leave the flag out for "
+                              "the default).")
 
 
 def run_fields(args: argparse.Namespace) -> Dict[str, Any]:
@@ -93,6 +122,8 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any]) -> Any:
         eval_n_envs=config["eval"]["n_envs"],
         eval_max_trajectories=config["eval"]["max_trajectories"],
         eval_max_steps=config["eval"]["max_steps"],
+        worker_timeout=float(config.get("worker_timeout") or DEFAULT_WORKER_TIMEOUT),
+        debug=bool(config.get("debug", False)),
         **sampler_kwargs,
     )
 
@@ -145,10 +176,28 @@ def run_main(main: Callable[[], int]) -> int:
     """Run a script's ``main``; rlframe errors (shape mismatches, bad configs, checkpoints) print one clear
     message and give exit status 2 instead of a traceback."""
     try:
-        return main()
+        with terminate_as_interrupt():  # SIGTERM stops the run like Ctrl-C
+            return main()
     except RlframeError as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
         return 2
-    except KeyboardInterrupt:
-        print("Interrupted; continue later with --resume RUN_DIR (from the newest checkpoint).", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(interrupted_message(e), file=sys.stderr, flush=True)
+        return exit_status(e)
+
+
+def interrupted_message(e: KeyboardInterrupt) -> str:
+    """What Ctrl-C / SIGTERM left: the command resuming the run (with its directory), or that there is none."""
+    from rlframe.launching.signals import Terminated
+    from rlframe.logging import list_checkpoints
+
+    what = "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"
+    run_dir = last_run_dir()
+    if run_dir is None:
+        return f"Interrupted ({what}) before the run directory was opened; nothing was written."
+    if not list_checkpoints(os.path.join(run_dir, "checkpoints")):
+        return (f"Interrupted ({what}) before the first checkpoint: nothing to resume ({run_dir} was removed); "
+                "start the run again.")
+    script = os.path.relpath(sys.argv[0]) if sys.argv and sys.argv[0].endswith(".py") else "<script>.py"
+    return (f"Interrupted ({what}); workers stopped, checkpoints intact. Continue from the newest checkpoint with:\n"
+            f"  python {script} --resume {run_dir}")

@@ -76,7 +76,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
     state = load_checkpoint(args.path)
     out = {k: state.get(k) for k in ("path", "runner", "itr", "env_steps", "updates", "elapsed_s", "seed",
-                                     "n_steps", "batch_spec", "specs")}
+                                     "n_steps", "batch_spec", "specs", "params")}
     _print(out, args.json)
     return 0
 

@@ -102,3 +102,24 @@ class InfeasibleActionError(RlframeError, ValueError):
 
 def join_shape(shape: Sequence[int]) -> tuple:
     return tuple(int(s) for s in shape)
+
+
+class EnvTimeoutError(RlframeError, TimeoutError):
+    """An env call (``reset``, ``step``) made in the master process did not return within its timeout.
+
+    Raised by the pre-flight probe and by the serial sampler's watchdog (``samplers.watchdog``); hangs
+    inside parallel sampler workers surface as :class:`WorkerError` with ``exc_type == "Timeout"``.
+    """
+
+    def __init__(self, message: str = "an env call did not return within its timeout.", env: str = "",
+                 call: str = "", timeout: Optional[float] = None):
+        self.env, self.call, self.timeout = env, call, timeout
+        super().__init__(message)
+
+
+class NonFiniteError(RlframeError, FloatingPointError):
+    """A loss, gradient norm or batch statistic became NaN or infinite during training (``algos.finite``)."""
+
+    def __init__(self, message: str, quantity: str = "", itr: Optional[int] = None, env_steps: Optional[int] = None):
+        self.quantity, self.itr, self.env_steps = quantity, itr, env_steps
+        super().__init__(message)

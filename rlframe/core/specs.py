@@ -123,6 +123,12 @@ def validate(
             for f, v, s in zip(spec._fields, value, spec):
                 validate(v, s, component, f"{field_}.{f}", check_finite, check_bounds, where)
         return
+    if isinstance(value, dict) or is_namedtuple(value):
+        raise ShapeMismatchError(
+            component, field_, tuple(spec.shape), f"a dict with keys {list(getattr(value, '_fields', value))}",
+            detail=where, hint=f"the env declares {spec.describe()} for '{field_}' but returns a dict: declare a "
+            "gymnasium.spaces.Dict observation space, or flatten the observation (gymnasium's FlattenObservation).",
+        )
     shape = np.shape(value)
     if tuple(shape) != tuple(spec.shape):
         raise ShapeMismatchError(
@@ -182,3 +188,48 @@ def describe(spec: Any) -> str:
     if isinstance(spec, Spec):
         return spec.describe()
     return "{" + ", ".join(f"{f}: {describe(s)}" for f, s in zip(spec._fields, spec)) + "}"
+
+
+# --- scalar fields of an env step (reward, terminated, truncated) --------------------------------------
+def value_type(value: Any) -> str:
+    """How a value is described in error messages: its type, and the value itself when short."""
+    text = repr(value)
+    return f"{type(value).__name__} {text}" if len(text) <= 40 else type(value).__name__
+
+
+def _numeric_kind(value: Any) -> Optional[str]:
+    """numpy dtype kind of a number (Python, numpy or 0-d array/tensor), None for anything else."""
+    if isinstance(value, bool):
+        return "b"
+    if isinstance(value, int):
+        return "i"
+    if isinstance(value, float):
+        return "f"
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.dtype.kind if value.dtype.kind in "biuf" else None
+    if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "numpy"):  # a torch tensor
+        return "f" if value.dtype.is_floating_point else ("b" if str(value.dtype) == "torch.bool" else "i")
+    return None
+
+
+def check_reward(value: Any, component: str, where: str = "") -> None:
+    """Raise :class:`ShapeMismatchError` unless ``value`` is a number (Python, numpy, or a 0-d array);
+    numeric strings are refused too."""
+    if _numeric_kind(value) is None:
+        raise ShapeMismatchError(
+            component, "reward", "a number (int, float or a numpy number)", value_type(value), detail=where,
+            hint="step() must return the reward as a number: convert it in the env (or a wrapper), e.g. "
+            "float(...); strings, None and other objects are not rewards.",
+        )
+
+
+def check_flag(value: Any, component: str, field_: str, where: str = "") -> None:
+    """Raise :class:`ShapeMismatchError` unless ``value`` is a bool (Python or numpy) or an integer 0/1."""
+    kind = _numeric_kind(value)
+    ok = kind == "b" or (kind in ("i", "u") and np.ndim(value) == 0 and int(value) in (0, 1))
+    if not ok:
+        raise ShapeMismatchError(
+            component, field_, "a bool (True/False)", value_type(value), detail=where,
+            hint=f"step() must return '{field_}' as a bool (gymnasium API: obs, reward, terminated, truncated, "
+            "info).",
+        )

@@ -32,7 +32,7 @@ import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
 from rlframe.core.namedarraytuple import RESERVED, namedarraytuple
-from rlframe.core.specs import field_name, spec_from_space, to_structured
+from rlframe.core.specs import check_flag, field_name, spec_from_space, to_structured
 from rlframe.envs.base import EPISODE_METRICS_KEY, EnvSpaces, EnvStep, EpisodeMetrics
 from rlframe.errors import ConfigError
 
@@ -132,6 +132,12 @@ class GymEnv:
         self.id = str(id)
         try:
             self.env = gym.make(id, **kwargs)
+        except gym.error.UnregisteredEnv as e:  # unknown id, name, version or namespace
+            raise ConfigError(
+                f"env id {self.id!r} is not registered with gymnasium ({e}). Check the spelling and version "
+                "(the scripts' --env flag, GymEnv(id=...)); for your own env, use 'module:EnvId' so that the module "
+                "registering it is imported first."
+            ) from None
         except ModuleNotFoundError as e:
             if ":" not in self.id:
                 raise
@@ -191,7 +197,17 @@ class GymEnv:
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._structured_obs:
             obs = to_structured(obs, self._obs_spec)
-        return _tuple_new(EnvStep, (obs, reward, bool(terminated), bool(truncated), self._info(info)))
+        if terminated.__class__ is not bool or truncated.__class__ is not bool:
+            terminated, truncated = self._flags(terminated, truncated)
+        return _tuple_new(EnvStep, (obs, reward, terminated, truncated, self._info(info)))
+
+    def _flags(self, terminated: Any, truncated: Any) -> Tuple[bool, bool]:
+        """``terminated``/``truncated`` as Python bools; anything but a bool (or a 0/1 integer) is an error
+        naming the env (``bool("abc")`` would silently be True)."""
+        for name, flag in (("terminated", terminated), ("truncated", truncated)):
+            if flag.__class__ is not bool and flag.__class__ is not np.bool_:
+                check_flag(flag, f"env '{self.id}'", name, "returned by step()")
+        return bool(terminated), bool(truncated)
 
     @property
     def info_fields(self) -> Tuple[str, ...]:

@@ -122,8 +122,45 @@ def apply_affinity(cpus: Optional[Sequence[int]], torch_threads: Optional[int], 
     return pinned
 
 
+def cpu_list(entry: Any, what: str) -> List[int]:
+    """One worker's (or the master's) CPUs as a list: a list/tuple of CPU ids, or one int (rlpyt's form,
+    ``workers_cpus=list(range(2))`` gives each worker one CPU); :class:`ConfigError` for anything else."""
+    cpus = [entry] if isinstance(entry, int) and not isinstance(entry, bool) else entry
+    if isinstance(cpus, (list, tuple, range)) and cpus and all(isinstance(c, int) and not isinstance(c, bool)
+                                                               and c >= 0 for c in cpus):
+        return [int(c) for c in cpus]
+    raise ConfigError(
+        f"affinity {what} = {entry!r}: give a CPU id (int) or a non-empty list of CPU ids per worker, e.g. "
+        "workers_cpus=[[0], [1]] or rlpyt's workers_cpus=[0, 1] (or build it with "
+        "rlframe.launching.affinity.make_affinity)."
+    )
+
+
+def check_affinity(affinity: Any) -> Dict[str, Any]:
+    """``affinity`` as a dict whose ``workers_cpus`` entries are lists (rlpyt's ints accepted); a
+    :class:`ConfigError` naming the bad entry, raised in the master before any worker starts."""
+    if affinity is None:
+        return {}
+    if not isinstance(affinity, dict):
+        keys = ("workers_cpus", "worker_torch_threads", "set_affinity", "n_workers", "cuda_idx", "master_cpus",
+                "master_torch_threads")
+        if not any(hasattr(affinity, k) for k in keys):
+            raise ConfigError(f"affinity must be a dict (e.g. rlframe.launching.affinity.make_affinity() or rlpyt's "
+                              f"dict(cuda_idx=None, workers_cpus=[0, 1])), got {type(affinity).__name__} {affinity!r}.")
+        affinity = {k: getattr(affinity, k) for k in keys if hasattr(affinity, k)}
+    cpus = affinity.get("workers_cpus")
+    if cpus is not None:
+        if not isinstance(cpus, (list, tuple, range)):
+            raise ConfigError(f"affinity workers_cpus = {cpus!r}: give one entry per worker (a CPU id or a list of "
+                              "CPU ids), e.g. workers_cpus=[0, 1].")
+        affinity = dict(affinity, workers_cpus=[cpu_list(c, f"workers_cpus[{i}]") for i, c in enumerate(cpus)])
+    return affinity
+
+
 def worker_affinity(affinity: Optional[Dict[str, Any]], rank: int) -> Dict[str, Any]:
-    """The slice of ``affinity`` that worker ``rank`` applies to itself."""
+    """The slice of ``affinity`` that worker ``rank`` applies to itself (``affinity`` checked by
+    :func:`check_affinity`)."""
+    affinity = check_affinity(affinity)
     if not affinity:
         return {"cpus": None, "torch_threads": 1, "set_affinity": False}
     cpus = affinity.get("workers_cpus") or []

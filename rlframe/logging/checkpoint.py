@@ -143,6 +143,7 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
     (all when None). Returns the path."""
     os.makedirs(checkpoint_dir, exist_ok=True)
     path = os.path.join(checkpoint_dir, checkpoint_name(itr))
+    check_weights_finite(state.get("agent_state_dict"), path)
     tmp = os.path.join(checkpoint_dir, f".{checkpoint_name(itr)}.tmp{os.getpid()}")
     payload = dict(state, format=CHECKPOINT_FORMAT)
     try:
@@ -163,6 +164,36 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
     return path
 
 
+def check_model_matches(stored: Dict[str, Any], current: Dict[str, Any], checkpoint_path: str) -> None:
+    """Raise :class:`~rlframe.errors.ConfigError` unless the weights stored in a checkpoint have the names and
+    shapes of the model they are loaded into (instead of torch's ``size mismatch for ...``)."""
+    from rlframe.errors import ConfigError
+
+    hint = ("the model settings differ from the ones the checkpoint was trained with (a changed params.json "
+            "'model' entry or script default): resume with the settings it was trained with (its params are "
+            f"stored in it: `rlframe checkpoint {checkpoint_path} --json`), or start a new run.")
+    missing, unexpected = sorted(set(current) - set(stored)), sorted(set(stored) - set(current))
+    if missing or unexpected:
+        raise ConfigError(f"checkpoint {checkpoint_path} does not fit the model: weights missing from it "
+                          f"{missing[:5]}, weights the model lacks {unexpected[:5]}; {hint}")
+    for name, t in current.items():
+        s_shape = tuple(getattr(stored[name], "shape", ()))
+        if isinstance(t, torch.Tensor) and s_shape != tuple(t.shape):
+            raise ConfigError(f"checkpoint {checkpoint_path} does not fit the model: weight '{name}' has shape "
+                              f"{s_shape} in the checkpoint but {tuple(t.shape)} in the model; {hint}")
+
+
+def check_weights_finite(state_dict: Optional[Dict[str, Any]], path: str) -> None:
+    """Refuse (:class:`CheckpointError`) to write weights holding NaN or inf: the previous checkpoints stay
+    the newest, so ``--resume`` continues from finite weights."""
+    for name, t in (state_dict or {}).items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(
+                f"not writing checkpoint {path}: the agent's weight '{name}' holds NaN or inf values. The previous "
+                "checkpoints are kept (resume continues from the newest of them). Find the source with --debug "
+                "(the scripts) or debug=True (the sampler), or lower the learning rate.")
+
+
 def remove_stale_temp_files(checkpoint_dir: str) -> None:
     """Delete temporary files a killed run left half-written."""
     for p in glob.glob(os.path.join(checkpoint_dir, ".itr_*.pt.tmp*")):
@@ -181,13 +212,49 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     except FileNotFoundError as e:
         raise CheckpointError(f"checkpoint {path} does not exist.") from e
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read safely ({type(e).__name__}: {e}); it is damaged, "
-                              "not an rlframe checkpoint, or holds arbitrary Python objects (rlframe never "
-                              "unpickles those: re-save the weights with torch.save(state_dict)).") from e
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        marker = [i for i, ln in enumerate(lines) if "WeightsUnpickler error" in ln]
+        reason = (lines[marker[0] + 1] if marker and marker[0] + 1 < len(lines) else lines[0]) if lines else ""
+        reason = reason.split(". ")[0].rstrip(".")  # torch's first sentence says what failed
+        if "unsupported global" in str(e).lower():
+            raise CheckpointError(f"checkpoint {path} cannot be read safely: it holds arbitrary Python objects; "
+                                  "rlframe never unpickles those: re-save the weights with torch.save(state_dict).") from e
+        raise CheckpointError(f"checkpoint {path} cannot be read: it is damaged (truncated or corrupt: {type(e).__name__}: "
+                              f"{reason}); "
+                              "delete it, or resume, which skips it for the newest intact checkpoint.") from e
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an rlframe checkpoint (format {CHECKPOINT_FORMAT!r} expected).")
     state["path"] = path
     return state
+
+
+def load_newest_intact(checkpoint_dir: str, warn: Any = None) -> Dict[str, Any]:
+    """The newest checkpoint in ``checkpoint_dir`` that loads, skipping damaged newer ones with a warning
+    (``warn(message)``; default: print to stderr) naming the file and why; :class:`CheckpointError` listing
+    the files when none is intact (or there are none)."""
+    files = list_checkpoints(checkpoint_dir)
+    if not files:
+        raise CheckpointError(f"no checkpoint (itr_*.pt) in {checkpoint_dir}.")
+    problems = []
+    for path in reversed(files):
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as e:
+            problems.append(f"{os.path.basename(path)}: {e}")
+            continue
+        for p in problems:
+            (warn or _warn_stderr)(f"warning: skipped checkpoint {p}")
+        if problems:
+            (warn or _warn_stderr)(f"warning: resuming from {path}, the newest intact checkpoint.")
+        return state
+    raise CheckpointError(f"no intact checkpoint in {checkpoint_dir}; every file failed to load:\n  "
+                          + "\n  ".join(problems) + "\nStart a new run (the run's params.json holds its config).")
+
+
+def _warn_stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
 
 
 def load_agent_checkpoint(agent: Any, path: str) -> Dict[str, Any]:

@@ -91,8 +91,14 @@ class RunLogger:
                 f"run directory {self.run_dir} already holds checkpoints: resume it (resume=RUN_DIR / --resume) "
                 "or log to a new directory."
             )
-        os.makedirs(self.checkpoint_dir, exist_ok=True)
-        self._write_params()
+        try:
+            os.makedirs(self.checkpoint_dir, exist_ok=True)
+            self._write_params()
+        except OSError as e:
+            raise ConfigError(
+                f"cannot create the run directory {self.run_dir} ({type(e).__name__}: {e.strerror or e}): choose a "
+                "writable log directory (the scripts' --log-dir, logger_context's log_dir)."
+            ) from None
 
     def _open_for_resume(self) -> None:
         if not os.path.isdir(self.run_dir):
@@ -104,7 +110,8 @@ class RunLogger:
                 f"cannot resume {self.run_dir}: no checkpoint in {self.checkpoint_dir} (the run stopped before "
                 "its first log interval); start a new run instead."
             )
-        self.resume_state = ckpt.load_checkpoint(path)
+        self.resume_state = ckpt.load_newest_intact(self.checkpoint_dir)
+        path = self.resume_state["path"]
         if not self.params:
             self.params = self.saved_params(self.run_dir)
         self.params = dict(self.params, resumed_from=os.path.basename(path))
@@ -116,8 +123,18 @@ class RunLogger:
         path = os.path.join(run_dir, "params.json")
         if not os.path.exists(path):
             return {}
-        with open(path) as f:
-            return json.load(f)
+        try:
+            with open(path) as f:
+                params = json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"{path} is not valid JSON ({e}): restore it from a checkpoint (each holds the run's params: "
+                f"`rlframe checkpoint {run_dir} --json`) or start a new run."
+            ) from None
+        if not isinstance(params, dict):
+            raise ConfigError(f"{path} holds a {type(params).__name__}, not the run's config (a JSON object): restore "
+                              f"it from a checkpoint (`rlframe checkpoint {run_dir} --json`) or start a new run.")
+        return params
 
     def _write_params(self) -> None:
         tmp = os.path.join(self.run_dir, "params.json.tmp")
@@ -213,26 +230,78 @@ def logger_context(
     resume: Optional[str] = None,
     keep_checkpoints: Optional[int] = 3,
     console: bool = True,
+    log_params: Optional[Dict[str, Any]] = None,
+    use_summary_writer: Optional[bool] = None,
+    snapshot_mode: Optional[str] = None,
 ) -> Iterator[RunLogger]:
     """Open a run directory for the runners inside the ``with`` block (rlpyt's ``logger_context``).
 
     The directory is ``log_dir/name/run_<run_ID>`` (the next free number when ``run_ID`` is None), or
-    ``resume`` itself to continue a stopped run from its newest checkpoint.
+    ``resume`` itself to continue a stopped run from its newest checkpoint. rlpyt's call forms work:
+    ``logger_context(log_dir, run_ID, name, config)`` and its keywords ``log_params`` (= ``params``) and
+    ``use_summary_writer`` (= ``use_tensorboard``) and ``snapshot_mode`` ("last": keep one checkpoint, "all":
+    keep every one).
+
+    A new run that ends in an exception before its first checkpoint leaves nothing behind: its directory
+    is removed (:func:`last_run_dir` still names it, for messages).
     """
+    params = params if log_params is None else log_params
+    use_tensorboard = use_tensorboard if use_summary_writer is None else bool(use_summary_writer)
+    if snapshot_mode is not None:
+        if snapshot_mode not in ("last", "all"):
+            raise ConfigError(f"snapshot_mode {snapshot_mode!r}: rlframe checkpoints at every log interval; give "
+                              "'last' (keep the newest) or 'all' (keep every one), or keep_checkpoints=N.")
+        keep_checkpoints = 1 if snapshot_mode == "last" else None
     if resume is not None:
         run_dir = resume
     elif run_ID is None:
         run_dir = next_run_dir(log_dir, name)
     else:
         run_dir = os.path.join(log_dir, name, f"run_{run_ID}")
-    logger = RunLogger(run_dir, params, use_tensorboard=use_tensorboard, resume=resume is not None,
-                       keep_checkpoints=keep_checkpoints, console=console)
+    _LAST_RUN_DIR[:] = [os.path.abspath(run_dir)]
+    created = resume is None and not os.path.exists(run_dir)
+    try:
+        logger = RunLogger(run_dir, params, use_tensorboard=use_tensorboard, resume=resume is not None,
+                           keep_checkpoints=keep_checkpoints, console=console)
+    except BaseException:
+        if created:
+            remove_unfinished_run(run_dir)
+        raise
     _STACK.append(logger)
     try:
         yield logger
-    finally:
+    except BaseException:
         _STACK.remove(logger)
         logger.close()
+        if created:
+            remove_unfinished_run(run_dir)
+        raise
+    _STACK.remove(logger)
+    logger.close()
+
+
+_LAST_RUN_DIR: List[str] = []
+
+
+def last_run_dir() -> Optional[str]:
+    """The run directory the latest :func:`logger_context` opened (also after it closed), or None."""
+    return _LAST_RUN_DIR[0] if _LAST_RUN_DIR else None
+
+
+def remove_unfinished_run(run_dir: str) -> bool:
+    """Delete a new run's directory that holds no checkpoint (the run failed before its first one), so failed
+    runs leave no ``run_<k>`` behind; True if removed. A directory with a checkpoint is kept for ``--resume``."""
+    import shutil
+
+    if not os.path.isdir(run_dir) or ckpt.list_checkpoints(os.path.join(run_dir, "checkpoints")):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    try:
+        os.rmdir(parent)  # the script's folder (log_dir/name), when this run was its only one
+    except OSError:
+        pass
+    return not os.path.exists(run_dir)
 
 
 def get_logger() -> Optional[RunLogger]:

@@ -223,6 +223,7 @@ class MinibatchRl:
         """Load a checkpoint into the initialized agent and algorithm, after checking the env specs."""
         if state.get("specs") is not None:
             ckpt.check_specs(state["specs"], ckpt.env_specs_json(self.agent.env_spaces), state.get("path", "?"))
+        ckpt.check_model_matches(state["agent_state_dict"], self.agent.state_dict(), state.get("path", "?"))
         self.agent.load_state_dict(state["agent_state_dict"])
         if state.get("optimizer_state_dict") is not None:
             self.algo.load_optim_state_dict(state["optimizer_state_dict"])

@@ -24,8 +24,11 @@ import numpy as np
 import torch
 
 from rlframe.core.namedarraytuple import is_namedtuple, iter_leaves, map_leaves
-from rlframe.core.specs import describe, spec_from_space, specs_equal, validate
+from rlframe.core.specs import check_flag, check_reward, describe, spec_from_space, specs_equal, validate
 from rlframe.errors import ShapeMismatchError
+from rlframe.samplers.watchdog import bounded_call
+
+PROBE_TIMEOUT = 60.0  # seconds for each env call of the probe when the caller gives none (samplers: worker_timeout)
 
 EnvExample = namedtuple("EnvExample", ["observation", "action", "step"])
 EnvExample.__doc__ = "The first observation of a probed env, the random action sent, and the EnvStep it returned."
@@ -55,6 +58,7 @@ def check_env_step(step: Any, obs_spec: Any, component: str, where: str = "", ch
         )
     obs, reward, terminated, truncated, env_info = step
     validate(obs, obs_spec, component, "observation", check_finite=check_finite, where=where)
+    check_reward(reward, component, where)
     r_shape = tuple(np.shape(reward))
     if r_shape != ():
         raise ShapeMismatchError(
@@ -68,6 +72,8 @@ def check_env_step(step: Any, obs_spec: Any, component: str, where: str = "", ch
             hint="find where the env produces non-finite rewards (division by zero, overflow, log(0)).",
         )
     for name, flag in (("terminated", terminated), ("truncated", truncated)):
+        if tuple(np.shape(flag)) == ():
+            check_flag(flag, component, name, where)
         if tuple(np.shape(flag)) != ():
             raise ShapeMismatchError(
                 component, name, (), tuple(np.shape(flag)), detail=where,
@@ -92,27 +98,64 @@ def check_env_step(step: Any, obs_spec: Any, component: str, where: str = "", ch
             )
 
 
-def probe_env(env: Any, label: str = "train env") -> EnvExample:
-    """Reset and step ``env`` once with a random action, validating everything against its spaces.
+def probe_env(env: Any, label: str = "train env", timeout: Optional[float] = None) -> EnvExample:
+    """Reset and step ``env`` once with an allowed action (:func:`probe_action`), validating everything
+    against its spaces.
 
     Returns the example the samples buffer is built from. ``label`` ("train env", "eval env") goes
-    into error messages with the env id.
+    into error messages with the env id. Each env call is bounded by ``timeout`` seconds (default
+    :data:`PROBE_TIMEOUT`; samplers pass their ``worker_timeout``): a hang ends in
+    :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
     """
     component = _component(env, label)
     spaces = getattr(env, "spaces", None)
     if spaces is None:
         raise TypeError(f"{component} has no 'spaces' attribute: envs must follow rlframe.envs.base "
                         "(wrap gymnasium envs in rlframe.envs.GymEnv).")
+    timeout = PROBE_TIMEOUT if timeout is None else float(timeout)
+    where = f"(the {label} pre-flight check, before training)"
     obs_spec = spec_from_space(spaces.observation)
-    obs = env.reset()
+    obs = bounded_call(env.reset, (), timeout, env_name(env), "reset()", where)
     validate(obs, obs_spec, component, "observation", check_finite=True, where="returned by reset()")
-    action = spaces.action.sample()
-    step = env.step(action)
+    action = probe_action(env, obs, component)
+    step = bounded_call(env.step, (action,), timeout, env_name(env), "step()", where)
     check_env_step(step, obs_spec, component, where="returned by step() after reset()", check_finite=True)
     return EnvExample(obs, action, step)
 
 
-def check_eval_env(train_env: Any, eval_env: Any, probe: bool = True) -> Optional[EnvExample]:
+def action_mask(env: Any, observation: Any) -> Optional[np.ndarray]:
+    """The env's mask of allowed actions, by the two common conventions: an ``action_mask`` entry of a
+    Dict observation, else an ``action_masks()`` method (sb3-contrib's MaskablePPO); None without one."""
+    mask = None
+    if isinstance(observation, dict):
+        mask = observation.get("action_mask")
+    elif is_namedtuple(observation) and "action_mask" in observation._fields:
+        mask = observation.action_mask
+    if mask is None and callable(getattr(env, "action_masks", None)):
+        mask = env.action_masks()
+    return None if mask is None else np.asarray(mask)
+
+
+def probe_action(env: Any, observation: Any, component: str = "env") -> Any:
+    """The probe's action: a random *allowed* action when the env has an action mask (:func:`action_mask`,
+    for a ``Discrete`` action space), else a random sample of the action space."""
+    space = env.spaces.action
+    mask = action_mask(env, observation)
+    n = getattr(space, "n", None)
+    if mask is None or n is None or mask.size != int(n):
+        return space.sample()
+    allowed = np.flatnonzero(mask.reshape(-1))
+    if allowed.size == 0:
+        raise ShapeMismatchError(
+            component, "action mask", "at least one allowed action after reset()", "a mask allowing none",
+            hint="the env's first state must allow an action: check its action mask.",
+        )
+    rng = getattr(space, "np_random", None) or np.random.default_rng()
+    return np.int64(int(getattr(space, "start", 0)) + int(allowed[int(rng.integers(allowed.size))]))
+
+
+def check_eval_env(train_env: Any, eval_env: Any, probe: bool = True,
+                   timeout: Optional[float] = None) -> Optional[EnvExample]:
     """Eval env spaces must equal train env spaces; then probe the eval env like a train env."""
     component = _component(eval_env, "eval env")
     for field in ("observation", "action"):
@@ -125,7 +168,7 @@ def check_eval_env(train_env: Any, eval_env: Any, probe: bool = True) -> Optiona
                 hint="eval_env_kwargs must make an env with the same observation and action spaces as "
                 "env_kwargs: the agent's model is built from the train env.",
             )
-    return probe_env(eval_env, "eval env") if probe else None
+    return probe_env(eval_env, "eval env", timeout) if probe else None
 
 
 def _batch1(x: Any) -> Any:

@@ -17,6 +17,7 @@ from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.buffer import build_samples_buffer
 from rlframe.samplers.checks import check_eval_env, probe_env
 from rlframe.samplers.collectors import EvalCollector, ResetCollector, close_envs, make_envs
+from rlframe.samplers.watchdog import EnvWatchdog
 
 
 class SerialSampler(BaseSampler):
@@ -30,7 +31,17 @@ class SerialSampler(BaseSampler):
     The runner calls ``agent.sample_mode(itr)`` before ``obtain_samples``; ``evaluate_agent`` puts the
     agent in eval mode itself. ``affinity`` is accepted for interface compatibility: everything runs in the
     master, whose CPU pinning and torch threads the runner applies.
+
+    ``worker_timeout`` (seconds one env ``reset``/``step`` may take, the pre-flight probe's included) is the
+    parallel samplers' argument (``start_timeout`` is accepted for the same constructor): a hanging env ends
+    in :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
     """
+
+    def __init__(self, *args: Any, worker_timeout: float = 60.0, start_timeout: float = 120.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.worker_timeout = float(worker_timeout)
+        self.start_timeout = float(start_timeout)
+        self.watchdog = EnvWatchdog(self.worker_timeout)
 
     def initialize(
         self,
@@ -53,10 +64,12 @@ class SerialSampler(BaseSampler):
         self.envs = make_envs(self.EnvCls, self.env_kwargs, train_seeds[rank * B:(rank + 1) * B])
         n_eval = self.eval_n_envs
         self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, eval_seeds[rank * n_eval:(rank + 1) * n_eval])
+        self.envs, self.eval_envs = self.watchdog.watch(self.envs), self.watchdog.watch(self.eval_envs, "eval env")
 
-        example = probe_env(self.envs[0], "train env")
+        example = probe_env(self.envs[0], "train env", timeout=self.worker_timeout)
         if self.eval_envs:
-            check_eval_env(self.envs[0], self.eval_envs[0])
+            check_eval_env(self.envs[0], self.eval_envs[0], timeout=self.worker_timeout)
+        self.watchdog.start()
         # The probe consumed random numbers of env 0 (and eval env 0): re-seed them so every sampler
         # starts each env from the same state for the same seed.
         _reseed(self.envs[0], train_seeds[rank * B])
@@ -104,6 +117,7 @@ class SerialSampler(BaseSampler):
         return self.eval_collector.collect_evaluation(itr)
 
     def shutdown(self) -> None:
+        self.watchdog.stop()
         close_envs(getattr(self, "envs", []))
         close_envs(getattr(self, "eval_envs", []))
         self.envs, self.eval_envs = [], []

@@ -120,3 +120,54 @@ def test_load_agent_checkpoint_checks_specs_first(tmp_path):
     other.initialize(spaces(365))
     with pytest.raises(ShapeMismatchError, match=r"itr_0000005\.pt.*\(461,\).*\(365,\)"):
         ckpt.load_agent_checkpoint(other, path)
+
+
+# --- issue 12, defect 4: a damaged newest checkpoint ------------------------------------------------------
+def _three_checkpoints(d):
+    from rlframe.logging.checkpoint import save_checkpoint as save
+
+    for itr in range(3):
+        save({"agent_state_dict": {"w": torch.full((2,), float(itr))}, "itr": itr, "env_steps": 8 * (itr + 1)},
+             str(d), itr)
+    return sorted(os.listdir(d))
+
+
+def test_newest_intact_checkpoint_skips_a_truncated_one_with_a_warning(tmp_path):
+    from rlframe.logging.checkpoint import load_newest_intact
+
+    names = _three_checkpoints(tmp_path)
+    newest = tmp_path / names[-1]
+    newest.write_bytes(newest.read_bytes()[:100])  # truncated
+    warnings = []
+    state = load_newest_intact(str(tmp_path), warn=warnings.append)
+    assert state["itr"] == 1 and state["path"].endswith(names[1])
+    assert "skipped checkpoint itr_0000002.pt" in warnings[0] and "damaged" in warnings[0]
+    assert "resuming from" in warnings[1] and names[1] in warnings[1]
+
+
+def test_no_intact_checkpoint_says_so_and_lists_the_files(tmp_path):
+    from rlframe.errors import CheckpointError
+    from rlframe.logging.checkpoint import load_newest_intact
+
+    names = _three_checkpoints(tmp_path)
+    for n in names:
+        (tmp_path / n).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError) as e:
+        load_newest_intact(str(tmp_path))
+    msg = str(e.value)
+    assert "no intact checkpoint" in msg and all(n in msg for n in names) and "torch.save" not in msg
+
+
+def test_resume_uses_the_newest_intact_checkpoint(tmp_path, capsys):
+    from rlframe.logging import logger_context
+
+    run = tmp_path / "run"
+    with logger_context(str(tmp_path), name="x", run_ID=0, params={"a": 1}, use_tensorboard=False) as lg:
+        run = lg.run_dir
+    names = _three_checkpoints(os.path.join(run, "checkpoints"))
+    with open(os.path.join(run, "checkpoints", names[-1]), "r+b") as f:
+        f.truncate(50)
+    with logger_context(resume=run, use_tensorboard=False) as lg:
+        assert lg.resume_state["itr"] == 1
+    err = capsys.readouterr().err
+    assert "skipped checkpoint itr_0000002.pt" in err

@@ -44,7 +44,7 @@ class A2C(PolicyGradientAlgo):
 
     def optimize_agent(self, itr: int, samples):
         """One gradient step on the ``[T, B]`` batch."""
-        return_, advantage, valid = self.process_returns(samples)
+        return_, advantage, valid = self.process_returns(samples, itr)
         lr = self._set_learning_rate(itr)
         agent_inputs = map_leaves(_as_tensor, AgentInputs(samples.env.observation, samples.agent.prev_action,
                                                           samples.env.prev_reward))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from rlframe.algos.base import RlAlgorithm
+from rlframe.algos.finite import check_finite
 from rlframe.algos.optim import FastAdam, clip_grad_norm
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation
 from rlframe.core.namedarraytuple import map_leaves
@@ -98,9 +99,12 @@ class PolicyGradientAlgo(RlAlgorithm):
         return lr
 
     # --- returns -------------------------------------------------------------------------------------
-    def process_returns(self, samples):
+    def process_returns(self, samples, itr: Optional[int] = None):
         """``(return_, advantage, valid)``: ``[T, B]`` float32 numpy arrays, ``valid`` None when every
-        slot is valid (reset collectors)."""
+        slot is valid (reset collectors). Non-finite rewards, values, advantages or returns raise
+        :class:`~rlframe.errors.NonFiniteError` naming iteration ``itr`` (``algos.finite``)."""
+        if itr is not None:
+            self._itr = int(itr)
         env = samples.env
         bootstrap = getattr(samples.agent, "bootstrap_value", None)
         if bootstrap is None:
@@ -114,7 +118,22 @@ class PolicyGradientAlgo(RlAlgorithm):
             env.reward, value, bootstrap, env.terminated, env.truncated, timeout_value,
             self.discount, self.gae_lambda)
         valid = self._valid(samples)
+        self._check_batch_finite(env.reward, value, bootstrap, timeout_value, advantage, return_)
         return return_, advantage, valid
+
+    def _check_batch_finite(self, reward, value, bootstrap, timeout_value, advantage, return_) -> None:
+        """Stop on the first non-finite batch statistic (``algos.finite``), naming what it depends on."""
+        who, itr, size = type(self).__name__, getattr(self, "_itr", 0), self._batch_size()
+        check_finite("reward", reward, itr, size, who, "The env returned it.")
+        for name, x in (("value estimate (agent_info.value)", value), ("bootstrap value", bootstrap),
+                        ("value of a truncated episode's final observation (timeout_value)", timeout_value)):
+            check_finite(name, x, itr, size, who, "The model's output: a non-finite observation or weight causes it.")
+        check_finite("advantage", advantage, itr, size, who)
+        check_finite("return", return_, itr, size, who)
+
+    def _batch_size(self) -> Optional[int]:
+        spec = getattr(self, "batch_spec", None)
+        return None if spec is None else int(spec.size) * getattr(self, "world_size", 1)
 
     def _valid(self, samples) -> Optional[np.ndarray]:
         valid = getattr(samples.env, "valid", None)
@@ -147,6 +166,8 @@ class PolicyGradientAlgo(RlAlgorithm):
     def _clip_and_step(self) -> torch.Tensor:
         """Clip the global gradient norm (when ``max_grad_norm``), step the optimiser, return the norm."""
         grad_norm = clip_grad_norm(self._params, self.max_grad_norm)
+        check_finite("gradient norm", grad_norm, getattr(self, "_itr", 0), self._batch_size(), type(self).__name__,
+                     "The loss or its gradients are non-finite.")
         self.optimizer.step()
         self.update_counter += 1
         return grad_norm

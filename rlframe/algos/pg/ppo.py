@@ -92,7 +92,7 @@ class PPO(PolicyGradientAlgo):
         """
         T, B = samples.env.reward.shape[:2]
         n = T * B
-        return_, advantage, valid = self.process_returns(samples)
+        return_, advantage, valid = self.process_returns(samples, itr)
         lr = self._set_learning_rate(itr)
         clip = self.ratio_clip * (self._frac_remaining(itr) if self.linear_clip_schedule else 1.0)
 

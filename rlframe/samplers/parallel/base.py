@@ -24,10 +24,10 @@ import numpy as np
 from rlframe.core.buffers import buffer_nbytes, numpify
 from rlframe.core.seeding import env_seeds, make_seed, set_global_seeds, worker_seed
 from rlframe.errors import ConfigError
-from rlframe.launching.affinity import make_affinity, worker_affinity
+from rlframe.launching.affinity import check_affinity, make_affinity, worker_affinity
 from rlframe.samplers.base import BaseSampler, BatchSpec, TrajInfo
 from rlframe.samplers.buffer import build_samples_buffer
-from rlframe.samplers.checks import check_eval_env, probe_env
+from rlframe.samplers.checks import check_eval_env, env_name, probe_env
 from rlframe.samplers.collectors import EvalCollector, ResetCollector, close_envs, make_envs
 from rlframe.samplers.parallel.pool import WorkerPool, check_shm_space, use_fd_sharing
 from rlframe.samplers.parallel.worker import GuardedEnv
@@ -170,6 +170,7 @@ class ParallelSamplerBase(BaseSampler):
         if self._initialized:
             raise ConfigError(f"{type(self).__name__}.initialize was called twice; make a new sampler instead.")
         use_fd_sharing()
+        affinity = None if affinity is None else check_affinity(affinity)  # rlpyt's int-per-worker form accepted
         T, B, n_eval = self.batch_spec.T, self.batch_spec.B, self.eval_n_envs
         self.n_workers = self._n_workers(affinity)
         if affinity is None:
@@ -184,10 +185,11 @@ class ParallelSamplerBase(BaseSampler):
         # Shape checks in the master, on envs seeded like the first train / eval env (then closed).
         probe = make_envs(self.EnvCls, self.env_kwargs, train_seeds[:1])
         try:
-            example = probe_env(probe[0], "train env")
+            example = probe_env(probe[0], "train env", timeout=self.worker_timeout)
+            probed_env = env_name(probe[0])
             if n_eval:
                 probe += make_envs(self.EnvCls, self.eval_env_kwargs, eval_seeds[:1])
-                check_eval_env(probe[0], probe[1])
+                check_eval_env(probe[0], probe[1], timeout=self.worker_timeout)
             agent.initialize(probe[0].spaces, share_memory=self.agent_share_memory, global_B=global_B,
                              env_ranks=env_ranks)
             one = build_samples_buffer(agent, probe[0], BatchSpec(1, 1), bootstrap_value, example=example)[1]
@@ -208,6 +210,7 @@ class ParallelSamplerBase(BaseSampler):
         self.eval_max_T = math.ceil(self.eval_max_steps / n_eval) if n_eval and self.eval_max_steps else 10**12
         self.pool = WorkerPool(self.n_workers, self.start_method, timeout=self.worker_timeout,
                                start_timeout=self.start_timeout)
+        self.pool.env_name = probed_env  # named in hang errors
         self._initialized = True
         self.prepare_shared(examples)
         builders = []

@@ -140,8 +140,10 @@ class WorkerPool:
         self.start_timeout = float(start_timeout)
         self.procs: List[Any] = []
         self.conns: List[Any] = []
-        # heartbeat[rank] = (env steps so far, global index of the env being stepped, -1 when none)
-        self.heartbeat = torch.zeros((self.n, 2), dtype=torch.int64).share_memory_()
+        # heartbeat[rank] = (env steps so far, global index of the env being stepped, -1 when none,
+        # the call in progress: 1 step, 2 reset, 0 none)
+        self.heartbeat = torch.zeros((self.n, 3), dtype=torch.int64).share_memory_()
+        self.env_name = ""  # the env id, for hang errors (set by the sampler)
         self._closed = False
         self._finalizer = None
         self._stash: Dict[int, Any] = {}  # replies received while checking for errors
@@ -156,18 +158,25 @@ class WorkerPool:
         from rlframe.samplers.parallel.worker import worker_main
 
         use_fd_sharing()
-        for rank, (builder, aff) in enumerate(zip(builders, affinities)):
-            parent_conn, child_conn = self.ctx.Pipe(duplex=True)
-            p = self.ctx.Process(
-                target=worker_main,
-                args=(rank, child_conn, builder, self.heartbeat, aff),
-                name=f"rlframe-sampler-worker-{rank}",
-                daemon=True,
-            )
-            p.start()
-            child_conn.close()
-            self.procs.append(p)
-            self.conns.append(parent_conn)
+        # Ctrl-C reaches the whole process group: a worker still importing (spawn, forkserver) would print a
+        # KeyboardInterrupt traceback. Workers start with SIGINT blocked (the mask is inherited) and unblock it
+        # once they ignore it (worker_main); the master gets a Ctrl-C pressed meanwhile when it unblocks.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for rank, (builder, aff) in enumerate(zip(builders, affinities)):
+                parent_conn, child_conn = self.ctx.Pipe(duplex=True)
+                p = self.ctx.Process(
+                    target=worker_main,
+                    args=(rank, child_conn, builder, self.heartbeat, aff),
+                    name=f"rlframe-sampler-worker-{rank}",
+                    daemon=True,
+                )
+                p.start()
+                child_conn.close()
+                self.procs.append(p)
+                self.conns.append(parent_conn)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._finalizer = weakref.finalize(self, _close_all, self.procs, self.conns)
         return self.gather(range(self.n), timeout=self.start_timeout, what="starting")
 
@@ -291,10 +300,14 @@ class Watchdog:
             elif now - since > self.timeout:
                 env = int(self.hb[r, 1])
                 where = f" in train env {env}" if env >= 0 else (f" in eval env {-2 - env}" if env < -1 else "")
+                call = {1: "step()", 2: "reset()"}.get(int(self.hb[r, 2]), "a step or reset")
+                name = f"env '{self.pool.env_name}' " if getattr(self.pool, "env_name", "") else "an env "
+                arg = "start_timeout" if self.what == "starting" else "worker_timeout"
                 raise WorkerError(
-                    f"sampler worker {r} made no progress for {self.timeout:.1f} s while {self.what}{where}: an env "
-                    "step or reset is hanging (or is slower than the timeout). Fix the env, or raise the sampler's "
-                    "worker_timeout argument if steps legitimately take this long.",
+                    f"sampler worker {r} made no progress for {self.timeout:g} s while {self.what}{where}: "
+                    f"{name}{call} is hanging (or is slower than the timeout). Fix the env, or raise the timeout if "
+                    f"its calls legitimately take this long (the sampler's {arg} argument; the scripts' "
+                    "--worker-timeout flag).",
                     rank=r, env_index=env if env >= 0 else (-2 - env if env < -1 else None), exc_type="Timeout",
                 )
 

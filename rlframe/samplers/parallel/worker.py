@@ -42,6 +42,7 @@ class GuardedEnv:
     def step(self, action: Any) -> Any:
         hb = self._hb
         hb[1] = self.index
+        hb[2] = 1
         try:
             out = self.env.step(action)
         except BaseException as e:
@@ -53,6 +54,7 @@ class GuardedEnv:
     def reset(self) -> Any:
         hb = self._hb
         hb[1] = self.index
+        hb[2] = 2
         try:
             out = self.env.reset()
         except BaseException as e:
@@ -88,6 +90,8 @@ def error_payload(e: BaseException) -> Dict[str, Any]:
 def worker_main(rank: int, conn: Any, builder: Any, heartbeat: Any, affinity: Dict[str, Any]) -> None:
     """Process target: build the worker from ``builder``, then serve commands until "close"."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the master's handler (fork copies it): stop quietly
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while the master started us (pool.start)
     worker = None
     parent = parent_process()
     watch = [conn] + ([parent.sentinel] if parent is not None else [])
