@@ -163,6 +163,8 @@ class WorkerPool:
         # once they ignore it (worker_main); the master gets a Ctrl-C pressed meanwhile when it unblocks.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
+            if self.ctx.get_start_method() == "forkserver":
+                _start_forkserver_ignoring_sigint()
             for rank, (builder, aff) in enumerate(zip(builders, affinities)):
                 parent_conn, child_conn = self.ctx.Pipe(duplex=True)
                 p = self.ctx.Process(
@@ -369,3 +371,17 @@ def wait_semaphore(sem: Any, pool: WorkerPool, rank: int, what: str = "stepping 
         watch.check()
         if sem.acquire(timeout=_TICK):
             return
+
+
+def _start_forkserver_ignoring_sigint() -> None:
+    """Start multiprocessing's fork server with SIGINT ignored: an ignored disposition survives ``exec`` and
+    Python then installs no KeyboardInterrupt handler, so a Ctrl-C while the server imports its preload prints
+    no traceback (a blocked mask alone did not keep it quiet under load). The master's own handler is back
+    within milliseconds."""
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
