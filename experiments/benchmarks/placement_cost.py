@@ -8,8 +8,11 @@ and env steps/s.
     python experiments/benchmarks/placement_cost.py [--design ariane133] [--plc legalized.plc]
         [--repeats 20] [--json PATH] [--baseline-rev GIT_REV]
 
-``--baseline-rev`` also times ``rlframe/envs/placement/cost.py`` as it was at a git revision, in the
-same run and interleaved with the current one (before/after figures on a shared machine). The
+``--baseline-rev`` also times ``cost.py`` and ``force_directed.py`` (``rlframe/placement/``, or
+``rlframe/envs/placement/`` before the move) as they were at a git revision, in the same run and
+interleaved with the current ones, and runs the env entries on that revision's whole package in a
+child process, alternating with the current one (before/after figures on a shared machine; JSON
+``baseline``, ``fd.baseline_*``, ``env.<name>.baseline_*``; CPU-time figures beside wall-clock). The
 netlist parse is always timed that way against ``PARSE_BASELINE_REV`` (the line-by-line parser),
 on the design and on any ``--flat`` netlists (JSON ``parse``: per file ``parse_s``,
 ``baseline_parse_s``, ``speedup``, ``identical``).
@@ -57,6 +60,7 @@ def env_random_policy_sps(design: str, episodes: int = 3, run_fd: bool = True,
                          observation=observation)
     rng = np.random.default_rng(0)
     steps, final_s, costs = 0, 0.0, []
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for ep in range(episodes):
         env.reset(seed=ep)
@@ -71,8 +75,10 @@ def env_random_policy_sps(design: str, episodes: int = 3, run_fd: bool = True,
             steps += 1
         costs.append(info["proxy_cost"])
     total = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     return {"design": design, "observation": observation, "run_fd": run_fd,
             "episodes": episodes, "steps": steps, "steps_per_s": steps / total,
+            "cpu_steps_per_s": steps / max(cpu, 1e-9),
             "steps_per_s_excluding_episode_end": (steps - episodes) / max(total - final_s, 1e-9),
             "episode_end_s": final_s / episodes, "proxy_cost_mean": float(np.mean(costs))}
 
@@ -82,6 +88,52 @@ ENV_BENCHMARKS["random_policy_image_no_fd"] = lambda design: env_random_policy_s
     design, run_fd=False)
 ENV_BENCHMARKS["random_policy_graph"] = lambda design: env_random_policy_sps(
     design, observation="graph")
+
+
+def _tree_at(rev: str) -> str:
+    """A temporary folder holding ``rlframe/`` as it was at git ``rev`` (``git archive``)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tempfile.mkdtemp(prefix=f"rlframe_{rev}_")
+    tar = subprocess.run(["git", "archive", rev, "rlframe"], cwd=root, check=True,
+                         capture_output=True, timeout=60).stdout
+    subprocess.run(["tar", "-x", "-C", out], input=tar, check=True, timeout=60)
+    return out
+
+
+def env_at_rev(rev_tree: str, design: str, names: Sequence[str]) -> dict:
+    """``ENV_BENCHMARKS[name](design)`` run by a child Python on the package in ``rev_tree``."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]); "
+            "import placement_cost as b; "
+            "print(json.dumps({n: b.ENV_BENCHMARKS[n](sys.argv[3]) for n in sys.argv[4:]}))")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    out = subprocess.run([sys.executable, "-c", code, rev_tree, here, design, *names],
+                         check=True, capture_output=True, text=True, timeout=1800, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def env_interleaved(design: str, baseline_rev: str, rounds: int = 2) -> dict:
+    """Every ``ENV_BENCHMARKS`` entry now and at ``baseline_rev`` (a child process on that
+    revision's package), alternating ``rounds`` times; medians of steps/s and their ratio."""
+    tree = _tree_at(baseline_rev)
+    now: Dict[str, List[dict]] = {n: [] for n in ENV_BENCHMARKS}
+    old: Dict[str, List[dict]] = {n: [] for n in ENV_BENCHMARKS}
+    for _ in range(rounds):
+        for name, fn in ENV_BENCHMARKS.items():
+            now[name].append(fn(design))
+            old[name].append(env_at_rev(tree, design, [name])[name])
+    out = {}
+    for name in ENV_BENCHMARKS:
+        r = dict(now[name][-1])
+        for key in ("steps_per_s", "cpu_steps_per_s", "episode_end_s"):
+            r[key] = statistics.median(v[key] for v in now[name])
+            r[f"baseline_{key}"] = statistics.median(v[key] for v in old[name])
+        r["baseline_rev"] = baseline_rev
+        r["speedup_now_vs_rev"] = r["steps_per_s"] / r["baseline_steps_per_s"]
+        r["cpu_speedup_now_vs_rev"] = r["cpu_steps_per_s"] / r["baseline_cpu_steps_per_s"]
+        r["rounds"] = rounds
+        out[name] = r
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,9 +322,17 @@ def _module_at(rev: str, relpath: str):
     return mod
 
 
+def _placement_module_at(rev: str, name: str):
+    """``rlframe/placement/<name>.py`` at git ``rev`` (``rlframe/envs/placement/`` before the move)."""
+    try:
+        return _module_at(rev, f"rlframe/placement/{name}.py")
+    except subprocess.CalledProcessError:
+        return _module_at(rev, f"rlframe/envs/placement/{name}.py")
+
+
 def _cost_class_at(rev: str):
-    """``PlacementCost`` as ``rlframe/envs/placement/cost.py`` was at git revision ``rev``."""
-    return _module_at(rev, "rlframe/envs/placement/cost.py").PlacementCost
+    """``PlacementCost`` as ``cost.py`` was at git revision ``rev``."""
+    return _placement_module_at(rev, "cost").PlacementCost
 
 
 #: the last revision of netlist.py with only the line-by-line parser
@@ -379,7 +439,20 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
     if len(nl.soft_macro_indices):
         from rlframe.placement.force_directed import FDSchedule, ForceDirectedPlacer
         fd = ForceDirectedPlacer(nl, (pc.grid.width, pc.grid.height))
-        fd_s = _time(lambda: fd.run(x0, y0, pc.orientation), 5)
+        fd.run(x0, y0, pc.orientation)      # builds the per-placer structures
+        fd_old = None
+        if baseline_rev:
+            fd_old = _placement_module_at(baseline_rev, "force_directed").ForceDirectedPlacer(
+                nl, (pc.grid.width, pc.grid.height))
+        fd_s, fd_old_s, fd_cpu, fd_old_cpu = [], [], [], []
+        for _ in range(5):      # interleaved with the baseline's placer (same machine load)
+            c = time.process_time()
+            fd_s += _time(lambda: fd.run(x0, y0, pc.orientation), 1)
+            fd_cpu.append(time.process_time() - c)
+            if fd_old is not None:
+                c = time.process_time()
+                fd_old_s += _time(lambda: fd_old.run(x0, y0, pc.orientation), 1)
+                fd_old_cpu.append(time.process_time() - c)
         fd_costs = {}
         for start, sch in (("centre", FDSchedule()), ("current", FDSchedule(use_current_loc=True))):
             fx, fy = fd.run(x0, y0, pc.orientation, sch)
@@ -392,9 +465,25 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
                         "proxy_cost_fd_from_centre": fd_costs["centre"]["proxy_cost"],
                         "proxy_cost_fd_from_current": fd_costs["current"]["proxy_cost"],
                         "costs_fd_from_centre": fd_costs["centre"],
-                        "costs_fd_from_current": fd_costs["current"]}
+                        "costs_fd_from_current": fd_costs["current"],
+                        "run_cpu_s": med(fd_cpu)}
+        if fd_old is not None:
+            old_costs = {}
+            for start, sch in (("centre", FDSchedule()), ("current", FDSchedule(use_current_loc=True))):
+                fx, fy = fd_old.run(x0, y0, pc.orientation, sch)
+                pc.set_positions(fx, fy)
+                old_costs[start] = pc.evaluate()["proxy_cost"]
+            pc.set_positions(x0, y0)
+            result["fd"].update({
+                "baseline_rev": baseline_rev, "baseline_run_s": med(fd_old_s),
+                "baseline_run_cpu_s": med(fd_old_cpu),
+                "speedup_now_vs_rev": med(fd_old_s) / med(fd_s),
+                "cpu_speedup_now_vs_rev": med(fd_old_cpu) / med(fd_cpu),
+                "baseline_proxy_cost_fd_from_centre": old_costs["centre"],
+                "baseline_proxy_cost_fd_from_current": old_costs["current"]})
     if env and ENV_BENCHMARKS:
-        result["env"] = {name: fn(design) for name, fn in ENV_BENCHMARKS.items()}
+        result["env"] = (env_interleaved(design, baseline_rev) if baseline_rev else
+                         {name: fn(design) for name, fn in ENV_BENCHMARKS.items()})
         result["env_steps_per_s"] = {name: v["steps_per_s"] for name, v in result["env"].items()}
     return result
 
@@ -406,7 +495,8 @@ def main(argv=None) -> int:
                     help="a .plc file name inside the design's folder ('' for the default)")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--baseline-rev", default=None,
-                    help="also time cost.py as it was at this git revision (same run, interleaved)")
+                    help="also time cost.py, force_directed.py and the env as they were at this git "
+                         "revision (same run, interleaved)")
     ap.add_argument("--no-env", action="store_true", help="skip the env steps/s entries")
     ap.add_argument("--json", default=None, help="write the result to this JSON file")
     ap.add_argument("--env-only", action="store_true", help="only the ENV_BENCHMARKS entries")
@@ -446,8 +536,15 @@ def main(argv=None) -> int:
     print(f"agreement: max relative difference {r['max_rel_diff']:.2e}")
     for k in ("hpwl", "wirelength_cost", "density_cost", "congestion_cost", "proxy_cost"):
         print(f"  {k:16s} rlframe {r['rlframe'][k]:.6f}  reference {r['reference'][k]:.6f}")
+    if "fd" in r and "baseline_run_s" in r["fd"]:
+        f = r["fd"]
+        print(f"force-directed @ {f['baseline_rev']}: {f['baseline_run_s']:.3f} s; now x{f['speedup_now_vs_rev']:.1f} "
+              f"faster (CPU time x{f['cpu_speedup_now_vs_rev']:.1f}); proxy cost then "
+              f"{f['baseline_proxy_cost_fd_from_centre']:.4f} / {f['baseline_proxy_cost_fd_from_current']:.4f}")
     for name, v in r.get("env", {}).items():
-        print(f"env {name:28s} {v['steps_per_s']:8.1f} steps/s")
+        extra = (f"  (@ {v['baseline_rev']}: {v['baseline_steps_per_s']:.1f}, x{v['speedup_now_vs_rev']:.2f}; "
+                 f"CPU x{v['cpu_speedup_now_vs_rev']:.2f})" if "baseline_rev" in v else "")
+        print(f"env {name:28s} {v['steps_per_s']:8.1f} steps/s{extra}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=2)

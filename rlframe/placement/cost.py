@@ -492,9 +492,9 @@ class PlacementCost:
             keep = np.empty(key.size, bool)
             keep[0] = True
             np.not_equal(key[1:], key[:-1], out=keep[1:])
-            un = local[keep]
-            cell = key[keep]
-            cell -= base[keep]
+            cell = key[keep]                     # net * n_cells + cell, so the net and
+            un = cell // ncell                   # cell come back by arithmetic (cheaper than
+            cell -= un * ncell                   # two more boolean gathers)
             uc, ur = self._cell_col[cell], self._cell_row[cell]
             kk = np.bincount(un, minlength=n_sel)[un]
             # nets of 2 or >3 gcells: driver gcell -> every other gcell (a net of 1 gcell has

@@ -24,6 +24,7 @@ hard macro is placed, it is the HPWL of the full netlist with the soft macros wh
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -140,6 +141,7 @@ class PlacementProblem:
         self.cx, self.cy = self.grid.centers()
         self.col_x = (np.arange(self.grid.cols) + 0.5) * self.grid.cell_width
         self.row_y = (np.arange(self.grid.rows) + 0.5) * self.grid.cell_height
+        self.col_edges, self.row_edges = self.grid.col_edges(), self.grid.row_edges()
         self.eps = 1e-9 * (self.grid.width + self.grid.height)
         self.hpwl_norm = (self.grid.width + self.grid.height) * max(float(nl.net_weight.sum()), 1e-12)
         self._build_nets()
@@ -317,9 +319,7 @@ class PlacementState:
         return self._mask
 
     def _span(self, nets) -> np.ndarray:
-        sx = self.xmax[nets] - self.xmin[nets]
-        sy = self.ymax[nets] - self.ymin[nets]
-        return np.where(np.isfinite(sx), sx, 0.0) + np.where(np.isfinite(sy), sy, 0.0)
+        return _span(self.xmin[nets], self.xmax[nets], self.ymin[nets], self.ymax[nets])
 
     def wire_mask(self) -> np.ndarray:
         """HPWL increase (weighted microns) of putting the current macro at each cell,
@@ -353,19 +353,22 @@ class PlacementState:
         check :meth:`mask`); return the increase of the placed-net HPWL."""
         p = self.p
         k, i = self.k, self.node
-        cx, cy = p.grid.cell_center(int(cell))
+        cx, cy = float(p.cx[cell]), float(p.cy[cell])     # == p.grid.cell_center(cell)
         w, h = float(p.macro_w[k]), float(p.macro_h[k])
         self.x[i], self.y[i] = cx, cy
         self.cells[k] = cell
-        # nets
+        # nets: gather the macro's nets once, extend their boxes, scatter back
         s = p.groups(k)
         nets = p.g_net[s]
-        before = self._span(nets)
-        self.xmin[nets] = np.minimum(self.xmin[nets], cx + p.g_dxmin[s])
-        self.xmax[nets] = np.maximum(self.xmax[nets], cx + p.g_dxmax[s])
-        self.ymin[nets] = np.minimum(self.ymin[nets], cy + p.g_dymin[s])
-        self.ymax[nets] = np.maximum(self.ymax[nets], cy + p.g_dymax[s])
-        delta = float(p.g_w[s] @ (self._span(nets) - before))
+        xmin, xmax = self.xmin[nets], self.xmax[nets]
+        ymin, ymax = self.ymin[nets], self.ymax[nets]
+        before = _span(xmin, xmax, ymin, ymax)
+        xmin = np.minimum(xmin, cx + p.g_dxmin[s])
+        xmax = np.maximum(xmax, cx + p.g_dxmax[s])
+        ymin = np.minimum(ymin, cy + p.g_dymin[s])
+        ymax = np.maximum(ymax, cy + p.g_dymax[s])
+        self.xmin[nets], self.xmax[nets], self.ymin[nets], self.ymax[nets] = xmin, xmax, ymin, ymax
+        delta = float(p.g_w[s] @ (_span(xmin, xmax, ymin, ymax) - before))
         self.placed_hpwl += delta
         # obstacles and masks
         rect = np.array([[cx, cy, w, h]])
@@ -384,11 +387,22 @@ class PlacementState:
         return delta
 
     def _add_occupancy(self, cx: float, cy: float, w: float, h: float) -> None:
-        g = self.p.grid
-        ce, re_ = g.col_edges(), g.row_edges()
-        ox = np.clip(np.minimum(cx + w / 2, ce[1:]) - np.maximum(cx - w / 2, ce[:-1]), 0, None)
-        oy = np.clip(np.minimum(cy + h / 2, re_[1:]) - np.maximum(cy - h / 2, re_[:-1]), 0, None)
-        self.occupancy += np.outer(oy, ox) / (g.cell_width * g.cell_height)
+        p = self.p
+        g = p.grid
+        cw, ch = g.cell_width, g.cell_height
+        # the covered columns and rows, one spare each side (adding zeros changes nothing)
+        c0 = min(max(math.floor((cx - w / 2) / cw) - 1, 0), g.cols)
+        c1 = min(max(math.floor((cx + w / 2) / cw) + 2, c0), g.cols)
+        r0 = min(max(math.floor((cy - h / 2) / ch) - 1, 0), g.rows)
+        r1 = min(max(math.floor((cy + h / 2) / ch) + 2, r0), g.rows)
+        if c1 <= c0 or r1 <= r0:
+            return
+        ce, re_ = p.col_edges, p.row_edges
+        ox = np.minimum(cx + w / 2, ce[c0 + 1:c1 + 1]) - np.maximum(cx - w / 2, ce[c0:c1])
+        oy = np.minimum(cy + h / 2, re_[r0 + 1:r1 + 1]) - np.maximum(cy - h / 2, re_[r0:r1])
+        np.maximum(ox, 0.0, out=ox)
+        np.maximum(oy, 0.0, out=oy)
+        self.occupancy[r0:r1, c0:c1] += np.outer(oy, ox) / (cw * ch)
 
     def hard_macro_overlap(self) -> float:
         """Total pairwise overlap area among placed and fixed hard macros (0 for legal states)."""
@@ -404,6 +418,13 @@ class PlacementState:
             np.maximum(r[:, None, 1] - r[:, None, 3] / 2, r[None, :, 1] - r[None, :, 3] / 2)
         a = np.clip(dx, 0, None) * np.clip(dy, 0, None)
         return float(np.triu(a, 1).sum())
+
+
+def _span(xmin: np.ndarray, xmax: np.ndarray, ymin: np.ndarray, ymax: np.ndarray) -> np.ndarray:
+    """Bounding-box width + height per net (0 along an axis with no active node yet)."""
+    sx = xmax - xmin
+    sy = ymax - ymin
+    return np.where(np.isfinite(sx), sx, 0.0) + np.where(np.isfinite(sy), sy, 0.0)
 
 
 # ----- finishing a placement ---------------------------------------------------------------------
