@@ -1,0 +1,63 @@
+"""The target maths of the DQN family, as plain functions of tensors (tested against hand computations).
+
+- :func:`q_learning_target`: ``y = R + gamma^k * Q_target(s', a*)`` with ``a* = argmax_a Q_target(s', a)``
+  (DQN, Mnih et al. 2015) or ``a* = argmax_a Q_online(s', a)`` (double DQN, van Hasselt et al. 2016).
+  ``R`` is the n-step discounted reward sum and ``gamma^k`` the replay's ``bootstrap_discount``
+  (0 after a termination, so the target is then ``R`` alone).
+- :func:`categorical_projection`: C51's projection of the shifted target distribution
+  ``R + gamma^k * z`` back onto the fixed atoms ``z`` (Bellemare et al. 2017, Algorithm 1).
+- :func:`huber`: the Huber loss used as DQN's error clipping.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from rlframe.distributions.categorical import mask_logits
+
+
+def greedy_action(q: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``argmax_a q[..., a]`` over the allowed actions (``mask``: 1/True = allowed), keepdim ``[..., 1]``."""
+    return mask_logits(q, mask).argmax(dim=-1, keepdim=True)
+
+
+def q_learning_target(return_: torch.Tensor, bootstrap_discount: torch.Tensor, target_q_next: torch.Tensor,
+                      online_q_next: Optional[torch.Tensor] = None,
+                      mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``return_ + bootstrap_discount * target_q_next[a*]`` per sample (``[N]``).
+
+    Args:
+        return_, bootstrap_discount: ``[N]``.
+        target_q_next: target network's ``Q(s', .)`` ``[N, A]``.
+        online_q_next: online network's ``Q(s', .)`` ``[N, A]`` for double DQN (selects ``a*``); None: DQN's max.
+        mask: allowed actions in ``s'`` ``[N, A]`` (None: all).
+    """
+    select = target_q_next if online_q_next is None else online_q_next
+    a_star = greedy_action(select, mask)
+    return return_ + bootstrap_discount * target_q_next.gather(-1, a_star).squeeze(-1)
+
+
+def categorical_projection(next_p: torch.Tensor, return_: torch.Tensor, bootstrap_discount: torch.Tensor,
+                           atoms: torch.Tensor) -> torch.Tensor:
+    """Project the distribution ``next_p [N, K]`` on ``atoms [K]``, shifted to ``return_ + discount * atoms``
+    and clipped to ``[atoms[0], atoms[-1]]``, back onto ``atoms``: ``[N, K]``, rows summing to 1.
+
+    Each shifted atom ``Tz_j`` gives its mass to its two neighbouring atoms in proportion to closeness:
+    ``m_i = sum_j p_j * max(0, 1 - |Tz_j - z_i| / dz)`` (exact for evenly spaced atoms).
+    """
+    v_min, v_max = float(atoms[0]), float(atoms[-1])
+    delta_z = (v_max - v_min) / (atoms.numel() - 1)
+    tz = (return_.unsqueeze(-1) + bootstrap_discount.unsqueeze(-1) * atoms).clamp(v_min, v_max)  # [N, K_j]
+    weight = (1.0 - (tz.unsqueeze(-2) - atoms.view(-1, 1)).abs() / delta_z).clamp_min(0.0)  # [N, K_i, K_j]
+    return (weight * next_p.unsqueeze(-2)).sum(-1)
+
+
+def huber(delta: torch.Tensor, kappa: Optional[float] = 1.0) -> torch.Tensor:
+    """Elementwise Huber loss of the TD error ``delta`` (quadratic within ``kappa``, linear outside);
+    ``kappa=None``: the squared error ``0.5 * delta^2``."""
+    if kappa is None:
+        return 0.5 * delta * delta
+    abs_d = delta.abs()
+    quad = abs_d.clamp(max=kappa)
+    return 0.5 * quad * quad + kappa * (abs_d - quad)
