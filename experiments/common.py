@@ -78,14 +78,15 @@ def run_fields(args: argparse.Namespace) -> Dict[str, Any]:
                 torch_threads=args.torch_threads)
 
 
-def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any]) -> Any:
+def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Optional[type] = None) -> Any:
     """The sampler ``config["sampler"]`` names (serial | cpu | gpu | alternating, ``config["workers"]``
-    workers) over ``GymEnv(**env_kwargs)``, with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""
+    workers) over ``EnvCls(**env_kwargs)`` (default ``GymEnv``), with the config's ``batch_T``, ``batch_B``
+    and ``eval`` settings."""
     from rlframe.envs.gym import GymEnv
 
     SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
     return SamplerCls(
-        EnvCls=GymEnv,
+        EnvCls=EnvCls or GymEnv,
         env_kwargs=env_kwargs,
         batch_T=config["batch_T"],
         batch_B=config["batch_B"],
