@@ -15,7 +15,13 @@ class RlAlgorithm:
 
     opt_info_fields: Tuple[str, ...] = ()
     bootstrap_value = False  # PG algorithms ask samplers for the value of the last observation
+    final_observation = False  # Q-learning asks samplers for samples.env.final_observation (true s' at ends)
     update_counter = 0
+    replay: Optional[Any] = None  # replay-based algorithms (algos/replay_base.py) keep their replay here
+
+    def log_values(self) -> Dict[str, float]:
+        """Scalars beyond ``train/*`` that runners log at each interval (e.g. ``replay/size``); none here."""
+        return {}
 
     def initialize(self, agent, n_itr: int, batch_spec, mid_batch_reset: bool = False,
                    examples: Optional[Any] = None, world_size: int = 1, rank: int = 0) -> None:
