@@ -163,6 +163,7 @@ class MinibatchRl:
             affinity=self.affinity,
             seed=sampler_seed,
             bootstrap_value=bool(getattr(self.algo, "bootstrap_value", False)),
+            final_observation=bool(getattr(self.algo, "final_observation", False)),
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=0,
             world_size=1,

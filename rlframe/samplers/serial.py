@@ -41,6 +41,7 @@ class SerialSampler(BaseSampler):
         traj_info_kwargs: Optional[dict] = None,
         rank: int = 0,
         world_size: int = 1,
+        final_observation: bool = False,
     ) -> dict:
         B = self.batch_spec.B
         global_B = B * world_size
@@ -65,7 +66,7 @@ class SerialSampler(BaseSampler):
         agent.initialize(self.envs[0].spaces, share_memory=False, global_B=global_B, env_ranks=env_ranks)
         self.samples_pyt, self.samples_np, examples = build_samples_buffer(
             agent, self.envs[0], self.batch_spec, bootstrap_value, agent_shared=False, env_shared=False,
-            example=example,
+            example=example, final_observation=final_observation,
         )
         kwargs = {**self.TrajInfo_kwargs, **(traj_info_kwargs or {})}
         self.traj_info_factory = functools.partial(self.TrajInfoCls, **kwargs) if kwargs else self.TrajInfoCls

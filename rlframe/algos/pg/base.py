@@ -20,6 +20,7 @@ from rlframe.algos.pg.returns import explained_variance, generalized_advantage_e
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
+from rlframe.samplers.base import valid_mask
 
 
 def _as_tensor(x):
@@ -122,16 +123,12 @@ class PolicyGradientAlgo(RlAlgorithm):
             valid = getattr(samples, "valid", None)
         if valid is not None:
             return np.asarray(valid.numpy() if isinstance(valid, torch.Tensor) else valid, dtype=np.float32)
-        # Wait-reset collectors leave blank slots after an env's episode ended: done is set there, but
-        # neither terminated nor truncated (a real step always sets one of them with done). Detecting them
-        # from the samples works whatever mid_batch_reset the algorithm was initialised with.
-        env = samples.env
-        done, terminated, truncated = (np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=bool)
-                                       for x in (env.done, env.terminated, env.truncated))
-        blank = done & ~(terminated | truncated)
-        if not blank.any():
-            return None
-        return (~blank).astype(np.float32)
+        # Wait-reset blank slots (samplers.base.valid_mask), detected from the samples themselves, so
+        # this works whatever mid_batch_reset the algorithm was initialised with.
+        mask = valid_mask(samples)
+        if isinstance(mask, torch.Tensor):
+            mask = mask.cpu().numpy()
+        return None if mask.all() else mask
 
     # --- helpers ---------------------------------------------------------------------------------------
     @staticmethod

@@ -165,7 +165,7 @@ class ParallelSamplerBase(BaseSampler):
 
     def initialize(self, agent: Any, affinity: Optional[dict] = None, seed: Optional[int] = None,
                    bootstrap_value: bool = False, traj_info_kwargs: Optional[dict] = None,
-                   rank: int = 0, world_size: int = 1) -> dict:
+                   rank: int = 0, world_size: int = 1, final_observation: bool = False) -> dict:
         """Validate and allocate in the master, then start the workers; returns the buffer ``examples``."""
         if self._initialized:
             raise ConfigError(f"{type(self).__name__}.initialize was called twice; make a new sampler instead.")
@@ -190,10 +190,12 @@ class ParallelSamplerBase(BaseSampler):
                 check_eval_env(probe[0], probe[1])
             agent.initialize(probe[0].spaces, share_memory=self.agent_share_memory, global_B=global_B,
                              env_ranks=env_ranks)
-            one = build_samples_buffer(agent, probe[0], BatchSpec(1, 1), bootstrap_value, example=example)[1]
+            one = build_samples_buffer(agent, probe[0], BatchSpec(1, 1), bootstrap_value, example=example,
+                                       final_observation=final_observation)[1]
             check_shm_space(buffer_nbytes(one) * T * B + self.extra_shm_bytes(one), f"{type(self).__name__} buffers")
             self.samples_pyt, self.samples_np, examples = build_samples_buffer(
                 agent, probe[0], self.batch_spec, bootstrap_value, agent_shared=True, env_shared=True, example=example,
+                final_observation=final_observation,
             )
         finally:
             close_envs(probe)
