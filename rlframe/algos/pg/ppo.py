@@ -15,6 +15,7 @@ import torch
 from rlframe.agents.base import AgentInputs
 from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_advantage
 from rlframe.algos.optim import FastAdam
+from rlframe.algos.pg.recurrent import check_minibatches, optimize_ppo_recurrent
 from rlframe.core.buffers import buffer_to
 from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
@@ -76,6 +77,8 @@ class PPO(PolicyGradientAlgo):
                    examples: Optional[Any] = None, world_size: int = 1, rank: int = 0) -> None:
         super().initialize(agent, n_itr, batch_spec, mid_batch_reset, examples, world_size, rank)
         size = batch_spec.size
+        if agent.recurrent:
+            check_minibatches("PPO", self.minibatches, batch_spec.B)
         if self.minibatches > size:
             raise ConfigError(
                 f"PPO: minibatches={self.minibatches} exceeds the batch size T*B={size}; use fewer minibatches."
@@ -90,6 +93,8 @@ class PPO(PolicyGradientAlgo):
         statistics of all steps are computed together at the end (:meth:`_step_stats`). Same gradients
         as ``loss(...).backward()`` (the test suite checks it), at a fraction of the per-step overhead.
         """
+        if self.agent.recurrent:  # whole env columns from the stored LSTM state: algos/pg/recurrent.py
+            return optimize_ppo_recurrent(self, itr, samples)
         T, B = samples.env.reward.shape[:2]
         n = T * B
         return_, advantage, valid = self.process_returns(samples)
