@@ -53,7 +53,8 @@ class ReplayAlgorithm(RlAlgorithm):
         n_step_return: rewards summed before bootstrapping (computed by the replay).
         replay_size: replay capacity in env steps.
         batch_size: transitions per gradient update.
-        min_steps_learn: env steps collected before the first update.
+        min_steps_learn: env steps in the replay before the first update (also after a resume whose replay
+            was not saved: the replay fills again first).
         replay_ratio: gradient updates per env step (fractions carry over between iterations).
         target_update_interval: env steps between target updates.
         target_update_tau: 1 for hard copies, < 1 for Polyak averaging ``target <- tau * online + (1 - tau) * target``.
@@ -163,7 +164,7 @@ class ReplayAlgorithm(RlAlgorithm):
         self.env_steps += int(self.batch_spec.size)
         opt_info = self.make_opt_info()
         lo, hi = self.replay.sampleable_range()
-        if self.env_steps < self.min_steps_learn or hi <= lo:
+        if len(self.replay) < min(self.min_steps_learn, self.replay.size) or hi <= lo:
             self._target_clock = float(self.env_steps)
             return opt_info
         if self.prioritized_replay:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import time
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
@@ -78,6 +79,9 @@ class MinibatchRl:
             written; they may add scalars to ``values``, use ``runner.logger`` (e.g. images), read
             ``runner.new_traj_infos`` (episodes finished in the interval) or call ``runner.stop()``.
         checkpoint: write a checkpoint at each log interval (when a run directory is open).
+        save_replay: with a replay-based algorithm, also write the replay's contents at each checkpoint
+            (``checkpoints/replay/itr_*.pt``, only the newest kept), so a resumed run continues with the
+            transitions it had instead of an empty replay. Off by default: a replay can take gigabytes.
     """
 
     _eval = False
@@ -95,6 +99,7 @@ class MinibatchRl:
         log_traj_window: int = 100,
         callbacks: Sequence[Callback] = (),
         checkpoint: bool = True,
+        save_replay: bool = False,
     ):
         if n_steps is None or int(n_steps) < 1:
             raise ConfigError(f"n_steps must be >= 1, got {n_steps}.")
@@ -110,6 +115,7 @@ class MinibatchRl:
         self.log_traj_window = int(log_traj_window)
         self.callbacks = list(callbacks)
         self.checkpoint = bool(checkpoint)
+        self.save_replay = bool(save_replay)
         self.itr = -1  # last finished iteration
         self.env_steps = 0
         self.updates = 0
@@ -180,6 +186,9 @@ class MinibatchRl:
             world_size=1,
             rank=0,
         )
+        if self.save_replay and self.algo.replay is None:
+            raise ConfigError(f"save_replay needs a replay-based algorithm; {type(self.algo).__name__} keeps no "
+                              "replay (drop save_replay / --save-replay).")
         self._traj_window: Deque[Dict[str, Any]] = collections.deque(maxlen=self.log_traj_window)
         self._elapsed_before = 0.0
         if resume is not None:
@@ -234,10 +243,29 @@ class MinibatchRl:
         self._traj_window.extend(state.get("traj_window", []))
         if state.get("rng") is not None:
             ckpt.set_rng_states(state["rng"])
+        self._restore_replay(int(state["itr"]))
+
+    def _replay_dir(self) -> Optional[str]:
+        return None if self.logger.checkpoint_dir is None else os.path.join(self.logger.checkpoint_dir, "replay")
+
+    def _restore_replay(self, itr: int) -> None:
+        """Load the replay saved with the checkpoint of ``itr`` (``save_replay``), when there is one."""
+        replay, replay_dir = self.algo.replay, self._replay_dir()
+        if replay is None or replay_dir is None:
+            return
+        ckpt.remove_stale_temp_files(replay_dir)
+        path = os.path.join(replay_dir, ckpt.checkpoint_name(itr))
+        if os.path.exists(path):
+            replay.load_state_dict(ckpt.load_checkpoint(path)["replay"], component=f"replay {path}")
+            self.logger.info(f"Replay restored from {path}: {len(replay):,d} env steps.")
+        elif self.save_replay:
+            self.logger.info(f"No replay saved with iteration {itr} in {replay_dir}: the replay starts empty.")
 
     def save_checkpoint(self) -> Optional[str]:
         if not self.checkpoint or self.logger is None:
             return None
+        if self.save_replay and self._replay_dir() is not None:  # first, so a checkpoint never lacks its replay
+            ckpt.save_checkpoint({"replay": self.algo.replay.state_dict()}, self._replay_dir(), self.itr, keep_last=1)
         return self.logger.save_checkpoint(self.checkpoint_state(), self.itr)
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -334,6 +362,7 @@ class MinibatchRl:
             values.update(traj_stats(eval_traj_infos, "eval"))
             values["eval/episodes"] = float(len(eval_traj_infos))
         values.update(opt_stats(self._opt_infos))
+        values.update(self.algo.log_values())  # e.g. replay/size
         for cb in self.callbacks:
             cb(self, itr, values)
         segment_steps = self.env_steps - self._segment_steps0
