@@ -144,7 +144,7 @@ class MinibatchRl:
         return bool(value)
 
     def get_traj_info_kwargs(self) -> Dict[str, Any]:
-        discount = getattr(self.algo, "discount", None)
+        discount = self.algo.discount
         return {} if discount is None else {"discount": float(discount)}
 
     def startup(self) -> None:
@@ -168,8 +168,8 @@ class MinibatchRl:
             self.agent,
             affinity=self.affinity,
             seed=sampler_seed,
-            bootstrap_value=bool(getattr(self.algo, "bootstrap_value", False)),
-            final_observation=bool(getattr(self.algo, "final_observation", False)),
+            bootstrap_value=bool(self.algo.bootstrap_value),
+            final_observation=bool(self.algo.final_observation),
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=0,
             world_size=1,
@@ -217,12 +217,8 @@ class MinibatchRl:
             "traj_window": list(self._traj_window),
             "runner": type(self).__name__,
         }
-        try:
-            state["optimizer_state_dict"] = self.algo.optim_state_dict()
-        except AttributeError:  # an algorithm without an optimizer
-            state["optimizer_state_dict"] = None
-        if hasattr(self.algo, "state_dict"):
-            state["algo_state_dict"] = self.algo.state_dict()
+        state["optimizer_state_dict"] = self.algo.optim_state_dict()  # None without an optimizer
+        state["algo_state_dict"] = self.algo.state_dict()
         return state
 
     def restore(self, state: Dict[str, Any]) -> None:
@@ -232,13 +228,12 @@ class MinibatchRl:
         self.agent.load_state_dict(state["agent_state_dict"])
         if state.get("optimizer_state_dict") is not None:
             self.algo.load_optim_state_dict(state["optimizer_state_dict"])
-        if state.get("algo_state_dict") is not None and hasattr(self.algo, "load_state_dict"):
+        if state.get("algo_state_dict") is not None:
             self.algo.load_state_dict(state["algo_state_dict"])
         self.itr = int(state["itr"])
         self.env_steps = int(state["env_steps"])
         self.updates = int(state.get("updates", 0))
-        if hasattr(self.algo, "update_counter"):
-            self.algo.update_counter = self.updates
+        self.algo.update_counter = self.updates
         self._elapsed_before = float(state.get("elapsed_s", 0.0))
         self._traj_window.extend(state.get("traj_window", []))
         if state.get("rng") is not None:
@@ -295,10 +290,10 @@ class MinibatchRl:
                 samples, traj_infos = self.sampler.obtain_samples(itr)
                 t1 = time.perf_counter()
                 self.agent.train_mode(itr)
-                before = getattr(self.algo, "update_counter", 0)
+                before = self.algo.update_counter
                 opt_info = self.algo.optimize_agent(itr, samples)
                 t2 = time.perf_counter()
-                after = getattr(self.algo, "update_counter", 0)
+                after = self.algo.update_counter
                 self.updates += (after - before) if after != before else _n_grad_steps(opt_info)
                 self.itr = itr
                 self.env_steps += self.batch_size
