@@ -54,6 +54,7 @@ from rlframe.core.buffers import buffer_from_example, numpify
 from rlframe.core.namedarraytuple import iter_leaves, map_leaves, namedarraytuple
 from rlframe.errors import ConfigError, ShapeMismatchError
 from rlframe.replays.sparse import SparseSlots, leaves_to_dict, load_leaves
+from rlframe.samplers.base import valid_mask
 
 ReplayFields = namedarraytuple(
     "ReplayFields", ["observation", "action", "prev_action", "reward", "prev_reward", "terminated", "truncated", "done"])
@@ -148,7 +149,7 @@ class BaseReplayBuffer:
     def append_samples(self, samples: Any) -> None:
         """Copy a ``[T, B]`` batch of the sampler's ``Samples`` (numpy or torch) into the ring."""
         env, agent = samples.env, samples.agent
-        final = getattr(env, "final_observation", None)  # None or absent when the sampler was not asked
+        final = env.final_observation  # None when the sampler was not asked for it
         fields = numpify(ReplayFields(
             observation=env.observation, action=agent.action, prev_action=agent.prev_action, reward=env.reward,
             prev_reward=env.prev_reward, terminated=env.terminated, truncated=env.truncated, done=env.done))
@@ -165,8 +166,7 @@ class BaseReplayBuffer:
         extra = self.extra_fields_from_samples(samples)
         if self.extra is not None:
             self.extra[rows] = numpify(extra)
-        done, terminated = fields.done.astype(bool), fields.terminated.astype(bool)
-        self.valid[rows] = ~(done & ~(terminated | truncated))
+        self.valid[rows] = numpify(valid_mask(samples)).astype(bool)
         ti, bi = np.nonzero(truncated)
         if ti.size:
             self.final_obs.put(rows[ti], bi, map_leaves(lambda a: a[ti, bi], numpify(final)))

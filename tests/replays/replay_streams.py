@@ -7,14 +7,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from rlframe.core.namedarraytuple import namedarraytuple
-from rlframe.samplers.base import AgentSamples
-
-# The samples layout with the contract's final_observation field (ISSUE7_CONTRACT.md, item 1).
-EnvSamplesF = namedarraytuple(
-    "EnvSamplesF", ["observation", "reward", "prev_reward", "terminated", "truncated", "done", "timeout_value",
-                    "env_info", "final_observation"])
-SamplesF = namedarraytuple("Samples", ["agent", "env"])
+from rlframe.samplers.base import AgentSamples, EnvSamples, Samples
 
 OBS_DIM = 2
 BLANK = -7.0
@@ -51,11 +44,11 @@ class Stream:
     def batch(self, t0: int, T: int, with_final: bool = True):
         s = slice(t0, t0 + T)
         agent = AgentSamples(action=self.action[s], prev_action=self.prev_action[s], agent_info=None)
-        env = EnvSamplesF(observation=self.obs[s], reward=self.reward[s], prev_reward=self.prev_reward[s],
+        env = EnvSamples(observation=self.obs[s], reward=self.reward[s], prev_reward=self.prev_reward[s],
                           terminated=self.terminated[s], truncated=self.truncated[s], done=self.done[s],
                           timeout_value=np.zeros(self.reward[s].shape, np.float32), env_info=None,
                           final_observation=self.final[s] if with_final else None)
-        return SamplesF(agent, env)
+        return Samples(agent, env)
 
     def reference(self, tau: int, b: int, n: int, gamma: float):
         """(return, bootstrap_discount, target obs code) of the transition at (tau, b)."""
