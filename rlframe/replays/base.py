@@ -106,6 +106,8 @@ class BaseReplayBuffer:
         fields = self.fields_example(examples)
         self._field_shapes = {name: np.shape(a) for name, a in iter_leaves(fields)}
         self.buf = self.allocate(fields)
+        # [T_ring * B] views of the same memory: one flat index per cell is the cheapest gather
+        self.flat = map_leaves(lambda a: a.reshape((self.T * self.B,) + a.shape[2:]), self.buf)
         self.valid = np.zeros((self.T, self.B), dtype=bool)  # False: blank slot, never written, or cut
         extra_ex = self.extra_fields_example(examples)
         self.extra = None if extra_ex is None else buffer_from_example(extra_ex, (self.T, self.B))
@@ -114,7 +116,8 @@ class BaseReplayBuffer:
         self.t = 0  # next ring row to write
         self.total = 0  # rows written since the start (absolute time of the next row)
         self._cut = False  # the next append does not continue the stored time lines (after a load)
-        self._gammas = self.discount ** np.arange(self.n_step_return + 1, dtype=np.float64)
+        self._gammas = (self.discount ** np.arange(self.n_step_return + 1, dtype=np.float64)).astype(np.float32)
+        self._steps = np.arange(self.n_step_return)
 
     # --- layout hooks ------------------------------------------------------------------------------
     @property
@@ -233,20 +236,21 @@ class BaseReplayBuffer:
 
     def transition_batch(self, rows: np.ndarray, bs: np.ndarray, is_weights: np.ndarray) -> Any:
         """The :data:`ReplayBatch` of the cells ``(rows, bs)``."""
+        idx = rows * self.B + bs
         return_, bootstrap_discount, target = self.n_step_targets(rows, bs)
-        batch = ReplayBatch(
-            agent_inputs=self.agent_inputs(rows, bs), action=self.buf.action[rows, bs], return_=return_,
-            bootstrap_discount=bootstrap_discount, target_inputs=target,
-            is_weights=np.asarray(is_weights, dtype=np.float32), idxs=rows * self.B + bs)
-        return torch_batch(batch)
+        return ReplayBatch(
+            agent_inputs=torch_batch(self.agent_inputs(rows, bs)), action=torch.from_numpy(self.flat.action[idx]),
+            return_=torch.from_numpy(return_), bootstrap_discount=torch.from_numpy(bootstrap_discount),
+            target_inputs=torch_batch(target), is_weights=torch.from_numpy(np.asarray(is_weights, dtype=np.float32)),
+            idxs=torch.from_numpy(idx))
 
     def agent_inputs(self, rows: np.ndarray, bs: np.ndarray) -> Any:
-        return AgentInputs(self.gather_observation(rows, bs), self.buf.prev_action[rows, bs],
-                           self.buf.prev_reward[rows, bs])
+        idx = rows * self.B + bs
+        return AgentInputs(self.gather_observation(rows, bs), self.flat.prev_action[idx], self.flat.prev_reward[idx])
 
     def gather_observation(self, rows: np.ndarray, bs: np.ndarray) -> Any:
         """Observations at the cells ``(rows, bs)``."""
-        return self.buf.observation[rows, bs]
+        return self.flat.observation[rows * self.B + bs]
 
     def n_step_targets(self, rows: np.ndarray, bs: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Any]:
         """``(return_, bootstrap_discount, target_inputs)`` of the transitions starting at ``(rows, bs)``.
@@ -255,32 +259,35 @@ class BaseReplayBuffer:
         terminated episode gets ``bootstrap_discount = 0``, a truncated one bootstraps from its true final
         observation with ``gamma^K`` (``K`` steps summed), a window without done from row ``t + n``.
         """
-        n = self.n_step_return
-        win = (rows[:, None] + np.arange(n)) % self.T
-        bb = bs[:, None]
-        done = self.buf.done[win, bb]
-        ended = done.any(axis=1)
-        first = np.where(ended, done.argmax(axis=1), n - 1)  # last step summed
-        alive = np.arange(n)[None, :] <= first[:, None]
-        return_ = (self.buf.reward[win, bb] * alive * self._gammas[None, :n]).sum(axis=1).astype(np.float32)
-        K = first + 1
-        end_rows = win[np.arange(len(rows)), first]
-        terminated = ended & self.buf.terminated[end_rows, bs]
-        bootstrap_discount = np.where(terminated, 0.0, self._gammas[K]).astype(np.float32)
-        # Bootstrap inputs: row t+K when the window ran its course; at an end, the true final observation
+        n, B, T, f = self.n_step_return, self.B, self.T, self.flat
+        if n == 1:
+            end = rows * B + bs
+            ended = f.done[end]
+            return_ = f.reward[end].astype(np.float32)
+            K = np.ones(len(rows), dtype=np.int64)
+        else:
+            win = ((rows[:, None] + self._steps) % T) * B + bs[:, None]  # flat cells of each window
+            done = f.done[win]
+            ended = done.any(axis=1)
+            last = np.where(ended, done.argmax(axis=1), n - 1)  # last step summed
+            return_ = (f.reward[win] * (self._steps <= last[:, None])) @ self._gammas[:n]
+            end = win[np.arange(len(rows)), last]
+            K = last + 1
+        # terminated at the window's last step can only be an end (a window without done has no terminal)
+        bootstrap_discount = np.where(f.terminated[end], np.float32(0), self._gammas[K])
+        # Bootstrap inputs: step t+K when the window ran its course; at an end, the true final observation
         # after the last step (a terminated end keeps the last step's own observation: its weight is 0).
-        target_rows = np.where(ended, end_rows, (rows + n) % self.T)
-        observation = self.gather_observation(target_rows, bs)
-        prev_action = self.buf.prev_action[target_rows, bs]
-        prev_reward = self.buf.prev_reward[target_rows, bs]
+        target = np.where(ended, end, ((rows + n) % T) * B + bs)
+        observation = self.gather_observation(target // B, bs)
+        prev_action, prev_reward = f.prev_action[target], f.prev_reward[target]
         if ended.any():
             e = np.nonzero(ended)[0]
-            prev_action[e] = self.buf.action[end_rows[e], bs[e]]
-            prev_reward[e] = self.buf.reward[end_rows[e], bs[e]]
-            has_final = self.final_obs.has(end_rows[e], bs[e])
-            f = e[has_final]
-            if f.size:
-                observation[f] = self.final_obs.get(end_rows[f], bs[f])
+            prev_action[e] = f.action[end[e]]
+            prev_reward[e] = f.reward[end[e]]
+            end_rows = end[e] // B
+            has_final = self.final_obs.has(end_rows, bs[e])
+            if has_final.any():
+                observation[e[has_final]] = self.final_obs.get(end_rows[has_final], bs[e][has_final])
         return return_, bootstrap_discount, AgentInputs(observation, prev_action, prev_reward)
 
     # --- checkpoints -------------------------------------------------------------------------------

@@ -19,14 +19,15 @@ class UniformReplayBuffer(BaseReplayBuffer):
 
     def _sample_idxs(self, batch_B: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = self._check_sampleable()
-        rows = self.rng.integers(lo, hi, size=batch_B) % self.T
-        bs = self.rng.integers(0, self.B, size=batch_B)
+        B, valid = self.B, self.valid.reshape(-1)
+        cells = self.rng.integers(lo * B, hi * B, size=batch_B)  # absolute row * B + b
+        rows, bs = (cells // B) % self.T, cells % B
         for _ in range(_MAX_REDRAWS):
-            bad = np.nonzero(~self.valid[rows, bs])[0]
+            bad = np.nonzero(~valid[rows * B + bs])[0]
             if not bad.size:
                 return rows, bs, np.ones(batch_B, dtype=np.float32)
-            rows[bad] = self.rng.integers(lo, hi, size=bad.size) % self.T
-            bs[bad] = self.rng.integers(0, self.B, size=bad.size)
+            cells = self.rng.integers(lo * B, hi * B, size=bad.size)
+            rows[bad], bs[bad] = (cells // B) % self.T, cells % B
         raise ConfigError(
             f"{self.name}: almost every stored step is a wait-reset blank slot, nothing valid to sample; use the "
             "reset collector (mid-batch resets) with replay-based algorithms, or collect more steps first.")
