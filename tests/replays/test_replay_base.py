@@ -160,3 +160,34 @@ def test_state_dict_round_trip_cuts_the_time_lines():
         UniformReplayBuffer(examples(), size=20 * B, B=B, n_step_return=2).load_state_dict(state)
     with pytest.raises(ShapeMismatchError, match="observation"):
         UniformReplayBuffer(examples(obs_shape=(3,)), size=30 * B, B=B, n_step_return=2).load_state_dict(state)
+
+
+def _doc_blocks():
+    import os
+    import re
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "replays.md")
+    with open(path) as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
+
+
+def test_docs_examples_run():
+    """The two examples of docs/replays.md: a replay filled by a sampler, and a ReplayAlgorithm subclass
+    trained for a few hundred steps by MinibatchRl."""
+    standalone, subclass = _doc_blocks()
+    exec(compile(standalone, "docs/replays.md", "exec"), {})
+    from rlframe.envs.gym import GymEnv
+    from rlframe.runners import MinibatchRl
+    from rlframe.samplers.serial import SerialSampler
+    from tests.algos.toy_q import ToyQAgent
+
+    scope = {}
+    exec(compile("import copy, torch\nfrom rlframe.algos.replay_base import ReplayAlgorithm\n" + subclass,
+                 "docs/replays.md", "exec"), scope)
+    sampler = SerialSampler(GymEnv, dict(id="CartPole-v1", max_episode_steps=50), batch_T=4, batch_B=2,
+                            max_decorrelation_steps=0)
+    algo = scope["MyQ"](min_steps_learn=64, replay_size=1000, prioritized_replay=True, n_step_return=3)
+    result = MinibatchRl(algo, ToyQAgent(), sampler, n_steps=160, log_interval_steps=80, seed=0).train()
+    assert result["time/updates"] == (160 - 56) * 1.0  # updates from the batch of steps 57..64 on
+    assert np.isfinite(result["train/loss"])
+    assert result["replay/size"] == 160.0
