@@ -12,7 +12,7 @@ optionally fed the previous action (one-hot for discrete actions) and the previo
   is stored in ``agent_info`` / samples / replays with leading ``[T, B]`` like every other field. None: zeros.
 - ``reset`` (``[T, B]`` bool/0-1, sequences only): where set, the state is zeroed *before* step ``t``, so one
   sequence may hold the end of an episode and the start of the next (algorithms pass ``done[t-1]``).
-  The sequence is processed by ``nn.LSTM`` in chunks between reset times (one fused call when nothing resets).
+  One ``nn.LSTM`` call either way (:func:`lstm_sequence` packs the episodes that start inside a sequence).
 """
 from __future__ import annotations
 
@@ -35,24 +35,42 @@ RnnState.__doc__ = "LSTM state, each field ``[B, num_layers, hidden_size]`` (env
 def lstm_sequence(lstm: nn.LSTM, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor],
                   reset: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     """Run ``lstm`` over ``x [T, B, D]`` from ``state`` (``(h, c)``, each ``[L, B, H]``), zeroing the state of
-    env ``b`` before step ``t`` wherever ``reset[t, b]``; returns ``(output [T, B, H], (h, c))``."""
+    env ``b`` before step ``t`` wherever ``reset[t, b]``; returns ``(output [T, B, H], (h, c))``.
+
+    Episodes that start inside the sequence become sequences of their own (zero initial state), all run in one
+    packed ``nn.LSTM`` call (``pack_padded_sequence``): one call however many resets there are, instead of one
+    call per stretch between reset times (the per-call overhead dominated small LSTMs on CPU).
+    """
+    h0, c0 = state
     if reset is None:
-        return lstm(x, state)
+        return lstm(x, (h0, c0))
     reset = reset.to(device=x.device, dtype=torch.bool)
-    times = torch.nonzero(reset.any(dim=1)).flatten().tolist()
-    if not times:
-        return lstm(x, state)
-    outputs, start = [], 0
-    h, c = state
-    for t in times + [x.shape[0]]:
-        if t > start:
-            out, (h, c) = lstm(x[start:t], (h, c))
-            outputs.append(out)
-        if t < x.shape[0]:
-            keep = (~reset[t]).to(h.dtype).view(1, -1, 1)
-            h, c = h * keep, c * keep
-        start = t
-    return torch.cat(outputs, dim=0), (h, c)
+    if bool(reset[0].any()):
+        keep = (~reset[0]).to(h0.dtype).view(1, -1, 1)
+        h0, c0 = h0 * keep, c0 * keep
+    inner = reset.clone()
+    inner[0] = False
+    if not bool(inner.any()):
+        return lstm(x, (h0, c0))
+    T, B = inner.shape
+    seg = inner.long().cumsum(0)  # segment number within each column
+    n_seg = seg[-1] + 1
+    first = torch.cumsum(n_seg, 0) - n_seg  # global index of each column's first segment
+    gid = first.unsqueeze(0) + seg  # [T, B] global segment of each step
+    steps = torch.arange(T, device=x.device).unsqueeze(1).expand(T, B)
+    pos = steps - torch.cummax(torch.where(inner, steps, torch.zeros_like(steps)), dim=0).values
+    G = int(n_seg.sum())
+    lengths = torch.bincount(gid.flatten(), minlength=G)
+    padded = x.new_zeros((int(lengths.max()), G, x.shape[-1]))
+    padded[pos, gid] = x
+    L, _, H = h0.shape
+    h_init, c_init = h0.new_zeros((L, G, H)), c0.new_zeros((L, G, H))
+    h_init[:, first], c_init[:, first] = h0, c0
+    packed = nn.utils.rnn.pack_padded_sequence(padded, lengths.cpu(), enforce_sorted=False)
+    out, (h, c) = lstm(packed, (h_init, c_init))
+    out, _ = nn.utils.rnn.pad_packed_sequence(out)
+    last = first + n_seg - 1
+    return out[pos, gid], (h[:, last], c[:, last])
 
 
 def check_state(component: str, state: RnnState, expected: Tuple[int, ...]) -> None:
