@@ -22,7 +22,7 @@ A subclass implements :meth:`build_optimizers`, :meth:`train_step`, :meth:`updat
 a resume needs beyond the counters kept here (target networks, entropy temperature), :meth:`state_dict`
 / :meth:`load_state_dict` calling ``super()``; its ``opt_info_fields`` name the keys ``train_step`` returns
 (logged as ``train/<key>``, the mean over the interval's updates). A replay other than the four built in
-(e.g. sequence replay) comes from overriding :meth:`build_replay`.
+(e.g. sequence replay) comes from overriding :meth:`build_replay` (with :meth:`replay_init_kwargs`).
 """
 from __future__ import annotations
 
@@ -144,17 +144,25 @@ class ReplayAlgorithm(RlAlgorithm):
         self.update_targets(1.0)
 
     def build_replay(self, examples: Mapping[str, Any], batch_spec) -> Any:
-        """The replay this algorithm samples from (override for other kinds, e.g. sequence replay)."""
+        """The replay this algorithm samples from (override for other kinds, e.g. sequence replay, with
+        :meth:`replay_init_kwargs` for the common constructor arguments)."""
+        Cls = self.ReplayCls or replay_class(self.prioritized_replay, self.frame_replay)
+        return Cls(examples, **self.replay_init_kwargs(batch_spec))
+
+    def replay_init_kwargs(self, batch_spec, **extra: Any) -> Dict[str, Any]:
+        """Constructor arguments of a replay for this algorithm: size, ``B``, discount, n-step, a seed from
+        numpy's global generator (seeded by the runner), the prioritized ones when ``prioritized_replay``,
+        then ``extra`` (a replay kind's own arguments) and ``replay_kwargs`` (the user's, last)."""
+        if self.replay_size < 2 * int(batch_spec.size):
+            raise ConfigError(f"replay_size {self.replay_size} is smaller than two sampler batches "
+                              f"({batch_spec.T} x {batch_spec.B} x 2); raise replay_size.")
         kwargs: Dict[str, Any] = dict(size=self.replay_size, B=int(batch_spec.B), discount=self.discount,
                                       n_step_return=self.n_step_return, seed=int(np.random.randint(0, 2**31 - 1)))
         if self.prioritized_replay:
             kwargs.update(alpha=self.pri_alpha, beta=self.pri_beta_init, eps=self.pri_eps)
+        kwargs.update(extra)
         kwargs.update(self.replay_kwargs)
-        Cls = self.ReplayCls or replay_class(self.prioritized_replay, self.frame_replay)
-        if self.replay_size < 2 * int(batch_spec.size):
-            raise ConfigError(f"replay_size {self.replay_size} is smaller than two sampler batches "
-                              f"({batch_spec.T} x {batch_spec.B} x 2); raise replay_size.")
-        return Cls(examples, **kwargs)
+        return kwargs
 
     # --- the loop ----------------------------------------------------------------------------------------
     def optimize_agent(self, itr: int, samples: Any) -> Any:
