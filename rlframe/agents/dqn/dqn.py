@@ -25,7 +25,7 @@ from typing import Any, Dict, Optional
 import gymnasium as gym
 import torch
 
-from rlframe.agents.base import AgentStep, BaseAgent
+from rlframe.agents.base import AgentStep, BaseAgent, load_weights
 from rlframe.core.buffers import buffer_to
 from rlframe.core.namedarraytuple import is_namedtuple, namedarraytuple
 from rlframe.distributions.epsilon_greedy import EpsilonGreedy
@@ -177,4 +177,4 @@ class DqnAgent(BaseAgent):
         return self.target_model.state_dict()
 
     def load_target_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        self.target_model.load_state_dict(state_dict)
+        load_weights(self.target_model, state_dict, f"{type(self).__name__} target network")
