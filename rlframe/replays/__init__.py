@@ -3,7 +3,12 @@
 from rlframe.replays.base import BaseReplayBuffer, ReplayBatch, ReplayFields
 from rlframe.replays.frame import FrameReplayBuffer, PrioritizedFrameReplayBuffer
 from rlframe.replays.prioritized import PrioritizedReplayBuffer
+from rlframe.replays.sequence import PrioritizedSequenceReplayBuffer, SequenceBatch, SequenceReplayBuffer
 from rlframe.replays.sum_tree import SumTree
 from rlframe.replays.uniform import UniformReplayBuffer
 
-__all__ = ["BaseReplayBuffer", "FrameReplayBuffer", "PrioritizedFrameReplayBuffer", "PrioritizedReplayBuffer", "ReplayBatch", "ReplayFields", "SumTree", "UniformReplayBuffer"]
+__all__ = [
+    "BaseReplayBuffer", "FrameReplayBuffer", "PrioritizedFrameReplayBuffer", "PrioritizedReplayBuffer",
+    "PrioritizedSequenceReplayBuffer", "ReplayBatch", "ReplayFields", "SequenceBatch", "SequenceReplayBuffer",
+    "SumTree", "UniformReplayBuffer",
+]
