@@ -83,10 +83,11 @@ def run_fields(args: argparse.Namespace) -> Dict[str, Any]:
                 torch_threads=args.torch_threads, save_replay=args.save_replay)
 
 
-def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Optional[type] = None) -> Any:
+def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Optional[type] = None,
+                 eval_env_kwargs: Optional[Dict[str, Any]] = None) -> Any:
     """The sampler ``config["sampler"]`` names (serial | cpu | gpu | alternating, ``config["workers"]``
-    workers) over ``EnvCls(**env_kwargs)`` (default ``GymEnv``), with the config's ``batch_T``, ``batch_B``
-    and ``eval`` settings."""
+    workers) over ``EnvCls(**env_kwargs)`` (default ``GymEnv``; eval envs get ``eval_env_kwargs`` when given),
+    with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""
     from rlframe.envs.gym import GymEnv
 
     SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
@@ -99,6 +100,7 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Opt
         eval_n_envs=config["eval"]["n_envs"],
         eval_max_trajectories=config["eval"]["max_trajectories"],
         eval_max_steps=config["eval"]["max_steps"],
+        eval_env_kwargs=eval_env_kwargs,
         **sampler_kwargs,
     )
 
