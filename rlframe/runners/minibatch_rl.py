@@ -138,10 +138,7 @@ class MinibatchRl:
         return int(self.sampler.batch_spec.size)
 
     def _mid_batch_reset(self) -> bool:
-        value = getattr(self.sampler, "mid_batch_reset", None)
-        if value is None:
-            value = getattr(getattr(self.sampler, "CollectorCls", None), "mid_batch_reset", True)
-        return bool(value)
+        return bool(self.sampler.mid_batch_reset)
 
     def get_traj_info_kwargs(self) -> Dict[str, Any]:
         discount = self.algo.discount

@@ -168,6 +168,7 @@ class BaseSampler:
     """
 
     alternating = False
+    mid_batch_reset = True  # the training collector's (ResetCollector: True; WaitResetCollector: False)
 
     def __init__(
         self,
@@ -190,6 +191,8 @@ class BaseSampler:
         self.env_kwargs = dict(env_kwargs or {})
         self.batch_spec = BatchSpec(batch_T, batch_B)
         self.CollectorCls = CollectorCls
+        if CollectorCls is not None:
+            self.mid_batch_reset = bool(CollectorCls.mid_batch_reset)
         self.max_decorrelation_steps = int(max_decorrelation_steps)
         self.TrajInfoCls = TrajInfoCls
         self.TrajInfo_kwargs = dict(TrajInfo_kwargs or {})
