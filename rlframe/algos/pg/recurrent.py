@@ -69,8 +69,8 @@ def optimize_ppo_recurrent(algo: Any, itr: int, samples: Any) -> Any:
     agent, dist = algo.agent, algo.agent.distribution
     T, B = samples.env.reward.shape[:2]
     return_, advantage, valid = algo.process_returns(samples)
-    lr = algo._set_learning_rate(itr)
-    clip = algo.ratio_clip * (algo._frac_remaining(itr) if algo.linear_clip_schedule else 1.0)
+    lr = algo.set_learning_rate(itr)
+    clip = algo.ratio_clip * (algo.frac_remaining(itr) if algo.linear_clip_schedule else 1.0)
     inputs = sequence_inputs(samples)
     action = _t(samples.agent.action)
     old_value = _t(samples.agent.agent_info.value)
