@@ -3,20 +3,10 @@ Atari runs a few hundred steps (when ale-py is installed); the full CartPole run
 import csv
 import json
 import os
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPERIMENTS = os.path.join(ROOT, "experiments")
-if EXPERIMENTS not in sys.path:
-    sys.path.insert(0, EXPERIMENTS)
-
-
-def _script(name):
-    import importlib
-
-    return importlib.import_module(name)
+from tests.test_experiments import _script  # puts experiments/ on sys.path
 
 
 def _last_row(run_dir):
@@ -37,7 +27,6 @@ def test_short_run_logs_dqn_tags(name, tmp_path, capsys):
 
 def test_dqn_checkpoint_of_other_env_fails_before_load_with_both_shapes(tmp_path):
     """A DQN run trained on a 461-dim env, resumed on a 365-dim one: ShapeMismatchError naming the checkpoint."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import shape_bad_env  # noqa: F401  (registers the envs)
     from rlframe.errors import ShapeMismatchError
     from rlframe.logging import RunLogger
