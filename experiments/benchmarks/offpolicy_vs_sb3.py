@@ -22,6 +22,11 @@ sides (``--threads``).
 
     python experiments/benchmarks/offpolicy_vs_sb3.py --seeds 3 --json experiments/benchmarks/results/offpolicy_vs_sb3.json
     python experiments/benchmarks/offpolicy_vs_sb3.py --algos sac --seeds 1
+    python experiments/benchmarks/offpolicy_vs_sb3.py --profile-updates 300 --seeds 2   # update cost only
+
+``--profile-updates N`` measures the cost of the machinery alone: each run warms up on at most 1,000 random
+steps, then takes about ``N`` gradient updates (no stop on the return), and the summary compares milliseconds
+per update (``ratio_ms_per_update_median``) next to the wall-clock ratio of those short runs.
 
 The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, "sb3": {...},
 "ratio_median": ...}}`` for each algorithm run (``ratio_median`` = median rlframe wall_s / median SB3 wall_s).
@@ -39,7 +44,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vs_sb3 import Clock, interleave, only, rlframe_stopper, sb3_stopper, summarise  # noqa: E402
+from vs_sb3 import Clock, interleave, median, only, rlframe_stopper, sb3_stopper, summarise  # noqa: E402
 
 WINDOW = 10
 SETTINGS: Dict[str, Dict[str, Any]] = {
@@ -178,6 +183,17 @@ def run_sb3(algo: str, seed: int) -> Dict[str, Any]:
     return result
 
 
+def _profile_settings(setting: Dict[str, Any], n_updates: int) -> None:
+    """Short runs for timing updates: warm-up of at most 1,000 steps, about ``n_updates`` updates, no target."""
+    hp = setting["hp"]
+    hp["learning_starts"] = min(hp["learning_starts"], 1000)
+    per_step = hp["gradient_steps"] / hp["train_freq"] if "train_freq" in hp and hp["train_freq"] > 1 else 1.0
+    setting["budget"] = hp["learning_starts"] + int(n_updates / per_step)
+    setting["target"] = float("inf")
+    if "exploration_fraction" in hp:  # keep DQN's epsilon schedule over the short run
+        hp["exploration_fraction"] = min(1.0, hp["exploration_fraction"])
+
+
 def _warm_imports(algos: List[str]) -> None:
     import gymnasium as gym
     import stable_baselines3  # noqa: F401
@@ -216,12 +232,17 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--threads", type=int, default=1, help="torch threads for both frameworks")
     p.add_argument("--only", choices=["rlframe", "sb3"], default=None, help="run one side only")
     p.add_argument("--json", type=str, default=None, help="write the results here")
+    p.add_argument("--profile-updates", type=int, default=None, metavar="N",
+                   help="time about N updates after a short warm-up instead of running to the target")
     args = p.parse_args(argv)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     unknown = [a for a in algos if a not in SETTINGS]
     if unknown:
         p.error(f"unknown algorithm(s) {unknown}; choose from {sorted(SETTINGS)}")
     torch.set_num_threads(args.threads)
+    if args.profile_updates:
+        for algo in algos:
+            _profile_settings(SETTINGS[algo], args.profile_updates)
     _warm_imports(algos)
 
     out: Dict[str, Any] = {}
@@ -230,6 +251,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             "rlframe": lambda seed, a=algo: run_rlframe(a, seed), "sb3": lambda seed, a=algo: run_sb3(a, seed)}
         res = summarise(interleave(args.seeds, only(args.only, runs), label=f"[{algo}] "), label=f"[{algo}] ")
         _time_split(res)
+        res["ratio_ms_per_update_median"] = (
+            median(res["rlframe"]["ms_per_update"]) / median(res["sb3"]["ms_per_update"])
+            if "rlframe" in res and "sb3" in res else None)
+        if res["ratio_ms_per_update_median"] is not None:
+            print(f"[{algo}] ms per update ratio (median rlframe / median sb3): {res['ratio_ms_per_update_median']:.3f}")
+        res["profile_updates"] = args.profile_updates
         res["env"], res["target"], res["budget"] = SETTINGS[algo]["env"], SETTINGS[algo]["target"], SETTINGS[algo]["budget"]
         res["hyper_parameters"] = SETTINGS[algo]["hp"]
         res["threads"] = args.threads

@@ -173,7 +173,8 @@ def test_td3_refuses_a_single_critic_agent():
         _setup(SAC, Td3Agent)
 
 
-@pytest.mark.parametrize("AlgoCls, AgentCls", [(SAC, SacAgent), (TD3, Td3Agent), (DDPG, DdpgAgent)])
+@pytest.mark.parametrize("AlgoCls, AgentCls", [(SAC, SacAgent), (TD3, Td3Agent),
+                                             pytest.param(DDPG, DdpgAgent, marks=pytest.mark.slow)])
 def test_short_run_learns_to_reach(AlgoCls, AgentCls, tmp_path):
     from rlframe.envs.gym import GymEnv
     from rlframe.logging import logger_context
