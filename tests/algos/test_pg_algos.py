@@ -40,6 +40,20 @@ def bandit_samples(agent, rng, T=T, B=B, valid_cut=None):
     return Samples(agent_samples, env)
 
 
+def flat_batch(algo, s):
+    """``(obs, action, old_logp, old_value, return_, advantage, valid)`` of bandit samples ``s``, flattened to
+    ``T*B`` torch tensors (``valid`` None when every slot is real), for references built on ``algo.loss``."""
+    n = T * B
+    ret, adv, valid = algo.process_returns(s)
+    act = torch.from_numpy(s.agent.action.reshape(n))
+    with torch.no_grad():
+        old = algo.agent.distribution.log_likelihood(act, DistInfo(torch.from_numpy(
+            s.agent.agent_info.dist_info.logits.reshape(n, 2))))
+    return (torch.from_numpy(s.env.observation.reshape(n, OBS)), act, old,
+            torch.from_numpy(s.agent.agent_info.value.reshape(n)), torch.from_numpy(ret.reshape(n)),
+            torch.from_numpy(adv.reshape(n)), None if valid is None else torch.from_numpy(valid.reshape(n)))
+
+
 def prob_good(agent, rng):
     with torch.no_grad():
         dist_info, _ = agent(torch.from_numpy(rng.normal(size=(256, OBS)).astype(np.float32)), None, None)
@@ -249,15 +263,8 @@ def test_ppo_fast_gradients_equal_autograd_loss(kwargs, with_valid):
     info = algo_a.optimize_agent(0, s)
     fast_grads = [b - p.detach() for b, p in zip(before, agent_a.parameters())]  # SGD, lr 1: delta = -grad
 
-    n = T * B
-    ret, adv, valid = algo_b.process_returns(s)
-    obs = torch.from_numpy(s.env.observation.reshape(n, OBS))
-    act = torch.from_numpy(s.agent.action.reshape(n))
-    old = agent_b.distribution.log_likelihood(act, DistInfo(torch.from_numpy(
-        s.agent.agent_info.dist_info.logits.reshape(n, 2))))
-    vt = None if valid is None else torch.from_numpy(valid.reshape(n))
-    loss, stats = algo_b.loss((obs, None, None), act, old, torch.from_numpy(s.agent.agent_info.value.reshape(n)),
-                              torch.from_numpy(ret.reshape(n)), torch.from_numpy(adv.reshape(n)), vt, 0.2)
+    obs, act, old, old_v, ret, adv, vt = flat_batch(algo_b, s)
+    loss, stats = algo_b.loss((obs, None, None), act, old, old_v, ret, adv, vt, 0.2)
     assert 0.0 < stats[4].item() < 1.0  # some, not all, ratios clipped
     loss.backward()
     for g_fast, p in zip(fast_grads, agent_b.parameters()):
@@ -366,12 +373,7 @@ def _minibatch_reference(s, common, clip, seed, per_minibatch):
     agent, algo = make_agent(9), PPO(**common)
     algo.initialize(agent, 10, BatchSpec(T, B))
     n = T * B
-    ret, adv, _ = algo.process_returns(s)
-    obs = torch.from_numpy(s.env.observation.reshape(n, OBS))
-    act = torch.from_numpy(s.agent.action.reshape(n))
-    old = agent.distribution.log_likelihood(act, DistInfo(torch.from_numpy(
-        s.agent.agent_info.dist_info.logits.reshape(n, 2))))
-    old_v, ret, adv = (torch.from_numpy(x.reshape(n)) for x in (s.agent.agent_info.value, ret, adv))
+    obs, act, old, old_v, ret, adv, _ = flat_batch(algo, s)
     if not per_minibatch:
         adv = normalize_advantage(adv)
     torch.manual_seed(seed)
