@@ -93,3 +93,20 @@ def test_cartpole_dqn_defaults_reach_475(tmp_path, capsys):
     assert _script("cartpole_dqn").main(["--log-dir", str(tmp_path), "--seed", "0"]) == 0
     assert float(_last_row(os.path.join(str(tmp_path), "cartpole_dqn", "run_0"))["eval/return_mean"]) >= 475
     assert "target 475: reached" in capsys.readouterr().out
+
+
+def test_dqn_checkpoint_holds_the_target_network_and_resume_continues(tmp_path):
+    import torch
+
+    dqn = _script("cartpole_dqn")
+    assert dqn.main(["--steps", "1280", "--log-dir", str(tmp_path)]) == 0
+    run_dir = os.path.join(str(tmp_path), "cartpole_dqn", "run_0")
+    ckpt = torch.load(os.path.join(run_dir, "checkpoints", "itr_0000004.pt"), weights_only=False)
+    target = ckpt["algo_state_dict"]["target_model"]
+    online = ckpt["agent_state_dict"]
+    assert set(target) == set(online) and ckpt["algo_state_dict"]["env_steps"] == 1280
+    # without --save-replay the replay starts empty: learning resumes once it holds min_steps_learn (1000) steps
+    assert dqn.main(["--resume", run_dir, "--steps", "2560"]) == 0
+    rows = list(csv.DictReader(open(os.path.join(run_dir, "progress.csv"))))
+    assert float(rows[-1]["time/env_steps"]) == 2560
+    assert float(rows[-1]["time/updates"]) == 256 + 256  # 2 x 128 updates before the stop, 2 x 128 after
