@@ -10,7 +10,8 @@ Evaluation (deterministic actions) runs before training and at every log interva
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_main
+from pendulum_td3 import build_config as td3_config
 
 from rlframe.agents.qpg import DdpgAgent
 from rlframe.algos.qpg import DDPG
@@ -19,18 +20,10 @@ from rlframe.runners import MinibatchRlEval
 
 
 def build_config(args):
-    return dict(
-        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads, save_replay
-        batch_T=200,
-        batch_B=1,
-        log_interval_steps=2_000,
-        eval=dict(n_envs=5, max_trajectories=5, max_steps=5 * 200),
-        model=dict(hidden_sizes=[400, 300]),
-        q_model=dict(hidden_sizes=[400, 300]),
-        agent=dict(exploration_noise=0.1, noise_type="normal"),
-        algo=dict(discount=0.98, learning_rate=1e-3, batch_size=256, replay_size=200_000, min_steps_learn=10_000,
-                  replay_ratio=1.0, target_update_tau=0.005),
-    )
+    config = td3_config(args)  # the same zoo set, without TD3's additions
+    config["algo"] = {k: v for k, v in config["algo"].items()
+                      if k not in ("policy_delay", "target_noise", "target_noise_clip")}
+    return config
 
 
 def main(argv=None):

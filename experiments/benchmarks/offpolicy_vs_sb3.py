@@ -34,7 +34,6 @@ The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vs_sb3 import Clock, interleave, median, only, rlframe_stopper, sb3_stopper, summarise  # noqa: E402
+from vs_sb3 import Clock, interleave, median, only, rlframe_stopper, sb3_stopper, summarise, write_json  # noqa: E402
 
 WINDOW = 10
 SETTINGS: Dict[str, Dict[str, Any]] = {
@@ -261,10 +260,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         res["hyper_parameters"] = SETTINGS[algo]["hp"]
         res["threads"] = args.threads
         out[algo] = res
-        if args.json:  # after every algorithm, so a long run keeps what it has measured
-            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-            with open(args.json, "w") as f:
-                json.dump(out, f, indent=2)
+        write_json(args.json, out)  # after every algorithm, so a long run keeps what it has measured
     return out
 
 

@@ -17,7 +17,6 @@ rlframe side: ``GymEnv`` + ``SerialSampler`` + ``CategoricalPgAgent`` + ``PPO`` 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vs_sb3 import Clock, interleave, only, rlframe_stopper, sb3_stopper, summarise  # noqa: E402
+from vs_sb3 import Clock, interleave, only, rlframe_stopper, sb3_stopper, summarise, write_json  # noqa: E402
 
 HP = dict(n_envs=8, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lambda=0.8, learning_rate=1e-3,
           clip_range=0.2, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5)
@@ -125,10 +124,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
               f"other (set-up, logging) {(w - s - o) / w:.0%}")
     out["hyper_parameters"] = HP
     out["threads"] = args.threads
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+    write_json(args.json, out)
     return out
 
 

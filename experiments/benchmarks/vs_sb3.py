@@ -9,6 +9,8 @@ wall-clock / median SB3 wall-clock).
 from __future__ import annotations
 
 import collections
+import json
+import os
 import statistics
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -121,3 +123,11 @@ def summarise(out: Dict[str, Any], label: str = "") -> Dict[str, Any]:
 def only(side: Optional[str], runs: Dict[str, Callable]) -> Dict[str, Callable]:
     """``runs`` restricted to ``side`` (None: both)."""
     return {k: v for k, v in runs.items() if side in (None, k)}
+
+
+def write_json(path: Optional[str], out: Dict[str, Any]) -> None:
+    """Write ``out`` to ``path`` (folders created; nothing when ``path`` is None)."""
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(out, f, indent=2)
