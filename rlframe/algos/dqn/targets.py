@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 
 from rlframe.distributions.categorical import mask_logits
 
@@ -54,10 +55,9 @@ def categorical_projection(next_p: torch.Tensor, return_: torch.Tensor, bootstra
 
 
 def huber(delta: torch.Tensor, kappa: Optional[float] = 1.0) -> torch.Tensor:
-    """Elementwise Huber loss of the TD error ``delta`` (quadratic within ``kappa``, linear outside);
-    ``kappa=None``: the squared error ``0.5 * delta^2``."""
+    """Elementwise Huber loss of the TD error ``delta``: ``0.5 * delta^2`` within ``kappa``,
+    ``kappa * (|delta| - kappa / 2)`` outside; ``kappa=None``: the squared error ``0.5 * delta^2``.
+    (torch's fused ``huber_loss`` kernel: one op forward and backward instead of six.)"""
     if kappa is None:
         return 0.5 * delta * delta
-    abs_d = delta.abs()
-    quad = abs_d.clamp(max=kappa)
-    return 0.5 * quad * quad + kappa * (abs_d - quad)
+    return F.huber_loss(delta, delta.new_zeros(()).expand_as(delta), reduction="none", delta=float(kappa))

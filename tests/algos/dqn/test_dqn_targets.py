@@ -59,4 +59,5 @@ def test_categorical_projection_preserves_the_mean_inside_the_support():
 def test_huber():
     d = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0])
     assert torch.allclose(huber(d), torch.tensor([2.5, 0.125, 0.0, 0.125, 2.5]))
+    assert torch.allclose(huber(d, 2.0), torch.tensor([4.0, 0.125, 0.0, 0.125, 4.0]))  # 2 * (3 - 2 / 2)
     assert torch.allclose(huber(d, None), 0.5 * d ** 2)
