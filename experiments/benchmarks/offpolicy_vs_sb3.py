@@ -17,7 +17,8 @@ for SB3: this can only favour SB3). Reported per run: wall-clock seconds from bu
 (both frameworks imported before any clock starts), env steps, process CPU seconds, and the time split:
 rlframe's sampling / optimisation seconds (the runner's ``time/sample_s`` and ``time/optimize_s``; the
 latter includes replay writes and batch sampling) and SB3's seconds inside ``train()`` (gradient updates
-with their replay sampling), plus milliseconds per gradient update on both sides. Torch threads: 1 on both
+with their replay sampling), plus milliseconds per gradient update on both sides, in wall-clock and in
+process CPU time (the latter barely moves with other processes' load on a shared machine). Torch threads: 1 on both
 sides (``--threads``).
 
     python experiments/benchmarks/offpolicy_vs_sb3.py --seeds 3 --json experiments/benchmarks/results/offpolicy_vs_sb3.json
@@ -112,6 +113,16 @@ def run_rlframe(algo: str, seed: int) -> Dict[str, Any]:
     clock = Clock()
     result: Dict[str, Any] = {}
     agent, algorithm, T, log_steps = _rlframe_parts(algo, s["hp"], s["budget"])
+    result["optimize_cpu_s"] = 0.0
+    optimize_agent = algorithm.optimize_agent
+
+    def timed_optimize_agent(itr, samples):  # CPU seconds too: robust to other processes' load
+        c = time.process_time()
+        opt_info = optimize_agent(itr, samples)
+        result["optimize_cpu_s"] += time.process_time() - c
+        return opt_info
+
+    algorithm.optimize_agent = timed_optimize_agent
     sampler = SerialSampler(GymEnv, dict(id=s["env"]), batch_T=T, batch_B=1, max_decorrelation_steps=0)
     with tempfile.TemporaryDirectory() as log_dir:
         with logger_context(log_dir, run_ID=seed, name=f"{algo}_bench", use_tensorboard=False, console=False):
@@ -123,6 +134,7 @@ def run_rlframe(algo: str, seed: int) -> Dict[str, Any]:
         result.update(steps=runner.env_steps, **clock.stamp())
     result["updates"] = int(runner.updates)
     result["ms_per_update"] = 1e3 * result["optimize_s"] / max(runner.updates, 1)
+    result["cpu_ms_per_update"] = 1e3 * result["optimize_cpu_s"] / max(runner.updates, 1)
     return result
 
 
@@ -162,15 +174,16 @@ def run_sb3(algo: str, seed: int) -> Dict[str, Any]:
 
     s = SETTINGS[algo]
     clock = Clock()
-    result: Dict[str, Any] = {"train_s": 0.0, "updates": 0}
+    result: Dict[str, Any] = {"train_s": 0.0, "train_cpu_s": 0.0, "updates": 0}
     env = make_vec_env(s["env"], n_envs=1, seed=seed)
     model = _sb3_model(algo, env, s["hp"], s["budget"], seed)
     train = model.train
 
     def timed_train(gradient_steps: int, batch_size: int = 100) -> None:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         train(gradient_steps=gradient_steps, batch_size=batch_size)
         result["train_s"] += time.perf_counter() - t
+        result["train_cpu_s"] += time.process_time() - c
         result["updates"] += int(gradient_steps)
 
     model.train = timed_train
@@ -178,6 +191,7 @@ def run_sb3(algo: str, seed: int) -> Dict[str, Any]:
     if not result["solved"]:
         result.update(steps=model.num_timesteps, **clock.stamp())
     result["ms_per_update"] = 1e3 * result["train_s"] / max(result["updates"], 1)
+    result["cpu_ms_per_update"] = 1e3 * result["train_cpu_s"] / max(result["updates"], 1)
     env.close()
     return result
 
@@ -215,13 +229,15 @@ def _time_split(res: Dict[str, Any]) -> None:
     if rl and rl["wall_s"]:
         w, s, o = sum(rl["wall_s"]), sum(rl["sample_s"]), sum(rl["optimize_s"])
         ms = [m for m in rl["ms_per_update"]]
+        cpu = [m for m in rl["cpu_ms_per_update"]]
         print(f"rlframe time split: sampling {s / w:.0%}, optimisation (replay + updates) {o / w:.0%}, other "
-              f"{(w - s - o) / w:.0%}; {sum(ms) / len(ms):.2f} ms per update")
+              f"{(w - s - o) / w:.0%}; {sum(ms) / len(ms):.2f} ms per update ({sum(cpu) / len(cpu):.2f} ms CPU)")
     if sb and sb["wall_s"]:
         w, t = sum(sb["wall_s"]), sum(sb["train_s"])
         ms = [m for m in sb["ms_per_update"]]
+        cpu = [m for m in sb["cpu_ms_per_update"]]
         print(f"sb3 time split: train() {t / w:.0%}, rest (env steps, acting, callbacks) {(w - t) / w:.0%}; "
-              f"{sum(ms) / len(ms):.2f} ms per update")
+              f"{sum(ms) / len(ms):.2f} ms per update ({sum(cpu) / len(cpu):.2f} ms CPU)")
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -250,11 +266,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             "rlframe": lambda seed, a=algo: run_rlframe(a, seed), "sb3": lambda seed, a=algo: run_sb3(a, seed)}
         res = summarise(interleave(args.seeds, only(args.only, runs), label=f"[{algo}] "), label=f"[{algo}] ")
         _time_split(res)
-        res["ratio_ms_per_update_median"] = (
-            median(res["rlframe"]["ms_per_update"]) / median(res["sb3"]["ms_per_update"])
-            if "rlframe" in res and "sb3" in res else None)
+        for key in ("ms_per_update", "cpu_ms_per_update"):
+            res[f"ratio_{key}_median"] = (median(res["rlframe"][key]) / median(res["sb3"][key])
+                                          if "rlframe" in res and "sb3" in res else None)
         if res["ratio_ms_per_update_median"] is not None:
-            print(f"[{algo}] ms per update ratio (median rlframe / median sb3): {res['ratio_ms_per_update_median']:.3f}")
+            print(f"[{algo}] per update, median rlframe / median sb3: wall-clock {res['ratio_ms_per_update_median']:.3f}, "
+                  f"CPU time {res['ratio_cpu_ms_per_update_median']:.3f}")
         res["profile_updates"] = args.profile_updates
         res["env"], res["target"], res["budget"] = SETTINGS[algo]["env"], SETTINGS[algo]["target"], SETTINGS[algo]["budget"]
         res["hyper_parameters"] = SETTINGS[algo]["hp"]
