@@ -20,7 +20,7 @@ from rlframe.runners import MinibatchRlEval
 
 def build_config(args):
     return dict(
-        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads
+        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads, save_replay
         batch_T=256,
         batch_B=1,
         log_interval_steps=5_120,
@@ -41,7 +41,8 @@ def main(argv=None):
     agent = CatDqnAgent(model_kwargs=config["model"], **config["agent"])
     algo = CatDQN(**config["algo"])
     runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
+                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                             save_replay=config["save_replay"])
     with logger_context(args.log_dir, name="cartpole_c51", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=475)

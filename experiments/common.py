@@ -66,6 +66,7 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
     if not saved:
         raise ConfigError(f"--resume {args.resume}: no params.json there; is it a run directory?")
     config = {k: v for k, v in saved.items() if k != "resumed_from"}
+    config.setdefault("save_replay", False)  # runs saved before the flag existed
     for flag, value in (("env", args.env), ("seed", args.seed)):
         if value is not None and value != config.get(flag):
             raise ConfigError(f"--resume keeps the run's {flag} ({config.get(flag)!r}); drop --{flag} {value}.")
