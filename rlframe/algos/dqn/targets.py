@@ -44,14 +44,22 @@ def categorical_projection(next_p: torch.Tensor, return_: torch.Tensor, bootstra
     """Project the distribution ``next_p [N, K]`` on ``atoms [K]``, shifted to ``return_ + discount * atoms``
     and clipped to ``[atoms[0], atoms[-1]]``, back onto ``atoms``: ``[N, K]``, rows summing to 1.
 
-    Each shifted atom ``Tz_j`` gives its mass to its two neighbouring atoms in proportion to closeness:
-    ``m_i = sum_j p_j * max(0, 1 - |Tz_j - z_i| / dz)`` (exact for evenly spaced atoms).
+    Each shifted atom ``Tz_j`` sits at fractional index ``b_j = (Tz_j - v_min) / dz`` and gives its mass to
+    the atoms ``floor(b_j)`` and ``floor(b_j) + 1`` in proportion to closeness (all of it to ``floor(b_j)``
+    when ``b_j`` is a whole number): ``m_i = sum_j p_j * max(0, 1 - |b_j - i|)``, with two scatter-adds.
     """
+    K = atoms.numel()
     v_min, v_max = float(atoms[0]), float(atoms[-1])
-    delta_z = (v_max - v_min) / (atoms.numel() - 1)
-    tz = (return_.unsqueeze(-1) + bootstrap_discount.unsqueeze(-1) * atoms).clamp(v_min, v_max)  # [N, K_j]
-    weight = (1.0 - (tz.unsqueeze(-2) - atoms.view(-1, 1)).abs() / delta_z).clamp_min(0.0)  # [N, K_i, K_j]
-    return (weight * next_p.unsqueeze(-2)).sum(-1)
+    delta_z = (v_max - v_min) / (K - 1)
+    tz = (return_.unsqueeze(-1) + bootstrap_discount.unsqueeze(-1) * atoms).clamp(v_min, v_max)  # [N, K]
+    b = ((tz - v_min) / delta_z).clamp(0, K - 1)
+    lower = b.floor()
+    upper_w = b - lower  # weight of atom lower + 1
+    lower = lower.long()
+    projected = torch.zeros_like(next_p)
+    projected.scatter_add_(-1, lower, next_p * (1.0 - upper_w))
+    projected.scatter_add_(-1, (lower + 1).clamp(max=K - 1), next_p * upper_w)
+    return projected
 
 
 def huber(delta: torch.Tensor, kappa: Optional[float] = 1.0) -> torch.Tensor:

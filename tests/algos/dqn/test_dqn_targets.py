@@ -61,3 +61,17 @@ def test_huber():
     assert torch.allclose(huber(d), torch.tensor([2.5, 0.125, 0.0, 0.125, 2.5]))
     assert torch.allclose(huber(d, 2.0), torch.tensor([4.0, 0.125, 0.0, 0.125, 4.0]))  # 2 * (3 - 2 / 2)
     assert torch.allclose(huber(d, None), 0.5 * d ** 2)
+
+
+def test_categorical_projection_equals_the_closeness_weighted_sum():
+    """The scatter implementation against the definition m_i = sum_j p_j max(0, 1 - |Tz_j - z_i| / dz)."""
+    torch.manual_seed(0)
+    atoms = torch.linspace(-10, 10, 51)
+    next_p = torch.softmax(torch.randn(500, 51), -1)
+    r, g = torch.randn(500) * 8, torch.rand(500)
+    g[:50] = 0.0
+    r[:25] = torch.randint(-10, 11, (25,)).float()  # shifted atoms exactly on atoms
+    tz = (r[:, None] + g[:, None] * atoms).clamp(-10, 10)
+    weight = (1 - (tz[:, None, :] - atoms[None, :, None]).abs() / 0.4).clamp_min(0)  # [N, K_i, K_j]
+    expected = (weight * next_p[:, None, :]).sum(-1)
+    assert torch.allclose(categorical_projection(next_p, r, g, atoms), expected, atol=1e-5)
