@@ -3,9 +3,9 @@ by default CartPole with the velocities hidden (``rlframe/CartPolePOMDP-v1``, ob
 feed-forward DQN cannot balance. An LSTM dueling Q-network fed the previous action and reward, prioritized
 sequence replay (stored LSTM state, burn-in of 10 steps, 20 trained steps, sequences every 10 steps), 5-step
 double-Q targets with value rescaling; 8 envs x 16 steps per iteration, one gradient step on 32 sequences every
-16 env steps, target network copied every 2,000 env steps, epsilon 1 -> 0.02 over the first 30% of the steps.
+16 env steps, target network copied every 2,000 env steps, epsilon 1 -> 0.02 over the first 30k env steps.
 
-    python experiments/pomdp_r2d1.py                                  # 100k steps, eval return 500
+    python experiments/pomdp_r2d1.py                                  # 150k steps
     python experiments/pomdp_r2d1.py --sampler cpu --workers 2
     python experiments/pomdp_r2d1.py --env rlframe/AcrobotPOMDP-v1 --steps 200000
     python experiments/pomdp_r2d1.py --env my_module:MyMemoryTask-v0
@@ -32,7 +32,7 @@ def build_config(args):
         log_interval_steps=10_240,
         eval=dict(n_envs=10, max_trajectories=10, max_steps=10 * 500),
         model=dict(fc_sizes=[64], lstm_size=64, head_sizes=[64], dueling=True),
-        agent=dict(eps_init=1.0, eps_final=0.02, eps_steps=int(0.3 * args.steps), eps_eval=0.0),
+        agent=dict(eps_init=1.0, eps_final=0.02, eps_steps=30_000, eps_eval=0.0),
         algo=dict(sequence_length=20, burn_in=10, stride=10, n_step_return=5, discount=0.99, batch_size=32,
                   replay_size=50_000, min_steps_learn=2_000, replay_ratio=1 / 16, target_update_interval=2_000,
                   learning_rate=5e-4, adam_eps=1e-3, clip_grad_norm=40.0, double_dqn=True, value_rescale=True,
@@ -41,7 +41,7 @@ def build_config(args):
 
 
 def main(argv=None):
-    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=100_000, argv=argv)
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=150_000, argv=argv)
     config = resolve_config(args, build_config)
 
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
