@@ -145,15 +145,16 @@ def test_resume_refuses_to_change_env(tmp_path):
         ppo.main(["--resume", os.path.join(str(tmp_path), "cartpole_ppo", "run_0"), "--env", "Acrobot-v1"])
 
 
-def test_checkpoint_of_other_env_fails_before_load_with_both_shapes(tmp_path):
+@pytest.mark.parametrize("name", ["cartpole_ppo", "cartpole_dqn"])
+def test_checkpoint_of_other_env_fails_before_load_with_both_shapes(name, tmp_path):
     """rlpyt's 461-vs-365 story at load time: a run trained on a 461-dim env resumed on a 365-dim one."""
     import shape_bad_env  # noqa: F401  (registers the envs)
     from rlframe.errors import ShapeMismatchError
     from rlframe.logging import RunLogger
 
-    ppo = _script("cartpole_ppo")
+    ppo = _script(name)
     assert ppo.main(["--steps", "256", "--env", "shape_bad_env:Good461-v0", "--log-dir", str(tmp_path)]) == 0
-    run_dir = os.path.join(str(tmp_path), "cartpole_ppo", "run_0")
+    run_dir = os.path.join(str(tmp_path), name, "run_0")
     params = RunLogger.saved_params(run_dir)
     params["env"] = "shape_bad_env:Good365-v0"  # as if someone edited the config
     import json
