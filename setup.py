@@ -16,6 +16,7 @@ setup(
         "bench": ["stable-baselines3"],
         # open hypergraph partitioner for `rlframe placement cluster` (numpy fallback without it)
         "cluster": ["mtkahypar>=1.5"],
+        "atari": ["ale-py"],  # rlframe.envs.atari (ships the ROMs)
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
 )

@@ -145,15 +145,16 @@ def test_resume_refuses_to_change_env(tmp_path):
         ppo.main(["--resume", os.path.join(str(tmp_path), "cartpole_ppo", "run_0"), "--env", "Acrobot-v1"])
 
 
-def test_checkpoint_of_other_env_fails_before_load_with_both_shapes(tmp_path):
+@pytest.mark.parametrize("name", ["cartpole_ppo", "cartpole_dqn"])
+def test_checkpoint_of_other_env_fails_before_load_with_both_shapes(name, tmp_path):
     """rlpyt's 461-vs-365 story at load time: a run trained on a 461-dim env resumed on a 365-dim one."""
     import shape_bad_env  # noqa: F401  (registers the envs)
     from rlframe.errors import ShapeMismatchError
     from rlframe.logging import RunLogger
 
-    ppo = _script("cartpole_ppo")
+    ppo = _script(name)
     assert ppo.main(["--steps", "256", "--env", "shape_bad_env:Good461-v0", "--log-dir", str(tmp_path)]) == 0
-    run_dir = os.path.join(str(tmp_path), "cartpole_ppo", "run_0")
+    run_dir = os.path.join(str(tmp_path), name, "run_0")
     params = RunLogger.saved_params(run_dir)
     params["env"] = "shape_bad_env:Good365-v0"  # as if someone edited the config
     import json
@@ -206,3 +207,19 @@ def test_readme_launch_script_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert _steps(os.path.join(str(tmp_path), "runs", "cartpole_ppo", "run_0")) == [0, 256, 512]
+
+
+def test_save_replay_flag_is_a_common_flag_overridable_on_resume(tmp_path):
+    import json
+
+    from common import parse_args, resolve_config, run_fields
+
+    args = parse_args("x", env="CartPole-v1", steps=100, argv=["--save-replay"])
+    assert resolve_config(args, run_fields)["save_replay"] is True
+    config = resolve_config(parse_args("x", env="CartPole-v1", steps=100, argv=[]), run_fields)
+    assert config["save_replay"] is False
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "params.json").write_text(json.dumps(config))
+    resumed = parse_args("x", env="CartPole-v1", steps=100, argv=["--resume", str(run_dir), "--save-replay"])
+    assert resolve_config(resumed, run_fields)["save_replay"] is True
