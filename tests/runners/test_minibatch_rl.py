@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import time
 from collections import namedtuple
 
 import gymnasium as gym
@@ -128,6 +129,12 @@ def _make(n_steps=64, obs_dim=4, runner_cls=MinibatchRl, **kw):
     return runner
 
 
+def _next_event_file_second():
+    """TensorBoard orders a run's event files by name: time (s), host, pid, then a per-process counter compared
+    as text, so a resume in the same second as the first part can sort first ("...9126.10" < "...9126.9")."""
+    time.sleep(max(0.0, 1.05 - (time.time() % 1.0)))
+
+
 def _rows(run_dir):
     with open(os.path.join(run_dir, "progress.csv")) as f:
         return list(csv.DictReader(f))
@@ -203,6 +210,7 @@ def test_resume_continues_counters_optimizer_and_rng(tmp_path):
         first.train()
     run_dir = logger.run_dir
     second = _make(n_steps=64, seed=999)  # the checkpoint's seed wins on resume
+    _next_event_file_second()
     with logger_context(resume=run_dir):
         second.train()
     assert second.itr == 7 and second.env_steps == 64 and second.updates == 24
@@ -226,6 +234,7 @@ def test_resume_after_kill_drops_rows_after_last_checkpoint(tmp_path):
     for p in ckpts[2:]:  # as if killed right after logging 64 steps... before the 48-step checkpoint
         os.remove(p)
     resumed = _make(n_steps=64)
+    _next_event_file_second()
     with logger_context(resume=logger.run_dir):
         resumed.train()
     assert resumed.env_steps == 64
