@@ -15,6 +15,8 @@ setup(
         "test": ["pytest", "pytest-timeout", "stable-baselines3"],  # sb3: the placement env with a third-party library
         "bench": ["stable-baselines3"],
         "atari": ["ale-py"],  # rlframe.envs.atari (ships the ROMs)
+        "envpool": ["envpool"],  # rlframe.envs.vector.EnvPoolEnv (Linux wheels, CPython <= 3.12)
+        "mujoco": ["mujoco"],  # gymnasium's MuJoCo envs (experiments/benchmarks/ppo_mujoco_vs_sb3.py)
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
 )
