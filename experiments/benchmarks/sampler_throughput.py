@@ -26,6 +26,7 @@ from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.agents.random_agent import RandomAgent
 from rlframe.envs.base import EnvSpaces
 from rlframe.envs.gym import GymEnv
+from rlframe.envs.vector import EnvPoolEnv, GymVectorEnv
 from rlframe.samplers.parallel import AlternatingSampler, CpuSampler, GpuSampler
 from rlframe.samplers.serial import SerialSampler
 
@@ -57,6 +58,7 @@ class BurnEnv(gym.Env):
 
 gym.register("BurnEnv-v0", entry_point=BurnEnv)
 ENVS = {"CartPole-v1": "CartPole-v1", "burn100us": "BurnEnv-v0"}
+ENVPOOL_IDS = {"CartPole-v1"}
 
 
 def _agent(policy: str) -> Any:
@@ -78,11 +80,11 @@ def raw_steps_per_s(env_id: str, seconds: float) -> float:
 
 
 def rlframe_sampler(SamplerCls: type, env_id: str, B: int, policy: str, workers: int, seconds: float,
-                    start_method: str) -> float:
+                    start_method: str, EnvCls: type = GymEnv) -> float:
     kwargs = dict(batch_T=64, batch_B=B, max_decorrelation_steps=0)
     if SamplerCls is not SerialSampler:
         kwargs.update(n_workers=workers, start_method=start_method)
-    sampler = SamplerCls(GymEnv, dict(id=env_id), **kwargs)
+    sampler = SamplerCls(EnvCls, dict(id=env_id), **kwargs)
     agent = _agent(policy)
     try:
         sampler.initialize(agent, seed=0)
@@ -132,6 +134,17 @@ def gymnasium_vec(kind: str, env_id: str, B: int, policy: str, seconds: float) -
         venv.close()
 
 
+def envpool_loop(env_id: str, B: int, policy: str, seconds: float) -> float:
+    """EnvPool's own batched step rate (sync mode, its default threads), the same policy in the main process."""
+    import envpool
+
+    venv = envpool.make_gymnasium(env_id, num_envs=B, seed=0)
+    try:
+        return vec_env_loop(venv, B, policy, seconds, env_id)
+    finally:
+        venv.close()
+
+
 def sb3_subproc(env_id: str, B: int, policy: str, seconds: float) -> float:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
@@ -152,6 +165,9 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=list(ENVS))
     parser.add_argument("--B", nargs="+", type=int, default=[8, 32])
     parser.add_argument("--policies", nargs="+", default=["random", "mlp"])
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds over all designs (interleaved); each figure is the median of its rounds")
+    parser.add_argument("--designs", nargs="+", help="only designs whose name contains one of these words")
     args = parser.parse_args()
     seconds = 0.5 if args.quick else args.seconds
     torch.set_num_threads(1)
@@ -170,8 +186,21 @@ def main() -> None:
         "gymnasium SyncVectorEnv": lambda e, B, p: gymnasium_vec("sync", e, B, p, seconds),
         "gymnasium AsyncVectorEnv(shm)": lambda e, B, p: gymnasium_vec("async", e, B, p, seconds),
     }
+    designs["SerialSampler + GymVectorEnv(sync)"] = lambda e, B, p: rlframe_sampler(
+        SerialSampler, e, B, p, args.workers, seconds, args.start_method, EnvCls=GymVectorEnv)
+    try:
+        import envpool  # noqa: F401
+        have_envpool = True
+    except ImportError:
+        have_envpool = False
+    if have_envpool:
+        designs["EnvPool (own batched step loop)"] = lambda e, B, p: envpool_loop(e, B, p, seconds)
+        designs["SerialSampler + EnvPoolEnv"] = lambda e, B, p: rlframe_sampler(
+            SerialSampler, e, B, p, args.workers, seconds, args.start_method, EnvCls=EnvPoolEnv)
     if have_sb3:
         designs["SB3 SubprocVecEnv"] = lambda e, B, p: sb3_subproc(e, B, p, seconds)
+    if args.designs:
+        designs = {k: v for k, v in designs.items() if any(d.lower() in k.lower() for d in args.designs)}
 
     results: List[dict] = []
     limit: Dict[str, float] = {}
@@ -182,14 +211,22 @@ def main() -> None:
         print(f"{'policy':7} {'B':>3}  {'design':32} {'steps/s':>10}  {'% limit':>7}")
         for policy in args.policies:
             for B in args.B:
-                for design, fn in designs.items():
-                    sps = fn(env_id, B, policy)
-                    results.append({"env": name, "B": B, "policy": policy, "design": design, "steps_per_s": sps})
+                runs: Dict[str, List[float]] = {}
+                for _ in range(args.repeat):  # rounds interleave the designs: load swings hit all of them
+                    for design, fn in designs.items():
+                        if "EnvPool" in design and env_id not in ENVPOOL_IDS:
+                            continue  # EnvPool has its own C++ envs only
+                        runs.setdefault(design, []).append(fn(env_id, B, policy))
+                for design, samples in runs.items():
+                    sps = float(np.median(samples))
+                    results.append({"env": name, "B": B, "policy": policy, "design": design, "steps_per_s": sps,
+                                    "rounds": samples})
                     print(f"{policy:7} {B:>3}  {design:32} {sps:>10,.0f}  {100 * sps / limit[name]:>6.1f}%", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "limit": limit, "workers": args.workers,
-                       "start_method": args.start_method, "seconds_per_figure": seconds}, f, indent=1)
+                       "start_method": args.start_method, "seconds_per_figure": seconds,
+                       "repeat": args.repeat}, f, indent=1)
         print(f"\nwrote {args.json}")
 
 

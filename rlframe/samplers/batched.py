@@ -131,6 +131,7 @@ class BatchedResetCollector(ResetCollector):
         step, act, agent = self.benv.step, self._act, self.agent
         traj_infos, NewTrajInfo, full_traj = self.traj_infos, self.TrajInfoCls, self._full_traj_step
         final_buf, has_value = self._final_obs, self._has_value
+        stats = None if full_traj else _EpisodeStats(traj_infos)
         env_buf.timeout_value.fill(0)
         if self._final_obs_written:
             self._clear_final_observations()
@@ -150,21 +151,23 @@ class BatchedResetCollector(ResetCollector):
             done = np.logical_or(te, tr, out=env_buf.done[t])
             pa_np[:] = action
             pr_np[:] = env_buf.reward[t]
-            rewards, acts = np.asarray(r).tolist(), action.tolist() if action.ndim == 1 else action
             ended = np.flatnonzero(done).tolist()
+            if stats is not None:
+                stats.step(r)
+            else:
+                self._traj_steps(o, r, te, tr, final, action, agent_info, ended)
             if not ended:
-                for b, traj in enumerate(traj_infos):
-                    traj.step(o[b] if full_traj else None, acts[b], rewards[b], False, False,
-                              agent_info[b] if full_traj and agent_info is not None else None, None)
                 obs_np[:] = o
                 continue
             terms, truncs = te.tolist(), tr.tolist()
-            for b, traj in enumerate(traj_infos):
-                traj.step(None if not full_traj else (final[b] if b in ended else o[b]), acts[b], rewards[b],
-                          terms[b], truncs[b], agent_info[b] if full_traj and agent_info is not None else None, None)
             for b in ended:
-                completed.append(traj_infos[b].terminate(final[b], terms[b], truncs[b], _NO_INFO))
+                traj = traj_infos[b]
+                if stats is not None:
+                    stats.store(b, traj)
+                completed.append(traj.terminate(final[b], terms[b], truncs[b], _NO_INFO))
                 traj_infos[b] = NewTrajInfo()
+                if stats is not None:
+                    stats.load(b, traj_infos[b])
             obs_np[ended] = final[ended]  # the true final observations, for final_observation and V(s_T)
             if final_buf is not None:
                 final_buf[t, ended] = final[ended]
@@ -179,6 +182,50 @@ class BatchedResetCollector(ResetCollector):
             if agent is not None:
                 for b in ended:
                     agent.reset_one(b)
+        if stats is not None:
+            for b, traj in enumerate(traj_infos):
+                stats.store(b, traj)
         if self.bootstrap_value:
             agent_buf.bootstrap_value[0] = self._value(None) if has_value else 0
         return completed
+
+    def _traj_steps(self, o: Any, r: Any, te: Any, tr: Any, final: Any, action: Any, agent_info: Any,
+                    ended: List[int]) -> None:
+        """``TrajInfo.step`` of a subclass that overrides it, env by env, with what single envs give it."""
+        rewards, terms, truncs = np.asarray(r).tolist(), te.tolist(), tr.tolist()
+        acts = action.tolist() if action.ndim == 1 else action
+        for b, traj in enumerate(self.traj_infos):
+            obs = final[b] if b in ended else o[b]
+            traj.step(obs, acts[b], rewards[b], terms[b], truncs[b], None if agent_info is None else agent_info[b],
+                      None)
+
+
+class _EpisodeStats:
+    """:meth:`TrajInfo.step` for all ``B`` envs at once: the same float64 sums in the same order as ``B``
+    TrajInfo objects (so the figures are identical), loaded from and stored back into those objects."""
+
+    def __init__(self, trajs: List[Any]):
+        B = len(trajs)
+        self.length, self.nonzero = np.zeros(B, np.int64), np.zeros(B, np.int64)
+        self.ret, self.disc_ret = np.zeros(B), np.zeros(B)
+        self.cur, self.discount = np.ones(B), np.ones(B)
+        for b, traj in enumerate(trajs):
+            self.load(b, traj)
+
+    def load(self, b: int, traj: Any) -> None:
+        self.length[b], self.nonzero[b] = traj.Length, traj.NonzeroRewards
+        self.ret[b], self.disc_ret[b] = traj.Return, traj.DiscountedReturn
+        self.cur[b], self.discount[b] = traj._cur_discount, traj._discount
+
+    def step(self, reward: Any) -> None:
+        r = np.asarray(reward, dtype=np.float64)
+        self.length += 1
+        self.ret += r
+        self.nonzero += r != 0
+        self.disc_ret += self.cur * r
+        self.cur *= self.discount  # x * 1.0 == x exactly: undiscounted envs keep 1.0 as TrajInfo does
+
+    def store(self, b: int, traj: Any) -> None:
+        traj.Length, traj.NonzeroRewards = int(self.length[b]), int(self.nonzero[b])
+        traj.Return, traj.DiscountedReturn = float(self.ret[b]), float(self.disc_ret[b])
+        traj._cur_discount = float(self.cur[b])

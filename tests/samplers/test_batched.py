@@ -7,7 +7,7 @@ import pytest
 from rlframe.envs.gym import GymEnv
 from rlframe.envs.vector import EnvPoolEnv, GymVectorEnv
 from rlframe.errors import ConfigError, ShapeMismatchError
-from rlframe.samplers import SerialSampler, WaitResetCollector
+from rlframe.samplers import SerialSampler, TrajInfo, WaitResetCollector
 
 from tests.helpers import RandomAgent
 
@@ -15,8 +15,21 @@ T, B, BATCHES = 16, 4, 4
 ID = "CartPole-v1"
 
 
-def _run(EnvCls, env_kwargs, seed=3):
-    sampler = SerialSampler(EnvCls, env_kwargs, batch_T=T, batch_B=B, max_decorrelation_steps=0)
+class StepCountingTrajInfo(TrajInfo):
+    """Overrides ``step``: the batched collector then calls it env by env (the general path)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.ObsSum = 0.0
+
+    def step(self, observation, action, reward, terminated, truncated, agent_info, env_info):
+        super().step(observation, action, reward, terminated, truncated, agent_info, env_info)
+        self.ObsSum += float(np.sum(observation))
+
+
+def _run(EnvCls, env_kwargs, seed=3, TrajInfoCls=TrajInfo):
+    sampler = SerialSampler(EnvCls, env_kwargs, batch_T=T, batch_B=B, max_decorrelation_steps=0,
+                            TrajInfoCls=TrajInfoCls, TrajInfo_kwargs=dict(discount=0.9))
     agent = RandomAgent(seed=1)
     sampler.initialize(agent, seed=seed, bootstrap_value=True, final_observation=True)
     out = []
@@ -27,7 +40,7 @@ def _run(EnvCls, env_kwargs, seed=3):
             copy.update({f"agent.{k}": np.array(v) for k, v in samples.agent._asdict().items() if v is not None
                          and k != "agent_info"})
             copy["agent_info.value"] = np.array(samples.agent.agent_info.value)
-            out.append((copy, [(tr.Length, tr.Return, tr.Terminated, tr.Truncated) for tr in trajs]))
+            out.append((copy, [tr.to_dict() for tr in trajs]))
     finally:
         sampler.shutdown()
     return out, agent.reset_one_calls
@@ -47,9 +60,10 @@ def _assert_same(single, batched):
     assert n_episodes > 4 and flags[0].any() and flags[1].any()  # both kinds of episode end were compared
 
 
-def test_gymnasium_vector_env_matches_single_envs():
+@pytest.mark.parametrize("TrajInfoCls", [TrajInfo, StepCountingTrajInfo])
+def test_gymnasium_vector_env_matches_single_envs(TrajInfoCls):
     kwargs = dict(id=ID, max_episode_steps=12)  # truncations (at 12 steps) and terminations both occur
-    _assert_same(_run(GymEnv, kwargs), _run(GymVectorEnv, kwargs))
+    _assert_same(_run(GymEnv, kwargs, TrajInfoCls=TrajInfoCls), _run(GymVectorEnv, kwargs, TrajInfoCls=TrajInfoCls))
 
 
 def test_envpool_matches_gymnasium_vector_env_semantics():
