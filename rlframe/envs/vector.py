@@ -59,6 +59,13 @@ class BatchedEnv:
     def close(self) -> None:
         raise NotImplementedError
 
+    def make_eval_env(self) -> Any:
+        """One single env equivalent to an env of the batch, for evaluation (``GymEnv(self.id)``: EnvPool and
+        gymnasium vector envs use gymnasium's ids). Samplers build their eval envs with it."""
+        from rlframe.envs.gym import GymEnv
+
+        return GymEnv(self.id)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r}, num_envs={self.num_envs})"
 

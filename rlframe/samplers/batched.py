@@ -17,8 +17,8 @@ import numpy as np
 
 from rlframe.envs.base import EnvStep
 from rlframe.errors import ConfigError, ShapeMismatchError
-from rlframe.samplers.checks import EnvExample, probe_env
-from rlframe.samplers.collectors import ResetCollector
+from rlframe.samplers.checks import EnvExample, check_eval_env, probe_env
+from rlframe.samplers.collectors import ResetCollector, close_envs
 from rlframe.core.namedarraytuple import namedarraytuple
 
 NoEnvInfo = namedarraytuple("NoEnvInfo", [])
@@ -67,10 +67,6 @@ def probe_batched_env(env: Any, label: str = "train env") -> EnvExample:
 def make_batched_env(sampler: Any, seeds: Any) -> Any:
     """The sampler's batched env, ``EnvCls(num_envs=len(seeds), **env_kwargs)``, seeded with ``seeds``; the
     sampler's options that only single envs support are refused with what to change."""
-    if sampler.eval_n_envs:
-        raise ConfigError(
-            f"{sampler.EnvCls} is a batched env backend, which steps training envs only: pass eval_n_envs=0, or "
-            "evaluate with GymEnv in a separate sampler.")
     if sampler.CollectorCls is not None and not issubclass(sampler.CollectorCls, BatchedResetCollector):
         raise ConfigError(
             f"CollectorCls={sampler.CollectorCls.__name__} steps single envs; a batched env backend autoresets "
@@ -78,6 +74,24 @@ def make_batched_env(sampler: Any, seeds: Any) -> Any:
     env = sampler.EnvCls(num_envs=len(seeds), **sampler.env_kwargs)
     env.seed(list(seeds))
     return env
+
+
+def make_batched_eval_envs(env: Any, seeds: Any) -> List[Any]:
+    """Single eval envs (``env.make_eval_env()``, seeded with ``seeds``): evaluation runs episode by episode in
+    the :class:`~rlframe.samplers.collectors.EvalCollector`, as with single-env backends. The first one is
+    checked (same spaces as ``env``, probed) and re-seeded after its probe."""
+    envs: List[Any] = []
+    try:
+        for s in seeds:
+            envs.append(env.make_eval_env())
+            envs[-1].seed(int(s))
+        if envs:
+            check_eval_env(env, envs[0])
+            envs[0].seed(int(seeds[0]))
+    except BaseException:
+        close_envs(envs)
+        raise
+    return envs
 
 
 class BatchedResetCollector(ResetCollector):

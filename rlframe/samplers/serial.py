@@ -12,7 +12,9 @@ from typing import Any, List, Optional, Tuple
 
 from rlframe.envs.vector import is_batched_env_class
 from rlframe.samplers.base import BaseSampler, TrajInfo
-from rlframe.samplers.batched import BatchedResetCollector, make_batched_env, probe_batched_env
+from rlframe.samplers.batched import (
+    BatchedResetCollector, make_batched_env, make_batched_eval_envs, probe_batched_env,
+)
 from rlframe.samplers.collectors import close_envs, make_envs
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 
@@ -48,6 +50,7 @@ class SerialSampler(BaseSampler):
         self.eval_envs: List[Any] = []
         if is_batched_env_class(self.EnvCls):  # one env stepping the whole batch (rlframe.envs.vector)
             self.envs = [make_batched_env(self, setup.train_seeds)]
+            self.eval_envs = make_batched_eval_envs(self.envs[0], setup.eval_seeds)
             example = probe_batched_env(self.envs[0])
             self.envs[0].seed(setup.train_seeds)
             setup.CollectorCls = BatchedResetCollector

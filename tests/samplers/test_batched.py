@@ -108,3 +108,17 @@ def test_batched_probe_checks_one_row_per_env():
     with pytest.raises(ShapeMismatchError, match="num_envs"):
         s.initialize(RandomAgent(), seed=0)
     s.shutdown()
+
+
+def test_batched_backend_evaluates_with_single_envs():
+    sampler = SerialSampler(GymVectorEnv, dict(id=ID), batch_T=T, batch_B=B, eval_n_envs=2, eval_max_steps=400,
+                            eval_max_trajectories=3)
+    agent = RandomAgent(seed=1)
+    try:
+        sampler.initialize(agent, seed=0)
+        sampler.obtain_samples(0)
+        trajs = sampler.evaluate_agent(0)
+        assert [type(e).__name__ for e in sampler.eval_envs] == ["GymEnv", "GymEnv"]
+        assert len(trajs) == 3 and all(tr.Length > 0 for tr in trajs)
+    finally:
+        sampler.shutdown()
