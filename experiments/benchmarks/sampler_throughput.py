@@ -145,6 +145,49 @@ def envpool_loop(env_id: str, B: int, policy: str, seconds: float) -> float:
         venv.close()
 
 
+def envpool_paired(env_id: str, B: int, policy: str, seconds: float, chunk_batches: int = 3) -> Dict[str, Any]:
+    """EnvPool's own loop and ``SerialSampler + EnvPoolEnv`` in alternating chunks of ``chunk_batches`` x 64
+    steps, same process, same policy: on a loaded machine each pair of chunks sees about the same load, so the
+    median of the per-pair ratios is the robust figure (the separate rows above are minutes apart)."""
+    import envpool
+
+    venv = envpool.make_gymnasium(env_id, num_envs=B, seed=0)
+    sampler = SerialSampler(EnvPoolEnv, dict(id=env_id), batch_T=64, batch_B=B, max_decorrelation_steps=0)
+    agent, peer_agent = _agent(policy), None
+    rng = np.random.default_rng(0)
+    try:
+        sampler.initialize(agent, seed=0)
+        agent.sample_mode(0)
+        sampler.obtain_samples(0)
+        if policy == "mlp":
+            peer_agent = agent  # the same weights for both
+        obs = venv.reset()[0]
+        prev_a, prev_r = torch.zeros(B, dtype=torch.long), torch.zeros(B)
+        own, ours, ratios, t_end, itr = [], [], [], time.perf_counter() + 2 * seconds, 1
+        while time.perf_counter() < t_end or len(ratios) < 5:
+            t0 = time.perf_counter()
+            for _ in range(64 * chunk_batches):
+                if peer_agent is None:
+                    actions = rng.integers(0, 2, B)
+                else:
+                    actions = peer_agent.step(torch.as_tensor(obs), prev_a, prev_r).action.numpy()
+                obs = venv.step(actions)[0]
+            t1 = time.perf_counter()
+            for _ in range(chunk_batches):
+                sampler.obtain_samples(itr)
+                itr += 1
+            t2 = time.perf_counter()
+            n = 64 * chunk_batches * B
+            own.append(n / (t1 - t0))
+            ours.append(n / (t2 - t1))
+            ratios.append(ours[-1] / own[-1])
+        return {"envpool_steps_per_s": float(np.median(own)), "sampler_steps_per_s": float(np.median(ours)),
+                "ratio_median": float(np.median(ratios)), "pairs": len(ratios)}
+    finally:
+        sampler.shutdown()
+        venv.close()
+
+
 def sb3_subproc(env_id: str, B: int, policy: str, seconds: float) -> float:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
@@ -222,9 +265,21 @@ def main() -> None:
                     results.append({"env": name, "B": B, "policy": policy, "design": design, "steps_per_s": sps,
                                     "rounds": samples})
                     print(f"{policy:7} {B:>3}  {design:32} {sps:>10,.0f}  {100 * sps / limit[name]:>6.1f}%", flush=True)
+    paired: List[dict] = []
+    if have_envpool and "CartPole-v1" in args.envs and (not args.designs or any("envpool" in d.lower()
+                                                                                for d in args.designs)):
+        print("\nEnvPool vs SerialSampler + EnvPoolEnv, alternating chunks (median of per-pair ratios):")
+        for policy in args.policies:
+            for B in args.B:
+                row = {"env": "CartPole-v1", "B": B, "policy": policy,
+                       **envpool_paired("CartPole-v1", B, policy, seconds * args.repeat)}
+                paired.append(row)
+                print(f"{policy:7} {B:>3}  EnvPool {row['envpool_steps_per_s']:>10,.0f}  sampler "
+                      f"{row['sampler_steps_per_s']:>10,.0f}  ratio {row['ratio_median']:.2f} ({row['pairs']} pairs)",
+                      flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"results": results, "limit": limit, "workers": args.workers,
+            json.dump({"results": results, "envpool_paired": paired, "limit": limit, "workers": args.workers,
                        "start_method": args.start_method, "seconds_per_figure": seconds,
                        "repeat": args.repeat}, f, indent=1)
         print(f"\nwrote {args.json}")
