@@ -148,12 +148,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                 out[side].setdefault(k, []).append(v)
             print(f"seed {seed} {side:8s} {r['steps']:7,d} steps in {r['wall_s']:7.1f} s (cpu {r['cpu_s']:7.1f} s), "
                   f"final return {r['final_return']:8.1f}", flush=True)
+            write_json(args.json, {**out, "complete": False})  # a long run stopped early keeps its finished sides
     rl, sb = out.get("rlframe"), out.get("sb3")
     if rl and sb:
         out["ratio_median"] = float(np.median(rl["wall_s"]) / np.median(sb["wall_s"]))
         print(f"wall-clock ratio rlframe/SB3 (median): {out['ratio_median']:.2f}; final return rlframe "
               f"{np.median(rl['final_return']):.0f} vs SB3 {np.median(sb['final_return']):.0f}")
-    out.update(env=ENV, hyper_parameters=HP, threads=args.threads, steps=args.steps, eval_episodes=args.eval_episodes)
+    out.update(complete=True, env=ENV, hyper_parameters=HP, threads=args.threads, steps=args.steps, eval_episodes=args.eval_episodes)
     write_json(args.json, out)
     return out
 
