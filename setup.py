@@ -17,6 +17,8 @@ setup(
         # open hypergraph partitioner for `rlframe placement cluster` (numpy fallback without it)
         "cluster": ["mtkahypar>=1.5"],
         "atari": ["ale-py"],  # rlframe.envs.atari (ships the ROMs)
+        "envpool": ["envpool"],  # rlframe.envs.vector.EnvPoolEnv (Linux wheels, CPython <= 3.12)
+        "mujoco": ["mujoco"],  # gymnasium's MuJoCo envs (experiments/benchmarks/ppo_mujoco_vs_sb3.py)
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
 )

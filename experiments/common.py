@@ -33,6 +33,7 @@ from rlframe.logging.logger import last_run_dir
 DEFAULT_WORKER_TIMEOUT = 60.0
 
 SAMPLERS = ("serial", "cpu", "gpu", "alternating")
+ENV_BACKENDS = ("gym", "vector", "envpool")
 _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
 
 
@@ -50,6 +51,10 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
                    help="continue the run in RUN_DIR from its newest checkpoint (its params.json is the config)")
     p.add_argument("--sampler", choices=SAMPLERS, default=None, help="sampler (default serial)")
     p.add_argument("--workers", type=int, default=None, help="worker processes of a parallel sampler")
+    p.add_argument("--env-backend", choices=ENV_BACKENDS, default=None,
+                   help="gym: one GymEnv per env (default); vector: one gymnasium SyncVectorEnv stepping the batch; "
+                   "envpool: one EnvPool env stepping the batch (pip install envpool); batched backends need "
+                   "--sampler serial (docs/samplers.md)")
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads of the trainer (default 1)")
     p.add_argument("--save-replay", action="store_true", default=None,
                    help="replay-based algorithms: save the replay with each checkpoint (resumes continue with it)")
@@ -111,7 +116,7 @@ def run_fields(args: argparse.Namespace) -> Dict[str, Any]:
     """The config entries every script takes from the common flags (env, seed, steps, sampler, workers,
     torch threads, save_replay); a script's ``build_config`` adds its own settings to these."""
     return dict(env=args.env, seed=args.seed, steps=args.steps, sampler=args.sampler, workers=args.workers,
-                torch_threads=args.torch_threads, save_replay=args.save_replay)
+                torch_threads=args.torch_threads, save_replay=args.save_replay, env_backend=args.env_backend or "gym")
 
 
 def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Optional[type] = None,
@@ -120,8 +125,15 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Opt
     workers) over ``EnvCls(**env_kwargs)`` (default ``GymEnv``; eval envs get ``eval_env_kwargs`` when given),
     with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""
     from rlframe.envs.gym import GymEnv
+    from rlframe.envs.vector import EnvPoolEnv, GymVectorEnv
 
     SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
+    backend = config.get("env_backend", "gym")  # runs saved before the flag: gym
+    if EnvCls is None and backend != "gym":
+        if config["sampler"] != "serial":
+            raise ConfigError(f"--env-backend {backend} steps the whole batch in one env: use it with --sampler "
+                              "serial (EnvPool runs its own threads), or drop --env-backend for parallel samplers.")
+        EnvCls = GymVectorEnv if backend == "vector" else EnvPoolEnv
     return SamplerCls(
         EnvCls=EnvCls or GymEnv,
         env_kwargs=env_kwargs,

@@ -130,6 +130,15 @@ def test_cpu_sampler_swap(tmp_path):
     assert _steps(os.path.join(str(tmp_path), "cartpole_ppo", "run_0"))[-1] == 1024
 
 
+def test_env_backend_vector_and_refusal_with_parallel_samplers(tmp_path):
+    from rlframe.errors import ConfigError
+
+    ppo = _script("cartpole_ppo")
+    assert ppo.main(["--steps", "1024", "--env-backend", "vector", "--log-dir", str(tmp_path)]) == 0
+    with pytest.raises(ConfigError, match="--sampler serial"):
+        ppo.main(["--steps", "256", "--env-backend", "vector", "--sampler", "cpu", "--log-dir", str(tmp_path)])
+
+
 @pytest.mark.parametrize("name,steps", [("cartpole_a2c", 400), ("pendulum_ppo", 4096)])
 def test_other_scripts_run(tmp_path, name, steps):
     assert _script(name).main(["--steps", str(steps), "--log-dir", str(tmp_path)]) == 0

@@ -26,6 +26,7 @@ from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.agents.random_agent import RandomAgent
 from rlframe.envs.base import EnvSpaces
 from rlframe.envs.gym import GymEnv
+from rlframe.envs.vector import EnvPoolEnv, GymVectorEnv
 from rlframe.samplers.parallel import AlternatingSampler, CpuSampler, GpuSampler
 from rlframe.samplers.serial import SerialSampler
 
@@ -57,6 +58,7 @@ class BurnEnv(gym.Env):
 
 gym.register("BurnEnv-v0", entry_point=BurnEnv)
 ENVS = {"CartPole-v1": "CartPole-v1", "burn100us": "BurnEnv-v0"}
+ENVPOOL_IDS = {"CartPole-v1"}
 
 
 def _agent(policy: str) -> Any:
@@ -78,11 +80,11 @@ def raw_steps_per_s(env_id: str, seconds: float) -> float:
 
 
 def rlframe_sampler(SamplerCls: type, env_id: str, B: int, policy: str, workers: int, seconds: float,
-                    start_method: str) -> float:
+                    start_method: str, EnvCls: type = GymEnv) -> float:
     kwargs = dict(batch_T=64, batch_B=B, max_decorrelation_steps=0)
     if SamplerCls is not SerialSampler:
         kwargs.update(n_workers=workers, start_method=start_method)
-    sampler = SamplerCls(GymEnv, dict(id=env_id), **kwargs)
+    sampler = SamplerCls(EnvCls, dict(id=env_id), **kwargs)
     agent = _agent(policy)
     try:
         sampler.initialize(agent, seed=0)
@@ -132,6 +134,60 @@ def gymnasium_vec(kind: str, env_id: str, B: int, policy: str, seconds: float) -
         venv.close()
 
 
+def envpool_loop(env_id: str, B: int, policy: str, seconds: float) -> float:
+    """EnvPool's own batched step rate (sync mode, its default threads), the same policy in the main process."""
+    import envpool
+
+    venv = envpool.make_gymnasium(env_id, num_envs=B, seed=0)
+    try:
+        return vec_env_loop(venv, B, policy, seconds, env_id)
+    finally:
+        venv.close()
+
+
+def envpool_paired(env_id: str, B: int, policy: str, seconds: float, chunk_batches: int = 3) -> Dict[str, Any]:
+    """EnvPool's own loop and ``SerialSampler + EnvPoolEnv`` in alternating chunks of ``chunk_batches`` x 64
+    steps, same process, same policy: on a loaded machine each pair of chunks sees about the same load, so the
+    median of the per-pair ratios is the robust figure (the separate rows above are minutes apart)."""
+    import envpool
+
+    venv = envpool.make_gymnasium(env_id, num_envs=B, seed=0)
+    sampler = SerialSampler(EnvPoolEnv, dict(id=env_id), batch_T=64, batch_B=B, max_decorrelation_steps=0)
+    agent, peer_agent = _agent(policy), None
+    rng = np.random.default_rng(0)
+    try:
+        sampler.initialize(agent, seed=0)
+        agent.sample_mode(0)
+        sampler.obtain_samples(0)
+        if policy == "mlp":
+            peer_agent = agent  # the same weights for both
+        obs = venv.reset()[0]
+        prev_a, prev_r = torch.zeros(B, dtype=torch.long), torch.zeros(B)
+        own, ours, ratios, t_end, itr = [], [], [], time.perf_counter() + 2 * seconds, 1
+        while time.perf_counter() < t_end or len(ratios) < 5:
+            t0 = time.perf_counter()
+            for _ in range(64 * chunk_batches):
+                if peer_agent is None:
+                    actions = rng.integers(0, 2, B)
+                else:
+                    actions = peer_agent.step(torch.as_tensor(obs), prev_a, prev_r).action.numpy()
+                obs = venv.step(actions)[0]
+            t1 = time.perf_counter()
+            for _ in range(chunk_batches):
+                sampler.obtain_samples(itr)
+                itr += 1
+            t2 = time.perf_counter()
+            n = 64 * chunk_batches * B
+            own.append(n / (t1 - t0))
+            ours.append(n / (t2 - t1))
+            ratios.append(ours[-1] / own[-1])
+        return {"envpool_steps_per_s": float(np.median(own)), "sampler_steps_per_s": float(np.median(ours)),
+                "ratio_median": float(np.median(ratios)), "pairs": len(ratios)}
+    finally:
+        sampler.shutdown()
+        venv.close()
+
+
 def sb3_subproc(env_id: str, B: int, policy: str, seconds: float) -> float:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
@@ -152,6 +208,9 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=list(ENVS))
     parser.add_argument("--B", nargs="+", type=int, default=[8, 32])
     parser.add_argument("--policies", nargs="+", default=["random", "mlp"])
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds over all designs (interleaved); each figure is the median of its rounds")
+    parser.add_argument("--designs", nargs="+", help="only designs whose name contains one of these words")
     args = parser.parse_args()
     seconds = 0.5 if args.quick else args.seconds
     torch.set_num_threads(1)
@@ -170,8 +229,21 @@ def main() -> None:
         "gymnasium SyncVectorEnv": lambda e, B, p: gymnasium_vec("sync", e, B, p, seconds),
         "gymnasium AsyncVectorEnv(shm)": lambda e, B, p: gymnasium_vec("async", e, B, p, seconds),
     }
+    designs["SerialSampler + GymVectorEnv(sync)"] = lambda e, B, p: rlframe_sampler(
+        SerialSampler, e, B, p, args.workers, seconds, args.start_method, EnvCls=GymVectorEnv)
+    try:
+        import envpool  # noqa: F401
+        have_envpool = True
+    except ImportError:
+        have_envpool = False
+    if have_envpool:
+        designs["EnvPool (own batched step loop)"] = lambda e, B, p: envpool_loop(e, B, p, seconds)
+        designs["SerialSampler + EnvPoolEnv"] = lambda e, B, p: rlframe_sampler(
+            SerialSampler, e, B, p, args.workers, seconds, args.start_method, EnvCls=EnvPoolEnv)
     if have_sb3:
         designs["SB3 SubprocVecEnv"] = lambda e, B, p: sb3_subproc(e, B, p, seconds)
+    if args.designs:
+        designs = {k: v for k, v in designs.items() if any(d.lower() in k.lower() for d in args.designs)}
 
     results: List[dict] = []
     limit: Dict[str, float] = {}
@@ -182,14 +254,34 @@ def main() -> None:
         print(f"{'policy':7} {'B':>3}  {'design':32} {'steps/s':>10}  {'% limit':>7}")
         for policy in args.policies:
             for B in args.B:
-                for design, fn in designs.items():
-                    sps = fn(env_id, B, policy)
-                    results.append({"env": name, "B": B, "policy": policy, "design": design, "steps_per_s": sps})
+                runs: Dict[str, List[float]] = {}
+                for _ in range(args.repeat):  # rounds interleave the designs: load swings hit all of them
+                    for design, fn in designs.items():
+                        if "EnvPool" in design and env_id not in ENVPOOL_IDS:
+                            continue  # EnvPool has its own C++ envs only
+                        runs.setdefault(design, []).append(fn(env_id, B, policy))
+                for design, samples in runs.items():
+                    sps = float(np.median(samples))
+                    results.append({"env": name, "B": B, "policy": policy, "design": design, "steps_per_s": sps,
+                                    "rounds": samples})
                     print(f"{policy:7} {B:>3}  {design:32} {sps:>10,.0f}  {100 * sps / limit[name]:>6.1f}%", flush=True)
+    paired: List[dict] = []
+    if have_envpool and "CartPole-v1" in args.envs and (not args.designs or any("envpool" in d.lower()
+                                                                                for d in args.designs)):
+        print("\nEnvPool vs SerialSampler + EnvPoolEnv, alternating chunks (median of per-pair ratios):")
+        for policy in args.policies:
+            for B in args.B:
+                row = {"env": "CartPole-v1", "B": B, "policy": policy,
+                       **envpool_paired("CartPole-v1", B, policy, seconds * args.repeat)}
+                paired.append(row)
+                print(f"{policy:7} {B:>3}  EnvPool {row['envpool_steps_per_s']:>10,.0f}  sampler "
+                      f"{row['sampler_steps_per_s']:>10,.0f}  ratio {row['ratio_median']:.2f} ({row['pairs']} pairs)",
+                      flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"results": results, "limit": limit, "workers": args.workers,
-                       "start_method": args.start_method, "seconds_per_figure": seconds}, f, indent=1)
+            json.dump({"results": results, "envpool_paired": paired, "limit": limit, "workers": args.workers,
+                       "start_method": args.start_method, "seconds_per_figure": seconds,
+                       "repeat": args.repeat}, f, indent=1)
         print(f"\nwrote {args.json}")
 
 

@@ -2,13 +2,19 @@
 
 The reference sampler: same constructor and interface as the parallel ones, same collectors, same
 checks, so a launch script switches to ``CpuSampler`` by changing one line. Use it for debugging, for
-cheap envs (one process stepping ``B`` CartPoles beats any IPC) and for tests.
+cheap envs (one process stepping ``B`` CartPoles beats any IPC) and for tests. With a batched env backend
+(``EnvCls`` a ``rlframe.envs.vector.BatchedEnv``, e.g. ``EnvPoolEnv``) it builds one env of ``batch_B`` envs
+and steps it with ``samplers.batched.BatchedResetCollector``.
 """
 from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+from rlframe.envs.vector import is_batched_env_class
 from rlframe.samplers.base import BaseSampler, TrajInfo
+from rlframe.samplers.batched import (
+    BatchedResetCollector, make_batched_env, make_batched_eval_envs, probe_batched_env,
+)
 from rlframe.samplers.collectors import close_envs, make_envs
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.watchdog import EnvWatchdog
@@ -53,17 +59,24 @@ class SerialSampler(BaseSampler):
         self.traj_info_factory = setup.traj_info_factory
         self.envs: List[Any] = []
         self.eval_envs: List[Any] = []
-        self.envs = make_envs(self.EnvCls, self.env_kwargs, setup.train_seeds)
-        self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, setup.eval_seeds)
-        self.envs, self.eval_envs = self.watchdog.watch(self.envs), self.watchdog.watch(self.eval_envs, "eval env")
-        example = setup.probe(self.envs[0], self.eval_envs[0] if self.eval_envs else None,
-                              timeout=self.worker_timeout)
+        if is_batched_env_class(self.EnvCls):  # one env stepping the whole batch (rlframe.envs.vector)
+            self.envs = [make_batched_env(self, setup.train_seeds)]
+            self.eval_envs = make_batched_eval_envs(self.envs[0], setup.eval_seeds)
+            example = probe_batched_env(self.envs[0])
+            self.envs[0].seed(setup.train_seeds)
+            setup.CollectorCls = BatchedResetCollector
+        else:
+            self.envs = make_envs(self.EnvCls, self.env_kwargs, setup.train_seeds)
+            self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, setup.eval_seeds)
+            self.envs, self.eval_envs = self.watchdog.watch(self.envs), self.watchdog.watch(self.eval_envs, "eval env")
+            example = setup.probe(self.envs[0], self.eval_envs[0] if self.eval_envs else None,
+                                  timeout=self.worker_timeout)
+            # The probe consumed random numbers of env 0 (and eval env 0): re-seed them so every sampler
+            # starts each env from the same state for the same seed.
+            _reseed(self.envs[0], setup.train_seeds[0])
+            if self.eval_envs:
+                _reseed(self.eval_envs[0], setup.eval_seeds[0])
         self.watchdog.start()
-        # The probe consumed random numbers of env 0 (and eval env 0): re-seed them so every sampler
-        # starts each env from the same state for the same seed.
-        _reseed(self.envs[0], setup.train_seeds[0])
-        if self.eval_envs:
-            _reseed(self.eval_envs[0], setup.eval_seeds[0])
         setup.initialize_agent(agent, self.envs[0], share_memory=False)
         self.samples_pyt, self.samples_np, examples = setup.build_buffer(
             agent, self.envs[0], example, bootstrap_value, final_observation, shared=False)

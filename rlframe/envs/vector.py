@@ -1,0 +1,195 @@
+"""Batched env backends: ``B`` envs stepped in one call (gymnasium vector envs, EnvPool).
+
+The single-env contract (``rlframe.envs.base``) costs one Python call per env and per step; for cheap
+envs that call is most of the time. A :class:`BatchedEnv` steps its whole batch in one call and returns
+``[B]`` arrays, which the batched collector (``rlframe.samplers.batched``) writes straight into the
+``[T, B]`` samples buffer. Two backends:
+
+- :class:`GymVectorEnv`: a ``gymnasium.vector.VectorEnv`` (built from an id with ``gymnasium.make_vec``,
+  or one you built, in ``AutoresetMode.SAME_STEP``);
+- :class:`EnvPoolEnv`: an EnvPool env (Weng et al., 2022, "EnvPool: A Highly Parallel Reinforcement
+  Learning Environment Execution Engine"), C++ envs stepped by its own threads (``pip install envpool``,
+  the ``envpool`` extra).
+
+Contract (what the batched collector relies on): ``num_envs``, ``spaces`` (the *single* env's spaces),
+``id``, ``seed(seeds)`` (one seed per env, used by the next ``reset``), ``reset() -> obs [B]``,
+``step(actions [B]) -> BatchedStep`` and ``close()``. ``step`` resets the envs whose episode ended *in the
+same call* (gymnasium's ``SAME_STEP`` autoreset): ``observation[b]`` is then the reset observation and
+``final_observation[b]`` the true final one (rows of envs that did not end are unspecified), so the
+collector gets exactly what the single-env path gets from ``step`` followed by ``reset``. Env infos are not
+carried (the samples' ``env_info`` has no fields).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any, List, Optional, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from rlframe.envs.base import EnvSpaces
+from rlframe.errors import ConfigError
+
+BatchedStep = namedtuple("BatchedStep", ["observation", "reward", "terminated", "truncated", "final_observation"])
+BatchedStep.__doc__ = ("One step of a batched env: ``[B]`` arrays (float32 reward, bool flags); envs that ended "
+                       "are already reset in ``observation`` and their true final observation is in "
+                       "``final_observation``.")
+
+
+class BatchedEnv:
+    """Base class of batched env backends (see the module docstring for the contract).
+
+    Samplers recognise a batched backend by ``EnvCls`` being a subclass of this class; they construct it
+    as ``EnvCls(num_envs=B, **env_kwargs)``.
+    """
+
+    id: str = "batched env"
+    num_envs: int
+    spaces: EnvSpaces
+
+    def seed(self, seeds: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def step(self, actions: np.ndarray) -> BatchedStep:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def make_eval_env(self) -> Any:
+        """One single env equivalent to an env of the batch, for evaluation (``GymEnv(self.id)``: EnvPool and
+        gymnasium vector envs use gymnasium's ids). Samplers build their eval envs with it."""
+        from rlframe.envs.gym import GymEnv
+
+        return GymEnv(self.id)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id!r}, num_envs={self.num_envs})"
+
+
+def is_batched_env_class(EnvCls: Any) -> bool:
+    """True when ``EnvCls`` (a class or a ``functools.partial`` of one) builds a :class:`BatchedEnv`."""
+    cls = getattr(EnvCls, "func", EnvCls)
+    return isinstance(cls, type) and issubclass(cls, BatchedEnv)
+
+
+def _discrete_actions(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Discrete)
+
+
+class GymVectorEnv(BatchedEnv):
+    """A gymnasium vector env as a :class:`BatchedEnv`.
+
+    Args:
+        id: gymnasium id, built with ``gymnasium.make_vec(id, num_envs, vectorization_mode, ...)`` in
+            ``SAME_STEP`` autoreset mode (extra keyword arguments go to ``make_vec`` as env kwargs).
+        num_envs: batch size ``B``.
+        vectorization_mode: ``"sync"`` (one process, gymnasium's ``SyncVectorEnv``) or ``"async"``.
+        env: instead of ``id``, a ``gymnasium.vector.VectorEnv`` built by you with
+            ``autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP`` and ``num_envs`` envs.
+    """
+
+    def __init__(self, id: Optional[str] = None, num_envs: int = 1, vectorization_mode: str = "sync",
+                 env: Optional[gym.vector.VectorEnv] = None, **kwargs: Any):
+        from gymnasium.vector import AutoresetMode
+
+        if env is None:
+            if id is None:
+                raise ConfigError("GymVectorEnv needs an env id (id='CartPole-v1') or a built vector env (env=...).")
+            env = gym.make_vec(id, num_envs=int(num_envs), vectorization_mode=vectorization_mode,
+                               vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **kwargs)
+        mode = env.metadata.get("autoreset_mode")
+        if mode != AutoresetMode.SAME_STEP:
+            env.close()
+            raise ConfigError(
+                f"GymVectorEnv: the vector env autoresets in mode {mode}, but samplers need the final observation "
+                "and the reset observation of the same step: build it with "
+                "autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP (e.g. "
+                "gymnasium.make_vec(id, n, vector_kwargs={'autoreset_mode': AutoresetMode.SAME_STEP}))."
+            )
+        if env.num_envs != int(num_envs):
+            env.close()
+            raise ConfigError(f"GymVectorEnv: the vector env has {env.num_envs} envs but the sampler asked for "
+                              f"{num_envs} (batch_B per process): build it with that many envs.")
+        self.env = env
+        self.id = str(id or getattr(env.spec, "id", None) or type(env).__name__)
+        self.num_envs = int(num_envs)
+        self.spaces = EnvSpaces(observation=env.single_observation_space, action=env.single_action_space)
+        self._int_actions = _discrete_actions(env.single_action_space)
+        self._pending_seeds: Optional[List[int]] = None
+
+    def seed(self, seeds: Sequence[int]) -> None:
+        self._pending_seeds = [int(s) for s in seeds]
+        self.spaces.action.seed(self._pending_seeds[0])
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset(seed=self._pending_seeds)
+        self._pending_seeds = None
+        return obs
+
+    def step(self, actions: np.ndarray) -> BatchedStep:
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        final = None
+        mask = info.get("_final_obs")
+        if mask is not None and mask.any():
+            final = np.zeros_like(obs)
+            for b in np.flatnonzero(mask):
+                final[b] = info["final_obs"][b]
+        return BatchedStep(obs, reward, terminated, truncated, final)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class EnvPoolEnv(BatchedEnv):
+    """An EnvPool env (``envpool.make_gymnasium(id, num_envs=B, seed=..., **kwargs)``) as a :class:`BatchedEnv`.
+
+    EnvPool autoresets an ended env at its *next* step; this adapter resets ended envs in the same call
+    (``reset(env_ids)``), which gives the collector the true final observation and the reset observation of
+    one step. EnvPool seeds env ``i`` with ``seed + i`` at construction, so :meth:`seed` rebuilds the pool
+    with the first seed given when it differs.
+
+    Args:
+        id: EnvPool task id (``"CartPole-v1"``, ``"HalfCheetah-v5"``, Atari ``"Pong-v5"``, ...).
+        num_envs: batch size ``B``.
+        seed: base seed; **kwargs: passed to ``envpool.make_gymnasium`` (e.g. ``num_threads``).
+    """
+
+    def __init__(self, id: str, num_envs: int = 1, seed: int = 0, **kwargs: Any):
+        try:
+            import envpool
+        except ImportError as e:
+            raise ConfigError("EnvPoolEnv needs EnvPool: pip install envpool (or rlframe[envpool]); it ships "
+                              "Linux wheels for CPython 3.8-3.12.") from e
+        self._make = lambda s: envpool.make_gymnasium(id, num_envs=int(num_envs), seed=int(s), **kwargs)
+        self.id, self.num_envs, self._seed = str(id), int(num_envs), int(seed)
+        self.env = self._make(self._seed)
+        self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
+        self._action_dtype = np.int32 if _discrete_actions(self.spaces.action) else self.spaces.action.dtype
+
+    def seed(self, seeds: Sequence[int]) -> None:
+        first = int(seeds[0]) % (2 ** 31)
+        self.env.close()
+        self._seed, self.env = first, self._make(first)
+        self.spaces.action.seed(first)
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset()
+        return obs
+
+    def step(self, actions: np.ndarray) -> BatchedStep:
+        obs, reward, terminated, truncated, _ = self.env.step(np.asarray(actions, dtype=self._action_dtype))
+        done = terminated | truncated
+        final = None
+        if done.any():
+            ended = np.flatnonzero(done).astype(np.int32)
+            final = obs.copy()
+            reset_obs, info = self.env.reset(ended)
+            obs[info["env_id"]] = reset_obs
+        return BatchedStep(obs, reward, terminated, truncated, final)
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,245 @@
+"""The collector and the shape checks for batched env backends (``rlframe.envs.vector``).
+
+:class:`BatchedResetCollector` is :class:`~rlframe.samplers.collectors.ResetCollector` for one
+:class:`~rlframe.envs.vector.BatchedEnv` of ``B`` envs: one ``env.step`` call per time step for the whole
+batch, whose ``[B]`` arrays are written straight into row ``t`` of the ``[T, B]`` samples buffer. What it
+writes is what ``ResetCollector`` writes for ``B`` single envs (tests/samplers/test_batched.py compares
+them field by field): ended envs restart at once with zero ``prev_action``/``prev_reward``,
+``terminated``/``truncated``/``done`` per step, the true final observation in ``final_observation``,
+V(final observation) in ``timeout_value`` on truncation and the agent's per-env state reset. Only
+mid-batch reset exists for batched envs (they autoreset); env infos are not carried.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import numpy as np
+
+from rlframe.envs.base import EnvStep
+from rlframe.errors import ConfigError, ShapeMismatchError
+from rlframe.samplers.checks import EnvExample, check_eval_env, probe_env
+from rlframe.samplers.collectors import ResetCollector, close_envs
+from rlframe.core.namedarraytuple import namedarraytuple
+
+NoEnvInfo = namedarraytuple("NoEnvInfo", [])
+_NO_INFO = NoEnvInfo()
+
+
+class _RowView:
+    """A single env seen through row ``b`` of a batched env's reset and step outputs, so that the
+    single-env probe (``samplers.checks.probe_env``) checks the batched env's values."""
+
+    def __init__(self, env: Any, b: int = 0):
+        self.env, self.b, self.id, self.spaces = env, b, env.id, env.spaces
+        self._actions: Optional[np.ndarray] = None
+
+    def reset(self) -> Any:
+        obs = self.env.reset()
+        _check_batch(self.env, "reset() observation", obs)
+        return obs[self.b]
+
+    def step(self, action: Any) -> EnvStep:
+        actions = np.stack([np.asarray(action)] + [np.asarray(self.spaces.action.sample())
+                                                   for _ in range(self.env.num_envs - 1)])
+        o, r, te, tr, final = self.env.step(actions)
+        for name, value in (("step() observation", o), ("reward", r), ("terminated", te), ("truncated", tr)):
+            _check_batch(self.env, name, value)
+        done = bool(te[self.b] or tr[self.b])
+        obs = final[self.b] if done and final is not None else o[self.b]
+        return EnvStep(obs, float(r[self.b]), bool(te[self.b]), bool(tr[self.b]), _NO_INFO)
+
+
+def _check_batch(env: Any, name: str, value: Any) -> None:
+    lead = np.shape(value)[:1]
+    if lead != (env.num_envs,):
+        raise ShapeMismatchError(
+            f"batched env '{env.id}'", name, f"leading dim ({env.num_envs},) (num_envs)", np.shape(value),
+            hint="a BatchedEnv returns one row per env from reset() and step() (rlframe.envs.vector).",
+        )
+
+
+def probe_batched_env(env: Any, label: str = "train env") -> EnvExample:
+    """The single-env probe (``samplers.checks.probe_env``) on env 0 of a batched env, after checking that
+    every reset/step output has one row per env."""
+    return probe_env(_RowView(env), label)
+
+
+def make_batched_env(sampler: Any, seeds: Any) -> Any:
+    """The sampler's batched env, ``EnvCls(num_envs=len(seeds), **env_kwargs)``, seeded with ``seeds``; the
+    sampler's options that only single envs support are refused with what to change."""
+    if sampler.CollectorCls is not None and not issubclass(sampler.CollectorCls, BatchedResetCollector):
+        raise ConfigError(
+            f"CollectorCls={sampler.CollectorCls.__name__} steps single envs; a batched env backend autoresets "
+            "mid-batch and uses BatchedResetCollector: pass CollectorCls=None.")
+    env = sampler.EnvCls(num_envs=len(seeds), **sampler.env_kwargs)
+    env.seed(list(seeds))
+    return env
+
+
+def make_batched_eval_envs(env: Any, seeds: Any) -> List[Any]:
+    """Single eval envs (``env.make_eval_env()``, seeded with ``seeds``): evaluation runs episode by episode in
+    the :class:`~rlframe.samplers.collectors.EvalCollector`, as with single-env backends. The first one is
+    checked (same spaces as ``env``, probed) and re-seeded after its probe."""
+    envs: List[Any] = []
+    try:
+        for s in seeds:
+            envs.append(env.make_eval_env())
+            envs[-1].seed(int(s))
+        if envs:
+            check_eval_env(env, envs[0])
+            envs[0].seed(int(seeds[0]))
+    except BaseException:
+        close_envs(envs)
+        raise
+    return envs
+
+
+class BatchedResetCollector(ResetCollector):
+    """Collects ``[T, B]`` batches from one batched env (``envs=[batched_env]``); see the module docstring."""
+
+    def __init__(self, rank: int, envs: Any, samples_np: Any, batch_T: int, *args: Any, **kwargs: Any):
+        if len(envs) != 1:
+            raise ConfigError(f"BatchedResetCollector steps one batched env, got {len(envs)} envs.")
+        self.benv = envs[0]
+        B = self.benv.num_envs
+        self.env_rows = [_RowView(self.benv, b) for b in range(B)]  # B "envs" for the base class's sizes
+        super().__init__(rank, self.env_rows, samples_np, batch_T, *args, **kwargs)
+        if self.debug:
+            raise ConfigError("debug=True validates single envs step by step; use GymEnv (EnvCls) to debug, then "
+                              "switch to the batched backend.")
+
+    def start_envs(self, max_decorrelation_steps: int = 0, rng: Optional[np.random.Generator] = None) -> List[Any]:
+        """Reset the batch; then, when ``max_decorrelation_steps > 0``, step the whole batch a random number of
+        random-action steps in ``[0, max_decorrelation_steps]`` (episodes completed meanwhile are dropped)."""
+        rng = rng if rng is not None else np.random.default_rng()
+        obs_np, pa_np, pr_np = self.step_np
+        o = self.benv.reset()
+        pa_np[:] = 0
+        pr_np[:] = 0
+        self.traj_infos = [self.TrajInfoCls() for _ in self.env_rows]
+        n = int(rng.integers(0, max_decorrelation_steps + 1)) if max_decorrelation_steps > 0 else 0
+        space = self.benv.spaces.action
+        for _ in range(n):
+            a = np.stack([np.asarray(space.sample()) for _ in self.env_rows])
+            o, r, te, tr, _ = self.benv.step(a)
+            ended = te | tr
+            pa_np[:] = a
+            pr_np[:] = r
+            pa_np[ended] = 0
+            pr_np[ended] = 0
+            for b in np.flatnonzero(ended):
+                self.traj_infos[b] = self.TrajInfoCls()
+            for b in np.flatnonzero(~ended):
+                self.traj_infos[b].step(None, a[b], r[b], False, False, None, None)
+        obs_np[:] = o
+        return list(self.traj_infos)
+
+    def _reset_env(self, b: int) -> Any:
+        raise AssertionError("batched envs reset themselves inside step()")
+
+    def collect_batch(self, itr: int) -> List[Any]:
+        """Fill the samples slice with ``batch_T`` steps of the batch; return completed TrajInfos."""
+        self._itr = itr
+        agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
+        obs_np, pa_np, pr_np = self.step_np
+        step, act, agent = self.benv.step, self._act, self.agent
+        traj_infos, NewTrajInfo, full_traj = self.traj_infos, self.TrajInfoCls, self._full_traj_step
+        final_buf, has_value = self._final_obs, self._has_value
+        stats = None if full_traj else _EpisodeStats(traj_infos)
+        env_buf.timeout_value.fill(0)
+        if self._final_obs_written:
+            self._clear_final_observations()
+        completed: List[Any] = []
+        for t in range(self.batch_T):
+            env_buf.observation[t] = obs_np
+            agent_buf.prev_action[t] = pa_np
+            env_buf.prev_reward[t] = pr_np
+            action, agent_info = act(t, itr)
+            agent_buf.action[t] = action
+            if agent_info is not None:
+                agent_buf.agent_info[t] = agent_info
+            o, r, te, tr, final = step(action)
+            env_buf.reward[t] = r
+            env_buf.terminated[t] = te
+            env_buf.truncated[t] = tr
+            done = np.logical_or(te, tr, out=env_buf.done[t])
+            pa_np[:] = action
+            pr_np[:] = env_buf.reward[t]
+            ended = np.flatnonzero(done).tolist()
+            if stats is not None:
+                stats.step(r)
+            else:
+                self._traj_steps(o, r, te, tr, final, action, agent_info, ended)
+            if not ended:
+                obs_np[:] = o
+                continue
+            terms, truncs = te.tolist(), tr.tolist()
+            for b in ended:
+                traj = traj_infos[b]
+                if stats is not None:
+                    stats.store(b, traj)
+                completed.append(traj.terminate(final[b], terms[b], truncs[b], _NO_INFO))
+                traj_infos[b] = NewTrajInfo()
+                if stats is not None:
+                    stats.load(b, traj_infos[b])
+            obs_np[ended] = final[ended]  # the true final observations, for final_observation and V(s_T)
+            if final_buf is not None:
+                final_buf[t, ended] = final[ended]
+                self._final_obs_written.extend((t, b) for b in ended)
+            if has_value:
+                trunc_ended = [b for b in ended if truncs[b] and not terms[b]]
+                if trunc_ended:
+                    env_buf.timeout_value[t, trunc_ended] = self._value(trunc_ended)
+            obs_np[:] = o
+            pa_np[ended] = 0
+            pr_np[ended] = 0
+            if agent is not None:
+                for b in ended:
+                    agent.reset_one(b)
+        if stats is not None:
+            for b, traj in enumerate(traj_infos):
+                stats.store(b, traj)
+        if self.bootstrap_value:
+            agent_buf.bootstrap_value[0] = self._value(None) if has_value else 0
+        return completed
+
+    def _traj_steps(self, o: Any, r: Any, te: Any, tr: Any, final: Any, action: Any, agent_info: Any,
+                    ended: List[int]) -> None:
+        """``TrajInfo.step`` of a subclass that overrides it, env by env, with what single envs give it."""
+        rewards, terms, truncs = np.asarray(r).tolist(), te.tolist(), tr.tolist()
+        acts = action.tolist() if action.ndim == 1 else action
+        for b, traj in enumerate(self.traj_infos):
+            obs = final[b] if b in ended else o[b]
+            traj.step(obs, acts[b], rewards[b], terms[b], truncs[b], None if agent_info is None else agent_info[b],
+                      None)
+
+
+class _EpisodeStats:
+    """:meth:`TrajInfo.step` for all ``B`` envs at once: the same float64 sums in the same order as ``B``
+    TrajInfo objects (so the figures are identical), loaded from and stored back into those objects."""
+
+    def __init__(self, trajs: List[Any]):
+        B = len(trajs)
+        self.length, self.nonzero = np.zeros(B, np.int64), np.zeros(B, np.int64)
+        self.ret, self.disc_ret = np.zeros(B), np.zeros(B)
+        self.cur, self.discount = np.ones(B), np.ones(B)
+        for b, traj in enumerate(trajs):
+            self.load(b, traj)
+
+    def load(self, b: int, traj: Any) -> None:
+        self.length[b], self.nonzero[b] = traj.Length, traj.NonzeroRewards
+        self.ret[b], self.disc_ret[b] = traj.Return, traj.DiscountedReturn
+        self.cur[b], self.discount[b] = traj._cur_discount, traj._discount
+
+    def step(self, reward: Any) -> None:
+        r = np.asarray(reward, dtype=np.float64)
+        self.length += 1
+        self.ret += r
+        self.nonzero += r != 0
+        self.disc_ret += self.cur * r
+        self.cur *= self.discount  # x * 1.0 == x exactly: undiscounted envs keep 1.0 as TrajInfo does
+
+    def store(self, b: int, traj: Any) -> None:
+        traj.Length, traj.NonzeroRewards = int(self.length[b]), int(self.nonzero[b])
+        traj.Return, traj.DiscountedReturn = float(self.ret[b]), float(self.disc_ret[b])
+        traj._cur_discount = float(self.cur[b])
