@@ -14,6 +14,7 @@ setup(
     extras_require={
         "test": ["pytest", "pytest-timeout", "stable-baselines3"],  # sb3: the placement env with a third-party library
         "bench": ["stable-baselines3"],
+        "atari": ["ale-py"],  # rlframe.envs.atari (ships the ROMs)
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
 )

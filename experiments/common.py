@@ -11,6 +11,8 @@ Every script takes::
     --sampler KIND      serial | cpu | gpu | alternating  (one-line swap, same constructor)
     --workers N         worker processes for the parallel samplers
     --torch-threads N   torch threads of the training process (default 1: fastest for small MLPs)
+    --save-replay       replay-based algorithms: keep the replay's contents with the checkpoints, so --resume
+                        continues with them (pass config["save_replay"] to the runner)
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
     p.add_argument("--sampler", choices=SAMPLERS, default=None, help="sampler (default serial)")
     p.add_argument("--workers", type=int, default=None, help="worker processes of a parallel sampler")
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads of the trainer (default 1)")
+    p.add_argument("--save-replay", action="store_true", default=None,
+                   help="replay-based algorithms: save the replay with each checkpoint (resumes continue with it)")
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
     return args
@@ -49,23 +53,25 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
 def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Namespace], Dict[str, Any]]
                    ) -> Dict[str, Any]:
     """The run's config: built from the command line, or, with ``--resume``, the run's saved config with
-    only ``--steps``, ``--sampler``, ``--workers`` and ``--torch-threads`` overridable."""
+    only ``--steps``, ``--sampler``, ``--workers``, ``--torch-threads`` and ``--save-replay`` overridable."""
     if args.resume is None:
         args.env = args.env or args.default_env
         args.seed = 0 if args.seed is None else args.seed
         args.steps = args.steps or args.default_steps
         args.sampler = args.sampler or "serial"
         args.torch_threads = args.torch_threads or 1
+        args.save_replay = bool(args.save_replay)
         return build_config(args)
     saved = RunLogger.saved_params(args.resume)
     if not saved:
         raise ConfigError(f"--resume {args.resume}: no params.json there; is it a run directory?")
     config = {k: v for k, v in saved.items() if k != "resumed_from"}
+    config.setdefault("save_replay", False)  # runs saved before the flag existed
     for flag, value in (("env", args.env), ("seed", args.seed)):
         if value is not None and value != config.get(flag):
             raise ConfigError(f"--resume keeps the run's {flag} ({config.get(flag)!r}); drop --{flag} {value}.")
     for key, value in (("steps", args.steps), ("sampler", args.sampler), ("workers", args.workers),
-                       ("torch_threads", args.torch_threads)):
+                       ("torch_threads", args.torch_threads), ("save_replay", args.save_replay)):
         if value is not None:
             config[key] = value
     return config
@@ -73,19 +79,21 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
 
 def run_fields(args: argparse.Namespace) -> Dict[str, Any]:
     """The config entries every script takes from the common flags (env, seed, steps, sampler, workers,
-    torch threads); a script's ``build_config`` adds its own settings to these."""
+    torch threads, save_replay); a script's ``build_config`` adds its own settings to these."""
     return dict(env=args.env, seed=args.seed, steps=args.steps, sampler=args.sampler, workers=args.workers,
-                torch_threads=args.torch_threads)
+                torch_threads=args.torch_threads, save_replay=args.save_replay)
 
 
-def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any]) -> Any:
+def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Optional[type] = None,
+                 eval_env_kwargs: Optional[Dict[str, Any]] = None) -> Any:
     """The sampler ``config["sampler"]`` names (serial | cpu | gpu | alternating, ``config["workers"]``
-    workers) over ``GymEnv(**env_kwargs)``, with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""
+    workers) over ``EnvCls(**env_kwargs)`` (default ``GymEnv``; eval envs get ``eval_env_kwargs`` when given),
+    with the config's ``batch_T``, ``batch_B`` and ``eval`` settings."""
     from rlframe.envs.gym import GymEnv
 
     SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
     return SamplerCls(
-        EnvCls=GymEnv,
+        EnvCls=EnvCls or GymEnv,
         env_kwargs=env_kwargs,
         batch_T=config["batch_T"],
         batch_B=config["batch_B"],
@@ -93,6 +101,7 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any]) -> Any:
         eval_n_envs=config["eval"]["n_envs"],
         eval_max_trajectories=config["eval"]["max_trajectories"],
         eval_max_steps=config["eval"]["max_steps"],
+        eval_env_kwargs=eval_env_kwargs,
         **sampler_kwargs,
     )
 

@@ -206,3 +206,19 @@ def test_readme_launch_script_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert _steps(os.path.join(str(tmp_path), "runs", "cartpole_ppo", "run_0")) == [0, 256, 512]
+
+
+def test_save_replay_flag_is_a_common_flag_overridable_on_resume(tmp_path):
+    import json
+
+    from common import parse_args, resolve_config, run_fields
+
+    args = parse_args("x", env="CartPole-v1", steps=100, argv=["--save-replay"])
+    assert resolve_config(args, run_fields)["save_replay"] is True
+    config = resolve_config(parse_args("x", env="CartPole-v1", steps=100, argv=[]), run_fields)
+    assert config["save_replay"] is False
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "params.json").write_text(json.dumps(config))
+    resumed = parse_args("x", env="CartPole-v1", steps=100, argv=["--resume", str(run_dir), "--save-replay"])
+    assert resolve_config(resumed, run_fields)["save_replay"] is True

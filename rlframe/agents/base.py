@@ -18,6 +18,23 @@ AgentInputs = namedarraytuple("AgentInputs", ["observation", "prev_action", "pre
 AgentStep = namedarraytuple("AgentStep", ["action", "agent_info"])
 
 
+def load_weights(model: torch.nn.Module, state_dict: Dict[str, Any], component: str) -> None:
+    """``model.load_state_dict(state_dict)``, after checking every tensor's shape: weights saved for another
+    env (e.g. a 461-dim observation loaded into a model built for 365) raise a ``ShapeMismatchError`` naming
+    ``component``, the parameter and both shapes, instead of torch's ``size mismatch`` list."""
+    from rlframe.errors import ShapeMismatchError
+
+    own = model.state_dict()
+    for name, value in state_dict.items():
+        if name in own and hasattr(value, "shape") and tuple(value.shape) != tuple(own[name].shape):
+            raise ShapeMismatchError(
+                component, name, tuple(own[name].shape), tuple(value.shape),
+                detail="the weights were saved from a model of another shape",
+                hint="load weights saved for an env with the same observation and action spaces (and the same "
+                     "model_kwargs), or build the model for the env the weights came from.")
+    model.load_state_dict(state_dict)
+
+
 class BaseAgent:
     """Holds ``self.model`` and a distribution; subclasses implement ``step`` and ``__call__``.
 
@@ -59,7 +76,8 @@ class BaseAgent:
         self.env_model_kwargs = self.make_env_to_model_kwargs(env_spaces)
         self.model = self.ModelCls(**self.env_model_kwargs, **self.model_kwargs)
         if self.initial_model_state_dict is not None:
-            self.model.load_state_dict(self.initial_model_state_dict)
+            load_weights(self.model, self.initial_model_state_dict,
+                         f"{type(self).__name__} initial_model_state_dict (model {type(self.model).__name__})")
         if share_memory:
             self.model.share_memory()
             self.shared_model = self.model

@@ -25,8 +25,11 @@ def _shape(x: Any):
     return tuple(getattr(x, "shape", ()))
 
 
-def namedarraytuple(typename: str, field_names: Union[str, Iterable[str]]) -> type:
+def namedarraytuple(typename: str, field_names: Union[str, Iterable[str]], defaults: Iterable[Any] = ()) -> type:
     """Return (or create, once per ``(typename, fields)``) a namedarraytuple class.
+
+    ``defaults`` apply to the last fields, as in ``collections.namedtuple`` (e.g. ``(None,)`` for an
+    optional last field).
 
     >>> Step = namedarraytuple("Step", ["obs", "reward"])
     >>> buf = Step(np.zeros((5, 2, 3)), np.zeros((5, 2)))
@@ -42,7 +45,7 @@ def namedarraytuple(typename: str, field_names: Union[str, Iterable[str]]) -> ty
     bad = RESERVED.intersection(fields)
     if bad:
         raise ValueError(f"namedarraytuple '{typename}': field names {sorted(bad)} are reserved; rename them.")
-    base = namedtuple(typename, fields)
+    base = namedtuple(typename, fields, defaults=tuple(defaults))
 
     def __getitem__(self, loc):
         if isinstance(loc, str):

@@ -23,7 +23,7 @@ into preallocated ``[T, B]`` buffers (Stooke & Abbeel, 2019). This is the gymnas
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -117,6 +117,8 @@ class GymEnv:
         id: a registered gymnasium id, or ``"module:EnvId"`` to import ``module`` first.
         seed: optional seed for the first ``reset`` (samplers call :meth:`seed` instead).
         clip_actions: clip ``Box`` actions to the action space's bounds before ``env.step``.
+        wrappers: functions ``env -> wrapped env`` applied in order after ``gymnasium.make`` (picklable, e.g.
+            module-level functions or ``functools.partial`` of them, for parallel samplers).
         **kwargs: passed to ``gymnasium.make`` (``max_episode_steps``, ``render_mode``, env kwargs).
 
     Attributes:
@@ -125,7 +127,8 @@ class GymEnv:
         env: the underlying gymnasium env (with gymnasium's wrappers, e.g. ``TimeLimit``).
     """
 
-    def __init__(self, id: str, seed: Optional[int] = None, clip_actions: bool = True, **kwargs: Any):
+    def __init__(self, id: str, seed: Optional[int] = None, clip_actions: bool = True,
+                 wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (), **kwargs: Any):
         self.id = str(id)
         try:
             self.env = gym.make(id, **kwargs)
@@ -138,6 +141,8 @@ class GymEnv:
                 f"folder that holds {module.replace('.', '/')}.py, add that folder to PYTHONPATH, or install "
                 "the package that provides it."
             ) from e
+        for wrap in wrappers:
+            self.env = wrap(self.env)
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
         self._obs_spec = spec_from_space(self.env.observation_space)
         self._structured_obs = not hasattr(self._obs_spec, "shape")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import time
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
@@ -78,6 +79,9 @@ class MinibatchRl:
             written; they may add scalars to ``values``, use ``runner.logger`` (e.g. images), read
             ``runner.new_traj_infos`` (episodes finished in the interval) or call ``runner.stop()``.
         checkpoint: write a checkpoint at each log interval (when a run directory is open).
+        save_replay: with a replay-based algorithm, also write the replay's contents at each checkpoint
+            (``checkpoints/replay/itr_*.pt``, only the newest kept), so a resumed run continues with the
+            transitions it had instead of an empty replay. Off by default: a replay can take gigabytes.
     """
 
     _eval = False
@@ -95,6 +99,7 @@ class MinibatchRl:
         log_traj_window: int = 100,
         callbacks: Sequence[Callback] = (),
         checkpoint: bool = True,
+        save_replay: bool = False,
     ):
         if n_steps is None or int(n_steps) < 1:
             raise ConfigError(f"n_steps must be >= 1, got {n_steps}.")
@@ -110,6 +115,7 @@ class MinibatchRl:
         self.log_traj_window = int(log_traj_window)
         self.callbacks = list(callbacks)
         self.checkpoint = bool(checkpoint)
+        self.save_replay = bool(save_replay)
         self.itr = -1  # last finished iteration
         self.env_steps = 0
         self.updates = 0
@@ -132,13 +138,10 @@ class MinibatchRl:
         return int(self.sampler.batch_spec.size)
 
     def _mid_batch_reset(self) -> bool:
-        value = getattr(self.sampler, "mid_batch_reset", None)
-        if value is None:
-            value = getattr(getattr(self.sampler, "CollectorCls", None), "mid_batch_reset", True)
-        return bool(value)
+        return bool(self.sampler.mid_batch_reset)
 
     def get_traj_info_kwargs(self) -> Dict[str, Any]:
-        discount = getattr(self.algo, "discount", None)
+        discount = self.algo.discount
         return {} if discount is None else {"discount": float(discount)}
 
     def startup(self) -> None:
@@ -162,7 +165,8 @@ class MinibatchRl:
             self.agent,
             affinity=self.affinity,
             seed=sampler_seed,
-            bootstrap_value=bool(getattr(self.algo, "bootstrap_value", False)),
+            bootstrap_value=bool(self.algo.bootstrap_value),
+            final_observation=bool(self.algo.final_observation),
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=0,
             world_size=1,
@@ -179,6 +183,9 @@ class MinibatchRl:
             world_size=1,
             rank=0,
         )
+        if self.save_replay and self.algo.replay is None:
+            raise ConfigError(f"save_replay needs a replay-based algorithm; {type(self.algo).__name__} keeps no "
+                              "replay (drop save_replay / --save-replay).")
         self._traj_window: Deque[Dict[str, Any]] = collections.deque(maxlen=self.log_traj_window)
         self._elapsed_before = 0.0
         if resume is not None:
@@ -207,12 +214,8 @@ class MinibatchRl:
             "traj_window": list(self._traj_window),
             "runner": type(self).__name__,
         }
-        try:
-            state["optimizer_state_dict"] = self.algo.optim_state_dict()
-        except AttributeError:  # an algorithm without an optimizer
-            state["optimizer_state_dict"] = None
-        if hasattr(self.algo, "state_dict"):
-            state["algo_state_dict"] = self.algo.state_dict()
+        state["optimizer_state_dict"] = self.algo.optim_state_dict()  # None without an optimizer
+        state["algo_state_dict"] = self.algo.state_dict()
         return state
 
     def restore(self, state: Dict[str, Any]) -> None:
@@ -222,21 +225,39 @@ class MinibatchRl:
         self.agent.load_state_dict(state["agent_state_dict"])
         if state.get("optimizer_state_dict") is not None:
             self.algo.load_optim_state_dict(state["optimizer_state_dict"])
-        if state.get("algo_state_dict") is not None and hasattr(self.algo, "load_state_dict"):
+        if state.get("algo_state_dict") is not None:
             self.algo.load_state_dict(state["algo_state_dict"])
         self.itr = int(state["itr"])
         self.env_steps = int(state["env_steps"])
         self.updates = int(state.get("updates", 0))
-        if hasattr(self.algo, "update_counter"):
-            self.algo.update_counter = self.updates
+        self.algo.update_counter = self.updates
         self._elapsed_before = float(state.get("elapsed_s", 0.0))
         self._traj_window.extend(state.get("traj_window", []))
         if state.get("rng") is not None:
             ckpt.set_rng_states(state["rng"])
+        self._restore_replay(int(state["itr"]))
+
+    def _replay_dir(self) -> Optional[str]:
+        return None if self.logger.checkpoint_dir is None else os.path.join(self.logger.checkpoint_dir, "replay")
+
+    def _restore_replay(self, itr: int) -> None:
+        """Load the replay saved with the checkpoint of ``itr`` (``save_replay``), when there is one."""
+        replay, replay_dir = self.algo.replay, self._replay_dir()
+        if replay is None or replay_dir is None:
+            return
+        ckpt.remove_stale_temp_files(replay_dir)
+        path = os.path.join(replay_dir, ckpt.checkpoint_name(itr))
+        if os.path.exists(path):
+            replay.load_state_dict(ckpt.load_checkpoint(path)["replay"], component=f"replay {path}")
+            self.logger.info(f"Replay restored from {path}: {len(replay):,d} env steps.")
+        elif self.save_replay:
+            self.logger.info(f"No replay saved with iteration {itr} in {replay_dir}: the replay starts empty.")
 
     def save_checkpoint(self) -> Optional[str]:
         if not self.checkpoint or self.logger is None:
             return None
+        if self.save_replay and self._replay_dir() is not None:  # first, so a checkpoint never lacks its replay
+            ckpt.save_checkpoint({"replay": self.algo.replay.state_dict()}, self._replay_dir(), self.itr, keep_last=1)
         return self.logger.save_checkpoint(self.checkpoint_state(), self.itr)
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -266,10 +287,10 @@ class MinibatchRl:
                 samples, traj_infos = self.sampler.obtain_samples(itr)
                 t1 = time.perf_counter()
                 self.agent.train_mode(itr)
-                before = getattr(self.algo, "update_counter", 0)
+                before = self.algo.update_counter
                 opt_info = self.algo.optimize_agent(itr, samples)
                 t2 = time.perf_counter()
-                after = getattr(self.algo, "update_counter", 0)
+                after = self.algo.update_counter
                 self.updates += (after - before) if after != before else _n_grad_steps(opt_info)
                 self.itr = itr
                 self.env_steps += self.batch_size
@@ -333,6 +354,7 @@ class MinibatchRl:
             values.update(traj_stats(eval_traj_infos, "eval"))
             values["eval/episodes"] = float(len(eval_traj_infos))
         values.update(opt_stats(self._opt_infos))
+        values.update(self.algo.log_values())  # e.g. replay/size
         for cb in self.callbacks:
             cb(self, itr, values)
         segment_steps = self.env_steps - self._segment_steps0

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import numpy as np
+import torch
+
 from rlframe.core.namedarraytuple import namedarraytuple
 from rlframe.errors import ConfigError
 
@@ -20,9 +23,67 @@ EnvSamples = namedarraytuple(
     # observation[t] is what the agent saw before acting at t; reward/terminated/truncated/done/env_info
     # come from that step. timeout_value[t] is V(true final observation) when the episode was
     # truncated at t (0 elsewhere), so algorithms bootstrap from it and never from the reset observation.
-    ["observation", "reward", "prev_reward", "terminated", "truncated", "done", "timeout_value", "env_info"],
+    # final_observation[t] (same structure as observation) is the env's true final observation when the
+    # episode ended at t (terminated or truncated), zeros elsewhere; None unless the sampler was initialized
+    # with final_observation=True (algorithms declare it: RlAlgorithm.final_observation). See next_observation
+    # below for the rule that gives s' of every step.
+    ["observation", "reward", "prev_reward", "terminated", "truncated", "done", "timeout_value", "env_info",
+     "final_observation"],
+    defaults=(None,),
 )
 Samples = namedarraytuple("Samples", ["agent", "env"])
+
+
+def valid_mask(samples: Any) -> Any:
+    """``[T, B]`` float32 mask: 1 for real env steps, 0 for the blank slots of a wait-reset collector.
+
+    A wait-reset collector leaves an env idle after its episode ends; the slots until the next batch are
+    blanks with ``done`` set but neither ``terminated`` nor ``truncated`` (a real step that sets ``done``
+    always sets one of them). So this one rule works for samples of every collector, whatever
+    ``mid_batch_reset`` the consumer was told: reset collectors give all ones. Returns a torch tensor for
+    torch samples and a numpy array otherwise. Losses (PG) and replays (which must not store blanks) use it.
+    """
+    env = samples.env
+    if isinstance(env.done, torch.Tensor):
+        blank = env.done & ~(env.terminated | env.truncated)
+        return (~blank).float()
+    done, terminated, truncated = (np.asarray(x, dtype=bool) for x in (env.done, env.terminated, env.truncated))
+    return (~(done & ~(terminated | truncated))).astype(np.float32)
+
+
+def next_observation(samples: Any, next_batch_first_observation: Any = None) -> Any:
+    """``s'`` of every step of a ``[T, B]`` batch sampled with ``final_observation=True`` (numpy samples).
+
+    The rule (docs/samplers.md): ``s'[t] = final_observation[t]`` where ``done[t]``; else
+    ``observation[t + 1]`` for ``t < T - 1``; else (``t = T - 1``, episode still running: collectors keep
+    envs running across batches) the next batch's ``observation[0]``, passed as
+    ``next_batch_first_observation`` (``[B, ...]``; without it that row is left as zeros). Wait-reset blank
+    slots (see :func:`valid_mask`) get zeros: skip them. This builds a full copy of the observations; a replay
+    that stores observations once applies the same rule by index instead.
+    """
+    env = samples.env
+    if env.final_observation is None:
+        raise ConfigError(
+            "samples.env.final_observation is None: initialize the sampler with final_observation=True "
+            "(runners pass the algorithm's final_observation attribute; set final_observation = True on it)."
+        )
+    done = np.asarray(env.done, dtype=bool)
+    valid = valid_mask(samples).astype(bool)
+
+    def leaf(obs: np.ndarray, final: np.ndarray, first: Optional[np.ndarray]) -> np.ndarray:
+        nxt = np.zeros_like(obs)
+        nxt[:-1] = obs[1:]
+        if first is not None:
+            nxt[-1] = first
+        ended = (done & valid).reshape(done.shape + (1,) * (obs.ndim - 2))
+        nxt = np.where(ended, final, nxt)
+        return np.where(valid.reshape(ended.shape), nxt, np.zeros_like(nxt))
+
+    if isinstance(env.observation, tuple):  # structured observations: apply the rule per field
+        firsts = next_batch_first_observation or (None,) * len(env.observation)
+        return type(env.observation)(*(leaf(o, f, n) for o, f, n in
+                                       zip(env.observation, env.final_observation, firsts)))
+    return leaf(env.observation, env.final_observation, next_batch_first_observation)
 
 
 @dataclass(frozen=True)
@@ -107,6 +168,7 @@ class BaseSampler:
     """
 
     alternating = False
+    mid_batch_reset = True  # the training collector's (ResetCollector: True; WaitResetCollector: False)
 
     def __init__(
         self,
@@ -129,6 +191,8 @@ class BaseSampler:
         self.env_kwargs = dict(env_kwargs or {})
         self.batch_spec = BatchSpec(batch_T, batch_B)
         self.CollectorCls = CollectorCls
+        if CollectorCls is not None:
+            self.mid_batch_reset = bool(CollectorCls.mid_batch_reset)
         self.max_decorrelation_steps = int(max_decorrelation_steps)
         self.TrajInfoCls = TrajInfoCls
         self.TrajInfo_kwargs = dict(TrajInfo_kwargs or {})
@@ -147,8 +211,13 @@ class BaseSampler:
 
     def initialize(self, agent, affinity: Optional[dict] = None, seed: Optional[int] = None,
                    bootstrap_value: bool = False, traj_info_kwargs: Optional[dict] = None,
-                   rank: int = 0, world_size: int = 1) -> Any:
-        """Build envs and buffers, validate the env/agent pair (shape checks), return ``examples``."""
+                   rank: int = 0, world_size: int = 1, final_observation: bool = False) -> Any:
+        """Build envs and buffers, validate the env/agent pair (shape checks), return ``examples``.
+
+        ``bootstrap_value``: allocate ``samples.agent.bootstrap_value`` (V after the last step, PG).
+        ``final_observation``: allocate ``samples.env.final_observation`` (true final observations, for
+        algorithms that bootstrap from ``s'``: Q-learning); otherwise that field is None.
+        """
         raise NotImplementedError
 
     def obtain_samples(self, itr: int) -> Tuple[Any, List[TrajInfo]]:

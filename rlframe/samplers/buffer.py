@@ -35,6 +35,7 @@ def build_samples_buffer(
     agent_shared: bool = False,
     env_shared: bool = False,
     example: Optional[EnvExample] = None,
+    final_observation: bool = False,
 ) -> Tuple[Any, Any, Dict[str, Any]]:
     """Allocate the samples buffer for ``agent`` (already initialized) acting in envs like ``env``.
 
@@ -43,7 +44,8 @@ def build_samples_buffer(
 
     Returns ``(samples_pyt, samples_np, examples)``: torch and numpy views of the same
     :data:`~rlframe.samplers.base.Samples` buffer with leading dims ``[T, B]``
-    (``agent.bootstrap_value``: ``[1, B]`` when ``bootstrap_value``), and a dict of unbatched examples
+    (``agent.bootstrap_value``: ``[1, B]`` when ``bootstrap_value``; ``env.final_observation``, shaped like
+    ``env.observation``, only when ``final_observation``, else None), and a dict of unbatched examples
     (``observation``, ``action``, ``prev_action``, ``reward``, ``terminated``, ``truncated``, ``done``,
     ``env_info``, ``agent_info``, ``value``) for algorithms' ``initialize``.
     """
@@ -64,7 +66,7 @@ def build_samples_buffer(
     f32, false = np.float32(0), np.bool_(False)
     env_fields = EnvSamples(
         observation=obs_ex, reward=f32, prev_reward=f32, terminated=false, truncated=false, done=false,
-        timeout_value=f32, env_info=example.step.env_info,
+        timeout_value=f32, env_info=example.step.env_info, final_observation=obs_ex if final_observation else None,
     )
     env_pyt, env_np = _alloc(env_fields, (T, B), env_shared)
 

@@ -15,6 +15,11 @@ Autoreset is the collector's job (envs never auto-reset):
   true, so ``valid = valid_from_done(samples.env.done)`` is 1 up to and including the ending step and 0
   after it: algorithms must weight their losses by that mask (rlpyt's ``valid_from_done``).
 
+Final observations: when the sampler was initialized with ``final_observation=True``,
+``env.final_observation[t, b]`` gets the env's true final observation of an episode that ended at ``t``
+(terminated or truncated; written before the reset), zeros elsewhere, so ``s'`` of every step is known
+(``samplers.base.next_observation``; docs/samplers.md).
+
 Truncation contract (COMMON.md): when an episode is *truncated* (not terminated) at ``t`` and the agent has
 ``value(observation, prev_action, prev_reward)``, ``env.timeout_value[t, b]`` gets V(true final
 observation), computed before the reset (all envs truncated at ``t`` in one batched call). With
@@ -115,6 +120,9 @@ class _AgentStepper:
     def _value(self, idx: Optional[List[int]]) -> np.ndarray:
         """V(current step-buffer observation) for envs ``idx`` (all when None), float32 numpy."""
         obs, prev_action, prev_reward = self.step_pyt
+        recurrent_subset = idx is not None and getattr(self.agent, "recurrent", False)
+        if recurrent_subset:  # a recurrent agent values all its envs together (each from its own state)
+            return self._value(None)[idx]
         if idx is not None:
             i = torch.as_tensor(idx, dtype=torch.long)
             obs = obs[i]
@@ -177,6 +185,8 @@ class BaseCollector(_AgentStepper):
             )
         self._init_step_buffers(samples_np.env.observation[0], samples_np.agent.prev_action[0], step_buffer_np)
         self.bootstrap_value = hasattr(samples_np.agent, "bootstrap_value")
+        self._final_obs = samples_np.env.final_observation  # None unless the sampler was asked for it
+        self._final_obs_written: List[tuple] = []  # (t, b) slots to zero at the next batch
         self.waiting = np.zeros(B, dtype=bool)
         self.traj_infos: List[Any] = [TrajInfoCls() for _ in range(B)]
         self._full_traj_step = _traj_info_class(TrajInfoCls).step is not TrajInfo.step
@@ -261,6 +271,8 @@ class BaseCollector(_AgentStepper):
         waiting = self.waiting
         scalar_actions = action_buf.ndim == 2 and action_buf.dtype.kind in "iu"
         env_buf.timeout_value.fill(0)
+        if self._final_obs_written:
+            self._clear_final_observations()
         completed: List[Any] = []
         for t in range(self.batch_T):
             obs_buf[t] = obs_np
@@ -318,8 +330,19 @@ class BaseCollector(_AgentStepper):
             agent_buf.bootstrap_value[0] = self._value(None) if self._has_value else 0
         return completed
 
+    def _clear_final_observations(self) -> None:
+        """Zero the final-observation slots the previous batch wrote (the rest is zero already)."""
+        for t, b in self._final_obs_written:
+            self._final_obs[t, b] = 0
+        self._final_obs_written = []
+
     def _end_episodes(self, t: int, ended: List[int], wait_reset: bool) -> None:
         tr_row, te_row = self.samples_np.env.truncated[t], self.samples_np.env.terminated[t]
+        if self._final_obs is not None:  # the step buffer still holds the true final observations
+            obs_np = self.step_np.observation
+            for b in ended:
+                self._final_obs[t, b] = obs_np[b]
+                self._final_obs_written.append((t, b))
         if self._has_value:
             truncated = [b for b in ended if tr_row[b] and not te_row[b]]
             if truncated:

@@ -6,17 +6,11 @@ cheap envs (one process stepping ``B`` CartPoles beats any IPC) and for tests.
 """
 from __future__ import annotations
 
-import functools
-import math
 from typing import Any, List, Optional, Tuple
 
-import numpy as np
-
-from rlframe.core.seeding import env_seeds, make_seed
 from rlframe.samplers.base import BaseSampler, TrajInfo
-from rlframe.samplers.buffer import build_samples_buffer
-from rlframe.samplers.checks import check_eval_env, probe_env
-from rlframe.samplers.collectors import EvalCollector, ResetCollector, close_envs, make_envs
+from rlframe.samplers.collectors import close_envs, make_envs
+from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 
 
 class SerialSampler(BaseSampler):
@@ -41,53 +35,33 @@ class SerialSampler(BaseSampler):
         traj_info_kwargs: Optional[dict] = None,
         rank: int = 0,
         world_size: int = 1,
+        final_observation: bool = False,
     ) -> dict:
-        B = self.batch_spec.B
-        global_B = B * world_size
-        env_ranks = list(range(rank * B, (rank + 1) * B))
-        self.seed = make_seed(seed)
-        train_seeds, eval_seeds = env_seeds(self.seed, global_B, self.eval_n_envs * world_size)
-        self.agent = agent
+        setup = SamplerSetup(self, seed, rank, world_size, traj_info_kwargs)
+        self.seed, self.agent, self.mid_batch_reset = setup.seed, agent, setup.mid_batch_reset
+        self.traj_info_factory = setup.traj_info_factory
         self.envs: List[Any] = []
         self.eval_envs: List[Any] = []
-        self.envs = make_envs(self.EnvCls, self.env_kwargs, train_seeds[rank * B:(rank + 1) * B])
-        n_eval = self.eval_n_envs
-        self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, eval_seeds[rank * n_eval:(rank + 1) * n_eval])
-
-        example = probe_env(self.envs[0], "train env")
-        if self.eval_envs:
-            check_eval_env(self.envs[0], self.eval_envs[0])
+        self.envs = make_envs(self.EnvCls, self.env_kwargs, setup.train_seeds)
+        self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, setup.eval_seeds)
+        example = setup.probe(self.envs[0], self.eval_envs[0] if self.eval_envs else None)
         # The probe consumed random numbers of env 0 (and eval env 0): re-seed them so every sampler
         # starts each env from the same state for the same seed.
-        _reseed(self.envs[0], train_seeds[rank * B])
+        _reseed(self.envs[0], setup.train_seeds[0])
         if self.eval_envs:
-            _reseed(self.eval_envs[0], eval_seeds[rank * n_eval])
-        agent.initialize(self.envs[0].spaces, share_memory=False, global_B=global_B, env_ranks=env_ranks)
-        self.samples_pyt, self.samples_np, examples = build_samples_buffer(
-            agent, self.envs[0], self.batch_spec, bootstrap_value, agent_shared=False, env_shared=False,
-            example=example,
-        )
-        kwargs = {**self.TrajInfo_kwargs, **(traj_info_kwargs or {})}
-        self.traj_info_factory = functools.partial(self.TrajInfoCls, **kwargs) if kwargs else self.TrajInfoCls
-        CollectorCls = self.CollectorCls or ResetCollector
-        self.collector = CollectorCls(
-            rank=0, envs=self.envs, samples_np=self.samples_np, batch_T=self.batch_spec.T,
-            TrajInfoCls=self.traj_info_factory, agent=agent, global_B=global_B, env_ranks=env_ranks,
-            debug=self.debug,
-        )
-        self.mid_batch_reset = CollectorCls.mid_batch_reset
-        self.collector.start_envs(self.max_decorrelation_steps, rng=np.random.default_rng([self.seed, rank]))
-        self.collector.start_agent()
-        self.eval_collector = None
-        if self.eval_envs:
-            max_T = math.ceil(self.eval_max_steps / n_eval) if self.eval_max_steps else 10**12
-            EvalCls = self.eval_CollectorCls or EvalCollector
-            self.eval_collector = EvalCls(
-                rank=0, envs=self.eval_envs, TrajInfoCls=self.traj_info_factory, agent=agent, max_T=max_T,
-                max_trajectories=self.eval_max_trajectories,
-                env_ranks=list(range(rank * n_eval, (rank + 1) * n_eval)),
-                obs_example=examples["observation"], action_example=examples["action"], debug=self.debug,
-            )
+            _reseed(self.eval_envs[0], setup.eval_seeds[0])
+        setup.initialize_agent(agent, self.envs[0], share_memory=False)
+        self.samples_pyt, self.samples_np, examples = setup.build_buffer(
+            agent, self.envs[0], example, bootstrap_value, final_observation, shared=False)
+        self.collector = start_collector(
+            setup.CollectorCls, rank=0, envs=self.envs, samples_np=self.samples_np, batch_T=self.batch_spec.T,
+            TrajInfoCls=self.traj_info_factory, agent=agent, global_B=setup.global_B, env_ranks=setup.env_ranks,
+            debug=self.debug, max_decorrelation_steps=self.max_decorrelation_steps,
+            decorrelation_seed=[self.seed, rank])
+        self.eval_collector = make_eval_collector(
+            setup.EvalCollectorCls, rank=0, envs=self.eval_envs, TrajInfoCls=self.traj_info_factory, agent=agent,
+            max_T=setup.eval_max_T, max_trajectories=self.eval_max_trajectories, env_ranks=setup.eval_ranks,
+            obs_example=examples["observation"], action_example=examples["action"], debug=self.debug)
         self.examples = examples
         return examples
 

@@ -40,6 +40,20 @@ def bandit_samples(agent, rng, T=T, B=B, valid_cut=None):
     return Samples(agent_samples, env)
 
 
+def flat_batch(algo, s):
+    """``(obs, action, old_logp, old_value, return_, advantage, valid)`` of bandit samples ``s``, flattened to
+    ``T*B`` torch tensors (``valid`` None when every slot is real), for references built on ``algo.loss``."""
+    n = T * B
+    ret, adv, valid = algo.process_returns(s)
+    act = torch.from_numpy(s.agent.action.reshape(n))
+    with torch.no_grad():
+        old = algo.agent.distribution.log_likelihood(act, DistInfo(torch.from_numpy(
+            s.agent.agent_info.dist_info.logits.reshape(n, 2))))
+    return (torch.from_numpy(s.env.observation.reshape(n, OBS)), act, old,
+            torch.from_numpy(s.agent.agent_info.value.reshape(n)), torch.from_numpy(ret.reshape(n)),
+            torch.from_numpy(adv.reshape(n)), None if valid is None else torch.from_numpy(valid.reshape(n)))
+
+
 def prob_good(agent, rng):
     with torch.no_grad():
         dist_info, _ = agent(torch.from_numpy(rng.normal(size=(256, OBS)).astype(np.float32)), None, None)
@@ -48,6 +62,7 @@ def prob_good(agent, rng):
 
 @pytest.mark.parametrize("Algo,kwargs", [
     (PPO, dict(epochs=4, minibatches=2, learning_rate=3e-3)),
+    (PPO, dict(epochs=4, minibatches=2, learning_rate=3e-3, fast_gradients=False)),
     (PPO, dict(epochs=4, minibatches=1, learning_rate=3e-3, value_clip=0.2, linear_clip_schedule=True)),
     (A2C, dict(learning_rate=3e-3)),
 ])
@@ -241,22 +256,15 @@ def test_ppo_fast_gradients_equal_autograd_loss(kwargs, with_valid):
         mid_batch_reset = False
     common = dict(epochs=1, minibatches=1, learning_rate=1.0, linear_lr_schedule=False, max_grad_norm=None,
                   OptimCls=torch.optim.SGD, optim_kwargs={}, **kwargs)
-    algo_a, algo_b = PPO(**common), PPO(**common)
+    algo_a, algo_b = PPO(fast_gradients=True, **common), PPO(**common)
     algo_a.initialize(agent_a, 10, BatchSpec(T, B), mid_batch_reset=mid_batch_reset)
     algo_b.initialize(agent_b, 10, BatchSpec(T, B), mid_batch_reset=mid_batch_reset)
     before = [p.detach().clone() for p in agent_a.parameters()]
     info = algo_a.optimize_agent(0, s)
     fast_grads = [b - p.detach() for b, p in zip(before, agent_a.parameters())]  # SGD, lr 1: delta = -grad
 
-    n = T * B
-    ret, adv, valid = algo_b.process_returns(s)
-    obs = torch.from_numpy(s.env.observation.reshape(n, OBS))
-    act = torch.from_numpy(s.agent.action.reshape(n))
-    old = agent_b.distribution.log_likelihood(act, DistInfo(torch.from_numpy(
-        s.agent.agent_info.dist_info.logits.reshape(n, 2))))
-    vt = None if valid is None else torch.from_numpy(valid.reshape(n))
-    loss, stats = algo_b.loss((obs, None, None), act, old, torch.from_numpy(s.agent.agent_info.value.reshape(n)),
-                              torch.from_numpy(ret.reshape(n)), torch.from_numpy(adv.reshape(n)), vt, 0.2)
+    obs, act, old, old_v, ret, adv, vt = flat_batch(algo_b, s)
+    loss, stats = algo_b.loss((obs, None, None), act, old, old_v, ret, adv, vt, 0.2)
     assert 0.0 < stats[4].item() < 1.0  # some, not all, ratios clipped
     loss.backward()
     for g_fast, p in zip(fast_grads, agent_b.parameters()):
@@ -335,7 +343,7 @@ def test_ppo_fast_gradients_equal_autograd_for_gaussian_and_masked_policies(kind
                    done=term.copy(), timeout_value=np.zeros((T, B), np.float32), env_info=None))
     common = dict(epochs=1, minibatches=1, learning_rate=1.0, linear_lr_schedule=False, max_grad_norm=None,
                   OptimCls=torch.optim.SGD, optim_kwargs={}, value_clip=0.1, entropy_loss_coeff=0.01)
-    algo_a, algo_b = PPO(**common), PPO(**common)
+    algo_a, algo_b = PPO(fast_gradients=True, **common), PPO(**common)
     algo_a.initialize(agent_a, 10, BatchSpec(T, B))
     algo_b.initialize(agent_b, 10, BatchSpec(T, B))
     before = [p.detach().clone() for p in agent_a.parameters()]
@@ -353,3 +361,80 @@ def test_ppo_fast_gradients_equal_autograd_for_gaussian_and_masked_policies(kind
     for g_fast, p in zip(fast_grads, agent_b.parameters()):
         scale = p.grad.abs().max().item() + 1e-6
         torch.testing.assert_close(g_fast / scale, p.grad / scale, rtol=1e-4, atol=1e-5)
+
+
+def _minibatch_reference(s, common, clip, seed, per_minibatch):
+    """Parameters after one epoch of SGD (lr 1) over the minibatches PPO draws with torch seed ``seed``,
+    each step ``loss(...).backward()``; advantages standardised per minibatch (``per_minibatch``) or,
+    wrongly, over the whole batch."""
+    def normalize_advantage(a):  # SB3's, written out here so that the reference does not share PPO's code
+        return (a - a.mean()) / (a.std() + 1e-8)
+
+    agent, algo = make_agent(9), PPO(**common)
+    algo.initialize(agent, 10, BatchSpec(T, B))
+    n = T * B
+    obs, act, old, old_v, ret, adv, _ = flat_batch(algo, s)
+    if not per_minibatch:
+        adv = normalize_advantage(adv)
+    torch.manual_seed(seed)
+    perm = torch.randperm(n)
+    size = n // algo.minibatches
+    for m in range(algo.minibatches):
+        idx = perm[m * size:(m + 1) * size]
+        mb_adv = normalize_advantage(adv[idx]) if per_minibatch else adv[idx]
+        loss, _ = algo.loss((obs[idx], None, None), act[idx], old[idx], old_v[idx], ret[idx], mb_adv, None, clip,
+                            advantage_normalized=True)
+        for p in agent.parameters():
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in agent.parameters():
+                p -= p.grad
+    return [p.detach().clone() for p in agent.parameters()]
+
+
+@pytest.mark.parametrize("fast_gradients", [True, False])
+def test_ppo_minibatches_normalise_advantages_per_minibatch(fast_gradients):
+    """Several minibatches: each step standardises the advantages of its own minibatch (SB3). The result
+    equals a step-by-step autograd reference, and differs from normalising over the whole batch, so a
+    path that normalised once per batch (or not at all) fails here."""
+    rng = np.random.default_rng(5)
+    s = bandit_samples(make_agent(9), rng)
+    s.agent.agent_info.dist_info.logits[:] += rng.normal(scale=0.5, size=s.agent.agent_info.dist_info.logits.shape)
+    s.env.reward[:] = rng.normal(loc=2.0, scale=3.0, size=s.env.reward.shape)
+    common = dict(epochs=1, minibatches=4, learning_rate=1.0, linear_lr_schedule=False, max_grad_norm=None,
+                  OptimCls=torch.optim.SGD, optim_kwargs={}, value_clip=0.1, entropy_loss_coeff=0.01)
+    agent = make_agent(9)
+    algo = PPO(fast_gradients=fast_gradients, **common)
+    algo.initialize(agent, 10, BatchSpec(T, B))
+    torch.manual_seed(123)
+    info = algo.optimize_agent(0, s)
+    assert len(info.grad_norm) == 4 and algo.update_counter == 4
+
+    right = _minibatch_reference(s, common, 0.2, 123, per_minibatch=True)
+    wrong = _minibatch_reference(s, common, 0.2, 123, per_minibatch=False)
+    for p, r, w in zip(agent.parameters(), right, wrong):
+        torch.testing.assert_close(p.detach(), r, rtol=1e-4, atol=1e-5)
+    assert max((r - w).abs().max().item() for r, w in zip(right, wrong)) > 1e-2  # the test can tell them apart
+
+
+def test_ppo_fast_and_autograd_paths_take_the_same_steps():
+    """Whole optimize_agent runs (2 epochs x 3 minibatches, Adam, clipping, value clip, entropy): the closed-form
+    path and the autograd path end at the same parameters with the same logged statistics."""
+    rng = np.random.default_rng(6)
+    s = bandit_samples(make_agent(2), rng)
+    s.agent.agent_info.dist_info.logits[:] += rng.normal(scale=0.5, size=s.agent.agent_info.dist_info.logits.shape)
+    common = dict(epochs=2, minibatches=3, learning_rate=1e-2, value_clip=0.1, entropy_loss_coeff=0.01,
+                  max_grad_norm=0.5)
+    out = {}
+    for fast in (True, False):
+        agent = make_agent(2)
+        algo = PPO(fast_gradients=fast, **common)
+        algo.initialize(agent, 10, BatchSpec(T, B))
+        torch.manual_seed(7)
+        out[fast] = algo.optimize_agent(0, s), [p.detach().clone() for p in agent.parameters()]
+    (info_f, params_f), (info_a, params_a) = out[True], out[False]
+    for a, b in zip(params_f, params_a):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"):
+        np.testing.assert_allclose(getattr(info_f, name), getattr(info_a, name), rtol=1e-4, atol=1e-6, err_msg=name)

@@ -53,7 +53,7 @@ class FakeSampler(BaseSampler):
         self.init_kwargs = None
 
     def initialize(self, agent, affinity=None, seed=None, bootstrap_value=False, traj_info_kwargs=None,
-                   rank=0, world_size=1):
+                   rank=0, world_size=1, final_observation=False):
         self.init_kwargs = dict(affinity=affinity, seed=seed, bootstrap_value=bootstrap_value,
                                 traj_info_kwargs=traj_info_kwargs)
         spaces = EnvSpaces(gym.spaces.Box(-1, 1, (self.obs_dim,), np.float32), gym.spaces.Discrete(2))

@@ -12,6 +12,7 @@ import torch
 
 from rlframe.agents.base import AgentInputs
 from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_advantage
+from rlframe.algos.pg.recurrent import sequence_inputs
 from rlframe.core.buffers import buffer_to
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.distributions.base import valid_mean
@@ -46,8 +47,11 @@ class A2C(PolicyGradientAlgo):
         """One gradient step on the ``[T, B]`` batch."""
         return_, advantage, valid = self.process_returns(samples)
         lr = self._set_learning_rate(itr)
-        agent_inputs = map_leaves(_as_tensor, AgentInputs(samples.env.observation, samples.agent.prev_action,
-                                                          samples.env.prev_reward))
+        if self.agent.recurrent:  # [T, B] sequences from the stored LSTM state: algos/pg/recurrent.py
+            agent_inputs = sequence_inputs(samples)
+        else:
+            agent_inputs = map_leaves(_as_tensor, AgentInputs(samples.env.observation, samples.agent.prev_action,
+                                                              samples.env.prev_reward))
         action, return_t, adv_t = (_as_tensor(x) for x in (samples.agent.action, return_, advantage))
         valid_t = None if valid is None else torch.from_numpy(valid)
         if self.agent.device.type != "cpu":

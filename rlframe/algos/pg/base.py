@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from rlframe.algos.base import RlAlgorithm
-from rlframe.algos.optim import FastAdam, clip_grad_norm
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
+from rlframe.samplers.base import valid_mask
 
 
 def _as_tensor(x):
@@ -82,20 +82,13 @@ class PolicyGradientAlgo(RlAlgorithm):
         self.mid_batch_reset = bool(mid_batch_reset)
         self.world_size, self.rank = int(world_size), int(rank)
         self._params = [p for p in agent.parameters() if p.requires_grad]
-        self.optimizer = self.OptimCls(self._params, lr=self.learning_rate, **self.optim_kwargs)
-        if self.initial_optim_state_dict is not None:
-            self.optimizer.load_state_dict(self.initial_optim_state_dict)
+        self.optimizer = self.make_optimizer(self._params, self.OptimCls, self.learning_rate, self.optim_kwargs,
+                                             self.initial_optim_state_dict)
         self.update_counter = 0
 
-    # --- schedules -----------------------------------------------------------------------------------
-    def _frac_remaining(self, itr: int) -> float:
-        return max(self.n_itr - int(itr), 1) / self.n_itr
-
-    def _set_learning_rate(self, itr: int) -> float:
-        lr = self.learning_rate * (self._frac_remaining(itr) if self.linear_lr_schedule else 1.0)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
-        return lr
+    # --- schedules (RlAlgorithm's; the short names are kept for algos/pg/recurrent.py) -----------------
+    _frac_remaining = RlAlgorithm.frac_remaining
+    _set_learning_rate = RlAlgorithm.set_learning_rate
 
     # --- returns -------------------------------------------------------------------------------------
     def process_returns(self, samples):
@@ -122,16 +115,12 @@ class PolicyGradientAlgo(RlAlgorithm):
             valid = getattr(samples, "valid", None)
         if valid is not None:
             return np.asarray(valid.numpy() if isinstance(valid, torch.Tensor) else valid, dtype=np.float32)
-        # Wait-reset collectors leave blank slots after an env's episode ended: done is set there, but
-        # neither terminated nor truncated (a real step always sets one of them with done). Detecting them
-        # from the samples works whatever mid_batch_reset the algorithm was initialised with.
-        env = samples.env
-        done, terminated, truncated = (np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=bool)
-                                       for x in (env.done, env.terminated, env.truncated))
-        blank = done & ~(terminated | truncated)
-        if not blank.any():
-            return None
-        return (~blank).astype(np.float32)
+        # Wait-reset blank slots (samplers.base.valid_mask), detected from the samples themselves, so
+        # this works whatever mid_batch_reset the algorithm was initialised with.
+        mask = valid_mask(samples)
+        if isinstance(mask, torch.Tensor):
+            mask = mask.cpu().numpy()
+        return None if mask.all() else mask
 
     # --- helpers ---------------------------------------------------------------------------------------
     @staticmethod
@@ -140,14 +129,12 @@ class PolicyGradientAlgo(RlAlgorithm):
         return map_leaves(lambda a: _as_tensor(a).reshape((n,) + tuple(a.shape[2:])), x)
 
     def _zero_grad(self) -> None:
-        """``optimizer.zero_grad(set_to_none=True)`` without the optimiser's hook/profiler overhead."""
-        for p in self._params:
-            p.grad = None
+        self.zero_grad(self._params)
 
     def _clip_and_step(self) -> torch.Tensor:
-        """Clip the global gradient norm (when ``max_grad_norm``), step the optimiser, return the norm."""
-        grad_norm = clip_grad_norm(self._params, self.max_grad_norm)
-        self.optimizer.step()
+        """Clip the global gradient norm (when ``max_grad_norm``), step the optimiser, count the update;
+        returns the norm."""
+        grad_norm = self.optimizer_step(self.optimizer, self._params, self.max_grad_norm)
         self.update_counter += 1
         return grad_norm
 

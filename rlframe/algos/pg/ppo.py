@@ -15,9 +15,15 @@ import torch
 from rlframe.agents.base import AgentInputs
 from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_advantage
 from rlframe.algos.optim import FastAdam
+from rlframe.algos.pg.recurrent import check_minibatches, optimize_ppo_recurrent
 from rlframe.core.buffers import buffer_to
+from rlframe.core.namedarraytuple import namedarraytuple
 from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
+
+PpoBatch = namedarraytuple("PpoBatch", ["agent_inputs", "action", "old_logp", "old_value", "return_", "advantage",
+                                        "valid"])
+PpoBatch.__doc__ = "A flattened PPO batch (leading dim T*B); indexing selects a minibatch of every field."
 
 
 class PPO(PolicyGradientAlgo):
@@ -32,6 +38,9 @@ class PPO(PolicyGradientAlgo):
         value_clip: clip the value prediction to ``old_value +- value_clip`` (None: no clipping).
         target_kl: stop the epochs of an iteration early once the approximate KL exceeds 1.5x this, checked
             before each gradient step on that step's minibatch, which is then not taken (as SB3).
+        fast_gradients: compute the loss's gradients with respect to ``log p(a)`` and ``V`` in closed form
+            (:meth:`_fast_gradient_step`) instead of by autograd through :meth:`loss`: same gradients and
+            statistics, less per-step overhead (docs/algorithms.md gives the measured difference).
         other arguments: see :class:`~rlframe.algos.pg.base.PolicyGradientAlgo`.
     """
 
@@ -57,6 +66,7 @@ class PPO(PolicyGradientAlgo):
         OptimCls: Type[torch.optim.Optimizer] = FastAdam,
         optim_kwargs: Optional[Dict[str, Any]] = None,
         initial_optim_state_dict: Optional[Dict[str, Any]] = None,
+        fast_gradients: bool = True,
     ):
         if optim_kwargs is None:
             optim_kwargs = dict(eps=1e-5)
@@ -71,11 +81,14 @@ class PPO(PolicyGradientAlgo):
         self.linear_clip_schedule = bool(linear_clip_schedule)
         self.value_clip = None if value_clip is None else float(value_clip)
         self.target_kl = None if target_kl is None else float(target_kl)
+        self.fast_gradients = bool(fast_gradients)
 
     def initialize(self, agent, n_itr: int, batch_spec, mid_batch_reset: bool = True,
                    examples: Optional[Any] = None, world_size: int = 1, rank: int = 0) -> None:
         super().initialize(agent, n_itr, batch_spec, mid_batch_reset, examples, world_size, rank)
         size = batch_spec.size
+        if agent.recurrent:
+            check_minibatches("PPO", self.minibatches, batch_spec.B)
         if self.minibatches > size:
             raise ConfigError(
                 f"PPO: minibatches={self.minibatches} exceeds the batch size T*B={size}; use fewer minibatches."
@@ -84,81 +97,39 @@ class PPO(PolicyGradientAlgo):
     def optimize_agent(self, itr: int, samples):
         """``epochs`` x ``minibatches`` gradient steps on one ``[T, B]`` batch; returns OptInfo lists.
 
-        Each step backpropagates the loss's gradients with respect to ``log p(a)``, ``V`` (and the
-        entropy, when its coefficient is not 0), computed in closed form (:meth:`_surrogate_grads`)
-        instead of recording the loss's dozen elementwise ops in the autograd graph; the logged
-        statistics of all steps are computed together at the end (:meth:`_step_stats`). Same gradients
-        as ``loss(...).backward()`` (the test suite checks it), at a fraction of the per-step overhead.
+        The steps of SB3's ``PPO.train`` (and CleanRL's ``ppo.py``), one comment per step below. The loss
+        and its gradients come from :meth:`loss` and autograd, or, with ``fast_gradients``, from the
+        closed form of :meth:`_fast_gradient_step` (same gradients; the tests compare the two).
         """
-        T, B = samples.env.reward.shape[:2]
-        n = T * B
+        if self.agent.recurrent:  # whole env columns from the stored LSTM state: algos/pg/recurrent.py
+            return optimize_ppo_recurrent(self, itr, samples)
+        # 1. Returns and advantages (GAE, truncation bootstrap) and the mask of real steps (None: all real).
         return_, advantage, valid = self.process_returns(samples)
-        lr = self._set_learning_rate(itr)
-        clip = self.ratio_clip * (self._frac_remaining(itr) if self.linear_clip_schedule else 1.0)
-
-        agent_inputs = AgentInputs(samples.env.observation, samples.agent.prev_action, samples.env.prev_reward)
-        agent_inputs = self._flat(agent_inputs, n)
-        action = self._flat(samples.agent.action, n)
-        old_value = _as_tensor(samples.agent.agent_info.value).reshape(n)
-        dist = self.agent.distribution
-        old_dist_info = self._flat(samples.agent.agent_info.dist_info, n)
-        with torch.no_grad():
-            old_logp = dist.log_likelihood(action, old_dist_info)
-        return_t = torch.from_numpy(return_.reshape(n))
-        adv_t = torch.from_numpy(advantage.reshape(n))
-        valid_t = None if valid is None else torch.from_numpy(valid.reshape(n))
-        device = self.agent.device
-        if device.type != "cpu":  # the whole batch moves once, not per minibatch
-            agent_inputs, action, old_value, old_logp, return_t, adv_t, valid_t = buffer_to(
-                (agent_inputs, action, old_value, old_logp, return_t, adv_t, valid_t), device)
-
-        mb_size = n // self.minibatches  # n % minibatches samples (random ones) sit out each epoch
-        whole = self.minibatches == 1
-        if whole:  # every step sees the whole batch: per-batch quantities once
-            if self.normalize_advantage:
-                adv_t = normalize_advantage(adv_t, valid_t)
-            fixed = self._minibatch_constants(adv_t, valid_t, mb_size)
-        entropy_grad = self.entropy_loss_coeff != 0.0
-        rec = {k: [] for k in ("log_ratio", "value", "entropy", "adv", "ret", "old_value", "w", "grad_norm")}
+        # 2. This iteration's learning rate and clip range (linear schedules over the run).
+        lr = self.set_learning_rate(itr)
+        clip = self.ratio_clip * (self.frac_remaining(itr) if self.linear_clip_schedule else 1.0)
+        # 3. The batch flattened to T*B samples, with log p(a) under the sampling-time policy, on the agent's device.
+        batch = self._flat_batch(samples, return_, advantage, valid)
+        step = self._fast_gradient_step if self.fast_gradients else self._autograd_step
+        records = []
         for _ in range(self.epochs):
-            perm = None if whole else torch.randperm(n, device=device)
-            for m in range(self.minibatches):
-                if whole:
-                    inputs, act, old_lp, old_v, ret, adv, vmb = (agent_inputs, action, old_logp, old_value,
-                                                                 return_t, adv_t, valid_t)
-                    w, neg_aw, pos = fixed
-                else:
-                    idx = perm[m * mb_size:(m + 1) * mb_size]
-                    inputs, act, old_lp, old_v, ret = (agent_inputs[idx], action[idx], old_logp[idx],
-                                                       old_value[idx], return_t[idx])
-                    vmb = None if valid_t is None else valid_t[idx]
-                    adv = normalize_advantage(adv_t[idx], vmb) if self.normalize_advantage else adv_t[idx]
-                    w, neg_aw, pos = self._minibatch_constants(adv, vmb, mb_size)
-                dist_info, value = self.agent(*inputs)
-                logp, entropy = dist.log_likelihood_and_entropy(act, dist_info, entropy_grad=entropy_grad)
-                log_ratio = logp.detach() - old_lp
-                if self.target_kl is not None and \
-                        self._mean(torch.expm1(log_ratio) - log_ratio, w).item() > 1.5 * self.target_kl:
-                    break  # as SB3: this minibatch's policy is already too far, no step on it
-                value_d = value.detach()
-                grads = self._surrogate_grads(log_ratio, value_d, old_v, ret, neg_aw, pos, w, clip)
-                self._zero_grad()
-                if entropy_grad:
-                    g_ent = torch.full_like(value_d, -self.entropy_loss_coeff) * w
-                    torch.autograd.backward((logp, value, entropy), grads + (g_ent,))
-                else:
-                    torch.autograd.backward((logp, value), grads)
-                rec["grad_norm"].append(self._clip_and_step())
-                for k, v in (("log_ratio", log_ratio), ("value", value_d), ("entropy", entropy.detach()),
-                             ("adv", adv), ("ret", ret), ("old_value", old_v), ("w", w)):
-                    rec[k].append(v)
+            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1).
+            for mb in self._minibatches(batch):
+                # 5. Advantages standardised per minibatch (over its real steps), as SB3.
+                adv = normalize_advantage(mb.advantage, mb.valid) if self.normalize_advantage else mb.advantage
+                # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
+                record = step(mb, adv, clip)
+                if record is None:
+                    break
+                records.append(record)
             else:
                 continue
-            break  # target_kl reached
+            break  # target_kl reached: no more steps this iteration
 
+        # 7. Statistics of every step (at the parameters before it), explained variance, schedules.
         opt_info = self.make_opt_info()
-        if rec["grad_norm"]:  # target_kl may stop an iteration before its first step
-            stats = self._step_stats(rec, clip)
+        if records:  # target_kl may stop an iteration before its first step
+            stats = self._step_stats(records, clip) if self.fast_gradients else torch.stack(records, dim=1)
             for name, col in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
                                   "grad_norm"), stats.tolist()):
                 getattr(opt_info, name).extend(col)
@@ -166,6 +137,68 @@ class PPO(PolicyGradientAlgo):
         opt_info.learning_rate.append(lr)
         opt_info.ratio_clip.append(clip)
         return opt_info
+
+    def _flat_batch(self, samples, return_, advantage, valid) -> "PpoBatch":
+        """The ``[T, B]`` batch as ``T*B`` samples (views, no copies on CPU), moved to the agent's device once."""
+        n = return_.size
+        agent_inputs = self._flat(AgentInputs(samples.env.observation, samples.agent.prev_action,
+                                              samples.env.prev_reward), n)
+        action = self._flat(samples.agent.action, n)
+        with torch.no_grad():
+            old_logp = self.agent.distribution.log_likelihood(action, self._flat(samples.agent.agent_info.dist_info, n))
+        batch = PpoBatch(agent_inputs, action, old_logp, _as_tensor(samples.agent.agent_info.value).reshape(n),
+                         torch.from_numpy(return_.reshape(n)), torch.from_numpy(advantage.reshape(n)),
+                         None if valid is None else torch.from_numpy(valid.reshape(n)))
+        return batch if self.agent.device.type == "cpu" else buffer_to(batch, self.agent.device)
+
+    def _minibatches(self, batch: "PpoBatch"):
+        """``minibatches`` random disjoint minibatches of ``T*B // minibatches`` samples (the remaining
+        ``T*B % minibatches``, random ones, sit out the epoch); the batch itself when ``minibatches == 1``."""
+        if self.minibatches == 1:
+            yield batch
+            return
+        n = batch.return_.shape[0]
+        size = n // self.minibatches
+        perm = torch.randperm(n, device=batch.return_.device)
+        for m in range(self.minibatches):
+            yield batch[perm[m * size:(m + 1) * size]]
+
+    def _kl_too_far(self, approx_kl: torch.Tensor) -> bool:
+        """SB3's early stop: this minibatch's policy is already more than 1.5 * target_kl from the sampling one."""
+        return self.target_kl is not None and approx_kl.item() > 1.5 * self.target_kl
+
+    def _autograd_step(self, mb: "PpoBatch", adv: torch.Tensor, clip: float) -> Optional[torch.Tensor]:
+        """One step through :meth:`loss` and autograd; ``[6]`` statistics, or None when target_kl stops it."""
+        loss, stats = self.loss(mb.agent_inputs, mb.action, mb.old_logp, mb.old_value, mb.return_, adv, mb.valid,
+                                clip, advantage_normalized=True)
+        if self._kl_too_far(stats[3]):
+            return None
+        self._zero_grad()
+        loss.backward()
+        return torch.stack(stats + (self._clip_and_step(),))
+
+    def _fast_gradient_step(self, mb: "PpoBatch", adv: torch.Tensor, clip: float) -> Optional[Dict[str, Any]]:
+        """One step whose loss gradients with respect to ``log p(a)``, ``V`` (and the entropy, when its
+        coefficient is not 0) are computed in closed form (:meth:`_surrogate_grads`) and backpropagated from
+        there, instead of recording the loss's dozen elementwise ops in the autograd graph. Returns what
+        :meth:`_step_stats` needs, or None when target_kl stops it."""
+        w, neg_aw, pos = self._minibatch_constants(adv, mb.valid, adv.shape[0])
+        dist_info, value = self.agent(*mb.agent_inputs)
+        entropy_grad = self.entropy_loss_coeff != 0.0
+        logp, entropy = self.agent.distribution.log_likelihood_and_entropy(mb.action, dist_info,
+                                                                            entropy_grad=entropy_grad)
+        log_ratio = logp.detach() - mb.old_logp
+        if self._kl_too_far(self._mean(torch.expm1(log_ratio) - log_ratio, w)):
+            return None
+        value_d = value.detach()
+        grads = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, pos, w, clip)
+        self._zero_grad()
+        if entropy_grad:
+            torch.autograd.backward((logp, value, entropy), grads + (torch.full_like(value_d, -self.entropy_loss_coeff) * w,))
+        else:
+            torch.autograd.backward((logp, value), grads)
+        return dict(log_ratio=log_ratio, value=value_d, entropy=entropy.detach(), adv=adv, ret=mb.return_,
+                    old_value=mb.old_value, w=w, grad_norm=self._clip_and_step())
 
     @staticmethod
     def _minibatch_constants(adv: torch.Tensor, valid: Optional[torch.Tensor], size: int):
@@ -200,9 +233,10 @@ class PPO(PolicyGradientAlgo):
             g_value = v_err * (2.0 * self.value_loss_coeff) * w * (dv.abs() <= self.value_clip)
         return g_logp, g_value
 
-    def _step_stats(self, rec, clip) -> torch.Tensor:
+    def _step_stats(self, records, clip) -> torch.Tensor:
         """``[6, n_steps]``: policy_loss, value_loss, entropy, approx_kl, clip_fraction, grad_norm of every
-        gradient step (each evaluated at the parameters before that step), computed for all steps at once."""
+        fast gradient step (each evaluated at the parameters before that step), computed for all steps at once."""
+        rec = {k: [r[k] for r in records] for k in records[0]}
         lr_, val, ent, adv, ret, w = (torch.stack(rec[k]) for k in ("log_ratio", "value", "entropy", "adv",
                                                                      "ret", "w"))
         ratio = torch.exp(lr_)

@@ -1,9 +1,9 @@
 """What the parallel samplers share: master-side set-up and the worker object that steps envs.
 
-:class:`ParallelSamplerBase` does, in the master and before any worker starts, what
-:class:`~rlframe.samplers.serial.SerialSampler` does: seeds from one ``SeedSequence`` tree, probes one
-train and one eval env (shape checks, ``samplers.checks``), initializes the agent, checks /dev/shm and
-allocates the ``[T, B]`` samples buffer in shared memory (``samplers.buffer.build_samples_buffer``).
+:class:`ParallelSamplerBase` takes, in the master and before any worker starts, the set-up steps of
+:class:`~rlframe.samplers.serial.SerialSampler` (``samplers/setup.py``: seeds from one ``SeedSequence``
+tree, probes one train and one eval env, initializes the agent, allocates the ``[T, B]`` samples buffer),
+on throw-away probe envs and with the buffer in shared memory after checking /dev/shm.
 It then starts one worker process per B-slice (``pool.WorkerPool``); each builds a
 :class:`SamplerWorker`, which owns its envs and runs the *same* collectors as the serial sampler
 (``samplers.collectors``) on its slice of the buffer.
@@ -15,20 +15,16 @@ copy in each worker), :class:`~rlframe.samplers.parallel.gpu.GpuSampler` and
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from rlframe.core.buffers import buffer_nbytes, numpify
-from rlframe.core.seeding import env_seeds, make_seed, set_global_seeds, worker_seed
+from rlframe.core.seeding import set_global_seeds, worker_seed
 from rlframe.errors import ConfigError
 from rlframe.launching.affinity import make_affinity, worker_affinity
-from rlframe.samplers.base import BaseSampler, BatchSpec, TrajInfo
-from rlframe.samplers.buffer import build_samples_buffer
-from rlframe.samplers.checks import check_eval_env, probe_env
-from rlframe.samplers.collectors import EvalCollector, ResetCollector, close_envs, make_envs
+from rlframe.samplers.base import BaseSampler, TrajInfo
+from rlframe.samplers.collectors import close_envs, make_envs
+from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.parallel.pool import WorkerPool, check_shm_space, use_fd_sharing
 from rlframe.samplers.parallel.worker import GuardedEnv
 
@@ -76,24 +72,17 @@ class SamplerWorker:
         try:
             self.eval_envs = self._make(cfg.EnvCls, cfg.eval_env_kwargs, cfg.eval_seeds,
                                         [-2 - i for i in cfg.eval_ranks], heartbeat_row)
-            samples_np = numpify(cfg.samples_slice)
-            CollectorCls = self.collector_class(cfg.CollectorCls, evaluation=False)
-            self.collector = CollectorCls(
-                rank=rank, envs=self.envs, samples_np=samples_np, batch_T=cfg.batch_T, TrajInfoCls=cfg.TrajInfoCls,
+            self.collector = start_collector(
+                self.collector_class(cfg.CollectorCls, evaluation=False), rank=rank, envs=self.envs,
+                samples_np=numpify(cfg.samples_slice), batch_T=cfg.batch_T, TrajInfoCls=cfg.TrajInfoCls,
                 agent=self.agent, global_B=cfg.global_B, env_ranks=cfg.env_ranks, debug=cfg.debug,
-                **self.collector_kwargs(),
-            )
-            self.collector.start_envs(cfg.max_decorrelation_steps, rng=np.random.default_rng(cfg.decorrelation_seed))
-            self.collector.start_agent()
-            self.eval_collector = None
-            if self.eval_envs:
-                EvalCls = self.collector_class(cfg.eval_CollectorCls, evaluation=True)
-                self.eval_collector = EvalCls(
-                    rank=rank, envs=self.eval_envs, TrajInfoCls=cfg.TrajInfoCls, agent=self.agent,
-                    max_T=cfg.eval_max_T, max_trajectories=cfg.eval_max_trajectories, env_ranks=cfg.eval_ranks,
-                    obs_example=cfg.obs_example, action_example=cfg.action_example, debug=cfg.debug,
-                    **self.eval_collector_kwargs(),
-                )
+                max_decorrelation_steps=cfg.max_decorrelation_steps, decorrelation_seed=cfg.decorrelation_seed,
+                **self.collector_kwargs())
+            self.eval_collector = make_eval_collector(
+                self.collector_class(cfg.eval_CollectorCls, evaluation=True), rank=rank, envs=self.eval_envs,
+                TrajInfoCls=cfg.TrajInfoCls, agent=self.agent, max_T=cfg.eval_max_T,
+                max_trajectories=cfg.eval_max_trajectories, env_ranks=cfg.eval_ranks, obs_example=cfg.obs_example,
+                action_example=cfg.action_example, debug=cfg.debug, **self.eval_collector_kwargs())
         except BaseException:
             self.close()
             raise
@@ -165,7 +154,7 @@ class ParallelSamplerBase(BaseSampler):
 
     def initialize(self, agent: Any, affinity: Optional[dict] = None, seed: Optional[int] = None,
                    bootstrap_value: bool = False, traj_info_kwargs: Optional[dict] = None,
-                   rank: int = 0, world_size: int = 1) -> dict:
+                   rank: int = 0, world_size: int = 1, final_observation: bool = False) -> dict:
         """Validate and allocate in the master, then start the workers; returns the buffer ``examples``."""
         if self._initialized:
             raise ConfigError(f"{type(self).__name__}.initialize was called twice; make a new sampler instead.")
@@ -174,38 +163,29 @@ class ParallelSamplerBase(BaseSampler):
         self.n_workers = self._n_workers(affinity)
         if affinity is None:
             affinity = make_affinity(n_workers=self.n_workers)
-        global_B = B * world_size
-        env_ranks = list(range(rank * B, (rank + 1) * B))
-        self.seed = make_seed(seed)
-        train_seeds, eval_seeds = env_seeds(self.seed, global_B, n_eval * world_size)
-        train_seeds, eval_seeds = train_seeds[rank * B:(rank + 1) * B], eval_seeds[rank * n_eval:(rank + 1) * n_eval]
-        self.agent = agent
+        setup = SamplerSetup(self, seed, rank, world_size, traj_info_kwargs)
+        self.seed, self.agent, self.mid_batch_reset = setup.seed, agent, setup.mid_batch_reset
+        train_seeds, eval_seeds, env_ranks = setup.train_seeds, setup.eval_seeds, setup.env_ranks
 
         # Shape checks in the master, on envs seeded like the first train / eval env (then closed).
         probe = make_envs(self.EnvCls, self.env_kwargs, train_seeds[:1])
         try:
-            example = probe_env(probe[0], "train env")
             if n_eval:
                 probe += make_envs(self.EnvCls, self.eval_env_kwargs, eval_seeds[:1])
-                check_eval_env(probe[0], probe[1])
-            agent.initialize(probe[0].spaces, share_memory=self.agent_share_memory, global_B=global_B,
-                             env_ranks=env_ranks)
-            one = build_samples_buffer(agent, probe[0], BatchSpec(1, 1), bootstrap_value, example=example)[1]
-            check_shm_space(buffer_nbytes(one) * T * B + self.extra_shm_bytes(one), f"{type(self).__name__} buffers")
-            self.samples_pyt, self.samples_np, examples = build_samples_buffer(
-                agent, probe[0], self.batch_spec, bootstrap_value, agent_shared=True, env_shared=True, example=example,
-            )
+            example = setup.probe(*probe)
+            setup.initialize_agent(agent, probe[0], share_memory=self.agent_share_memory)
+            self.samples_pyt, self.samples_np, examples = setup.build_buffer(
+                agent, probe[0], example, bootstrap_value, final_observation, shared=True,
+                check_space=lambda one: check_shm_space(buffer_nbytes(one) * T * B + self.extra_shm_bytes(one),
+                                                        f"{type(self).__name__} buffers"))
         finally:
             close_envs(probe)
         self.examples = examples
-        self.mid_batch_reset = (self.CollectorCls or ResetCollector).mid_batch_reset
-        kwargs = {**self.TrajInfo_kwargs, **(traj_info_kwargs or {})}
-        traj_info_factory = functools.partial(self.TrajInfoCls, **kwargs) if kwargs else self.TrajInfoCls
 
         self.bounds = split_evenly(B, self.n_workers)
         eval_bounds = split_evenly(n_eval, self.n_workers) if n_eval else [(0, 0)] * self.n_workers
         self.eval_bounds = eval_bounds
-        self.eval_max_T = math.ceil(self.eval_max_steps / n_eval) if n_eval and self.eval_max_steps else 10**12
+        self.eval_max_T = setup.eval_max_T
         self.pool = WorkerPool(self.n_workers, self.start_method, timeout=self.worker_timeout,
                                start_timeout=self.start_timeout)
         self._initialized = True
@@ -218,12 +198,12 @@ class ParallelSamplerBase(BaseSampler):
             builders.append(self.builder_cls(
                 EnvCls=self.EnvCls, env_kwargs=self.env_kwargs, eval_env_kwargs=self.eval_env_kwargs,
                 train_seeds=train_seeds[b0:b1], env_ranks=env_ranks[b0:b1], b0=b0, b1=b1,
-                eval_seeds=eval_seeds[e0:e1], eval_ranks=list(range(rank * n_eval + e0, rank * n_eval + e1)),
+                eval_seeds=eval_seeds[e0:e1], eval_ranks=setup.eval_ranks[e0:e1],
                 e0=e0, e1=e1, samples_slice=self.samples_pyt[:, b0:b1], batch_T=T,
-                CollectorCls=self.CollectorCls or ResetCollector, eval_CollectorCls=self.eval_CollectorCls or EvalCollector,
-                TrajInfoCls=traj_info_factory, max_decorrelation_steps=self.max_decorrelation_steps,
+                CollectorCls=setup.CollectorCls, eval_CollectorCls=setup.EvalCollectorCls,
+                TrajInfoCls=setup.traj_info_factory, max_decorrelation_steps=self.max_decorrelation_steps,
                 decorrelation_seed=[self.seed, rank, w], worker_seed=worker_seed(self.seed, rank * self.n_workers + w),
-                global_B=global_B, debug=self.debug, eval_max_T=self.eval_max_T, eval_max_trajectories=max_traj,
+                global_B=setup.global_B, debug=self.debug, eval_max_T=self.eval_max_T, eval_max_trajectories=max_traj,
                 obs_example=examples["observation"], action_example=examples["action"],
                 **self.builder_kwargs(w),
             ))

@@ -117,3 +117,32 @@ def test_cpu_sampler_workers_act_with_the_masters_latest_weights(start_method):
             assert (samples.agent.action == wanted).all(), f"workers did not act with the new weights ({wanted})"
     finally:
         sampler.shutdown()
+
+
+@pytest.mark.parametrize("kind, CollectorCls", [("cpu", None), ("cpu", WaitResetCollector), ("gpu", None),
+                                                 ("alternating", None)])
+def test_final_observation_same_as_serial(kind, CollectorCls):
+    """final_observation (true final obs at episode ends, zeros elsewhere) is written by the workers'
+    collectors exactly as by the serial sampler: every field equal, over batches with mid-batch ends."""
+    kw = dict(COMMON, eval_n_envs=0, CollectorCls=CollectorCls)
+
+    def run(sampler):
+        torch.manual_seed(0)
+        sampler.initialize(LinearAgent(), seed=5, bootstrap_value=True, final_observation=True)
+        try:
+            out = []
+            for itr in range(3):
+                samples, _ = sampler.obtain_samples(itr)
+                out.append({**_copy(samples), "final_observation": np.array(samples.env.final_observation)})
+            return out
+        finally:
+            sampler.shutdown()
+
+    serial = run(SerialSampler(SeedEnv, {"episode": 4}, **kw))
+    parallel = run(SAMPLERS[kind](SeedEnv, {"episode": 4}, n_workers=2, start_method="fork", **kw))
+    for s_buf, p_buf in zip(serial, parallel):
+        for field in s_buf:
+            np.testing.assert_array_equal(s_buf[field], p_buf[field], err_msg=field)
+        ended = p_buf["truncated"]
+        assert ended.any() and (p_buf["final_observation"][ended][:, 0] == 4).all()  # t of the final obs
+        assert not p_buf["final_observation"][~ended].any()

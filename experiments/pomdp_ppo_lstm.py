@@ -1,0 +1,70 @@
+"""PPO with an LSTM policy (``RecurrentCategoricalPgAgent`` / ``RecurrentGaussianPgAgent``) on a partially
+observed task: by default CartPole with the velocities hidden (``rlframe/CartPolePOMDP-v1``, observation
+``[x, theta]``), which a feed-forward policy cannot balance. Hyper-parameters after the RL zoo's
+RecurrentPPO on CartPoleNoVel (8 envs x 32 steps, 20 epochs, gamma 0.98, GAE lambda 0.8, lr 1e-3 and
+clip 0.2 decayed linearly, LSTM of 64); each gradient step sees whole env columns (``[T, B]`` sequences
+from the stored LSTM state, reset where an episode ended).
+
+    python experiments/pomdp_ppo_lstm.py                              # 100k steps, eval return 500
+    python experiments/pomdp_ppo_lstm.py --sampler cpu --workers 2
+    python experiments/pomdp_ppo_lstm.py --env rlframe/PendulumPOMDP-v1 --steps 1000000
+    python experiments/pomdp_ppo_lstm.py --env my_module:MyMemoryTask-v0
+
+``--env`` takes any env with a Discrete or 1-D Box action space. ``GpuSampler`` and
+``AlternatingSampler`` do not support recurrent agents (a ConfigError says so): use serial or cpu.
+Evaluation (deterministic actions) runs before training and at every log interval.
+"""
+import sys
+
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+
+import gymnasium as gym
+
+from rlframe.agents.pg.recurrent import RecurrentCategoricalPgAgent, RecurrentGaussianPgAgent
+from rlframe.algos.pg import PPO
+from rlframe.envs import GymEnv
+from rlframe.logging import logger_context
+from rlframe.runners import MinibatchRlEval
+
+
+def build_config(args):
+    return dict(
+        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads
+        batch_T=32,  # RL zoo (RecurrentPPO, CartPoleNoVel-v1): n_steps 32
+        batch_B=8,  # n_envs 8
+        log_interval_steps=10_000,
+        eval=dict(n_envs=10, max_trajectories=10, max_steps=10 * 500),
+        model=dict(fc_sizes=[], lstm_size=64, head_sizes=[64]),
+        algo=dict(discount=0.98, gae_lambda=0.8, learning_rate=1e-3, linear_lr_schedule=True, epochs=20,
+                  minibatches=1, ratio_clip=0.2, linear_clip_schedule=True, entropy_loss_coeff=0.0),
+    )
+
+
+def make_agent(env_id, model_kwargs):
+    """The recurrent agent fitting the env's action space."""
+    env = GymEnv(env_id)
+    try:
+        action_space = env.spaces.action
+    finally:
+        env.close()
+    if isinstance(action_space, gym.spaces.Box):
+        return RecurrentGaussianPgAgent(model_kwargs=model_kwargs)
+    return RecurrentCategoricalPgAgent(model_kwargs=model_kwargs)
+
+
+def main(argv=None):
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=100_000, argv=argv)
+    config = resolve_config(args, build_config)
+
+    sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
+    agent = make_agent(config["env"], config["model"])
+    algo = PPO(**config["algo"])
+    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
+    with logger_context(args.log_dir, name="pomdp_ppo_lstm", params=config, resume=args.resume) as logger:
+        result = runner.train()
+    return report(result, logger, target=475)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,59 @@
+"""R2D1 (recurrent replay DQN: Kapturowski et al. 2019's R2D2 on one machine) on a partially observed task:
+by default CartPole with the velocities hidden (``rlframe/CartPolePOMDP-v1``, observation ``[x, theta]``), which a
+feed-forward DQN cannot balance. An LSTM dueling Q-network fed the previous action and reward, prioritized
+sequence replay (stored LSTM state, burn-in of 10 steps, 20 trained steps, sequences every 10 steps), 5-step
+double-Q targets with value rescaling; 8 envs x 16 steps per iteration, one gradient step on 32 sequences every
+16 env steps, target network copied every 2,000 env steps, epsilon 1 -> 0.02 over the first 30% of the steps.
+
+    python experiments/pomdp_r2d1.py                                  # 100k steps, eval return 500
+    python experiments/pomdp_r2d1.py --sampler cpu --workers 2
+    python experiments/pomdp_r2d1.py --env rlframe/AcrobotPOMDP-v1 --steps 200000
+    python experiments/pomdp_r2d1.py --env my_module:MyMemoryTask-v0
+
+``--env`` takes any env with a Discrete action space. ``GpuSampler`` and ``AlternatingSampler`` do not support
+recurrent agents (a ConfigError says so): use serial or cpu. Evaluation (greedy actions) runs before training
+and at every log interval; the last one is printed at the end.
+"""
+import sys
+
+from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+
+from rlframe.agents.dqn.r2d1 import R2d1Agent
+from rlframe.algos.dqn.r2d1 import R2D1
+from rlframe.logging import logger_context
+from rlframe.runners import MinibatchRlEval
+
+
+def build_config(args):
+    return dict(
+        **run_fields(args),  # env, seed, steps, sampler, workers, torch_threads, save_replay
+        batch_T=16,
+        batch_B=8,
+        log_interval_steps=10_240,
+        eval=dict(n_envs=10, max_trajectories=10, max_steps=10 * 500),
+        model=dict(fc_sizes=[64], lstm_size=64, head_sizes=[64], dueling=True),
+        agent=dict(eps_init=1.0, eps_final=0.02, eps_steps=int(0.3 * args.steps), eps_eval=0.0),
+        algo=dict(sequence_length=20, burn_in=10, stride=10, n_step_return=5, discount=0.99, batch_size=32,
+                  replay_size=50_000, min_steps_learn=2_000, replay_ratio=1 / 16, target_update_interval=2_000,
+                  learning_rate=5e-4, adam_eps=1e-3, clip_grad_norm=40.0, double_dqn=True, value_rescale=True,
+                  prioritized_replay=True, pri_alpha=0.9, pri_beta_init=0.6, pri_beta_final=0.6),
+    )
+
+
+def main(argv=None):
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=100_000, argv=argv)
+    config = resolve_config(args, build_config)
+
+    sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
+    agent = R2d1Agent(model_kwargs=config["model"], **config["agent"])
+    algo = R2D1(**config["algo"])
+    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                             save_replay=config["save_replay"])
+    with logger_context(args.log_dir, name="pomdp_r2d1", params=config, resume=args.resume) as logger:
+        result = runner.train()
+    return report(result, logger, target=475)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
