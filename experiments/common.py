@@ -13,6 +13,10 @@ Every script takes::
     --torch-threads N   torch threads of the training process (default 1: fastest for small MLPs)
     --save-replay       replay-based algorithms: keep the replay's contents with the checkpoints, so --resume
                         continues with them (pass config["save_replay"] to the runner)
+    --dist-timeout S    under torchrun: seconds before the ranks give up on a dead or hung rank (default 60)
+
+Under ``torchrun`` (docs/scaling.md) every script switches to ``SyncRl`` by itself (:func:`make_runner`), and
+:func:`make_sampler` gives each rank its share of the config's envs.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from rlframe.errors import ConfigError, RlframeError
 from rlframe.logging import RunLogger
 
 SAMPLERS = ("serial", "cpu", "gpu", "alternating")
+_DIST_TIMEOUT: List[Optional[float]] = [None]  # --dist-timeout of the last parse_args (read by make_runner)
 _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
 
 
@@ -45,8 +50,11 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads of the trainer (default 1)")
     p.add_argument("--save-replay", action="store_true", default=None,
                    help="replay-based algorithms: save the replay with each checkpoint (resumes continue with it)")
+    p.add_argument("--dist-timeout", type=float, default=None, metavar="S",
+                   help="under torchrun: seconds before the ranks give up on a dead or hung rank (default 60)")
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
+    _DIST_TIMEOUT[0] = args.dist_timeout
     return args
 
 
@@ -92,18 +100,57 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Opt
     from rlframe.envs.gym import GymEnv
 
     SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
+    share = rank_share(config)
     return SamplerCls(
         EnvCls=EnvCls or GymEnv,
         env_kwargs=env_kwargs,
         batch_T=config["batch_T"],
-        batch_B=config["batch_B"],
+        batch_B=share["batch_B"],
         max_decorrelation_steps=0,
-        eval_n_envs=config["eval"]["n_envs"],
-        eval_max_trajectories=config["eval"]["max_trajectories"],
-        eval_max_steps=config["eval"]["max_steps"],
+        eval_n_envs=share["n_envs"],
+        eval_max_trajectories=share["max_trajectories"],
+        eval_max_steps=share["max_steps"],
         eval_env_kwargs=eval_env_kwargs,
         **sampler_kwargs,
     )
+
+
+def rank_share(config: Dict[str, Any]) -> Dict[str, Any]:
+    """This process's share of the config's train envs (``batch_B``) and eval budget: all of it, or under
+    torchrun with N ranks, 1/N of each, so that N ranks together train on the single-process batch (when
+    ``batch_B`` does not split, e.g. 1, each rank steps all ``batch_B`` envs)."""
+    from rlframe.core.distributed import torchrun_env
+
+    ev = config["eval"]
+    share = dict(batch_B=config["batch_B"], n_envs=ev["n_envs"], max_trajectories=ev["max_trajectories"],
+                 max_steps=ev["max_steps"])
+    env = torchrun_env()
+    n = 1 if env is None else env.world_size
+    if n == 1:
+        return share
+    if config["batch_B"] % n:
+        print(f"note: batch_B {config['batch_B']} does not split over {n} torchrun ranks: each rank steps "
+              f"{config['batch_B']} envs (an iteration is {n}x the single-process batch).", file=sys.stderr)
+    else:
+        share["batch_B"] = config["batch_B"] // n
+    for key in ("n_envs", "max_trajectories", "max_steps"):
+        if share[key]:
+            share[key] = max(1, -(-int(share[key]) // n))
+    return share
+
+
+def make_runner(RunnerCls: type, *args: Any, **kwargs: Any) -> Any:
+    """``RunnerCls(*args, **kwargs)``, or under torchrun its SyncRl counterpart (runners/sync_rl.py) with the
+    process-group timeout of ``--dist-timeout``: the one line that lets every script run data-parallel."""
+    from rlframe.core.distributed import torchrun_env
+
+    if torchrun_env() is None:
+        return RunnerCls(*args, **kwargs)
+    from rlframe.runners.sync_rl import runner_class_for
+
+    if _DIST_TIMEOUT[0] is not None:
+        kwargs["dist_timeout_s"] = _DIST_TIMEOUT[0]
+    return runner_class_for(RunnerCls)(*args, **kwargs)
 
 
 def choose_sampler(kind: str, workers: Optional[int]) -> Tuple[type, Dict[str, Any]]:
@@ -137,7 +184,13 @@ def make_run_affinity(config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def report(result: Dict[str, float], logger: RunLogger, target: Optional[float] = None) -> int:
-    """Print the final numbers; exit status 0 (also when ``target`` is missed: that is a result, not an error)."""
+    """Print the final numbers; exit status 0 (also when ``target`` is missed: that is a result, not an error).
+    Under torchrun only rank 0 prints (the others' ``result`` is not logged)."""
+    from rlframe.core.distributed import torchrun_env
+
+    env = torchrun_env()
+    if env is not None and env.rank != 0:
+        return 0
     ev = result.get("eval/return_mean")
     steps = int(result.get("time/env_steps", 0))
     line = f"Final: {steps:,d} env steps"

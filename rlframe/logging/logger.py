@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
+from rlframe.core.distributed import is_main_process
 from rlframe.errors import CheckpointError, ConfigError
 from rlframe.logging import checkpoint as ckpt
 from rlframe.logging.progress import CsvProgress, console_line
@@ -219,7 +220,9 @@ def logger_context(
     The directory is ``log_dir/name/run_<run_ID>`` (the next free number when ``run_ID`` is None), or
     ``resume`` itself to continue a stopped run from its newest checkpoint.
     """
-    if resume is not None:
+    if not is_main_process():  # a SyncRl rank > 0 (runners/sync_rl.py): rank 0 alone writes the run directory
+        run_dir, resume = None, None
+    elif resume is not None:
         run_dir = resume
     elif run_ID is None:
         run_dir = next_run_dir(log_dir, name)
