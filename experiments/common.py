@@ -13,7 +13,7 @@ Every script takes::
     --torch-threads N   torch threads of the training process (default 1: fastest for small MLPs)
     --save-replay       replay-based algorithms: keep the replay's contents with the checkpoints, so --resume
                         continues with them (pass config["save_replay"] to the runner)
-    --dist-timeout S    under torchrun: seconds before the ranks give up on a dead or hung rank (default 60)
+    --dist-timeout S    under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)
 
 Under ``torchrun`` (docs/scaling.md) every script switches to ``SyncRl`` by itself (:func:`make_runner`), and
 :func:`make_sampler` gives each rank its share of the config's envs.
@@ -51,7 +51,7 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
     p.add_argument("--save-replay", action="store_true", default=None,
                    help="replay-based algorithms: save the replay with each checkpoint (resumes continue with it)")
     p.add_argument("--dist-timeout", type=float, default=None, metavar="S",
-                   help="under torchrun: seconds before the ranks give up on a dead or hung rank (default 60)")
+                   help="under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)")
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
     _DIST_TIMEOUT[0] = args.dist_timeout

@@ -26,7 +26,7 @@ import torch
 
 from rlframe.errors import ConfigError, WorkerError
 
-DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_TIMEOUT_S = 30.0
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 _REDUCED = "_rlframe_grads_reduced"  # optimizer attribute: optimizer_step already averaged this step's grads
 

@@ -47,7 +47,7 @@ def _dqn_parts():
     return algo, agent, sampler
 
 
-def _rank_main(rank, port, which, log_dir, out_dir, die_after_itr, timeout_s):
+def _rank_main(rank, port, which, log_dir, out_dir, die_after_itr, timeout_s, resume):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     from rlframe.errors import WorkerError
@@ -63,11 +63,12 @@ def _rank_main(rank, port, which, log_dir, out_dir, die_after_itr, timeout_s):
                 os._exit(17)
             return optimize(itr, samples)
         algo.optimize_agent = optimize_then_die
-    runner = SyncRlEval(algo, agent, sampler, n_steps=256, seed=3, log_interval_steps=64,
+    runner = SyncRlEval(algo, agent, sampler, n_steps=384 if resume else 256, seed=3, log_interval_steps=64,
                         dist_env=dist.DistEnv(rank, WORLD, rank), dist_timeout_s=timeout_s)
     t0 = time.monotonic()
     try:
-        with logger_context(log_dir, name="sync", run_ID=0):
+        with logger_context(log_dir, name="sync", run_ID=None if resume else 0,
+                            resume=os.path.join(log_dir, "sync", "run_0") if resume else None):
             runner.train()
     except WorkerError as e:
         torch.save({"error": str(e), "seconds": time.monotonic() - t0}, os.path.join(out_dir, f"rank{rank}.pt"))
@@ -77,11 +78,11 @@ def _rank_main(rank, port, which, log_dir, out_dir, die_after_itr, timeout_s):
                os.path.join(out_dir, f"rank{rank}.pt"))
 
 
-def _spawn(tmp_path, which, die_after_itr=None, timeout_s=30.0, join_s=240):
+def _spawn(tmp_path, which, die_after_itr=None, timeout_s=30.0, join_s=240, resume=False):
     ctx = mp.get_context("spawn")
     port = _free_port()
     procs = [ctx.Process(target=_rank_main, args=(r, port, which, str(tmp_path / "runs"), str(tmp_path),
-                                                  die_after_itr, timeout_s)) for r in range(WORLD)]
+                                                  die_after_itr, timeout_s, resume)) for r in range(WORLD)]
     t0 = time.monotonic()
     for p in procs:
         p.start()
@@ -116,6 +117,18 @@ def test_two_gloo_ranks_hold_identical_weights_and_count_all_env_steps(tmp_path,
     assert sorted(os.listdir(tmp_path / "runs" / "sync")) == ["run_0"]
     assert float(rows[-1]["eval/episodes"]) == 2.0
     assert len([f for f in os.listdir(run_dir) if f.startswith("events.out.tfevents")]) == 1
+    if which == "dqn":
+        return
+    # resume to 384 steps: rank 1 gets rank 0's checkpoint, the weights stay identical, the rows continue
+    assert _spawn(tmp_path, which, resume=True)[0] == [0, 0]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD))
+    assert r0["env_steps"] == r1["env_steps"] == 384
+    assert r0["updates"] == r1["updates"] > 0
+    for k in r0["weights"]:
+        assert torch.equal(r0["weights"][k], r1["weights"][k]), k
+    with open(run_dir / "progress.csv") as f:
+        assert [float(r["time/env_steps"]) for r in csv.DictReader(f)] == [0.0, 64.0, 128.0, 192.0, 256.0, 320.0,
+                                                                             384.0]
 
 
 def test_a_rank_that_dies_ends_the_other_with_a_worker_error_within_the_timeout(tmp_path):
