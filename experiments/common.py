@@ -13,6 +13,8 @@ Every script takes::
     --torch-threads N   torch threads of the training process (default 1: fastest for small MLPs)
     --save-replay       replay-based algorithms: keep the replay's contents with the checkpoints, so --resume
                         continues with them (pass config["save_replay"] to the runner)
+    --runner async      replay-based algorithms: AsyncRl, sampling (--workers N processes, default 1) while the
+                        optimizer trains (runners/async_rl.py); default sync (MinibatchRl)
     --dist-timeout S    under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)
 
 Under ``torchrun`` (docs/scaling.md) every script switches to ``SyncRl`` by itself (:func:`make_runner`), and
@@ -29,7 +31,9 @@ from rlframe.errors import ConfigError, RlframeError
 from rlframe.logging import RunLogger
 
 SAMPLERS = ("serial", "cpu", "gpu", "alternating")
+RUNNERS = ("sync", "async")
 _DIST_TIMEOUT: List[Optional[float]] = [None]  # --dist-timeout of the last parse_args (read by make_runner)
+_RUNNER: List[str] = ["sync"]  # the run's runner kind (--runner, or the resumed config's), read by make_runner
 _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
 
 
@@ -50,11 +54,15 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads of the trainer (default 1)")
     p.add_argument("--save-replay", action="store_true", default=None,
                    help="replay-based algorithms: save the replay with each checkpoint (resumes continue with it)")
+    p.add_argument("--runner", choices=RUNNERS, default=None,
+                   help="sync (default) or async: sampling in its own processes while the optimizer trains "
+                        "(replay-based algorithms)")
     p.add_argument("--dist-timeout", type=float, default=None, metavar="S",
                    help="under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)")
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
     _DIST_TIMEOUT[0] = args.dist_timeout
+    _RUNNER[0] = args.runner or "sync"
     return args
 
 
@@ -69,7 +77,11 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
         args.sampler = args.sampler or "serial"
         args.torch_threads = args.torch_threads or 1
         args.save_replay = bool(args.save_replay)
-        return build_config(args)
+        args.runner = args.runner or "sync"
+        config = build_config(args)
+        config.setdefault("runner", args.runner)
+        _RUNNER[0] = config["runner"]
+        return config
     saved = RunLogger.saved_params(args.resume)
     if not saved:
         raise ConfigError(f"--resume {args.resume}: no params.json there; is it a run directory?")
@@ -79,9 +91,12 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
         if value is not None and value != config.get(flag):
             raise ConfigError(f"--resume keeps the run's {flag} ({config.get(flag)!r}); drop --{flag} {value}.")
     for key, value in (("steps", args.steps), ("sampler", args.sampler), ("workers", args.workers),
-                       ("torch_threads", args.torch_threads), ("save_replay", args.save_replay)):
+                       ("torch_threads", args.torch_threads), ("save_replay", args.save_replay),
+                       ("runner", args.runner)):
         if value is not None:
             config[key] = value
+    config.setdefault("runner", "sync")
+    _RUNNER[0] = config["runner"]
     return config
 
 
@@ -100,6 +115,10 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Opt
     from rlframe.envs.gym import GymEnv
 
     SamplerCls, sampler_kwargs = choose_sampler(config["sampler"], config["workers"])
+    if config.get("runner", "sync") == "async":  # the sampling processes run beside the optimizer
+        from rlframe.samplers.async_ import AsyncCpuSampler
+
+        SamplerCls, sampler_kwargs = AsyncCpuSampler, {"n_workers": int(config["workers"] or 1)}
     share = rank_share(config)
     return SamplerCls(
         EnvCls=EnvCls or GymEnv,
@@ -140,10 +159,17 @@ def rank_share(config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def make_runner(RunnerCls: type, *args: Any, **kwargs: Any) -> Any:
-    """``RunnerCls(*args, **kwargs)``, or under torchrun its SyncRl counterpart (runners/sync_rl.py) with the
-    process-group timeout of ``--dist-timeout``: the one line that lets every script run data-parallel."""
+    """``RunnerCls(*args, **kwargs)``; with ``--runner async`` its AsyncRl counterpart (runners/async_rl.py); under
+    torchrun its SyncRl counterpart (runners/sync_rl.py) with the process-group timeout of ``--dist-timeout``:
+    the one line that lets every script run asynchronously or data-parallel."""
     from rlframe.core.distributed import torchrun_env
 
+    if _RUNNER[0] == "async":
+        if torchrun_env() is not None:
+            raise ConfigError("--runner async runs in one process tree; drop torchrun or --runner async.")
+        from rlframe.runners.async_rl import AsyncRl, AsyncRlEval
+
+        return (AsyncRlEval if RunnerCls._eval else AsyncRl)(*args, **kwargs)
     if torchrun_env() is None:
         return RunnerCls(*args, **kwargs)
     from rlframe.runners.sync_rl import runner_class_for
