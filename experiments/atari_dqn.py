@@ -13,7 +13,8 @@ no-op starts, frame skip 4 with max-pooling, FIRE on reset and 4 stacked 84x84 g
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.dqn import DqnAgent
 from rlframe.algos.dqn import DQN
@@ -48,9 +49,9 @@ def main(argv=None):
                            eval_env_kwargs=dict(env_kwargs, clip_reward=False))
     agent = DqnAgent(ModelCls=DqnConvModel, model_kwargs=config["model"], **config["agent"])
     algo = DQN(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
-                             save_replay=config["save_replay"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                         save_replay=config["save_replay"])
     with logger_context(args.log_dir, name="atari_dqn", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger)

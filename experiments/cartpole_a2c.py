@@ -9,7 +9,8 @@ Evaluation (deterministic actions) runs before training and at every log interva
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import A2C
@@ -37,8 +38,8 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu|gpu|alternating
     agent = CategoricalPgAgent(model_kwargs=config["model"])
     algo = A2C(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
     with logger_context(args.log_dir, name="cartpole_a2c", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=475)

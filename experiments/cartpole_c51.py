@@ -10,7 +10,8 @@ Evaluation (greedy actions on the expected values) runs before training and at e
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.dqn import CatDqnAgent
 from rlframe.algos.dqn import CatDQN
@@ -40,9 +41,9 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))
     agent = CatDqnAgent(model_kwargs=config["model"], **config["agent"])
     algo = CatDQN(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
-                             save_replay=config["save_replay"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                         save_replay=config["save_replay"])
     with logger_context(args.log_dir, name="cartpole_c51", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=475)

@@ -11,7 +11,8 @@ Evaluation (greedy actions) runs before training and at every log interval; the 
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.dqn import DqnAgent
 from rlframe.algos.dqn import DQN
@@ -41,9 +42,9 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu|gpu|alternating
     agent = DqnAgent(model_kwargs=config["model"], **config["agent"])
     algo = DQN(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
-                             save_replay=config["save_replay"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                         save_replay=config["save_replay"])
     with logger_context(args.log_dir, name="cartpole_dqn", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=475)

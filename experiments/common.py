@@ -17,6 +17,12 @@ Every script takes::
     --debug             validate every env step (shapes, bounds, NaN/inf), naming the env and step of a bad value
 
 Ctrl-C and SIGTERM stop a run cleanly and print the command that resumes it (docs/troubleshooting.md).
+    --runner async      replay-based algorithms: AsyncRl, sampling (--workers N processes, default 1) while the
+                        optimizer trains (runners/async_rl.py); default sync (MinibatchRl)
+    --dist-timeout S    under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)
+
+Under ``torchrun`` (docs/scaling.md) every script switches to ``SyncRl`` by itself (:func:`make_runner`), and
+:func:`make_sampler` gives each rank its share of the config's envs.
 """
 from __future__ import annotations
 
@@ -34,6 +40,9 @@ DEFAULT_WORKER_TIMEOUT = 60.0
 
 SAMPLERS = ("serial", "cpu", "gpu", "alternating")
 ENV_BACKENDS = ("gym", "vector", "envpool")
+RUNNERS = ("sync", "async")
+_DIST_TIMEOUT: List[Optional[float]] = [None]  # --dist-timeout of the last parse_args (read by make_runner)
+_RUNNER: List[str] = ["sync"]  # the run's runner kind (--runner, or the resumed config's), read by make_runner
 _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
 
 
@@ -63,8 +72,15 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
                    f"(default {DEFAULT_WORKER_TIMEOUT:g})")
     p.add_argument("--debug", action="store_true", default=None,
                    help="validate every env step (shapes, bounds, NaN/inf) and name the env and step of a bad value")
+    p.add_argument("--runner", choices=RUNNERS, default=None,
+                   help="sync (default) or async: sampling in its own processes while the optimizer trains "
+                        "(replay-based algorithms)")
+    p.add_argument("--dist-timeout", type=float, default=None, metavar="S",
+                   help="under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)")
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
+    _DIST_TIMEOUT[0] = args.dist_timeout
+    _RUNNER[0] = args.runner or "sync"
     return args
 
 
@@ -81,9 +97,12 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
         args.sampler = args.sampler or "serial"
         args.torch_threads = 1 if args.torch_threads is None else args.torch_threads
         args.save_replay = bool(args.save_replay)
+        args.runner = args.runner or "sync"
         config = build_config(args)
         config.setdefault("worker_timeout", args.worker_timeout or DEFAULT_WORKER_TIMEOUT)
         config.setdefault("debug", bool(args.debug))
+        config.setdefault("runner", args.runner)
+        _RUNNER[0] = config["runner"]
         return config
     saved = RunLogger.saved_params(args.resume)
     if not saved:
@@ -95,9 +114,11 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
             raise ConfigError(f"--resume keeps the run's {flag} ({config.get(flag)!r}); drop --{flag} {value}.")
     for key, value in (("steps", args.steps), ("sampler", args.sampler), ("workers", args.workers),
                        ("torch_threads", args.torch_threads), ("save_replay", args.save_replay),
-                       ("worker_timeout", args.worker_timeout), ("debug", args.debug)):
+                       ("worker_timeout", args.worker_timeout), ("debug", args.debug), ("runner", args.runner)):
         if value is not None:
             config[key] = value
+    config.setdefault("runner", "sync")
+    _RUNNER[0] = config["runner"]
     return config
 
 
@@ -106,7 +127,8 @@ def check_counts(args: argparse.Namespace) -> None:
     for flag, value, what in (("--steps", args.steps, "env steps to train for, e.g. --steps 100000"),
                               ("--workers", args.workers, "worker processes, e.g. --workers 2"),
                               ("--torch-threads", args.torch_threads, "torch threads, e.g. --torch-threads 1"),
-                              ("--worker-timeout", args.worker_timeout, "seconds, e.g. --worker-timeout 60")):
+                              ("--worker-timeout", args.worker_timeout, "seconds, e.g. --worker-timeout 60"),
+                              ("--dist-timeout", args.dist_timeout, "seconds, e.g. --dist-timeout 30")):
         if value is not None and not value > 0:
             raise ConfigError(f"{flag} {value:g}: must be a positive number of {what} (leave the flag out for "
                               "the default).")
@@ -134,20 +156,70 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Opt
             raise ConfigError(f"--env-backend {backend} steps the whole batch in one env: use it with --sampler "
                               "serial (EnvPool runs its own threads), or drop --env-backend for parallel samplers.")
         EnvCls = GymVectorEnv if backend == "vector" else EnvPoolEnv
+    if config.get("runner", "sync") == "async":  # the sampling processes run beside the optimizer
+        from rlframe.samplers.async_ import AsyncCpuSampler
+
+        SamplerCls, sampler_kwargs = AsyncCpuSampler, {"n_workers": int(config["workers"] or 1)}
+    share = rank_share(config)
     return SamplerCls(
         EnvCls=EnvCls or GymEnv,
         env_kwargs=env_kwargs,
         batch_T=config["batch_T"],
-        batch_B=config["batch_B"],
+        batch_B=share["batch_B"],
         max_decorrelation_steps=0,
-        eval_n_envs=config["eval"]["n_envs"],
-        eval_max_trajectories=config["eval"]["max_trajectories"],
-        eval_max_steps=config["eval"]["max_steps"],
+        eval_n_envs=share["n_envs"],
+        eval_max_trajectories=share["max_trajectories"],
+        eval_max_steps=share["max_steps"],
         eval_env_kwargs=eval_env_kwargs,
         worker_timeout=float(config.get("worker_timeout") or DEFAULT_WORKER_TIMEOUT),
         debug=bool(config.get("debug", False)),
         **sampler_kwargs,
     )
+
+
+def rank_share(config: Dict[str, Any]) -> Dict[str, Any]:
+    """This process's share of the config's train envs (``batch_B``) and eval budget: all of it, or under
+    torchrun with N ranks, 1/N of each, so that N ranks together train on the single-process batch (when
+    ``batch_B`` does not split, e.g. 1, each rank steps all ``batch_B`` envs)."""
+    from rlframe.core.distributed import torchrun_env
+
+    ev = config["eval"]
+    share = dict(batch_B=config["batch_B"], n_envs=ev["n_envs"], max_trajectories=ev["max_trajectories"],
+                 max_steps=ev["max_steps"])
+    env = torchrun_env()
+    n = 1 if env is None else env.world_size
+    if n == 1:
+        return share
+    if config["batch_B"] % n:
+        print(f"note: batch_B {config['batch_B']} does not split over {n} torchrun ranks: each rank steps "
+              f"{config['batch_B']} envs (an iteration is {n}x the single-process batch).", file=sys.stderr)
+    else:
+        share["batch_B"] = config["batch_B"] // n
+    for key in ("n_envs", "max_trajectories", "max_steps"):
+        if share[key]:
+            share[key] = max(1, -(-int(share[key]) // n))
+    return share
+
+
+def make_runner(RunnerCls: type, *args: Any, **kwargs: Any) -> Any:
+    """``RunnerCls(*args, **kwargs)``; with ``--runner async`` its AsyncRl counterpart (runners/async_rl.py); under
+    torchrun its SyncRl counterpart (runners/sync_rl.py) with the process-group timeout of ``--dist-timeout``:
+    the one line that lets every script run asynchronously or data-parallel."""
+    from rlframe.core.distributed import torchrun_env
+
+    if _RUNNER[0] == "async":
+        if torchrun_env() is not None:
+            raise ConfigError("--runner async runs in one process tree; drop torchrun or --runner async.")
+        from rlframe.runners.async_rl import AsyncRl, AsyncRlEval
+
+        return (AsyncRlEval if RunnerCls._eval else AsyncRl)(*args, **kwargs)
+    if torchrun_env() is None:
+        return RunnerCls(*args, **kwargs)
+    from rlframe.runners.sync_rl import runner_class_for
+
+    if _DIST_TIMEOUT[0] is not None:
+        kwargs["dist_timeout_s"] = _DIST_TIMEOUT[0]
+    return runner_class_for(RunnerCls)(*args, **kwargs)
 
 
 def choose_sampler(kind: str, workers: Optional[int]) -> Tuple[type, Dict[str, Any]]:
@@ -181,7 +253,13 @@ def make_run_affinity(config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def report(result: Dict[str, float], logger: RunLogger, target: Optional[float] = None) -> int:
-    """Print the final numbers; exit status 0 (also when ``target`` is missed: that is a result, not an error)."""
+    """Print the final numbers; exit status 0 (also when ``target`` is missed: that is a result, not an error).
+    Under torchrun only rank 0 prints (the others' ``result`` is not logged)."""
+    from rlframe.core.distributed import torchrun_env
+
+    env = torchrun_env()
+    if env is not None and env.rank != 0:
+        return 0
     ev = result.get("eval/return_mean")
     steps = int(result.get("time/env_steps", 0))
     line = f"Final: {steps:,d} env steps"

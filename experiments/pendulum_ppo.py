@@ -11,7 +11,8 @@ better is a swinging-up, balancing pendulum.
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.pg import GaussianPgAgent
 from rlframe.algos.pg import PPO
@@ -39,8 +40,8 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu|gpu|alternating
     agent = GaussianPgAgent(model_kwargs=config["model"], clip_actions=True)
     algo = PPO(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
     with logger_context(args.log_dir, name="pendulum_ppo", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=-200)

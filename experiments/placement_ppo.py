@@ -18,7 +18,8 @@ interval, the deterministic policy's layout as the image ``placement/layout``. F
 import argparse
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
@@ -59,8 +60,8 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=env_kwargs)  # --sampler serial|cpu|gpu|alternating
     agent = CategoricalPgAgent(model_kwargs=config["model"])  # masks obs.action_mask
     algo = PPO(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
     )
     with logger_context(args.log_dir, name="placement_ppo", params=config, resume=args.resume) as logger:
         result = runner.train()

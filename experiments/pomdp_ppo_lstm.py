@@ -16,7 +16,8 @@ Evaluation (deterministic actions) runs before training and at every log interva
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 import gymnasium as gym
 
@@ -59,8 +60,8 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
     agent = make_agent(config["env"], config["model"])
     algo = PPO(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
     with logger_context(args.log_dir, name="pomdp_ppo_lstm", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=475)

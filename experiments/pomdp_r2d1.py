@@ -16,7 +16,8 @@ and at every log interval; the last one is printed at the end.
 """
 import sys
 
-from common import make_run_affinity, make_sampler, parse_args, report, resolve_config, run_fields, run_main
+from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
+                    run_main)
 
 from rlframe.agents.dqn.r2d1 import R2d1Agent
 from rlframe.algos.dqn.r2d1 import R2D1
@@ -47,9 +48,9 @@ def main(argv=None):
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
     agent = R2d1Agent(model_kwargs=config["model"], **config["agent"])
     algo = R2D1(**config["algo"])
-    runner = MinibatchRlEval(algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
-                             affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
-                             save_replay=config["save_replay"])
+    runner = make_runner(MinibatchRlEval, algo, agent, sampler, n_steps=config["steps"], seed=config["seed"],
+                         affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"],
+                         save_replay=config["save_replay"])
     with logger_context(args.log_dir, name="pomdp_r2d1", params=config, resume=args.resume) as logger:
         result = runner.train()
     return report(result, logger, target=475)

@@ -7,6 +7,8 @@ Sub-commands::
                                     an env's observation/action specs as rlframe sees them
     rlframe checkpoint PATH         counters and env specs stored in a checkpoint (file or run directory)
     rlframe placement ...           chip macro placement tools (cost, info)
+    rlframe launch SCRIPT --variant KEY=V1,V2 [--n-parallel N] [--log-dir DIR] [-- SCRIPT-ARGS]
+                                    a grid of experiments, N at once, each pinned to its own CPUs
 """
 from __future__ import annotations
 
@@ -81,6 +83,20 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_launch(args: argparse.Namespace) -> int:
+    import signal
+
+    from rlframe.launching.launcher import launch
+
+    def stop(signum, frame):  # SIGTERM stops the grid like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    runs = launch(args.script, args.variant or [], n_parallel=args.n_parallel, log_dir=args.log_dir,
+                  script_args=args.script_args)
+    return 0 if all(r.status == "ok" for r in runs) else 1
+
+
 def _print(d: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(d, indent=2, default=str))
@@ -106,13 +122,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a checkpoint file or a run directory (its newest checkpoint)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_checkpoint)
+    p = sub.add_parser("launch", help="run a grid of experiment variants, N at once, each on its own CPUs",
+                       description="Run SCRIPT once per combination of the --variant values (each KEY becomes "
+                       "the script flag --KEY), at most --n-parallel at once, each pinned to its own CPUs; "
+                       "arguments after -- go to every run. Writes DIR/<variant>/ and DIR/summary.csv.")
+    p.add_argument("script", help="a launch script, e.g. experiments/cartpole_ppo.py")
+    p.add_argument("--variant", action="append", metavar="KEY=V1,V2",
+                   help="a script flag and its values; several --variant give their product")
+    p.add_argument("--n-parallel", type=int, default=1, help="variants running at once (default 1)")
+    p.add_argument("--log-dir", default="runs/launch", help="root of the variants' run directories")
+    p.set_defaults(script_args=[])  # what follows "--" on the command line: see main()
+    p.set_defaults(func=cmd_launch)
     add_placement_parser(sub).set_defaults(func=run_placement)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: List[str] = []
+    if argv[:1] == ["launch"] and "--" in argv:  # rlframe launch SCRIPT ... -- SCRIPT-ARGS
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    if script_args:
+        args.script_args = script_args
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0

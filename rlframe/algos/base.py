@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 import torch
 
 from rlframe.algos.optim import clip_grad_norm
+from rlframe.core.distributed import reduce_gradients
 
 
 class RlAlgorithm:
@@ -70,6 +71,15 @@ class RlAlgorithm:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output; nothing to restore here."""
 
+    def optimizers(self) -> List[torch.optim.Optimizer]:
+        """Every optimizer the algorithm steps (SyncRl makes each data-parallel): by default the
+        ``torch.optim.Optimizer`` attributes (``optimizer``, ``q_optimizer``, ``pi_optimizer`` ...)."""
+        found: Dict[int, torch.optim.Optimizer] = {}
+        for value in vars(self).values():
+            if isinstance(value, torch.optim.Optimizer):
+                found.setdefault(id(value), value)
+        return list(found.values())
+
     # --- family-neutral optimisation plumbing -----------------------------------------------------------
     @staticmethod
     def make_optimizer(params: Iterable[torch.nn.Parameter], OptimCls: Type[torch.optim.Optimizer], lr: float,
@@ -108,6 +118,7 @@ class RlAlgorithm:
         """Clip the global gradient norm of ``params`` to ``max_grad_norm`` (None: no clipping), step
         ``optimizer``; returns the norm before clipping (a 0-d tensor, to be logged). ``on_grad_norm(norm)``
         runs before the step (e.g. ``algos.finite.check_finite``: a non-finite norm stops before the update)."""
+        reduce_gradients(optimizer, params)  # SyncRl (runners/sync_rl.py): average over the ranks before clipping
         grad_norm = clip_grad_norm(params, max_grad_norm)
         if on_grad_norm is not None:
             on_grad_norm(grad_norm)

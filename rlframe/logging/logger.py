@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
+from rlframe.core.distributed import is_main_process
 from rlframe.errors import CheckpointError, ConfigError
 from rlframe.logging import checkpoint as ckpt
 from rlframe.logging.progress import CsvProgress, console_line
@@ -252,7 +253,9 @@ def logger_context(
             raise ConfigError(f"snapshot_mode {snapshot_mode!r}: rlframe checkpoints at every log interval; give "
                               "'last' (keep the newest) or 'all' (keep every one), or keep_checkpoints=N.")
         keep_checkpoints = 1 if snapshot_mode == "last" else None
-    if resume is not None:
+    if not is_main_process():  # a SyncRl rank > 0 (runners/sync_rl.py): rank 0 alone writes the run directory
+        run_dir, resume = None, None
+    elif resume is not None:
         run_dir = resume
     elif run_ID is None:
         run_dir = next_run_dir(log_dir, name)

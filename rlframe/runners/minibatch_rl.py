@@ -87,6 +87,8 @@ class MinibatchRl:
     """
 
     _eval = False
+    rank = 0  # SyncRl (runners/sync_rl.py) sets these from its process group
+    world_size = 1
 
     def __init__(
         self,
@@ -150,7 +152,7 @@ class MinibatchRl:
     def startup(self) -> None:
         """Seed, pin, build the sampler (which validates env against agent) and the algorithm; restore a
         checkpoint when the open run directory is being resumed."""
-        self.logger = get_logger() or RunLogger(None)
+        self.logger = self._open_logger()
         resume = self.logger.resume_state
         if resume is not None and resume.get("seed") is not None:
             self.seed = int(resume["seed"])
@@ -171,8 +173,8 @@ class MinibatchRl:
             bootstrap_value=bool(self.algo.bootstrap_value),
             final_observation=bool(self.algo.final_observation),
             traj_info_kwargs=self.get_traj_info_kwargs(),
-            rank=0,
-            world_size=1,
+            rank=self.rank,
+            world_size=self.world_size,
         )
         self.episode_metrics = episode_metrics_for(self.sampler.EnvCls, self.sampler.env_kwargs)
         cuda_idx = affinity_get(self.affinity, "cuda_idx")
@@ -184,8 +186,8 @@ class MinibatchRl:
             batch_spec=self.sampler.batch_spec,
             mid_batch_reset=self._mid_batch_reset(),
             examples=examples,
-            world_size=1,
-            rank=0,
+            world_size=self.world_size,
+            rank=self.rank,
         )
         if self.save_replay and self.algo.replay is None:
             raise ConfigError(f"save_replay needs a replay-based algorithm; {type(self.algo).__name__} keeps no "
@@ -200,6 +202,10 @@ class MinibatchRl:
             )
         if self.logger.run_dir:
             self.logger.info(f"Logging to {self.logger.run_dir}  (view: {self.logger.tensorboard_command()})")
+
+    def _open_logger(self) -> RunLogger:
+        """The open run directory's logger (a console-only one outside :func:`logger_context`)."""
+        return get_logger() or RunLogger(None)
 
     # --- checkpoints -------------------------------------------------------------------------------------
     def checkpoint_state(self) -> Dict[str, Any]:

@@ -1,0 +1,72 @@
+"""AsyncRl / AsyncRlEval: a replay algorithm trains while the sampler collects ahead, at its replay ratio;
+wrong samplers and on-policy algorithms are refused; scripts take --runner async."""
+import csv
+import glob
+
+import pytest
+import torch
+
+from rlframe.errors import ConfigError
+from rlframe.runners import MinibatchRlEval
+from rlframe.runners.async_rl import AsyncRl, AsyncRlEval
+from tests.samplers.parallel.conftest import worker_processes
+from tests.test_experiments import _script
+
+
+def _dqn(Sampler, n_workers=1):
+    from rlframe.agents.dqn import DqnAgent
+    from rlframe.algos.dqn import DQN
+    from rlframe.envs.gym import GymEnv
+
+    kw = {} if Sampler.__name__ == "SerialSampler" else {"n_workers": n_workers}
+    sampler = Sampler(EnvCls=GymEnv, env_kwargs=dict(id="CartPole-v1"), batch_T=8, batch_B=2, eval_n_envs=1,
+                      eval_max_trajectories=1, eval_max_steps=100, **kw)
+    agent = DqnAgent(model_kwargs=dict(hidden_sizes=[16]))
+    algo = DQN(batch_size=16, min_steps_learn=64, replay_size=2000, replay_ratio=0.5)
+    return algo, agent, sampler
+
+
+def test_async_dqn_trains_at_its_replay_ratio(tmp_path):
+    from rlframe.logging import logger_context
+    from rlframe.samplers.async_ import AsyncCpuSampler
+
+    algo, agent, sampler = _dqn(AsyncCpuSampler, n_workers=2)
+    runner = AsyncRlEval(algo, agent, sampler, n_steps=640, seed=0, log_interval_steps=160)
+    with logger_context(str(tmp_path), name="a", run_ID=0):
+        result = runner.train()
+    assert result["time/env_steps"] == 640
+    # no update until min_steps_learn (64) are stored; from the batch that stores them on (env steps 48-64),
+    # one update per 2 env steps
+    assert runner.updates == int(0.5 * (640 - 48))
+    with open(glob.glob(str(tmp_path / "a" / "run_0" / "progress.csv"))[0]) as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[-1]["async/updates_per_step"]) == pytest.approx(0.5)
+    assert float(rows[-1]["async/wait_s"]) >= 0.0
+    assert "eval/return_mean" in rows[-1]
+    assert not worker_processes()  # the sampler processes are gone
+
+
+def test_async_rl_refuses_a_synchronous_sampler_and_an_on_policy_algorithm():
+    from rlframe.agents.pg import CategoricalPgAgent
+    from rlframe.algos.pg import PPO
+    from rlframe.samplers.async_ import AsyncSerialSampler
+    from rlframe.samplers.serial import SerialSampler
+
+    algo, agent, sampler = _dqn(SerialSampler)
+    with pytest.raises(ConfigError, match="asynchronous sampler"):
+        AsyncRl(algo, agent, sampler, n_steps=100)
+    _, _, sampler = _dqn(AsyncSerialSampler)
+    runner = AsyncRl(PPO(), CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[8])), sampler, n_steps=100)
+    with pytest.raises(ConfigError, match="keeps no replay"):
+        runner.train()
+    assert not worker_processes()
+
+
+def test_scripts_take_runner_async(tmp_path):
+    mod = _script("cartpole_dqn")
+    assert mod.main(["--runner", "async", "--steps", "1536", "--log-dir", str(tmp_path)]) == 0
+    run = tmp_path / "cartpole_dqn" / "run_0"
+    with open(run / "progress.csv") as f:
+        assert "async/updates_per_step" in next(csv.DictReader(f))
+    assert torch.load(glob.glob(str(run / "checkpoints" / "*.pt"))[-1], weights_only=False)["runner"] == "AsyncRlEval"
+    assert MinibatchRlEval is not AsyncRlEval
