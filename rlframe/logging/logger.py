@@ -261,8 +261,9 @@ def logger_context(
         run_dir = next_run_dir(log_dir, name)
     else:
         run_dir = os.path.join(log_dir, name, f"run_{run_ID}")
-    _LAST_RUN_DIR[:] = [os.path.abspath(run_dir)]
-    created = resume is None and not os.path.exists(run_dir)
+    if run_dir is not None:
+        _LAST_RUN_DIR[:] = [os.path.abspath(run_dir)]
+    created = run_dir is not None and resume is None and not os.path.exists(run_dir)
     try:
         logger = RunLogger(run_dir, params, use_tensorboard=use_tensorboard, resume=resume is not None,
                            keep_checkpoints=keep_checkpoints, console=console)
