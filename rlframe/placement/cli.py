@@ -50,7 +50,36 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     _add_baselines(sub)
     from rlframe.placement.clustering.cli import add_cluster_parser
     add_cluster_parser(sub)
+    _add_synth(sub)
     return p
+
+
+def _add_synth(sub) -> None:
+    s = sub.add_parser("synth", help="write a synthetic netlist and its .plc (rlframe/placement/synthetic.py)")
+    s.add_argument("--out", required=True, help="folder for synthetic_<N>_s<S>.pb.txt and .plc")
+    s.add_argument("--macros", type=int, default=16, help="hard macros (default 16)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--soft-per-macro", type=float, default=4.0, help="soft macros per hard macro")
+    s.add_argument("--ports", type=int, default=16)
+    s.add_argument("--utilization", type=float, default=0.6, help="macro area / canvas area")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(placement_func=cmd_synth)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from rlframe.placement.formats import read_netlist
+    from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
+    spec = SyntheticSpec(n_macros=args.macros, seed=args.seed, soft_per_macro=args.soft_per_macro,
+                         n_ports=args.ports, utilization=args.utilization)
+    netlist, plc = write_synthetic(args.out, spec)
+    out = {"netlist": netlist, "plc": plc, "stats": read_netlist(netlist).summary()}
+    if args.json:
+        print(_json(out))
+    else:
+        st = out["stats"]
+        print(f"wrote {netlist} ({st['hard_macros']} hard macros, {st['soft_macros']} soft macros, "
+              f"{st['ports']} ports, {st['nets']} nets) and {plc}")
+    return 0
 
 
 def _add_weights(parser: argparse.ArgumentParser) -> None:
