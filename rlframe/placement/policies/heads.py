@@ -32,21 +32,23 @@ def grid_of_action(name: str, action_size: int, rows: int, cols: int) -> None:
 class DeconvGridHead(nn.Module):
     """Vector ``[B, in_features]`` -> logits ``[B, rows * cols]`` (cell index ``row * cols + col``).
 
-    A linear layer to a ``[channels, 4, 4]`` map, transposed convolutions doubling the size until it
-    covers the grid, a bilinear resize to exactly ``rows x cols`` and a 1x1 conv to one logit per cell.
+    A linear layer to a ``[channels, 4, 4]`` map, ``upsamples`` transposed convolutions doubling the size
+    (default 3: 32 x 32), a bilinear resize to exactly ``rows x cols`` and a 1x1 conv to one logit per cell.
+    The parameters do not depend on the grid, so one set of weights serves netlists of any grid
+    (pre-training on several designs, zero-shot on a new one).
     An optional ``skip`` map ``[B, skip_channels, rows, cols]`` is concatenated before the last conv
     (MaskPlace fuses its local conv features this way).
     """
 
-    def __init__(self, in_features: int, grid: Tuple[int, int], channels: int = 16, skip_channels: int = 0):
+    def __init__(self, in_features: int, grid: Tuple[int, int], channels: int = 16, skip_channels: int = 0,
+                 upsamples: int = 3):
         super().__init__()
         self.rows, self.cols = int(grid[0]), int(grid[1])
         self.channels = channels
         self.fc = nn.Sequential(nn.Linear(in_features, channels * 16), nn.ReLU())
-        layers, size = [], 4
-        while size < max(self.rows, self.cols):
+        layers = []
+        for _ in range(upsamples):
             layers += [nn.ConvTranspose2d(channels, channels, 4, stride=2, padding=1), nn.ReLU()]
-            size *= 2
         self.deconv = nn.Sequential(*layers)
         self.out = nn.Conv2d(channels + skip_channels, 1, 1)
 
