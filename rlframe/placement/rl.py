@@ -85,7 +85,10 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
     plc = resolve_plc(netlist, plc)
     key = "design" if netlist in list_designs() else "netlist"
     env_kwargs = {"id": "rlframe.placement:rlframe/MacroPlacement-v0", key: netlist, "plc": plc,
-                  "observation": OBSERVATION[policy], "reward": reward}
+                  "observation": OBSERVATION[policy], "reward": reward,
+                  # the masked policy never picks an infeasible cell; the sampler's start-up probe
+                  # (rlframe/samplers/checks.py) steps a random action, which "error" would refuse
+                  "infeasible_action": "penalty"}
     grid = MacroPlacementEnv(**{k: v for k, v in env_kwargs.items() if k != "id"}).problem.grid
     model_kwargs = dict(ck["model_kwargs"]) if ck else {}
     if policy == "gnn":

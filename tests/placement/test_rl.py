@@ -31,3 +31,12 @@ def test_zero_shot_needs_a_checkpoint(tmp_path):
         rl_place("macro_tiles_10x10", str(tmp_path / "a.plc"))
     with pytest.raises(ConfigError, match="does not exist"):
         rl_place("macro_tiles_10x10", str(tmp_path / "a.plc"), checkpoint=str(tmp_path / "none.pt"))
+
+
+def test_fine_tune_where_a_random_first_action_is_infeasible(tmp_path):
+    """The sampler's start-up probe steps a random action; on this netlist many cells do not fit the
+    first macro, which the env in infeasible_action='error' mode would refuse."""
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=16, seed=0))
+    res = rl_place(netlist, str(tmp_path / "a.plc"), plc=plc, policy="cnn", seconds=0.1,
+                   batch_T=16, batch_B=1)
+    assert res.env_steps == 16 and res.costs["overlap"] == 0.0
