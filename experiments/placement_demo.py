@@ -30,7 +30,8 @@ from rlframe.envs.gym import GymEnv
 from rlframe.placement.baselines import greedy_placement, random_placement, simulated_annealing
 from rlframe.placement.env.rollout import policy_placement, rendering_env
 from rlframe.logging import logger_context
-from rlframe.placement.policies import CellConvPolicy
+from rlframe.placement.env import MacroPlacementEnv
+from rlframe.placement.policies import POLICIES
 from rlframe.runners import MinibatchRlEval
 from rlframe.samplers.serial import SerialSampler
 
@@ -44,6 +45,8 @@ p.add_argument("--seed", type=int, default=0)
 p.add_argument("--log-dir", default="runs")
 p.add_argument("--log-interval", type=int, default=6_000, help="env steps between log rows and layouts")
 p.add_argument("--sa-seconds", type=float, default=10.0, help="simulated annealing's time budget")
+p.add_argument("--policy", choices=tuple(POLICIES), default="cell",
+               help="cell (CellConvPolicy, default), cnn (MaskPlaceCnnPolicy) or gnn (EdgeGnnPolicy)")
 p.add_argument("--random-samples", type=int, default=16, help="random placements averaged in the table")
 
 
@@ -51,16 +54,21 @@ def main(argv=None):
     args = p.parse_args(argv)
     t_start = time.perf_counter()
     torch.set_num_threads(1)
-    env_kwargs = dict(id=ENV_ID, design=args.design, reward="hpwl", observation="image")
+    env_kwargs = dict(id=ENV_ID, design=args.design, reward="hpwl",
+                      observation="graph" if args.policy == "gnn" else "image")
+    model = dict(channels=16)
+    if args.policy == "gnn":  # the graph observation does not carry the grid's shape
+        grid = MacroPlacementEnv(design=args.design).problem.grid
+        model["grid"] = (grid.rows, grid.cols)
     config = dict(design=args.design, steps=args.steps, seed=args.seed, env_kwargs=env_kwargs,
-                  batch_T=100, batch_B=4, model=dict(channels=16),
+                  policy=args.policy, batch_T=100, batch_B=4, model=model,
                   algo=dict(discount=0.99, gae_lambda=0.95, learning_rate=1e-3, epochs=4, minibatches=4,
                             ratio_clip=0.2, entropy_loss_coeff=0.003))
 
     sampler = SerialSampler(EnvCls=GymEnv, env_kwargs=env_kwargs, batch_T=config["batch_T"],
                             batch_B=config["batch_B"], max_decorrelation_steps=0,
                             eval_n_envs=1, eval_max_trajectories=1, eval_max_steps=10_000)
-    agent = CategoricalPgAgent(CellConvPolicy, model_kwargs=config["model"])   # masks obs.action_mask
+    agent = CategoricalPgAgent(POLICIES[args.policy], model_kwargs=config["model"])   # masks obs.action_mask
     algo = PPO(**config["algo"])
     show_env = rendering_env(env_kwargs)   # the runner logs placement/layout itself (the env's metrics hook)
     runner = MinibatchRlEval(algo, agent, sampler, n_steps=args.steps, seed=args.seed,

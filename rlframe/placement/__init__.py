@@ -11,7 +11,8 @@ Package map (docs/placement.md, "Package map")::
     state.py         PlacementProblem / PlacementState: legal hard-macro placement shared by env and baselines
     env/             the gymnasium env (env.py), its observations, registration, policy rollouts
     baselines.py     random, greedy and simulated-annealing placers
-    policies.py      placement policies (CellConvPolicy)
+    policies/        placement policies (CellConvPolicy, MaskPlaceCnnPolicy, EdgeGnnPolicy)
+    synthetic.py     synthetic netlists for pre-training (rlframe placement synth)
     clustering/      flat netlists -> soft macros (``rlframe placement cluster``)
     designs.py       shipped designs (data/) and name resolution
     cli.py           the ``rlframe placement ...`` sub-commands

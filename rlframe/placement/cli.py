@@ -50,7 +50,72 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     _add_baselines(sub)
     from rlframe.placement.clustering.cli import add_cluster_parser
     add_cluster_parser(sub)
+    _add_synth(sub)
+    _add_rl(sub)
     return p
+
+
+def _add_rl(sub) -> None:
+    r = sub.add_parser("rl", help="place with a learned policy: zero-shot from a checkpoint or fine-tuned "
+                                  "(rlframe/placement/rl.py)")
+    r.add_argument("--netlist", required=True, help="netlist .pb.txt[.gz] or shipped design name")
+    r.add_argument("--plc", default=None, help="starting .plc (default: the design's / the companion .plc)")
+    r.add_argument("--checkpoint", default=None, help="policy checkpoint (from --save-checkpoint)")
+    r.add_argument("--policy", choices=("cell", "cnn", "gnn"), default="cnn",
+                   help="policy to train from scratch when no --checkpoint (default cnn)")
+    r.add_argument("--time", type=float, default=0.0,
+                   help="seconds of PPO fine-tuning (0: zero-shot, needs --checkpoint)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
+    r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
+    r.add_argument("--save-checkpoint", default=None, help="write the (fine-tuned) policy here")
+    r.add_argument("--out", required=True, help="output .plc path")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(placement_func=cmd_rl)
+
+
+def cmd_rl(args: argparse.Namespace) -> int:
+    from rlframe.placement.rl import rl_place
+    res = rl_place(args.netlist, args.out, plc=args.plc, checkpoint=args.checkpoint, policy=args.policy,
+                   seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
+                   save_checkpoint=args.save_checkpoint)
+    out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
+           "evaluations": res.evaluations, "checkpoint": res.checkpoint, **res.costs}
+    if args.json:
+        print(_json(out))
+    else:
+        print(f"rl: {res.env_steps} env steps, {res.evaluations} evaluations in {res.seconds:.1f} s -> {res.out}")
+        print(f"soft macros: {_REGIME_TEXT[args.fd]}")
+        _print_costs(res.costs)
+    return 0
+
+
+def _add_synth(sub) -> None:
+    s = sub.add_parser("synth", help="write a synthetic netlist and its .plc (rlframe/placement/synthetic.py)")
+    s.add_argument("--out", required=True, help="folder for synthetic_<N>_s<S>.pb.txt and .plc")
+    s.add_argument("--macros", type=int, default=16, help="hard macros (default 16)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--soft-per-macro", type=float, default=4.0, help="soft macros per hard macro")
+    s.add_argument("--ports", type=int, default=16)
+    s.add_argument("--utilization", type=float, default=0.6, help="macro area / canvas area")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(placement_func=cmd_synth)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from rlframe.placement.formats import read_netlist
+    from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
+    spec = SyntheticSpec(n_macros=args.macros, seed=args.seed, soft_per_macro=args.soft_per_macro,
+                         n_ports=args.ports, utilization=args.utilization)
+    netlist, plc = write_synthetic(args.out, spec)
+    out = {"netlist": netlist, "plc": plc, "stats": read_netlist(netlist).summary()}
+    if args.json:
+        print(_json(out))
+    else:
+        st = out["stats"]
+        print(f"wrote {netlist} ({st['hard_macros']} hard macros, {st['soft_macros']} soft macros, "
+              f"{st['ports']} ports, {st['nets']} nets) and {plc}")
+    return 0
 
 
 def _add_weights(parser: argparse.ArgumentParser) -> None:

@@ -46,7 +46,7 @@ from rlframe.placement.formats.plc import Placement, make_placement
 from rlframe.placement.state import (
     COST_KEYS, Finisher, PlacementProblem, PlacementState, plc_header)
 
-REWARDS = ("proxy", "hpwl")
+REWARDS = ("proxy", "hpwl", "mix")
 OBSERVATIONS = ("image", "graph", "both")
 
 
@@ -65,7 +65,8 @@ class MacroPlacementEnv(gym.Env):
         reward: ``"proxy"`` (sparse: ``-proxy cost`` at the end, 0 before) or ``"hpwl"`` (dense:
             ``-ΔHPWL / hpwl_reward_norm`` per step, where the HPWL counts the nets' placed nodes;
             the rewards of an episode sum to ``-(final - initial placed HPWL) / hpwl_reward_norm``;
-            the final proxy cost is still in ``info``).
+            the final proxy cost is still in ``info``); or ``"mix"``: the dense reward at every step
+            plus ``-mix_proxy_weight * proxy cost`` at the end.
         cost_weights: proxy-cost weights, one per registered cost term in order (``(wirelength,
             density, congestion)``, rlframe/placement/cost.py) or a mapping by term name; default 1 / 0.5 / 0.5.
         observation: ``"image"``, ``"graph"`` or ``"both"``.
@@ -79,6 +80,7 @@ class MacroPlacementEnv(gym.Env):
         hpwl_reward_norm: divisor of the dense reward; default ``(W + H) * (mean over movable
             macros of the total weight of their nets)``, so one step's reward is about minus
             the mean span increase of the macro's nets relative to the canvas half-perimeter.
+        mix_proxy_weight: weight of the final proxy cost in ``reward="mix"``.
         max_episode_steps: truncation limit (matters only in ``"penalty"`` mode).
         render_mode: ``None`` or ``"rgb_array"``.
         render_size: pixels of the longer canvas side in :meth:`render`.
@@ -104,6 +106,7 @@ class MacroPlacementEnv(gym.Env):
         run_fd: bool = True,
         fd_schedule: Any = None,
         hpwl_reward_norm: Optional[float] = None,
+        mix_proxy_weight: float = 1.0,
         max_episode_steps: Optional[int] = None,
         render_mode: Optional[str] = None,
         render_size: int = 512,
@@ -146,6 +149,7 @@ class MacroPlacementEnv(gym.Env):
                           + "; ".join(dead) + " (see `rlframe placement info`)", stacklevel=2)
         self.design = design
         self.reward_mode = reward
+        self.mix_proxy_weight = float(mix_proxy_weight)
         self.cost_weights = cost_weights
         self.observation_mode = observation
         self.infeasible_action = infeasible_action
@@ -219,7 +223,8 @@ class MacroPlacementEnv(gym.Env):
             return self._obs(), self.infeasible_penalty, False, truncated, \
                 self._info(infeasible=True)
         delta = st.place(a)
-        reward = -delta / self.hpwl_reward_norm if self.reward_mode == "hpwl" else 0.0
+        dense = self.reward_mode in ("hpwl", "mix")
+        reward = -delta / self.hpwl_reward_norm if dense else 0.0
         terminated, dead_end = False, False
         if st.done:
             terminated = True
@@ -227,9 +232,11 @@ class MacroPlacementEnv(gym.Env):
             self._final_xy = (fx, fy)
             if self.reward_mode == "proxy":
                 reward = -self._final["proxy_cost"]
+            elif self.reward_mode == "mix":
+                reward -= self.mix_proxy_weight * self._final["proxy_cost"]
         elif not st.mask().any():
             terminated, dead_end = True, True
-            reward = self.dead_end_reward + (reward if self.reward_mode == "hpwl" else 0.0)
+            reward = self.dead_end_reward + reward
         truncated = not terminated and self._steps >= self.max_episode_steps
         self._ended = terminated or truncated
         return self._obs(), float(reward), terminated, truncated, self._info(dead_end=dead_end)

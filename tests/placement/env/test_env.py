@@ -251,3 +251,20 @@ def test_bad_arguments():
         MacroPlacementEnv(design="toy_macro_stdcell", observation="pixels")
     with pytest.raises(ConfigError, match="infeasible_action"):
         MacroPlacementEnv(design="toy_macro_stdcell", infeasible_action="ignore")
+
+
+def test_mix_reward_is_dense_plus_weighted_final_proxy():
+    rewards = {}
+    for mode in ("hpwl", "mix"):
+        env = gymnasium.make("rlframe/MacroPlacement-v0", design="macro_tiles_10x10", reward=mode,
+                             mix_proxy_weight=0.5)
+        obs, _ = env.reset(seed=0)
+        out, done = [], False
+        while not done:
+            obs, r, done, _, info = env.step(int(np.flatnonzero(obs["action_mask"])[0]))
+            out.append(r)
+        rewards[mode] = (np.array(out), info["proxy_cost"])
+    (dense, proxy), (mix, proxy_mix) = rewards["hpwl"], rewards["mix"]
+    assert proxy == proxy_mix > 0
+    np.testing.assert_allclose(mix[:-1], dense[:-1])
+    np.testing.assert_allclose(mix[-1], dense[-1] - 0.5 * proxy)
