@@ -150,3 +150,19 @@ class BaseAgent:
         model = self.model.module if hasattr(self.model, "module") else self.model
         model.load_state_dict(state_dict)
         self.sync_shared_memory()
+
+
+def box_action_model_kwargs(agent: Any, env_spaces: Any, instead: str) -> Dict[str, Any]:
+    """``observation_shape`` and ``action_size`` for an agent acting in a 1-D Box; any other action space is a
+    :class:`ConfigError` naming the agent and ``instead`` (the agent to use for it)."""
+    import gymnasium as gym
+
+    from rlframe.errors import ConfigError
+    from rlframe.models.observation import observation_shape_from_space
+
+    space = env_spaces.action
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise ConfigError(f"{type(agent).__name__} needs a 1-D Box action space, got {space}: {instead}, or "
+                          "flatten the action space in a wrapper.")
+    return dict(observation_shape=observation_shape_from_space(env_spaces.observation), action_size=int(space.shape[0]))
+

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-import gymnasium as gym
 import numpy as np
 import torch
 
+from rlframe.agents.base import box_action_model_kwargs
 from rlframe.agents.pg.base import PgAgentBase
 from rlframe.distributions.gaussian import DistInfoStd, Gaussian
-from rlframe.errors import ConfigError
-from rlframe.models.observation import observation_shape_from_space
 from rlframe.models.pg import GaussianPgMlpModel
 
 
@@ -40,14 +38,7 @@ class GaussianPgAgent(PgAgentBase):
         self.clip_actions = bool(clip_actions)
 
     def make_env_to_model_kwargs(self, env_spaces) -> Dict[str, Any]:
-        space = env_spaces.action
-        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-            raise ConfigError(
-                f"GaussianPgAgent needs a 1-D Box action space, got {space}: use CategoricalPgAgent for "
-                "Discrete actions, or flatten the action space in a wrapper."
-            )
-        return dict(observation_shape=observation_shape_from_space(env_spaces.observation),
-                    action_size=int(space.shape[0]))
+        return box_action_model_kwargs(self, env_spaces, "use CategoricalPgAgent for Discrete actions")
 
     def initialize(self, env_spaces, share_memory: bool = False, global_B: int = 1, env_ranks=None) -> None:
         super().initialize(env_spaces, share_memory, global_B, env_ranks)

@@ -16,14 +16,12 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Sequence
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-from rlframe.agents.base import AgentStep, BaseAgent
+from rlframe.agents.base import AgentStep, BaseAgent, box_action_model_kwargs
 from rlframe.core.buffers import buffer_to
 from rlframe.errors import ConfigError
-from rlframe.models.observation import observation_shape_from_space
 from rlframe.models.qpg import QMlpModel, soft_update_
 
 
@@ -91,14 +89,7 @@ class QpgAgentBase(BaseAgent):
 
     # --- set-up -----------------------------------------------------------------------------------------
     def make_env_to_model_kwargs(self, env_spaces) -> Dict[str, Any]:
-        space = env_spaces.action
-        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-            raise ConfigError(
-                f"{type(self).__name__} needs a 1-D Box action space, got {space}: use DqnAgent for Discrete "
-                "actions, or flatten the action space in a wrapper."
-            )
-        return dict(observation_shape=observation_shape_from_space(env_spaces.observation),
-                    action_size=int(space.shape[0]))
+        return box_action_model_kwargs(self, env_spaces, "use DqnAgent for Discrete actions")
 
     def initialize(self, env_spaces, share_memory: bool = False, global_B: int = 1,
                    env_ranks: Optional[Sequence[int]] = None) -> None:
