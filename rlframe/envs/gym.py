@@ -20,6 +20,10 @@ into preallocated ``[T, B]`` buffers (Stooke & Abbeel, 2019). This is the gymnas
 - Seeding: ``seed(s)`` (or ``GymEnv(id, seed=s)``) stores a seed used by the next ``reset`` and seeds
   the action space; samplers give every env a distinct seed from ``core.seeding.env_seeds``.
 - ``action_masks()`` is present exactly when the underlying env (or a wrapper) has it.
+- gymnasium's usage-checking wrappers (``OrderEnforcing``: step before reset; ``PassiveEnvChecker``:
+  first-call API checks, already run on the spaces by ``gymnasium.make``) are taken out of the wrapper
+  chain: rlframe's collectors always reset first and its probe checks every value against the spaces
+  (``samplers/checks.py``), and the two wrappers cost ~0.7 µs per CartPole step (~10% of the step).
 """
 from __future__ import annotations
 
@@ -62,6 +66,19 @@ def _zero_like(v: Any) -> Any:
     if isinstance(v, (bool, np.bool_)):
         return False
     return type(v)(0)
+
+
+_USAGE_CHECKS = (gym.wrappers.OrderEnforcing, gym.wrappers.PassiveEnvChecker)
+
+
+def without_usage_checks(env: gym.Env) -> gym.Env:
+    """``env`` with gymnasium's ``OrderEnforcing`` and ``PassiveEnvChecker`` wrappers removed from its chain
+    (every other wrapper, e.g. ``TimeLimit``, kept in order)."""
+    if isinstance(env, _USAGE_CHECKS):
+        return without_usage_checks(env.env)
+    if isinstance(env, gym.Wrapper):
+        env.env = without_usage_checks(env.env)
+    return env
 
 
 class EnvInfoConverter:
@@ -150,6 +167,7 @@ class GymEnv:
                 f"folder that holds {module.replace('.', '/')}.py, add that folder to PYTHONPATH, or install "
                 "the package that provides it."
             ) from e
+        self.env = without_usage_checks(self.env)
         for wrap in wrappers:
             self.env = wrap(self.env)
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
