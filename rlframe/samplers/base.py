@@ -226,6 +226,23 @@ class BaseSampler:
     def evaluate_agent(self, itr: int) -> List[TrajInfo]:
         raise NotImplementedError
 
+    # --- exact resume (docs/scaling.md, "Resume guarantees") -------------------------------------------------
+    #: True when :meth:`state_dict` saves everything the sampler carries between iterations (env states,
+    #: the collector's step buffers and in-progress TrajInfos, the agent's sampling state), so a resumed run
+    #: continues bit-exactly; False: a resumed run starts fresh episodes in every env (runners warn).
+    exact_resume = False
+
+    def state_dict(self) -> Dict[str, Any]:
+        """What a resumed run needs to continue this sampler exactly (plain values, tensors and bytes, so the
+        checkpoint stays readable with ``torch.load(weights_only=True)``); ``{}`` here: nothing is saved."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> bool:
+        """Continue from :meth:`state_dict`'s output, after :meth:`initialize`; returns True when every training
+        env continues its episode (False when some were reset instead, with a
+        :class:`~rlframe.errors.ResumeWarning` naming them). Nothing to restore here."""
+        return False
+
     def shutdown(self) -> None:
         """Release envs, processes and shared memory; always returns and is idempotent."""
 

@@ -8,14 +8,16 @@ and steps it with ``samplers.batched.BatchedResetCollector``.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
 
 from rlframe.envs.vector import is_batched_env_class
+from rlframe.errors import ResumeWarning
 from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.batched import (
     BatchedResetCollector, make_batched_env, make_batched_eval_envs, probe_batched_env,
 )
-from rlframe.samplers.collectors import close_envs, make_envs
+from rlframe.samplers.collectors import close_envs, load_env_states, make_envs, save_env_states
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.watchdog import EnvWatchdog
 
@@ -35,7 +37,14 @@ class SerialSampler(BaseSampler):
     ``worker_timeout`` (seconds one env ``reset``/``step`` may take, the pre-flight probe's included) is the
     parallel samplers' argument (``start_timeout`` is accepted for the same constructor): a hanging env ends
     in :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
+
+    Exact resume (``exact_resume = True``): :meth:`state_dict` holds every train and eval env's state
+    (``Env.get_state``) and the training collector's carried state, so a run resumed from a checkpoint
+    continues bit-exactly (docs/scaling.md, "Resume guarantees"). An env that cannot be saved is named in a
+    :class:`~rlframe.errors.ResumeWarning` (once, at the first checkpoint) and reset when the run resumes.
     """
+
+    exact_resume = True
 
     def __init__(self, *args: Any, worker_timeout: float = 60.0, start_timeout: float = 120.0, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -59,15 +68,18 @@ class SerialSampler(BaseSampler):
         self.traj_info_factory = setup.traj_info_factory
         self.envs: List[Any] = []
         self.eval_envs: List[Any] = []
+        self._warned_unsaved: set = set()
         if is_batched_env_class(self.EnvCls):  # one env stepping the whole batch (rlframe.envs.vector)
             self.envs = [make_batched_env(self, setup.train_seeds)]
             self.eval_envs = make_batched_eval_envs(self.envs[0], setup.eval_seeds)
+            self._state_envs = (list(self.envs), list(self.eval_envs))
             example = probe_batched_env(self.envs[0])
             self.envs[0].seed(setup.train_seeds)
             setup.CollectorCls = BatchedResetCollector
         else:
             self.envs = make_envs(self.EnvCls, self.env_kwargs, setup.train_seeds)
             self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, setup.eval_seeds)
+            self._state_envs = (list(self.envs), list(self.eval_envs))  # unwatched: their own state API
             self.envs, self.eval_envs = self.watchdog.watch(self.envs), self.watchdog.watch(self.eval_envs, "eval env")
             example = setup.probe(self.envs[0], self.eval_envs[0] if self.eval_envs else None,
                                   timeout=self.worker_timeout)
@@ -104,11 +116,47 @@ class SerialSampler(BaseSampler):
         self.agent.eval_mode(itr)
         return self.eval_collector.collect_evaluation(itr)
 
+    # --- exact resume ---------------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Train and eval env states (``save_env_states``) and the training collector's carried state."""
+        train, evals = self._state_envs
+        state = {"sampler": type(self).__name__, "envs": save_env_states(train, "train env"),
+                 "eval_envs": save_env_states(evals, "eval env"), "collector": self.collector.state_dict()}
+        for label, saved in (("train env", state["envs"]), ("eval env", state["eval_envs"])):
+            for i, entry in enumerate(saved):
+                if entry["state"] is None and (label, i) not in self._warned_unsaved:
+                    self._warned_unsaved.add((label, i))
+                    warnings.warn(_unsaved_message(label, i, entry), ResumeWarning, stacklevel=2)
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> bool:
+        """Set every env's state and the collector's; envs saved without a state are reset (a warning names
+        each). Returns True when every train env continues its episode."""
+        train, evals = self._state_envs
+        self.collector.load_state_dict(state["collector"])
+        missing = load_env_states(train, state["envs"], "train env")
+        if missing:
+            self.collector.restart_envs(missing)
+        missing_eval = load_env_states(evals, state["eval_envs"], "eval env")
+        for label, idxs, saved in (("train env", missing, state["envs"]), ("eval env", missing_eval, state["eval_envs"])):
+            for i in idxs:
+                warnings.warn(_unsaved_message(label, i, saved[i], resuming=True), ResumeWarning, stacklevel=2)
+        return not missing
+
     def shutdown(self) -> None:
         self.watchdog.stop()
         close_envs(getattr(self, "envs", []))
         close_envs(getattr(self, "eval_envs", []))
         self.envs, self.eval_envs = [], []
+
+
+def _unsaved_message(label: str, i: int, entry: Dict[str, Any], resuming: bool = False) -> str:
+    what = ("starts a new episode (reset with a fresh seed)" if label == "train env"
+            else "continues from a fresh seed")
+    when = "the checkpoint holds no state of" if resuming else "checkpoints cannot save the state of"
+    return (f"exact resume: {when} {label} {i} '{entry['id']}' ({entry['why']}); a resumed run {what} in that env "
+            "instead of continuing it, so it is not bit-exact. To make it exact, let the env pickle, or derive it "
+            "from rlframe.envs.base.Env and implement get_state / set_state.")
 
 
 def _reseed(env: Any, seed: int) -> None:

@@ -1,0 +1,199 @@
+"""Exact resume: a SerialSampler run stopped after a checkpoint and resumed writes the progress.csv rows and
+TensorBoard values of the uninterrupted run, for every column except the wall-clock ones
+(``rlframe.logging.progress.WALL_CLOCK_COLUMNS``: time/sps, time/sample_s, time/optimize_s, time/eval_s,
+time/elapsed_s - they time the run, so they differ between any two runs of the same config).
+
+Each comparison is also run with one piece of state dropped on resume (env states, the collector's carried
+state, the RNG states, the agent's recurrent state, the replay's continuing time lines), and must then fail:
+the comparison is sensitive to every piece.
+"""
+import csv
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from rlframe.agents.dqn import DqnAgent
+from rlframe.agents.pg import CategoricalPgAgent, RecurrentCategoricalPgAgent
+from rlframe.algos.dqn import DQN
+from rlframe.algos.pg import PPO
+from rlframe.envs import GymEnv
+from rlframe.envs.base import Env
+from rlframe.errors import EnvStateError, ResumeWarning
+from rlframe.logging import checkpoint as ckpt
+from rlframe.logging import logger_context
+from rlframe.logging.progress import WALL_CLOCK_COLUMNS
+from rlframe.runners import MinibatchRl, MinibatchRlEval
+from rlframe.samplers.collectors import BaseCollector
+from rlframe.samplers.serial import SerialSampler
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _sampler(env_id="CartPole-v1", T=16, B=4):
+    return SerialSampler(GymEnv, dict(id=env_id), batch_T=T, batch_B=B, max_decorrelation_steps=20,
+                         eval_n_envs=2, eval_max_steps=300, eval_max_trajectories=2)
+
+
+def _ppo(n_steps, callbacks=()):
+    agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[16]))
+    algo = PPO(epochs=2, minibatches=2, learning_rate=3e-3, linear_lr_schedule=True)
+    return MinibatchRlEval(algo, agent, _sampler(), n_steps, seed=5, log_interval_steps=64, callbacks=callbacks)
+
+
+def _recurrent_ppo(n_steps, callbacks=()):
+    agent = RecurrentCategoricalPgAgent(model_kwargs=dict(fc_sizes=[], lstm_size=8, head_sizes=[8]))
+    algo = PPO(epochs=2, minibatches=1, learning_rate=3e-3)
+    return MinibatchRl(algo, agent, _sampler("rlframe/CartPolePOMDP-v1"), n_steps, seed=6, log_interval_steps=64,
+                       callbacks=callbacks)
+
+
+def _dqn(n_steps, callbacks=()):
+    agent = DqnAgent(model_kwargs=dict(hidden_sizes=[16]), eps_init=1.0, eps_final=0.05, eps_steps=256)
+    algo = DQN(batch_size=16, replay_size=1024, min_steps_learn=96, replay_ratio=0.25, target_update_interval=64,
+               learning_rate=1e-3, double_dqn=True)
+    return MinibatchRlEval(algo, agent, _sampler(T=16, B=2), n_steps, seed=7, log_interval_steps=64,
+                           callbacks=callbacks, save_replay=True)
+
+
+def _stop_after(itr_to_stop):
+    def cb(runner, itr, values):
+        if itr >= itr_to_stop:
+            runner.stop()
+    return cb
+
+
+def _next_event_file_second():
+    """TensorBoard orders event files by name (time in whole seconds first): start the resumed part's file in a
+    later second than the first part's."""
+    time.sleep(max(0.0, 1.05 - (time.time() % 1.0)))
+
+
+def _rows(run_dir):
+    with open(os.path.join(run_dir, "progress.csv")) as f:
+        return [{k: v for k, v in r.items() if k not in WALL_CLOCK_COLUMNS} for r in csv.DictReader(f)]
+
+
+def _scalars(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(run_dir, size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)]
+            for tag in acc.Tags()["scalars"] if tag not in WALL_CLOCK_COLUMNS}
+
+
+def _run(make, tmp_path, name, n_steps, stop_itr=None):
+    """The run dir of ``make(n_steps)`` trained to the end, or stopped after iteration ``stop_itr`` (its
+    checkpoint written) and resumed with a new runner through the resume path."""
+    callbacks = () if stop_itr is None else (_stop_after(stop_itr),)
+    with logger_context(str(tmp_path), run_ID=name, name="exact", console=False) as logger:
+        first = make(n_steps, callbacks)
+        first.train()
+    if stop_itr is not None:
+        assert first.itr == stop_itr  # stopped part-way
+        _next_event_file_second()
+        with logger_context(resume=logger.run_dir, console=False):
+            make(n_steps).train()
+    return logger.run_dir
+
+
+def _compare(make, tmp_path, n_steps, stop_itr):
+    ref = _run(make, tmp_path, "ref", n_steps)
+    split = _run(make, tmp_path, "split", n_steps, stop_itr)
+    return (_rows(ref), _scalars(ref)), (_rows(split), _scalars(split))
+
+
+def _assert_same(ref, split):
+    (ref_rows, ref_tb), (rows, tb) = ref, split
+    assert len(rows) == len(ref_rows)
+    for i, (a, b) in enumerate(zip(ref_rows, rows)):
+        assert a == b, f"progress.csv row {i} differs: " + str({k: (a.get(k), b.get(k)) for k in a if a.get(k) != b.get(k)})
+    assert sorted(tb) == sorted(ref_tb)
+    for tag in ref_tb:
+        assert tb[tag] == ref_tb[tag], f"TensorBoard tag {tag} differs"
+
+
+CASES = {"ppo": (_ppo, 6 * 64, 2), "dqn": (_dqn, 8 * 64, 3), "recurrent_ppo": (_recurrent_ppo, 5 * 64, 1)}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stopped_and_resumed_run_logs_what_the_uninterrupted_run_logs(tmp_path, case):
+    make, n_steps, stop_itr = CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)  # everything is saved: no warning
+        ref, split = _compare(make, tmp_path, n_steps, stop_itr)
+    assert any(r.get("rollout/return_mean") for r in ref[0])  # episodes finished and were logged
+    _assert_same(ref, split)
+
+
+# --- every piece of state matters: dropping one on resume breaks the equality -------------------------------
+def _drop_env_states(monkeypatch):
+    def refuse(self):
+        raise EnvStateError(f"env '{self.id}' does not pickle (dropped by the test)")
+    monkeypatch.setattr(GymEnv, "get_state", refuse)
+
+
+def _drop_traj_infos(monkeypatch):
+    load = BaseCollector.load_state_dict
+
+    def keep_fresh_traj_infos(self, state):  # the in-progress episodes' statistics are not restored
+        fresh = list(self.traj_infos)
+        load(self, state)
+        self.traj_infos = fresh
+    monkeypatch.setattr(BaseCollector, "load_state_dict", keep_fresh_traj_infos)
+
+
+def _drop_step_buffers(monkeypatch):
+    load = BaseCollector.load_state_dict
+
+    def keep_fresh_step_buffers(self, state):  # observation / previous action and reward not restored
+        fresh = [np.copy(x) for x in self.step_np]
+        load(self, state)
+        for dst, src in zip(self.step_np, fresh):
+            dst[...] = src
+    monkeypatch.setattr(BaseCollector, "load_state_dict", keep_fresh_step_buffers)
+
+
+def _drop_rng(monkeypatch):
+    monkeypatch.setattr(ckpt, "set_rng_states", lambda state: None)
+
+
+def _drop_recurrent_state(monkeypatch):
+    monkeypatch.setattr(RecurrentCategoricalPgAgent, "load_sampling_state_dict", lambda self, state: None)
+
+
+def _drop_replay_time_lines(monkeypatch):
+    from rlframe.replays.base import BaseReplayBuffer
+
+    load = BaseReplayBuffer.load_state_dict
+
+    def cut(self, state, component=None):
+        self.continue_after_load = False
+        load(self, state, component)
+    monkeypatch.setattr(BaseReplayBuffer, "load_state_dict", cut)
+
+
+DROPS = [("ppo", _drop_env_states), ("ppo", _drop_traj_infos), ("ppo", _drop_step_buffers), ("ppo", _drop_rng),
+         ("recurrent_ppo", _drop_recurrent_state), ("dqn", _drop_replay_time_lines), ("dqn", _drop_env_states)]
+
+
+@pytest.mark.parametrize("case,drop", DROPS, ids=[f"{c}-{d.__name__[1:]}" for c, d in DROPS])
+def test_dropping_one_piece_of_state_breaks_the_comparison(tmp_path, monkeypatch, case, drop):
+    make, n_steps, stop_itr = CASES[case]
+    ref = _run(make, tmp_path, "ref", n_steps)
+    drop(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResumeWarning)
+        split = _run(make, tmp_path, "split", n_steps, stop_itr)
+    with pytest.raises(AssertionError):
+        _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
