@@ -133,11 +133,11 @@ class SerialSampler(BaseSampler):
         """Set every env's state and the collector's; envs saved without a state are reset (a warning names
         each). Returns True when every train env continues its episode."""
         train, evals = self._state_envs
+        missing = load_env_states(train, state["envs"], "train env")  # checks env ids and counts first
+        missing_eval = load_env_states(evals, state["eval_envs"], "eval env")
         self.collector.load_state_dict(state["collector"])
-        missing = load_env_states(train, state["envs"], "train env")
         if missing:
             self.collector.restart_envs(missing)
-        missing_eval = load_env_states(evals, state["eval_envs"], "eval env")
         for label, idxs, saved in (("train env", missing, state["envs"]), ("eval env", missing_eval, state["eval_envs"])):
             for i in idxs:
                 warnings.warn(_unsaved_message(label, i, saved[i], resuming=True), ResumeWarning, stacklevel=2)

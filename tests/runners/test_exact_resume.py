@@ -7,6 +7,7 @@ Each comparison is also run with one piece of state dropped on resume (env state
 state, the RNG states, the agent's recurrent state, the replay's continuing time lines), and must then fail:
 the comparison is sensitive to every piece.
 """
+import contextlib
 import csv
 import os
 import time
@@ -92,24 +93,43 @@ def _scalars(run_dir):
             for tag in acc.Tags()["scalars"] if tag not in WALL_CLOCK_COLUMNS}
 
 
-def _run(make, tmp_path, name, n_steps, stop_itr=None):
+class Crash(Exception):
+    pass
+
+
+def _crash_after(itr_to_stop):
+    """Raise in the log interval after ``itr_to_stop``'s: that iteration was sampled and optimized (the live
+    envs, RNGs and weights moved on) but neither logged nor checkpointed, as in a run killed mid-interval."""
+    def cb(runner, itr, values):
+        if itr > itr_to_stop:
+            raise Crash()
+    return cb
+
+
+def _run(make, tmp_path, name, n_steps, stop_itr=None, crash=False):
     """The run dir of ``make(n_steps)`` trained to the end, or stopped after iteration ``stop_itr`` (its
-    checkpoint written) and resumed with a new runner through the resume path."""
-    callbacks = () if stop_itr is None else (_stop_after(stop_itr),)
-    with logger_context(str(tmp_path), run_ID=name, name="exact", console=False) as logger:
-        first = make(n_steps, callbacks)
-        first.train()
+    checkpoint written; ``crash``: killed during the next interval) and resumed with a new runner through the
+    resume path."""
+    callbacks = () if stop_itr is None else ((_crash_after if crash else _stop_after)(stop_itr),)
+    with pytest.raises(Crash) if crash else _nothing():
+        with logger_context(str(tmp_path), run_ID=name, name="exact", console=False) as logger:
+            first = make(n_steps, callbacks)
+            first.train()
     if stop_itr is not None:
-        assert first.itr == stop_itr  # stopped part-way
+        assert first.itr == stop_itr + int(crash)  # stopped part-way
         _next_event_file_second()
         with logger_context(resume=logger.run_dir, console=False):
             make(n_steps).train()
     return logger.run_dir
 
 
-def _compare(make, tmp_path, n_steps, stop_itr):
+def _nothing():
+    return contextlib.nullcontext()
+
+
+def _compare(make, tmp_path, n_steps, stop_itr, crash=False):
     ref = _run(make, tmp_path, "ref", n_steps)
-    split = _run(make, tmp_path, "split", n_steps, stop_itr)
+    split = _run(make, tmp_path, "split", n_steps, stop_itr, crash)
     return (_rows(ref), _scalars(ref)), (_rows(split), _scalars(split))
 
 
@@ -134,6 +154,42 @@ def test_stopped_and_resumed_run_logs_what_the_uninterrupted_run_logs(tmp_path, 
         ref, split = _compare(make, tmp_path, n_steps, stop_itr)
     assert any(r.get("rollout/return_mean") for r in ref[0])  # episodes finished and were logged
     _assert_same(ref, split)
+
+
+def test_run_killed_mid_interval_resumes_exactly_from_its_last_checkpoint(tmp_path):
+    make, n_steps, stop_itr = CASES["ppo"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)
+        ref, split = _compare(make, tmp_path, n_steps, stop_itr, crash=True)
+    _assert_same(ref, split)
+
+
+def test_replay_not_saved_is_named_at_resume(tmp_path):
+    def dqn_without_replay(n_steps, callbacks=()):
+        runner = _dqn(n_steps, callbacks)
+        runner.save_replay = False
+        return runner
+
+    _, n_steps, stop_itr = CASES["dqn"]
+    ref = _run(dqn_without_replay, tmp_path, "ref", n_steps)
+    with pytest.warns(ResumeWarning, match=r"not bit-exact: the replay was not saved .*--save-replay"):
+        split = _run(dqn_without_replay, tmp_path, "split", n_steps, stop_itr)
+    with pytest.raises(AssertionError):
+        _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
+
+
+def test_parallel_sampler_resume_says_what_is_not_restored(tmp_path):
+    from rlframe.samplers.parallel import CpuSampler
+
+    def ppo_cpu(n_steps, callbacks=()):
+        sampler = CpuSampler(GymEnv, dict(id="CartPole-v1"), batch_T=16, batch_B=2, n_workers=1,
+                             max_decorrelation_steps=0)
+        agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[8]))
+        return MinibatchRl(PPO(epochs=1), agent, sampler, n_steps, seed=1, log_interval_steps=32, callbacks=callbacks)
+
+    with pytest.warns(ResumeWarning, match="not bit-exact: CpuSampler saves no env or collector state"):
+        run_dir = _run(ppo_cpu, tmp_path, "cpu", 3 * 32, stop_itr=0)
+    assert [r["time/env_steps"] for r in _rows(run_dir)] == ["32.0", "64.0", "96.0"]
 
 
 # --- every piece of state matters: dropping one on resume breaks the equality -------------------------------
