@@ -158,10 +158,15 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
     except BaseException:
         _silent_remove(tmp)
         raise
+    prune_checkpoints(checkpoint_dir, keep_last)
+    return path
+
+
+def prune_checkpoints(checkpoint_dir: str, keep_last: Optional[int]) -> None:
+    """Delete all but the newest ``keep_last`` checkpoint files (none when ``keep_last`` is None or 0)."""
     if keep_last is not None and keep_last > 0:
         for old in list_checkpoints(checkpoint_dir)[:-int(keep_last)]:
             _silent_remove(old)
-    return path
 
 
 def check_model_matches(stored: Dict[str, Any], current: Dict[str, Any], checkpoint_path: str) -> None:

@@ -250,7 +250,7 @@ class MinibatchRl:
         self._traj_window.extend(state.get("traj_window", []))
         not_exact = self._restore_sampler(state)
         if not self._restore_replay(int(state["itr"]), continues=not not_exact) and self.algo.replay is not None:
-            not_exact.append("the replay was not saved with the checkpoint (save_replay / --save-replay): it "
+            not_exact.append("no replay was saved with this checkpoint (save_replay / --save-replay): the replay "
                              "starts empty")
         if state.get("rng") is not None:
             ckpt.set_rng_states(state["rng"])
@@ -300,9 +300,13 @@ class MinibatchRl:
     def save_checkpoint(self) -> Optional[str]:
         if not self.checkpoint or self.logger is None:
             return None
-        if self.save_replay and self._replay_dir() is not None:  # first, so a checkpoint never lacks its replay
-            ckpt.save_checkpoint({"replay": self.algo.replay.state_dict()}, self._replay_dir(), self.itr, keep_last=1)
-        return self.logger.save_checkpoint(self.checkpoint_state(), self.itr)
+        replay_dir = self._replay_dir() if self.save_replay else None
+        if replay_dir is not None:  # first, so a checkpoint never lacks its replay
+            ckpt.save_checkpoint({"replay": self.algo.replay.state_dict()}, replay_dir, self.itr)
+        path = self.logger.save_checkpoint(self.checkpoint_state(), self.itr)
+        if replay_dir is not None:  # the previous replay goes only now: a run killed before this line resumes
+            ckpt.prune_checkpoints(replay_dir, keep_last=1)  # from the previous checkpoint, with its replay
+        return path
 
     # --- the loop --------------------------------------------------------------------------------------
     def _elapsed(self) -> float:

@@ -172,7 +172,7 @@ def test_replay_not_saved_is_named_at_resume(tmp_path):
 
     _, n_steps, stop_itr = CASES["dqn"]
     ref = _run(dqn_without_replay, tmp_path, "ref", n_steps)
-    with pytest.warns(ResumeWarning, match=r"not bit-exact: the replay was not saved .*--save-replay"):
+    with pytest.warns(ResumeWarning, match=r"not bit-exact: no replay was saved .*--save-replay"):
         split = _run(dqn_without_replay, tmp_path, "split", n_steps, stop_itr)
     with pytest.raises(AssertionError):
         _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
@@ -253,3 +253,56 @@ def test_dropping_one_piece_of_state_breaks_the_comparison(tmp_path, monkeypatch
         split = _run(make, tmp_path, "split", n_steps, stop_itr)
     with pytest.raises(AssertionError):
         _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
+
+
+# --- SIGKILL while a checkpoint is being written --------------------------------------------------------------
+def _train_until_killed(log_dir, kill_itr):
+    """Child process: the DQN run, whose checkpoint of ``kill_itr`` (its replay file already written) never gets
+    renamed into place: the process is SIGKILLed by the test while it waits there."""
+    import signal
+
+    real_replace = os.replace
+
+    def stuck_replace(src, dst):
+        if os.path.basename(dst) == ckpt.checkpoint_name(kill_itr) and os.sep + "replay" + os.sep not in dst:
+            open(os.path.join(log_dir, "writing"), "w").close()
+            time.sleep(600)
+        real_replace(src, dst)
+
+    os.replace = stuck_replace
+    signal.alarm(300)  # never outlive the test
+    torch.set_num_threads(1)
+    with logger_context(log_dir, run_ID="killed", name="exact", console=False):
+        _dqn(CASES["dqn"][1]).train()
+
+
+def test_sigkill_during_a_checkpoint_write_resumes_exactly_from_the_previous_one(tmp_path):
+    import glob
+    import multiprocessing as mp
+    import signal
+
+    make, n_steps, stop_itr = CASES["dqn"]
+    kill_itr = stop_itr + 2  # the next checkpointed iteration (a log interval is two iterations)
+    ref = _run(make, tmp_path, "ref", n_steps)
+    log_dir = str(tmp_path / "child")
+    p = mp.get_context("fork").Process(target=_train_until_killed, args=(log_dir, kill_itr))
+    p.start()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not os.path.exists(os.path.join(log_dir, "writing")) and p.is_alive():
+        time.sleep(0.05)
+    assert os.path.exists(os.path.join(log_dir, "writing")), "the child never reached the checkpoint write"
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(30)
+    assert p.exitcode == -signal.SIGKILL
+    run_dir = os.path.join(log_dir, "exact", "run_killed")
+    checkpoints = os.path.join(run_dir, "checkpoints")
+    assert glob.glob(os.path.join(checkpoints, ".itr_*.tmp*"))  # killed mid-write: the temporary file is there
+    assert os.path.basename(ckpt.latest_checkpoint(checkpoints)) == ckpt.checkpoint_name(stop_itr)
+    batch = 32  # T x B of _dqn's sampler
+    assert _rows(run_dir)[-1]["time/env_steps"] == str(float((kill_itr + 1) * batch))  # logged, then killed
+    _next_event_file_second()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)  # its replay was kept: nothing missing
+        with logger_context(resume=run_dir, console=False):
+            make(n_steps).train()
+    _assert_same((_rows(ref), _scalars(ref)), (_rows(run_dir), _scalars(run_dir)))
