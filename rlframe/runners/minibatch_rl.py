@@ -5,7 +5,10 @@ Learning in PyTorch", section 2) alternate ``sampler.obtain_samples(itr)`` and
 ``algo.optimize_agent(itr, samples)`` for ``n_steps`` environment steps. These keep that loop and add
 what rlpyt left to the user: TensorBoard logging against env steps, atomic checkpoints at every
 log interval, and resuming a stopped run from its run directory with every counter, the optimizer
-and the RNG states restored (see :mod:`rlframe.logging`).
+and the RNG states restored (see :mod:`rlframe.logging`). With a sampler that saves its state
+(``sampler.exact_resume``: SerialSampler) the checkpoint also holds the envs' states, the episodes in
+progress and the agent's recurrent state, and the resumed run continues bit-exactly (docs/scaling.md,
+"Resume guarantees"); otherwise a :class:`~rlframe.errors.ResumeWarning` says what was not restored.
 
 Counters: ``itr`` (iterations, one batch of ``batch_T * batch_B`` env steps each), ``env_steps``
 (= iterations done × batch size, continuing across resumes) and ``updates`` (gradient steps,

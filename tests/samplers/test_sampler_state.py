@@ -99,3 +99,26 @@ def test_samplers_declare_whether_they_resume_exactly():
     for cls in (BaseSampler, CpuSampler, GpuSampler):  # parallel samplers save no env state (docs/scaling.md)
         assert cls.exact_resume is False
     assert BaseSampler(GymEnv).state_dict() == {}
+
+
+def test_batched_backend_without_state_resets_as_a_whole_on_resume():
+    from rlframe.envs.vector import GymVectorEnv
+
+    def make():
+        sampler = SerialSampler(GymVectorEnv, dict(id="CartPole-v1"), batch_T=8, batch_B=3, max_decorrelation_steps=5)
+        agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[8]))
+        sampler.initialize(agent, seed=2)
+        return sampler, agent
+
+    sampler, agent = make()
+    _batch(sampler, agent, 0, seed=0)
+    with pytest.warns(ResumeWarning, match="GymVectorEnv does not derive from rlframe.envs.base.Env"):
+        state = sampler.state_dict()
+    sampler.shutdown()
+    other, other_agent = make()
+    with pytest.warns(ResumeWarning, match="holds no state of train env 0 'CartPole-v1'"):
+        assert other.load_state_dict(state) is False
+    assert all(t.Length == 0 for t in other.collector.traj_infos)  # every row starts a new episode
+    assert not other.collector.step_np.prev_action.any()
+    _batch(other, other_agent, 1, seed=1)  # and sampling goes on
+    other.shutdown()
