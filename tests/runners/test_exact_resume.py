@@ -1,4 +1,5 @@
-"""Exact resume: a SerialSampler run stopped after a checkpoint and resumed writes the progress.csv rows and
+"""Exact resume: a SerialSampler run (PPO and DQN on CartPole-v1; recurrent PPO and R2D1 on
+rlframe/CartPolePOMDP-v1; SAC on Pendulum-v1) stopped after a checkpoint and resumed writes the progress.csv rows and
 TensorBoard values of the uninterrupted run, for every column except the wall-clock ones
 (``rlframe.logging.progress.WALL_CLOCK_COLUMNS``: time/sps, time/sample_s, time/optimize_s, time/eval_s,
 time/elapsed_s - they time the run, so they differ between any two runs of the same config).
@@ -143,7 +144,33 @@ def _assert_same(ref, split):
         assert tb[tag] == ref_tb[tag], f"TensorBoard tag {tag} differs"
 
 
-CASES = {"ppo": (_ppo, 6 * 64, 2), "dqn": (_dqn, 8 * 64, 3), "recurrent_ppo": (_recurrent_ppo, 5 * 64, 1)}
+def _r2d1(n_steps, callbacks=()):
+    """Recurrent agent + prioritized sequence replay (stored LSTM state, burn-in)."""
+    from rlframe.agents.dqn import R2d1Agent
+    from rlframe.algos.dqn import R2D1
+
+    agent = R2d1Agent(model_kwargs=dict(fc_sizes=[8], lstm_size=8, head_sizes=[8]), eps_steps=256)
+    algo = R2D1(sequence_length=8, burn_in=2, stride=4, n_step_return=2, batch_size=4, replay_size=1024,
+                min_steps_learn=96, replay_ratio=1 / 8, target_update_interval=64, prioritized_replay=True)
+    return MinibatchRl(algo, agent, _sampler("rlframe/CartPolePOMDP-v1", T=16, B=2), n_steps, seed=8,
+                       log_interval_steps=64, callbacks=callbacks, save_replay=True)
+
+
+def _sac(n_steps, callbacks=()):
+    """Continuous actions: uniform warm-up, then the tanh-Gaussian policy; a per-step replay (batch_T = 1)."""
+    from rlframe.agents.qpg import SacAgent
+    from rlframe.algos.qpg import SAC
+
+    agent = SacAgent(model_kwargs=dict(hidden_sizes=[16]), q_model_kwargs=dict(hidden_sizes=[16]))
+    algo = SAC(batch_size=16, replay_size=512, min_steps_learn=40, replay_ratio=0.5)
+    sampler = SerialSampler(GymEnv, dict(id="Pendulum-v1", max_episode_steps=30), batch_T=4, batch_B=2,
+                            max_decorrelation_steps=10, eval_n_envs=1, eval_max_steps=30)
+    return MinibatchRlEval(algo, agent, sampler, n_steps, seed=9, log_interval_steps=24, callbacks=callbacks,
+                           save_replay=True)
+
+
+CASES = {"ppo": (_ppo, 6 * 64, 2), "dqn": (_dqn, 8 * 64, 3), "recurrent_ppo": (_recurrent_ppo, 5 * 64, 1),
+         "r2d1": (_r2d1, 8 * 64, 3), "sac": (_sac, 8 * 24, 8)}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -225,7 +252,9 @@ def _drop_rng(monkeypatch):
 
 
 def _drop_recurrent_state(monkeypatch):
-    monkeypatch.setattr(RecurrentCategoricalPgAgent, "load_sampling_state_dict", lambda self, state: None)
+    from rlframe.agents.recurrent import RecurrentStateMixin
+
+    monkeypatch.setattr(RecurrentStateMixin, "load_sampling_state_dict", lambda self, state: None)
 
 
 def _drop_replay_time_lines(monkeypatch):
@@ -240,7 +269,9 @@ def _drop_replay_time_lines(monkeypatch):
 
 
 DROPS = [("ppo", _drop_env_states), ("ppo", _drop_traj_infos), ("ppo", _drop_step_buffers), ("ppo", _drop_rng),
-         ("recurrent_ppo", _drop_recurrent_state), ("dqn", _drop_replay_time_lines), ("dqn", _drop_env_states)]
+         ("recurrent_ppo", _drop_recurrent_state), ("dqn", _drop_replay_time_lines), ("dqn", _drop_env_states),
+         ("r2d1", _drop_recurrent_state), ("r2d1", _drop_replay_time_lines), ("sac", _drop_rng),
+         ("sac", _drop_step_buffers)]
 
 
 @pytest.mark.parametrize("case,drop", DROPS, ids=[f"{c}-{d.__name__[1:]}" for c, d in DROPS])
