@@ -271,7 +271,7 @@ class MinibatchRl:
             return [f"ranks of a {type(self).__name__} run save no sampler state: every env starts a new episode "
                     "with a fresh seed"]
         if not self.sampler.exact_resume:
-            return [f"{sampler} saves no env or collector state (SerialSampler does): every env starts a new "
+            return [f"{sampler} saves no env or collector state (SerialSampler and CpuSampler do): every env starts a new "
                     "episode with a fresh seed and the episodes in progress are not counted"]
         if not saved:
             return ["the checkpoint holds no sampler state (written by an rlframe without exact resume, or by "

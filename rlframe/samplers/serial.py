@@ -8,11 +8,9 @@ and steps it with ``samplers.batched.BatchedResetCollector``.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from rlframe.envs.vector import is_batched_env_class
-from rlframe.errors import ResumeWarning
 from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.batched import (
     BatchedResetCollector, make_batched_env, make_batched_eval_envs, probe_batched_env,
@@ -68,7 +66,6 @@ class SerialSampler(BaseSampler):
         self.traj_info_factory = setup.traj_info_factory
         self.envs: List[Any] = []
         self.eval_envs: List[Any] = []
-        self._warned_unsaved: set = set()
         if is_batched_env_class(self.EnvCls):  # one env stepping the whole batch (rlframe.envs.vector)
             self.envs = [make_batched_env(self, setup.train_seeds)]
             self.eval_envs = make_batched_eval_envs(self.envs[0], setup.eval_seeds)
@@ -122,11 +119,8 @@ class SerialSampler(BaseSampler):
         train, evals = self._state_envs
         state = {"sampler": type(self).__name__, "envs": save_env_states(train, "train env"),
                  "eval_envs": save_env_states(evals, "eval env"), "collector": self.collector.state_dict()}
-        for label, saved in (("train env", state["envs"]), ("eval env", state["eval_envs"])):
-            for i, entry in enumerate(saved):
-                if entry["state"] is None and (label, i) not in self._warned_unsaved:
-                    self._warned_unsaved.add((label, i))
-                    warnings.warn(_unsaved_message(label, i, entry), ResumeWarning, stacklevel=2)
+        self.warn_unsaved_envs("train env", state["envs"])
+        self.warn_unsaved_envs("eval env", state["eval_envs"])
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> bool:
@@ -134,13 +128,12 @@ class SerialSampler(BaseSampler):
         each). Returns True when every train env continues its episode."""
         train, evals = self._state_envs
         missing = load_env_states(train, state["envs"], "train env")  # checks env ids and counts first
-        missing_eval = load_env_states(evals, state["eval_envs"], "eval env")
+        load_env_states(evals, state["eval_envs"], "eval env")  # unsaved eval envs keep their fresh seeds
         self.collector.load_state_dict(state["collector"])
         if missing:
             self.collector.restart_envs(missing)
-        for label, idxs, saved in (("train env", missing, state["envs"]), ("eval env", missing_eval, state["eval_envs"])):
-            for i in idxs:
-                warnings.warn(_unsaved_message(label, i, saved[i], resuming=True), ResumeWarning, stacklevel=2)
+        self.warn_unsaved_envs("train env", state["envs"], resuming=True)
+        self.warn_unsaved_envs("eval env", state["eval_envs"], resuming=True)
         return not missing
 
     def shutdown(self) -> None:
@@ -148,15 +141,6 @@ class SerialSampler(BaseSampler):
         close_envs(getattr(self, "envs", []))
         close_envs(getattr(self, "eval_envs", []))
         self.envs, self.eval_envs = [], []
-
-
-def _unsaved_message(label: str, i: int, entry: Dict[str, Any], resuming: bool = False) -> str:
-    what = ("starts a new episode (reset with a fresh seed)" if label == "train env"
-            else "continues from a fresh seed")
-    when = "the checkpoint holds no state of" if resuming else "checkpoints cannot save the state of"
-    return (f"exact resume: {when} {label} {i} '{entry['id']}' ({entry['why']}); a resumed run {what} in that env "
-            "instead of continuing it, so it is not bit-exact. To make it exact, let the env pickle, or derive it "
-            "from rlframe.envs.base.Env and implement get_state / set_state.")
 
 
 def _reseed(env: Any, seed: int) -> None:

@@ -205,18 +205,49 @@ def test_replay_not_saved_is_named_at_resume(tmp_path):
         _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
 
 
-def test_parallel_sampler_resume_says_what_is_not_restored(tmp_path):
+def _ppo_parallel(SamplerCls, n_steps, callbacks=(), start_method=None):
+    sampler = SamplerCls(GymEnv, dict(id="CartPole-v1"), batch_T=16, batch_B=4, n_workers=2, start_method=start_method,
+                         max_decorrelation_steps=20, eval_n_envs=2, eval_max_steps=300, eval_max_trajectories=2)
+    agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[16]))
+    algo = PPO(epochs=2, minibatches=2, learning_rate=3e-3)
+    return MinibatchRlEval(algo, agent, sampler, n_steps, seed=5, log_interval_steps=64, callbacks=callbacks)
+
+
+def test_cpu_sampler_run_resumes_exactly(tmp_path):
     from rlframe.samplers.parallel import CpuSampler
 
-    def ppo_cpu(n_steps, callbacks=()):
-        sampler = CpuSampler(GymEnv, dict(id="CartPole-v1"), batch_T=16, batch_B=2, n_workers=1,
-                             max_decorrelation_steps=0)
-        agent = CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[8]))
-        return MinibatchRl(PPO(epochs=1), agent, sampler, n_steps, seed=1, log_interval_steps=32, callbacks=callbacks)
+    def make(n_steps, callbacks=()):
+        return _ppo_parallel(CpuSampler, n_steps, callbacks)
 
-    with pytest.warns(ResumeWarning, match="not bit-exact: CpuSampler saves no env or collector state"):
-        run_dir = _run(ppo_cpu, tmp_path, "cpu", 3 * 32, stop_itr=0)
-    assert [r["time/env_steps"] for r in _rows(run_dir)] == ["32.0", "64.0", "96.0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)
+        ref, split = _compare(make, tmp_path, 4 * 64, 1)
+    _assert_same(ref, split)
+
+
+def test_cpu_sampler_comparison_fails_without_the_workers_random_states(tmp_path, monkeypatch):
+    from rlframe.samplers.parallel import CpuSampler
+    from rlframe.samplers.parallel import base as parallel_base
+
+    def make(n_steps, callbacks=()):  # fork: the workers inherit the patch below
+        return _ppo_parallel(CpuSampler, n_steps, callbacks, start_method="fork")
+
+    ref = _run(make, tmp_path, "ref", 4 * 64)
+    monkeypatch.setattr(parallel_base, "_set_process_rng_state", lambda state: None)
+    split = _run(make, tmp_path, "split", 4 * 64, 1)
+    with pytest.raises(AssertionError):
+        _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
+
+
+def test_gpu_sampler_resume_says_what_is_not_restored(tmp_path):
+    from rlframe.samplers.parallel import GpuSampler
+
+    def make(n_steps, callbacks=()):
+        return _ppo_parallel(GpuSampler, n_steps, callbacks)
+
+    with pytest.warns(ResumeWarning, match="not bit-exact: GpuSampler saves no env or collector state"):
+        run_dir = _run(make, tmp_path, "gpu", 3 * 64, stop_itr=0)
+    assert [r["time/env_steps"] for r in _rows(run_dir)] == ["0.0", "64.0", "128.0", "192.0"]
 
 
 # --- every piece of state matters: dropping one on resume breaks the equality -------------------------------

@@ -96,7 +96,8 @@ def test_state_of_another_env_or_env_count_is_refused():
 
 def test_samplers_declare_whether_they_resume_exactly():
     assert SerialSampler.exact_resume is True
-    for cls in (BaseSampler, CpuSampler, GpuSampler):  # parallel samplers save no env state (docs/scaling.md)
+    assert CpuSampler.exact_resume is True  # its workers send their state (samplers/parallel/base.py)
+    for cls in (BaseSampler, GpuSampler):  # these save no env state (docs/scaling.md)
         assert cls.exact_resume is False
     assert BaseSampler(GymEnv).state_dict() == {}
 
@@ -122,3 +123,25 @@ def test_batched_backend_without_state_resets_as_a_whole_on_resume():
     assert not other.collector.step_np.prev_action.any()
     _batch(other, other_agent, 1, seed=1)  # and sampling goes on
     other.shutdown()
+
+
+def test_cpu_sampler_state_needs_the_same_workers():
+    def make(n_workers):
+        sampler = CpuSampler(GymEnv, dict(id="CartPole-v1"), batch_T=4, batch_B=4, n_workers=n_workers,
+                             max_decorrelation_steps=0)
+        sampler.initialize(CategoricalPgAgent(model_kwargs=dict(hidden_sizes=[8])), seed=0)
+        return sampler
+
+    two = make(2)
+    try:
+        state = two.state_dict()
+        assert len(state["workers"]) == 2 and all(len(w["envs"]) == 2 for w in state["workers"])
+        assert two.load_state_dict(state) is True
+    finally:
+        two.shutdown()
+    one = make(1)
+    try:
+        with pytest.raises(ConfigError, match="--workers"):
+            one.load_state_dict(state)
+    finally:
+        one.shutdown()
