@@ -2,7 +2,7 @@
 
 A checkpoint is a ``torch.save``'d dict holding everything a run needs to resume (agent and
 optimizer state, iteration / env-step / update counters, Python, numpy and torch RNG states, the
-env specs and the run's params; with a serial sampler also its state for an exact resume: env states and
+env specs and the run's params; with a serial or cpu sampler also its state for an exact resume: env states and
 the collector's carried state, as pickled bytes that ``torch.load(weights_only=True)`` reads without unpickling).
 Files are written to a temporary name and renamed with
 ``os.replace``, so a run killed mid-write never leaves a truncated ``itr_*.pt`` behind.

@@ -6,7 +6,7 @@ Learning in PyTorch", section 2) alternate ``sampler.obtain_samples(itr)`` and
 what rlpyt left to the user: TensorBoard logging against env steps, atomic checkpoints at every
 log interval, and resuming a stopped run from its run directory with every counter, the optimizer
 and the RNG states restored (see :mod:`rlframe.logging`). With a sampler that saves its state
-(``sampler.exact_resume``: SerialSampler) the checkpoint also holds the envs' states, the episodes in
+(``sampler.exact_resume``: SerialSampler, CpuSampler) the checkpoint also holds the envs' states, the episodes in
 progress and the agent's recurrent state, and the resumed run continues bit-exactly (docs/scaling.md,
 "Resume guarantees"); otherwise a :class:`~rlframe.errors.ResumeWarning` says what was not restored.
 
