@@ -271,13 +271,18 @@ class MinibatchRl:
             return [f"ranks of a {type(self).__name__} run save no sampler state: every env starts a new episode "
                     "with a fresh seed"]
         if not self.sampler.exact_resume:
-            return [f"{sampler} saves no env or collector state (SerialSampler and CpuSampler do): every env starts a new "
-                    "episode with a fresh seed and the episodes in progress are not counted"]
+            return [f"{sampler} saves no env or collector state (SerialSampler and CpuSampler do): every env "
+                    "starts a new episode with a fresh seed and the episodes in progress are not counted"]
         if not saved:
-            return ["the checkpoint holds no sampler state (written by an rlframe without exact resume, or by "
-                    "another sampler): every env starts a new episode with a fresh seed"]
+            return ["the checkpoint holds no sampler state (written by an rlframe without exact resume, or by a "
+                    "sampler that saves none): every env starts a new episode with a fresh seed"]
+        if saved.get("sampler") != sampler:
+            return [f"the checkpoint holds the state of a {saved.get('sampler')}, this run uses a {sampler}: every "
+                    "env starts a new episode with a fresh seed (resume with the sampler the run was started with "
+                    "to continue exactly)"]
         if not self.sampler.load_state_dict(saved):
-            return ["some training envs could not be saved and start new episodes (named in the warning above)"]
+            return ["the sampler restored only part of its state (see the warning above): some envs start new "
+                    "episodes"]
         return []
 
     def _replay_dir(self) -> Optional[str]:

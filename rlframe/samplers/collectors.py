@@ -79,11 +79,31 @@ def make_envs(EnvCls: Callable, env_kwargs: dict, seeds: Sequence[int]) -> list:
     return envs
 
 
-def save_env_states(envs: Sequence[Any], label: str) -> List[Dict[str, Any]]:
+def sampling_state(collector: "BaseCollector", envs: Sequence[Any], eval_envs: Sequence[Any]) -> Dict[str, Any]:
+    """What one collector and its envs carry into the next batch (a serial sampler's, a worker's): the train
+    and eval envs' states (:func:`save_env_states`) and ``collector.state_dict()``."""
+    return {"envs": save_env_states(envs), "eval_envs": save_env_states(eval_envs),
+            "collector": collector.state_dict()}
+
+
+def load_sampling_state(collector: "BaseCollector", envs: Sequence[Any], eval_envs: Sequence[Any],
+                        state: Dict[str, Any]) -> List[int]:
+    """Restore :func:`sampling_state`'s output (env ids and counts checked first); train envs saved without a
+    state start new episodes (``collector.restart_envs``), eval envs keep their fresh seeds. Returns the
+    indices of the train envs not restored."""
+    missing = load_env_states(envs, state["envs"], "train env")
+    load_env_states(eval_envs, state["eval_envs"], "eval env")
+    collector.load_state_dict(state["collector"])
+    if missing:
+        collector.restart_envs(missing)
+    return missing
+
+
+def save_env_states(envs: Sequence[Any]) -> List[Dict[str, Any]]:
     """``{"id", "state", "why"}`` per env: ``state`` is ``env.get_state()`` (bytes) for an
     :class:`~rlframe.envs.base.Env` that can be saved, else None with ``why`` saying why not."""
     out = []
-    for i, env in enumerate(envs):
+    for env in envs:
         name = env_name(env)
         if not isinstance(env, Env):
             out.append({"id": name, "state": None, "why": f"{type(env).__name__} does not derive from "
@@ -437,8 +457,9 @@ class BaseCollector(_AgentStepper):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Continue from :meth:`state_dict`'s output (of a collector with as many envs)."""
         if int(state["B"]) != len(self.envs):
-            raise ConfigError(f"collector rank {self.rank}: the checkpoint holds the state of {int(state['B'])} envs, "
-                              f"this collector steps {len(self.envs)}; resume with the batch_B the run was started with.")
+            raise ConfigError(f"collector rank {self.rank}: the checkpoint holds the state of {int(state['B'])} "
+                              f"envs, this collector steps {len(self.envs)}; resume with the batch_B the run was "
+                              "started with.")
         carried = pickle.loads(state["carried"])
         self.step_np[:] = carried["step"]
         self.traj_infos = list(carried["traj_infos"])

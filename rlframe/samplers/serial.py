@@ -15,7 +15,7 @@ from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.batched import (
     BatchedResetCollector, make_batched_env, make_batched_eval_envs, probe_batched_env,
 )
-from rlframe.samplers.collectors import close_envs, load_env_states, make_envs, save_env_states
+from rlframe.samplers.collectors import close_envs, load_sampling_state, make_envs, sampling_state
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.watchdog import EnvWatchdog
 
@@ -115,10 +115,8 @@ class SerialSampler(BaseSampler):
 
     # --- exact resume ---------------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        """Train and eval env states (``save_env_states``) and the training collector's carried state."""
-        train, evals = self._state_envs
-        state = {"sampler": type(self).__name__, "envs": save_env_states(train, "train env"),
-                 "eval_envs": save_env_states(evals, "eval env"), "collector": self.collector.state_dict()}
+        """Train and eval env states and the training collector's carried state (``collectors.sampling_state``)."""
+        state = dict(sampling_state(self.collector, *self._state_envs), sampler=type(self).__name__)
         self.warn_unsaved_envs("train env", state["envs"])
         self.warn_unsaved_envs("eval env", state["eval_envs"])
         return state
@@ -126,12 +124,7 @@ class SerialSampler(BaseSampler):
     def load_state_dict(self, state: Dict[str, Any]) -> bool:
         """Set every env's state and the collector's; envs saved without a state are reset (a warning names
         each). Returns True when every train env continues its episode."""
-        train, evals = self._state_envs
-        missing = load_env_states(train, state["envs"], "train env")  # checks env ids and counts first
-        load_env_states(evals, state["eval_envs"], "eval env")  # unsaved eval envs keep their fresh seeds
-        self.collector.load_state_dict(state["collector"])
-        if missing:
-            self.collector.restart_envs(missing)
+        missing = load_sampling_state(self.collector, *self._state_envs, state)
         self.warn_unsaved_envs("train env", state["envs"], resuming=True)
         self.warn_unsaved_envs("eval env", state["eval_envs"], resuming=True)
         return not missing

@@ -23,7 +23,6 @@ from rlframe.agents.pg import CategoricalPgAgent, RecurrentCategoricalPgAgent
 from rlframe.algos.dqn import DQN
 from rlframe.algos.pg import PPO
 from rlframe.envs import GymEnv
-from rlframe.envs.base import Env
 from rlframe.errors import EnvStateError, ResumeWarning
 from rlframe.logging import checkpoint as ckpt
 from rlframe.logging import logger_context
@@ -138,7 +137,8 @@ def _assert_same(ref, split):
     (ref_rows, ref_tb), (rows, tb) = ref, split
     assert len(rows) == len(ref_rows)
     for i, (a, b) in enumerate(zip(ref_rows, rows)):
-        assert a == b, f"progress.csv row {i} differs: " + str({k: (a.get(k), b.get(k)) for k in a if a.get(k) != b.get(k)})
+        diff = {k: (a.get(k), b.get(k)) for k in a if a.get(k) != b.get(k)}
+        assert a == b, f"progress.csv row {i} differs: {diff}"
     assert sorted(tb) == sorted(ref_tb)
     for tag in ref_tb:
         assert tb[tag] == ref_tb[tag], f"TensorBoard tag {tag} differs"
@@ -237,6 +237,17 @@ def test_cpu_sampler_comparison_fails_without_the_workers_random_states(tmp_path
     split = _run(make, tmp_path, "split", 4 * 64, 1)
     with pytest.raises(AssertionError):
         _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
+
+
+def test_resume_with_another_sampler_warns_and_starts_fresh_episodes(tmp_path):
+    from rlframe.samplers.parallel import CpuSampler
+
+    def serial_then_cpu(n_steps, callbacks=()):
+        return _ppo_parallel(CpuSampler, n_steps) if not callbacks else _ppo(n_steps, callbacks)
+
+    with pytest.warns(ResumeWarning, match="holds the state of a SerialSampler, this run uses a CpuSampler"):
+        run_dir = _run(serial_then_cpu, tmp_path, "switch", 3 * 64, stop_itr=0)
+    assert [r["time/env_steps"] for r in _rows(run_dir)] == ["0.0", "64.0", "128.0", "192.0"]
 
 
 def test_gpu_sampler_resume_says_what_is_not_restored(tmp_path):

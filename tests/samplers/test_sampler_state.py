@@ -125,7 +125,7 @@ def test_batched_backend_without_state_resets_as_a_whole_on_resume():
     other.shutdown()
 
 
-def test_cpu_sampler_state_needs_the_same_workers():
+def test_cpu_sampler_state_of_another_worker_count_is_not_restored():
     def make(n_workers):
         sampler = CpuSampler(GymEnv, dict(id="CartPole-v1"), batch_T=4, batch_B=4, n_workers=n_workers,
                              max_decorrelation_steps=0)
@@ -141,7 +141,7 @@ def test_cpu_sampler_state_needs_the_same_workers():
         two.shutdown()
     one = make(1)
     try:
-        with pytest.raises(ConfigError, match="--workers"):
-            one.load_state_dict(state)
+        with pytest.warns(ResumeWarning, match="--workers"):
+            assert one.load_state_dict(state) is False
     finally:
         one.shutdown()

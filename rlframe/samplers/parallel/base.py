@@ -18,6 +18,7 @@ import contextlib
 import math
 import pickle
 import random
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,11 +26,11 @@ import torch
 
 from rlframe.core.buffers import buffer_nbytes, numpify
 from rlframe.core.seeding import set_global_seeds, worker_seed
-from rlframe.errors import ConfigError
+from rlframe.errors import ConfigError, ResumeWarning
 from rlframe.launching.affinity import check_affinity, make_affinity, worker_affinity
 from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.checks import env_name
-from rlframe.samplers.collectors import close_envs, load_env_states, make_envs, save_env_states
+from rlframe.samplers.collectors import close_envs, load_sampling_state, make_envs, sampling_state
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.parallel.pool import WorkerPool, check_shm_space, use_fd_sharing
 from rlframe.samplers.parallel.worker import GuardedEnv
@@ -122,18 +123,16 @@ class SamplerWorker:
     def get_state(self) -> Dict[str, Any]:
         """This worker's share of the sampler's state: its envs' states, its collector's carried state (with
         its agent copy's sampling state) and this process's random states (its agent copy draws actions)."""
-        return {"envs": save_env_states([e.env for e in self.envs], "train env"),
-                "eval_envs": save_env_states([e.env for e in self.eval_envs], "eval env"),
-                "collector": self.collector.state_dict(), "rng": _process_rng_state()}
+        return dict(sampling_state(self.collector, *self._raw_envs()), rng=_process_rng_state())
 
     def set_state(self, state: Dict[str, Any]) -> None:
         """Continue from :meth:`get_state`'s output; envs saved without a state start new episodes."""
-        missing = load_env_states([e.env for e in self.envs], state["envs"], "train env")
-        load_env_states([e.env for e in self.eval_envs], state["eval_envs"], "eval env")
-        self.collector.load_state_dict(state["collector"])
-        if missing:
-            self.collector.restart_envs(missing)
+        load_sampling_state(self.collector, *self._raw_envs(), state)
         _set_process_rng_state(state["rng"])
+
+    def _raw_envs(self) -> Tuple[List[Any], List[Any]]:
+        """The train and eval envs inside their :class:`GuardedEnv` proxies (their own state API)."""
+        return [e.env for e in self.envs], [e.env for e in self.eval_envs]
 
     def close(self) -> None:
         close_envs(self.envs)
@@ -294,14 +293,18 @@ class ParallelSamplerBase(BaseSampler):
         return {"sampler": type(self).__name__, "bounds": [list(b) for b in self.bounds], "workers": workers}
 
     def load_state_dict(self, state: Dict[str, Any]) -> bool:
-        """Send each worker its share of :meth:`state_dict`'s output (same ``batch_B`` and worker count)."""
+        """Send each worker its share of :meth:`state_dict`'s output. With another worker count (or ``batch_B``)
+        nothing is restored (a :class:`~rlframe.errors.ResumeWarning` says so) and False is returned."""
         if not self.exact_resume:
             return False
         if state.get("bounds") != [list(b) for b in self.bounds]:
-            raise ConfigError(
-                f"the checkpoint holds the state of {type(self).__name__} workers with env slices {state.get('bounds')}, "
-                f"this sampler has {[list(b) for b in self.bounds]}: resume with the batch_B and the number of "
-                "workers (the scripts' --workers) the run was started with.")
+            warnings.warn(
+                f"exact resume: the checkpoint holds the state of {len(state.get('bounds') or [])} "
+                f"{type(self).__name__} workers with env slices {state.get('bounds')}, this sampler has "
+                f"{[list(b) for b in self.bounds]}: every env starts a new episode instead. Resume with the "
+                "number of workers (the scripts' --workers) the run was started with to continue exactly.",
+                ResumeWarning, stacklevel=2)
+            return False
         workers = state["workers"]
         with self._running() as pool:
             for w, worker_state in enumerate(workers):
