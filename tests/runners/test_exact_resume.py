@@ -127,9 +127,21 @@ def _nothing():
     return contextlib.nullcontext()
 
 
-def _compare(make, tmp_path, n_steps, stop_itr, crash=False):
+_REFERENCES = {}
+
+
+def _reference(case, tmp_path_factory):
+    """``(rows, scalars)`` of the uninterrupted run of ``CASES[case]``, made once per test session."""
+    if case not in _REFERENCES:
+        make, n_steps, _ = CASES[case]
+        run_dir = _run(make, tmp_path_factory.mktemp(f"ref_{case}"), "ref", n_steps)
+        _REFERENCES[case] = (_rows(run_dir), _scalars(run_dir))
+    return _REFERENCES[case]
+
+
+def _compare(make, tmp_path, n_steps, stop_itr):
     ref = _run(make, tmp_path, "ref", n_steps)
-    split = _run(make, tmp_path, "split", n_steps, stop_itr, crash)
+    split = _run(make, tmp_path, "split", n_steps, stop_itr)
     return (_rows(ref), _scalars(ref)), (_rows(split), _scalars(split))
 
 
@@ -174,21 +186,23 @@ CASES = {"ppo": (_ppo, 6 * 64, 2), "dqn": (_dqn, 8 * 64, 3), "recurrent_ppo": (_
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_stopped_and_resumed_run_logs_what_the_uninterrupted_run_logs(tmp_path, case):
+def test_stopped_and_resumed_run_logs_what_the_uninterrupted_run_logs(tmp_path, tmp_path_factory, case):
     make, n_steps, stop_itr = CASES[case]
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResumeWarning)  # everything is saved: no warning
-        ref, split = _compare(make, tmp_path, n_steps, stop_itr)
+        ref = _reference(case, tmp_path_factory)
+        split_dir = _run(make, tmp_path, "split", n_steps, stop_itr)
+    split = (_rows(split_dir), _scalars(split_dir))
     assert any(r.get("rollout/return_mean") for r in ref[0])  # episodes finished and were logged
     _assert_same(ref, split)
 
 
-def test_run_killed_mid_interval_resumes_exactly_from_its_last_checkpoint(tmp_path):
+def test_run_killed_mid_interval_resumes_exactly_from_its_last_checkpoint(tmp_path, tmp_path_factory):
     make, n_steps, stop_itr = CASES["ppo"]
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResumeWarning)
-        ref, split = _compare(make, tmp_path, n_steps, stop_itr, crash=True)
-    _assert_same(ref, split)
+        split = _run(make, tmp_path, "split", n_steps, stop_itr, crash=True)
+    _assert_same(_reference("ppo", tmp_path_factory), (_rows(split), _scalars(split)))
 
 
 def test_replay_not_saved_is_named_at_resume(tmp_path):
@@ -317,15 +331,15 @@ DROPS = [("ppo", _drop_env_states), ("ppo", _drop_traj_infos), ("ppo", _drop_ste
 
 
 @pytest.mark.parametrize("case,drop", DROPS, ids=[f"{c}-{d.__name__[1:]}" for c, d in DROPS])
-def test_dropping_one_piece_of_state_breaks_the_comparison(tmp_path, monkeypatch, case, drop):
+def test_dropping_one_piece_of_state_breaks_the_comparison(tmp_path, tmp_path_factory, monkeypatch, case, drop):
     make, n_steps, stop_itr = CASES[case]
-    ref = _run(make, tmp_path, "ref", n_steps)
+    ref = _reference(case, tmp_path_factory)
     drop(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResumeWarning)
         split = _run(make, tmp_path, "split", n_steps, stop_itr)
     with pytest.raises(AssertionError):
-        _assert_same((_rows(ref), _scalars(ref)), (_rows(split), _scalars(split)))
+        _assert_same(ref, (_rows(split), _scalars(split)))
 
 
 # --- SIGKILL while a checkpoint is being written --------------------------------------------------------------
@@ -349,14 +363,14 @@ def _train_until_killed(log_dir, kill_itr):
         _dqn(CASES["dqn"][1]).train()
 
 
-def test_sigkill_during_a_checkpoint_write_resumes_exactly_from_the_previous_one(tmp_path):
+def test_sigkill_during_a_checkpoint_write_resumes_exactly_from_the_previous_one(tmp_path, tmp_path_factory):
     import glob
     import multiprocessing as mp
     import signal
 
     make, n_steps, stop_itr = CASES["dqn"]
     kill_itr = stop_itr + 2  # the next checkpointed iteration (a log interval is two iterations)
-    ref = _run(make, tmp_path, "ref", n_steps)
+    ref = _reference("dqn", tmp_path_factory)
     log_dir = str(tmp_path / "child")
     p = mp.get_context("fork").Process(target=_train_until_killed, args=(log_dir, kill_itr))
     p.start()
@@ -378,4 +392,4 @@ def test_sigkill_during_a_checkpoint_write_resumes_exactly_from_the_previous_one
         warnings.simplefilter("error", ResumeWarning)  # its replay was kept: nothing missing
         with logger_context(resume=run_dir, console=False):
             make(n_steps).train()
-    _assert_same((_rows(ref), _scalars(ref)), (_rows(run_dir), _scalars(run_dir)))
+    _assert_same(ref, (_rows(run_dir), _scalars(run_dir)))
