@@ -123,3 +123,15 @@ class NonFiniteError(RlframeError, FloatingPointError):
     def __init__(self, message: str, quantity: str = "", itr: Optional[int] = None, env_steps: Optional[int] = None):
         self.quantity, self.itr, self.env_steps = quantity, itr, env_steps
         super().__init__(message)
+
+
+class EnvStateError(RlframeError, RuntimeError):
+    """An env's state cannot be saved for an exact resume (``rlframe.envs.base.Env.get_state``): it does not
+    pickle, or the env class keeps no state API. The sampler then warns, naming the env, and a resumed run resets
+    that env instead of continuing its episode."""
+
+
+class ResumeWarning(UserWarning):
+    """A resumed run will not continue bit-exactly: a piece of state was not saved (an env that does not
+    pickle, a parallel sampler's envs, a replay without ``save_replay``); the message names it and what the
+    resumed run does instead (docs/scaling.md, "Resume guarantees")."""

@@ -151,6 +151,15 @@ class BaseAgent:
         model.load_state_dict(state_dict)
         self.sync_shared_memory()
 
+    def sampling_state_dict(self) -> Dict[str, Any]:
+        """What the agent carries from one ``step`` to the next while sampling (a recurrent state, exploration
+        noise): samplers save it with their envs for an exact resume (``samplers.base.BaseSampler.state_dict``).
+        Plain tensors only; nothing for a memoryless agent."""
+        return {}
+
+    def load_sampling_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore :meth:`sampling_state_dict`'s output (after ``initialize``)."""
+
 
 def box_action_model_kwargs(agent: Any, env_spaces: Any, instead: str) -> Dict[str, Any]:
     """``observation_shape`` and ``action_size`` for an agent acting in a 1-D Box; any other action space is a

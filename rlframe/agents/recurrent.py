@@ -63,6 +63,21 @@ class RecurrentStateMixin:
         """Keep ``next_state`` (the model's output state) for the next step."""
         self._slots()[self._slot()] = next_state
 
+    def sampling_state_dict(self) -> Dict[str, Any]:
+        """The recurrent state of the sampling and the evaluation envs (tensors, None after a reset)."""
+        slots = self._slots()
+        return {"rnn_state": {slot: None if st is None else [x.detach().clone().cpu() for x in st]
+                              for slot, st in slots.items()}}
+
+    def load_sampling_state_dict(self, state: Dict[str, Any]) -> None:
+        slots = self._slots()
+        for slot, saved in state.get("rnn_state", {}).items():
+            if saved is None:
+                slots[slot] = None
+                continue
+            cls = type(self._model().zero_state(1, self.device))
+            slots[slot] = cls(*(x.to(self.device) for x in saved))
+
     def _model(self) -> Any:
         model = self.model
         return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model

@@ -24,11 +24,16 @@ into preallocated ``[T, B]`` buffers (Stooke & Abbeel, 2019). This is the gymnas
   first-call API checks, already run on the spaces by ``gymnasium.make``) are taken out of the wrapper
   chain: rlframe's collectors always reset first and its probe checks every value against the spaces
   (``samplers/checks.py``), and the two wrappers cost ~0.7 µs per CartPole step (~10% of the step).
+- Exact resume: ``get_state()`` pickles the gymnasium env with its wrappers (simulator state, ``np_random``,
+  the ``TimeLimit`` step count, the action space's generator); ``set_state`` swaps that env in. Classic-control
+  envs pickle; an env that does not (e.g. one holding a native simulator handle) raises ``EnvStateError``
+  and the sampler resets it on resume, with a warning naming it (``rlframe.envs.base.Env``).
 """
 from __future__ import annotations
 
 import functools
 import importlib
+import pickle
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import gymnasium as gym
@@ -37,7 +42,7 @@ from gymnasium.envs.registration import load_env_creator
 
 from rlframe.core.namedarraytuple import RESERVED, namedarraytuple
 from rlframe.core.specs import check_flag, field_name, spec_from_space, to_structured
-from rlframe.envs.base import EPISODE_METRICS_KEY, EnvSpaces, EnvStep, EpisodeMetrics
+from rlframe.envs.base import EPISODE_METRICS_KEY, Env, EnvSpaces, EnvStep, EpisodeMetrics, pickle_state
 from rlframe.errors import ConfigError
 
 _NUMERIC_KINDS = frozenset("biuf")
@@ -130,7 +135,7 @@ class EnvInfoConverter:
         return tuple(self.cls._fields) if self.cls is not None else ()
 
 
-class GymEnv:
+class GymEnv(Env):
     """A gymnasium env (``gymnasium.make(id, **kwargs)``) following rlframe's env contract.
 
     Args:
@@ -190,6 +195,9 @@ class GymEnv:
         self.last_reset_info: Dict[str, Any] = {}
         if seed is not None:
             self.seed(seed)
+        self._bind_action_masks()
+
+    def _bind_action_masks(self) -> None:
         try:
             masks = self.env.get_wrapper_attr("action_masks")
         except AttributeError:
@@ -231,6 +239,22 @@ class GymEnv:
             if flag.__class__ is not bool and flag.__class__ is not np.bool_:
                 check_flag(flag, f"env '{self.id}'", name, "returned by step()")
         return bool(terminated), bool(truncated)
+
+    # --- exact resume (rlframe.envs.base.Env) -----------------------------------------------------
+    def get_state(self) -> bytes:
+        """The gymnasium env (wrappers included), the pending seed and the last reset info, pickled."""
+        return pickle_state({"env": self.env, "pending_seed": self._pending_seed,
+                             "last_reset_info": self.last_reset_info}, self.id)
+
+    def set_state(self, state: bytes) -> None:
+        """Replace the gymnasium env by the one saved in ``state`` (the current one is closed)."""
+        saved = pickle.loads(state)
+        old, self.env = self.env, saved["env"]
+        if old is not self.env:
+            old.close()
+        self._pending_seed, self.last_reset_info = saved["pending_seed"], saved["last_reset_info"]
+        self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
+        self._bind_action_masks()
 
     @property
     def info_fields(self) -> Tuple[str, ...]:

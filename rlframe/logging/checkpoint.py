@@ -2,7 +2,9 @@
 
 A checkpoint is a ``torch.save``'d dict holding everything a run needs to resume (agent and
 optimizer state, iteration / env-step / update counters, Python, numpy and torch RNG states, the
-env specs and the run's params). Files are written to a temporary name and renamed with
+env specs and the run's params; with a serial or cpu sampler also its state for an exact resume: env states and
+the collector's carried state, as pickled bytes that ``torch.load(weights_only=True)`` reads without unpickling).
+Files are written to a temporary name and renamed with
 ``os.replace``, so a run killed mid-write never leaves a truncated ``itr_*.pt`` behind.
 
 The specs stored in a checkpoint are compared with the env the run is resumed with *before*
@@ -158,10 +160,15 @@ def save_checkpoint(state: Dict[str, Any], checkpoint_dir: str, itr: int, keep_l
     except BaseException:
         _silent_remove(tmp)
         raise
+    prune_checkpoints(checkpoint_dir, keep_last)
+    return path
+
+
+def prune_checkpoints(checkpoint_dir: str, keep_last: Optional[int]) -> None:
+    """Delete all but the newest ``keep_last`` checkpoint files (none when ``keep_last`` is None or 0)."""
     if keep_last is not None and keep_last > 0:
         for old in list_checkpoints(checkpoint_dir)[:-int(keep_last)]:
             _silent_remove(old)
-    return path
 
 
 def check_model_matches(stored: Dict[str, Any], current: Dict[str, Any], checkpoint_path: str) -> None:

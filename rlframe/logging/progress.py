@@ -7,6 +7,12 @@ import math
 import os
 from typing import Dict, List, Optional
 
+#: Columns (and TensorBoard tags) measured with the wall clock, which differ between any two runs of the same
+#: config: env steps per second, seconds spent sampling / optimizing / evaluating in the interval, and the
+#: run's elapsed time (continued across resumes from the checkpoint's ``elapsed_s``). An exact resume
+#: reproduces every other column and tag value (docs/scaling.md, "Resume guarantees").
+WALL_CLOCK_COLUMNS = ("time/sps", "time/sample_s", "time/optimize_s", "time/eval_s", "time/elapsed_s")
+
 
 class CsvProgress:
     """Appends one row per log interval to ``progress.csv``.

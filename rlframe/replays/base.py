@@ -116,6 +116,9 @@ class BaseReplayBuffer:
         self.t = 0  # next ring row to write
         self.total = 0  # rows written since the start (absolute time of the next row)
         self._cut = False  # the next append does not continue the stored time lines (after a load)
+        # Set by runners before load_state_dict when the sampler's envs were restored too (exact resume,
+        # docs/scaling.md): the newest rows stay sampleable and the next append continues their time lines.
+        self.continue_after_load = False
         self._gammas = (self.discount ** np.arange(self.n_step_return + 1, dtype=np.float64)).astype(np.float32)
         self._steps = np.arange(self.n_step_return)
 
@@ -303,7 +306,8 @@ class BaseReplayBuffer:
     def load_state_dict(self, state: Dict[str, Any], component: Optional[str] = None) -> None:
         """Restore :meth:`state_dict`'s output; shapes must match (:class:`ShapeMismatchError` naming
         ``component``, e.g. the file, otherwise). The newest rows, whose bootstrap observations never came,
-        are marked unsampleable, and the next append starts new time lines."""
+        are marked unsampleable, and the next append starts new time lines, unless ``continue_after_load``
+        (exact resume: the sampler's envs continue, so the next append continues those time lines)."""
         component = component or self.name
         if (int(state["T"]), int(state["B"])) != (self.T, self.B):
             raise ShapeMismatchError(component, "rows x envs", (self.T, self.B), (int(state["T"]), int(state["B"])),
@@ -314,6 +318,8 @@ class BaseReplayBuffer:
         self.valid[...] = state["valid"].numpy()
         self.final_obs.load_state_dict(state["final_obs"], component)
         self.t, self.total = int(state["t"]), int(state["total"])
+        if self.continue_after_load:  # exact resume: the sampler continues these time lines
+            return
         cut = (self.total - np.arange(1, min(self.lookahead, self.total) + 1)) % self.T
         self.valid[cut] = False
         self._cut = True

@@ -5,7 +5,10 @@ Learning in PyTorch", section 2) alternate ``sampler.obtain_samples(itr)`` and
 ``algo.optimize_agent(itr, samples)`` for ``n_steps`` environment steps. These keep that loop and add
 what rlpyt left to the user: TensorBoard logging against env steps, atomic checkpoints at every
 log interval, and resuming a stopped run from its run directory with every counter, the optimizer
-and the RNG states restored (see :mod:`rlframe.logging`).
+and the RNG states restored (see :mod:`rlframe.logging`). With a sampler that saves its state
+(``sampler.exact_resume``: SerialSampler, CpuSampler) the checkpoint also holds the envs' states, the episodes in
+progress and the agent's recurrent state, and the resumed run continues bit-exactly (docs/scaling.md,
+"Resume guarantees"); otherwise a :class:`~rlframe.errors.ResumeWarning` says what was not restored.
 
 Counters: ``itr`` (iterations, one batch of ``batch_T * batch_B`` env steps each), ``env_steps``
 (= iterations done × batch size, continuing across resumes) and ``updates`` (gradient steps,
@@ -17,6 +20,7 @@ import collections
 import math
 import os
 import time
+import warnings
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -25,7 +29,7 @@ import torch
 from rlframe.core.seeding import make_seed, set_global_seeds
 from rlframe.envs.base import EpisodeMetrics
 from rlframe.envs.gym import episode_metrics_for
-from rlframe.errors import ConfigError
+from rlframe.errors import ConfigError, ResumeWarning
 from rlframe.logging import checkpoint as ckpt
 from rlframe.logging.logger import RunLogger, get_logger
 from rlframe.logging.metrics import opt_stats, traj_stats
@@ -226,6 +230,9 @@ class MinibatchRl:
         }
         state["optimizer_state_dict"] = self.algo.optim_state_dict()  # None without an optimizer
         state["algo_state_dict"] = self.algo.state_dict()
+        # env states, the collector's carried state, the agent's recurrent state (exact resume); a SyncRl rank's
+        # sampler holds only its share of the envs, so ranks > 1 save none (docs/scaling.md)
+        state["sampler_state"] = self.sampler.state_dict() if self.world_size == 1 else {}
         return state
 
     def restore(self, state: Dict[str, Any]) -> None:
@@ -244,32 +251,70 @@ class MinibatchRl:
         self.algo.update_counter = self.updates
         self._elapsed_before = float(state.get("elapsed_s", 0.0))
         self._traj_window.extend(state.get("traj_window", []))
+        not_exact = self._restore_sampler(state)
+        if not self._restore_replay(int(state["itr"]), continues=not not_exact) and self.algo.replay is not None:
+            not_exact.append("no replay was saved with this checkpoint (save_replay / --save-replay): the replay "
+                             "starts empty")
         if state.get("rng") is not None:
             ckpt.set_rng_states(state["rng"])
-        self._restore_replay(int(state["itr"]))
+        if not_exact:
+            warnings.warn(
+                f"resuming from {state.get('path', '?')}: the continuation is not bit-exact: " + "; ".join(not_exact)
+                + ". Weights, optimizer, counters, RNG states and the algorithm's state are restored "
+                "(docs/scaling.md, 'Resume guarantees').", ResumeWarning, stacklevel=2)
+
+    def _restore_sampler(self, state: Dict[str, Any]) -> List[str]:
+        """Restore the sampler's envs and carried state (exact resume); returns what could not be restored."""
+        saved = state.get("sampler_state") or {}
+        sampler = type(self.sampler).__name__
+        if self.world_size > 1:
+            return [f"ranks of a {type(self).__name__} run save no sampler state: every env starts a new episode "
+                    "with a fresh seed"]
+        if not self.sampler.exact_resume:
+            return [f"{sampler} saves no env or collector state (SerialSampler and CpuSampler do): every env "
+                    "starts a new episode with a fresh seed and the episodes in progress are not counted"]
+        if not saved:
+            return ["the checkpoint holds no sampler state (written by an rlframe without exact resume, or by a "
+                    "sampler that saves none): every env starts a new episode with a fresh seed"]
+        if saved.get("sampler") != sampler:
+            return [f"the checkpoint holds the state of a {saved.get('sampler')}, this run uses a {sampler}: every "
+                    "env starts a new episode with a fresh seed (resume with the sampler the run was started with "
+                    "to continue exactly)"]
+        if not self.sampler.load_state_dict(saved):
+            return ["the sampler restored only part of its state (see the warning above): some envs start new "
+                    "episodes"]
+        return []
 
     def _replay_dir(self) -> Optional[str]:
         return None if self.logger.checkpoint_dir is None else os.path.join(self.logger.checkpoint_dir, "replay")
 
-    def _restore_replay(self, itr: int) -> None:
-        """Load the replay saved with the checkpoint of ``itr`` (``save_replay``), when there is one."""
+    def _restore_replay(self, itr: int, continues: bool = False) -> bool:
+        """Load the replay saved with the checkpoint of ``itr`` (``save_replay``), when there is one; True if
+        loaded. ``continues``: the sampler's envs were restored, so the replay's time lines continue."""
         replay, replay_dir = self.algo.replay, self._replay_dir()
         if replay is None or replay_dir is None:
-            return
+            return False
         ckpt.remove_stale_temp_files(replay_dir)
         path = os.path.join(replay_dir, ckpt.checkpoint_name(itr))
         if os.path.exists(path):
+            replay.continue_after_load = continues
             replay.load_state_dict(ckpt.load_checkpoint(path)["replay"], component=f"replay {path}")
             self.logger.info(f"Replay restored from {path}: {len(replay):,d} env steps.")
-        elif self.save_replay:
+            return True
+        if self.save_replay:
             self.logger.info(f"No replay saved with iteration {itr} in {replay_dir}: the replay starts empty.")
+        return False
 
     def save_checkpoint(self) -> Optional[str]:
         if not self.checkpoint or self.logger is None:
             return None
-        if self.save_replay and self._replay_dir() is not None:  # first, so a checkpoint never lacks its replay
-            ckpt.save_checkpoint({"replay": self.algo.replay.state_dict()}, self._replay_dir(), self.itr, keep_last=1)
-        return self.logger.save_checkpoint(self.checkpoint_state(), self.itr)
+        replay_dir = self._replay_dir() if self.save_replay else None
+        if replay_dir is not None:  # first, so a checkpoint never lacks its replay
+            ckpt.save_checkpoint({"replay": self.algo.replay.state_dict()}, replay_dir, self.itr)
+        path = self.logger.save_checkpoint(self.checkpoint_state(), self.itr)
+        if replay_dir is not None:  # the previous replay goes only now: a run killed before this line resumes
+            ckpt.prune_checkpoints(replay_dir, keep_last=1)  # from the previous checkpoint, with its replay
+        return path
 
     # --- the loop --------------------------------------------------------------------------------------
     def _elapsed(self) -> float:

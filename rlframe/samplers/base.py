@@ -6,6 +6,7 @@ constructor of :class:`BaseSampler`, so swapping one for another is a one-line c
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from rlframe.core.namedarraytuple import namedarraytuple
-from rlframe.errors import ConfigError
+from rlframe.errors import ConfigError, ResumeWarning
 
 # Samples buffer layout, leading dims [T, B] for every field (bootstrap_value: [1, B]).
 AgentSamples = namedarraytuple("AgentSamples", ["action", "prev_action", "agent_info"])
@@ -225,6 +226,40 @@ class BaseSampler:
 
     def evaluate_agent(self, itr: int) -> List[TrajInfo]:
         raise NotImplementedError
+
+    # --- exact resume (docs/scaling.md, "Resume guarantees") -------------------------------------------------
+    #: True when :meth:`state_dict` saves everything the sampler carries between iterations (env states,
+    #: the collector's step buffers and in-progress TrajInfos, the agent's sampling state), so a resumed run
+    #: continues bit-exactly; False: a resumed run starts fresh episodes in every env (runners warn).
+    exact_resume = False
+
+    def state_dict(self) -> Dict[str, Any]:
+        """What a resumed run needs to continue this sampler exactly (plain values, tensors and bytes, so the
+        checkpoint stays readable with ``torch.load(weights_only=True)``); ``{}`` here: nothing is saved."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> bool:
+        """Continue from :meth:`state_dict`'s output, after :meth:`initialize`; returns True when every training
+        env continues its episode (False when some were reset instead, with a
+        :class:`~rlframe.errors.ResumeWarning` naming them). Nothing to restore here."""
+        return False
+
+    def warn_unsaved_envs(self, label: str, saved: List[Dict[str, Any]], resuming: bool = False) -> None:
+        """A :class:`~rlframe.errors.ResumeWarning` for each env of ``saved`` (``collectors.save_env_states``
+        entries, in global env order) that holds no state: once per env when saving, always when resuming."""
+        warned = self.__dict__.setdefault("_warned_unsaved", set())
+        for i, entry in enumerate(saved):
+            if entry["state"] is not None or (not resuming and (label, i) in warned):
+                continue
+            warned.add((label, i))
+            what = ("starts a new episode (reset with a fresh seed)" if label == "train env"
+                    else "continues from a fresh seed")
+            when = "the checkpoint holds no state of" if resuming else "checkpoints cannot save the state of"
+            warnings.warn(
+                f"exact resume: {when} {label} {i} '{entry['id']}' ({entry['why']}); a resumed run {what} in that "
+                "env instead of continuing it, so it is not bit-exact. To make it exact, let the env pickle, or "
+                "derive it from rlframe.envs.base.Env and implement get_state / set_state.", ResumeWarning,
+                stacklevel=3)
 
     def shutdown(self) -> None:
         """Release envs, processes and shared memory; always returns and is idempotent."""

@@ -11,7 +11,7 @@ mid-batch reset exists for batched envs (they autoreset); env infos are not carr
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
@@ -136,6 +136,16 @@ class BatchedResetCollector(ResetCollector):
 
     def _reset_env(self, b: int) -> Any:
         raise AssertionError("batched envs reset themselves inside step()")
+
+    def restart_envs(self, idxs: Sequence[int]) -> None:
+        """A batched env resets as a whole: every row starts a new episode (the agent's state is reset)."""
+        obs_np, pa_np, pr_np = self.step_np
+        obs_np[:] = self.benv.reset()
+        pa_np[:] = 0
+        pr_np[:] = 0
+        self.traj_infos = [self.TrajInfoCls() for _ in self.env_rows]
+        if self.agent is not None:
+            self.agent.reset()
 
     def collect_batch(self, itr: int) -> List[Any]:
         """Fill the samples slice with ``batch_T`` steps of the batch; return completed TrajInfos."""

@@ -26,10 +26,15 @@ observation), computed before the reset (all envs truncated at ``t`` in one batc
 ``bootstrap_value`` the buffer's ``agent.bootstrap_value[0]`` gets V(observation after the last step).
 
 :class:`EvalCollector` runs evaluation episodes (agent in eval mode) and returns their ``TrajInfo``\\ s.
+
+Exact resume: what a training collector carries from one batch to the next (the step buffers, the
+in-progress TrajInfos, the wait-reset flags and the agent's sampling state) is its :meth:`BaseCollector.state_dict`;
+samplers save it with their envs' states in every checkpoint (docs/scaling.md, "Resume guarantees").
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Sequence
+import pickle
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -37,7 +42,8 @@ import torch
 from rlframe.core.buffers import torchify
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.agents.base import AgentInputs
-from rlframe.errors import ShapeMismatchError
+from rlframe.envs.base import Env
+from rlframe.errors import ConfigError, EnvStateError, ShapeMismatchError
 from rlframe.samplers.base import TrajInfo
 from rlframe.samplers.checks import StepValidator, env_name
 
@@ -71,6 +77,61 @@ def make_envs(EnvCls: Callable, env_kwargs: dict, seeds: Sequence[int]) -> list:
         close_envs(envs)
         raise
     return envs
+
+
+def sampling_state(collector: "BaseCollector", envs: Sequence[Any], eval_envs: Sequence[Any]) -> Dict[str, Any]:
+    """What one collector and its envs carry into the next batch (a serial sampler's, a worker's): the train
+    and eval envs' states (:func:`save_env_states`) and ``collector.state_dict()``."""
+    return {"envs": save_env_states(envs), "eval_envs": save_env_states(eval_envs),
+            "collector": collector.state_dict()}
+
+
+def load_sampling_state(collector: "BaseCollector", envs: Sequence[Any], eval_envs: Sequence[Any],
+                        state: Dict[str, Any]) -> List[int]:
+    """Restore :func:`sampling_state`'s output (env ids and counts checked first); train envs saved without a
+    state start new episodes (``collector.restart_envs``), eval envs keep their fresh seeds. Returns the
+    indices of the train envs not restored."""
+    missing = load_env_states(envs, state["envs"], "train env")
+    load_env_states(eval_envs, state["eval_envs"], "eval env")
+    collector.load_state_dict(state["collector"])
+    if missing:
+        collector.restart_envs(missing)
+    return missing
+
+
+def save_env_states(envs: Sequence[Any]) -> List[Dict[str, Any]]:
+    """``{"id", "state", "why"}`` per env: ``state`` is ``env.get_state()`` (bytes) for an
+    :class:`~rlframe.envs.base.Env` that can be saved, else None with ``why`` saying why not."""
+    out = []
+    for env in envs:
+        name = env_name(env)
+        if not isinstance(env, Env):
+            out.append({"id": name, "state": None, "why": f"{type(env).__name__} does not derive from "
+                        "rlframe.envs.base.Env, which declares the state API (get_state / set_state)"})
+            continue
+        try:
+            out.append({"id": name, "state": env.get_state(), "why": ""})
+        except EnvStateError as e:
+            out.append({"id": name, "state": None, "why": str(e)})
+    return out
+
+
+def load_env_states(envs: Sequence[Any], saved: Sequence[Dict[str, Any]], label: str) -> List[int]:
+    """Set each env's state from :func:`save_env_states`'s output; returns the indices not restored (saved
+    without a state). A checkpoint of another env id or env count is a :class:`ConfigError`."""
+    if len(saved) != len(envs):
+        raise ConfigError(f"the checkpoint holds the state of {len(saved)} {label}s, the sampler has {len(envs)}: "
+                          "resume with the env counts (batch_B, eval_n_envs) the run was started with.")
+    missing = []
+    for i, (env, entry) in enumerate(zip(envs, saved)):
+        if entry["id"] != env_name(env):
+            raise ConfigError(f"{label} {i}: the checkpoint holds the state of env '{entry['id']}', the sampler made "
+                              f"'{env_name(env)}': resume with the env the run was started with.")
+        if entry["state"] is None:
+            missing.append(i)
+        else:
+            env.set_state(entry["state"])
+    return missing
 
 
 def close_envs(envs: Iterable[Any]) -> None:
@@ -381,6 +442,41 @@ class BaseCollector(_AgentStepper):
             hint="the env must emit what its spaces declare at every step, and the same env-info keys "
             "from its first step on (GymEnv fixes the info fields from the first step it sees).",
         ) from error
+
+    # --- exact resume -----------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """What this collector carries into its next batch: the step buffers (each env's current observation,
+        previous action and reward), the in-progress TrajInfos and the wait-reset flags (pickled: TrajInfo
+        subclasses are the user's classes and their field types must survive exactly), and the agent's
+        sampling state (``agent.sampling_state_dict()``: recurrent state, exploration noise)."""
+        carried = {"step": map_leaves(np.copy, self.step_np), "traj_infos": list(self.traj_infos),
+                   "waiting": self.waiting.copy()}
+        return {"B": len(self.envs), "carried": pickle.dumps(carried, protocol=pickle.HIGHEST_PROTOCOL),
+                "agent": {} if self.agent is None else self.agent.sampling_state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`'s output (of a collector with as many envs)."""
+        if int(state["B"]) != len(self.envs):
+            raise ConfigError(f"collector rank {self.rank}: the checkpoint holds the state of {int(state['B'])} "
+                              f"envs, this collector steps {len(self.envs)}; resume with the batch_B the run was "
+                              "started with.")
+        carried = pickle.loads(state["carried"])
+        self.step_np[:] = carried["step"]
+        self.traj_infos = list(carried["traj_infos"])
+        self.waiting[:] = carried["waiting"]
+        if self.agent is not None:
+            self.agent.load_sampling_state_dict(state.get("agent", {}))
+
+    def restart_envs(self, idxs: Sequence[int]) -> None:
+        """Start a new episode in envs ``idxs`` (reset, zero previous action and reward, fresh TrajInfo, the
+        agent's state of that env zeroed): for envs whose state a resume could not restore."""
+        obs_np, pa_np, pr_np = self.step_np
+        for b in idxs:
+            obs_np[b] = self._reset_env(int(b))
+            pa_np[b] = 0
+            pr_np[b] = 0
+            self.traj_infos[b] = self.TrajInfoCls()
+            self.waiting[b] = False
 
     def close(self) -> None:
         close_envs(self.envs)

@@ -8,14 +8,14 @@ and steps it with ``samplers.batched.BatchedResetCollector``.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rlframe.envs.vector import is_batched_env_class
 from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.batched import (
     BatchedResetCollector, make_batched_env, make_batched_eval_envs, probe_batched_env,
 )
-from rlframe.samplers.collectors import close_envs, make_envs
+from rlframe.samplers.collectors import close_envs, load_sampling_state, make_envs, sampling_state
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.watchdog import EnvWatchdog
 
@@ -35,7 +35,14 @@ class SerialSampler(BaseSampler):
     ``worker_timeout`` (seconds one env ``reset``/``step`` may take, the pre-flight probe's included) is the
     parallel samplers' argument (``start_timeout`` is accepted for the same constructor): a hanging env ends
     in :class:`~rlframe.errors.EnvTimeoutError` naming the env, the call and the timeout (``samplers.watchdog``).
+
+    Exact resume (``exact_resume = True``): :meth:`state_dict` holds every train and eval env's state
+    (``Env.get_state``) and the training collector's carried state, so a run resumed from a checkpoint
+    continues bit-exactly (docs/scaling.md, "Resume guarantees"). An env that cannot be saved is named in a
+    :class:`~rlframe.errors.ResumeWarning` (once, at the first checkpoint) and reset when the run resumes.
     """
+
+    exact_resume = True
 
     def __init__(self, *args: Any, worker_timeout: float = 60.0, start_timeout: float = 120.0, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -62,12 +69,14 @@ class SerialSampler(BaseSampler):
         if is_batched_env_class(self.EnvCls):  # one env stepping the whole batch (rlframe.envs.vector)
             self.envs = [make_batched_env(self, setup.train_seeds)]
             self.eval_envs = make_batched_eval_envs(self.envs[0], setup.eval_seeds)
+            self._state_envs = (list(self.envs), list(self.eval_envs))
             example = probe_batched_env(self.envs[0])
             self.envs[0].seed(setup.train_seeds)
             setup.CollectorCls = BatchedResetCollector
         else:
             self.envs = make_envs(self.EnvCls, self.env_kwargs, setup.train_seeds)
             self.eval_envs = make_envs(self.EnvCls, self.eval_env_kwargs, setup.eval_seeds)
+            self._state_envs = (list(self.envs), list(self.eval_envs))  # unwatched: their own state API
             self.envs, self.eval_envs = self.watchdog.watch(self.envs), self.watchdog.watch(self.eval_envs, "eval env")
             example = setup.probe(self.envs[0], self.eval_envs[0] if self.eval_envs else None,
                                   timeout=self.worker_timeout)
@@ -103,6 +112,22 @@ class SerialSampler(BaseSampler):
             return []
         self.agent.eval_mode(itr)
         return self.eval_collector.collect_evaluation(itr)
+
+    # --- exact resume ---------------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Train and eval env states and the training collector's carried state (``collectors.sampling_state``)."""
+        state = dict(sampling_state(self.collector, *self._state_envs), sampler=type(self).__name__)
+        self.warn_unsaved_envs("train env", state["envs"])
+        self.warn_unsaved_envs("eval env", state["eval_envs"])
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> bool:
+        """Set every env's state and the collector's; envs saved without a state are reset (a warning names
+        each). Returns True when every train env continues its episode."""
+        missing = load_sampling_state(self.collector, *self._state_envs, state)
+        self.warn_unsaved_envs("train env", state["envs"], resuming=True)
+        self.warn_unsaved_envs("eval env", state["eval_envs"], resuming=True)
+        return not missing
 
     def shutdown(self) -> None:
         self.watchdog.stop()

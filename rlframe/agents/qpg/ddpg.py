@@ -78,6 +78,14 @@ class DdpgAgent(QpgAgentBase):
     def reset(self) -> None:
         self._ou_state = None
 
+    def sampling_state_dict(self) -> Dict[str, Any]:
+        """The Ornstein-Uhlenbeck noise state carried between steps (None with normal noise or after a reset)."""
+        return {"ou_state": None if self._ou_state is None else self._ou_state.detach().clone().cpu()}
+
+    def load_sampling_state_dict(self, state: Dict[str, Any]) -> None:
+        ou = state.get("ou_state")
+        self._ou_state = None if ou is None else ou.to(self.device)
+
     def reset_one(self, idx: int) -> None:
         if self._ou_state is not None and self._ou_state.dim() > 1:
             self._ou_state[idx] = 0.0

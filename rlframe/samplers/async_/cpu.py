@@ -37,6 +37,8 @@ class AsyncCpuSampler(CpuSampler):
     """A :class:`CpuSampler` whose workers collect the next batch while the caller optimizes (module
     docstring); takes CpuSampler's arguments."""
 
+    exact_resume = False  # workers run a batch ahead of the checkpoint: their state is not the checkpoint's
+
     def initialize(self, *args: Any, **kwargs: Any) -> dict:
         examples = super().initialize(*args, **kwargs)
         self._ready = map_leaves(np.array, self.samples_np)  # the optimizer's half of the double buffer

@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
+import random
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
 
 from rlframe.core.buffers import buffer_nbytes, numpify
 from rlframe.core.seeding import set_global_seeds, worker_seed
-from rlframe.errors import ConfigError
+from rlframe.errors import ConfigError, ResumeWarning
 from rlframe.launching.affinity import check_affinity, make_affinity, worker_affinity
 from rlframe.samplers.base import BaseSampler, TrajInfo
 from rlframe.samplers.checks import env_name
-from rlframe.samplers.collectors import close_envs, make_envs
+from rlframe.samplers.collectors import close_envs, load_sampling_state, make_envs, sampling_state
 from rlframe.samplers.setup import SamplerSetup, make_eval_collector, start_collector
 from rlframe.samplers.parallel.pool import WorkerPool, check_shm_space, use_fd_sharing
 from rlframe.samplers.parallel.worker import GuardedEnv
@@ -113,9 +119,36 @@ class SamplerWorker:
     def evaluate(self, itr: int) -> List[Any]:
         return self.eval_collector.collect_evaluation(itr) if self.eval_collector is not None else []
 
+    # --- exact resume (docs/scaling.md, "Resume guarantees") --------------------------------------------
+    def get_state(self) -> Dict[str, Any]:
+        """This worker's share of the sampler's state: its envs' states, its collector's carried state (with
+        its agent copy's sampling state) and this process's random states (its agent copy draws actions)."""
+        return dict(sampling_state(self.collector, *self._raw_envs()), rng=_process_rng_state())
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        """Continue from :meth:`get_state`'s output; envs saved without a state start new episodes."""
+        load_sampling_state(self.collector, *self._raw_envs(), state)
+        _set_process_rng_state(state["rng"])
+
+    def _raw_envs(self) -> Tuple[List[Any], List[Any]]:
+        """The train and eval envs inside their :class:`GuardedEnv` proxies (their own state API)."""
+        return [e.env for e in self.envs], [e.env for e in self.eval_envs]
+
     def close(self) -> None:
         close_envs(self.envs)
         close_envs(self.eval_envs)
+
+
+def _process_rng_state() -> bytes:
+    """Python's, numpy's global and torch's CPU random states of this process, pickled."""
+    return pickle.dumps((random.getstate(), np.random.get_state(), torch.get_rng_state()))
+
+
+def _set_process_rng_state(state: bytes) -> None:
+    py, np_state, torch_state = pickle.loads(state)
+    random.setstate(py)
+    np.random.set_state(np_state)
+    torch.set_rng_state(torch_state)
 
 
 WorkerBuilder.worker_cls = SamplerWorker
@@ -246,6 +279,40 @@ class ParallelSamplerBase(BaseSampler):
             self.release_shared()
             pool.close()
         self.samples_pyt = self.samples_np = None
+
+    # --- exact resume: the workers' states, gathered and sent back through the command pipes -------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Every worker's :meth:`SamplerWorker.get_state` (env states, collector state, the worker's random
+        states) when the sampler declares ``exact_resume``; ``{}`` otherwise."""
+        if not self.exact_resume:
+            return {}
+        with self._running() as pool:
+            workers = pool.call("get_state")
+        self.warn_unsaved_envs("train env", [e for w in workers for e in w["envs"]])
+        self.warn_unsaved_envs("eval env", [e for w in workers for e in w["eval_envs"]])
+        return {"sampler": type(self).__name__, "bounds": [list(b) for b in self.bounds], "workers": workers}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> bool:
+        """Send each worker its share of :meth:`state_dict`'s output. With another worker count (or ``batch_B``)
+        nothing is restored (a :class:`~rlframe.errors.ResumeWarning` says so) and False is returned."""
+        if not self.exact_resume:
+            return False
+        if state.get("bounds") != [list(b) for b in self.bounds]:
+            warnings.warn(
+                f"exact resume: the checkpoint holds the state of {len(state.get('bounds') or [])} "
+                f"{type(self).__name__} workers with env slices {state.get('bounds')}, this sampler has "
+                f"{[list(b) for b in self.bounds]}: every env starts a new episode instead. Resume with the "
+                "number of workers (the scripts' --workers) the run was started with to continue exactly.",
+                ResumeWarning, stacklevel=2)
+            return False
+        workers = state["workers"]
+        with self._running() as pool:
+            for w, worker_state in enumerate(workers):
+                pool.send(w, "set_state", worker_state)
+            pool.gather(range(len(workers)), what="restoring its state")
+        self.warn_unsaved_envs("train env", [e for w in workers for e in w["envs"]], resuming=True)
+        self.warn_unsaved_envs("eval env", [e for w in workers for e in w["eval_envs"]], resuming=True)
+        return all(e["state"] is not None for w in workers for e in w["envs"])
 
     def release_shared(self) -> None:
         """Tell workers blocked on sampler-specific handshakes to leave (GPU samplers)."""

@@ -44,6 +44,9 @@ class CpuSampler(ParallelSamplerBase):
 
     agent_share_memory = True
     builder_cls = CpuWorkerBuilder
+    # Each worker saves its envs, its collector (with its agent copy's recurrent state) and its random states
+    # (ParallelSamplerBase.state_dict): a resumed run continues bit-exactly (docs/scaling.md).
+    exact_resume = True
 
     def builder_kwargs(self, w: int) -> dict:
         return {"agent": self.agent}
