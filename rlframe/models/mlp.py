@@ -88,7 +88,7 @@ class TwinMlpModel(nn.Module):
         self.nonlinearity = nonlinearity()
         # torch.tanh itself skips a module call per layer (the usual PPO nonlinearity).
         self._act = torch.tanh if nonlinearity is nn.Tanh else self.nonlinearity
-        # d act / d input as a function of the activation's output, for backward_into (None: not supported).
+        # g * d act / d input from the activation's output y and g, for backward_into (None: not supported).
         self._act_grad = {nn.Tanh: _tanh_grad, nn.ReLU: _relu_grad}.get(nonlinearity)
         sizes = [self.input_size] + [int(h) for h in hidden_sizes]
         self.n_hidden = len(sizes) - 1
@@ -167,16 +167,15 @@ class TwinMlpModel(nn.Module):
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         g = grad_output
         if n_act == len(self._names):  # the last layer has a nonlinearity too
-            g = g * self._act_grad(saved[-1])
+            g = self._act_grad(saved[-1], g)
         for n in range(len(self._names) - 1, -1, -1):
             w_name, b_name = self._names[n]
             w = params[w_name]
-            h_in = saved[n]
-            # layer 0's input is the shared [N, in] x: matmul broadcasts x^T over the k networks
-            w.grad = torch.matmul(h_in.transpose(-1, -2), g)
+            h_in = saved[n] if n > 0 else saved[0].unsqueeze(0).expand(self.k, *saved[0].shape)
+            w.grad = torch.bmm(h_in.transpose(1, 2), g)
             params[b_name].grad = g.sum(1, keepdim=True)
             if n > 0:
-                g = torch.bmm(g, w.transpose(1, 2)) * self._act_grad(h_in)
+                g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
 
     def forward_one(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """MLP ``i`` alone on ``x [N, in]`` (output padded like :meth:`forward`)."""
@@ -190,11 +189,11 @@ class TwinMlpModel(nn.Module):
         return h
 
 
-def _tanh_grad(y: torch.Tensor) -> torch.Tensor:
-    """``tanh'`` from the output ``y = tanh(x)``: ``1 - y^2``."""
-    return 1.0 - y * y
+def _tanh_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``g * tanh'(x)`` from the output ``y = tanh(x)``: ``g (1 - y^2)``."""
+    return torch.addcmul(g, g * y, y, value=-1.0)
 
 
-def _relu_grad(y: torch.Tensor) -> torch.Tensor:
-    """``relu'`` from the output ``y = relu(x)``: 1 where ``y > 0`` (autograd's convention: 0 at 0)."""
-    return (y > 0).to(y.dtype)
+def _relu_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``g * relu'(x)`` from the output ``y = relu(x)``: ``g`` where ``y > 0``, else 0 (autograd's convention at 0)."""
+    return g * (y > 0)
