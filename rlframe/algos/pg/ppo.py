@@ -41,8 +41,9 @@ class PPO(PolicyGradientAlgo):
         target_kl: stop the epochs of an iteration early once the approximate KL exceeds 1.5x this, checked
             before each gradient step on that step's minibatch, which is then not taken (as SB3).
         fast_gradients: compute the loss's gradients with respect to ``log p(a)`` and ``V`` in closed form
-            (:meth:`_fast_gradient_step`) instead of by autograd through :meth:`loss`: same gradients and
-            statistics, less per-step overhead (docs/algorithms.md gives the measured difference).
+            (:meth:`_fast_gradient_step`) instead of by autograd through :meth:`loss`, and for the usual
+            twin-MLP actor-critics the network's backward pass too (``algos/pg/closed_form.py``): same
+            gradients and statistics, less per-step overhead (docs/algorithms.md gives the measured difference).
         other arguments: see :class:`~rlframe.algos.pg.base.PolicyGradientAlgo`.
     """
 
@@ -184,25 +185,13 @@ class PPO(PolicyGradientAlgo):
         """For each row (minibatch) of ``adv [M, size]``: the standardised advantages, the per-sample weight
         ``w`` of a mean over the minibatch (``1/size``, or valid-normalised), ``-adv * w`` and ``adv > 0``
         (what the closed-form surrogate gradient needs)."""
-        adv = self._standardised(adv, valid)
+        if self.normalize_advantage:
+            adv = normalize_advantage(adv, valid, dim=1)
         if valid is None:
             w = torch.full_like(adv, 1.0 / adv.shape[1])
         else:
             w = valid.to(adv.dtype) / valid.sum(1, keepdim=True).clamp_min(1.0)
         return adv, w, -adv * w, adv > 0
-
-    def _standardised(self, adv: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
-        """Each row of ``adv [M, size]`` standardised over its real steps (``normalize_advantage`` row by row);
-        unchanged without ``normalize_advantage``."""
-        if not self.normalize_advantage or adv.shape[1] <= 1:
-            return adv
-        if valid is None:
-            return (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True) + 1e-8)
-        valid = valid.to(adv.dtype)
-        count = valid.sum(1, keepdim=True).clamp_min(1.0)
-        mean = (adv * valid).sum(1, keepdim=True) / count
-        std = (((adv - mean) ** 2 * valid).sum(1, keepdim=True) / count).sqrt()
-        return (adv - mean) / (std + 1e-8)
 
     def _kl_too_far(self, approx_kl: torch.Tensor) -> bool:
         """SB3's early stop: this minibatch's policy is already more than 1.5 * target_kl from the sampling one."""
