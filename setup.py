@@ -18,7 +18,7 @@ setup(
         "cluster": ["mtkahypar>=1.5"],
         "atari": ["ale-py"],  # rlframe.envs.atari (ships the ROMs)
         "envpool": ["envpool"],  # rlframe.envs.vector.EnvPoolEnv (Linux wheels, CPython <= 3.12)
-        "mujoco": ["mujoco"],  # gymnasium's MuJoCo envs (experiments/benchmarks/ppo_mujoco_vs_sb3.py)
+        "mujoco": ["mujoco", "imageio"],  # gymnasium's MuJoCo envs (experiments/benchmarks/ppo_mujoco_vs_sb3.py)
     },
     entry_points={"console_scripts": ["rlframe=rlframe.cli:main"]},
 )

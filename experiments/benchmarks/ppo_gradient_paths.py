@@ -1,10 +1,12 @@
-"""PPO's two gradient paths timed against each other: autograd through ``PPO.loss`` vs ``fast_gradients``.
+"""PPO's gradient paths timed against each other: autograd through ``PPO.loss``, ``fast_gradients`` with
+autograd's backward pass through the network, and ``fast_gradients`` with the backward pass written out
+(``rlframe/algos/pg/closed_form.py``, the default where the model allows it).
 
 One real CartPole-v1 batch (``SerialSampler``, 8 envs x 32 steps, separate 64x64 actor and critic as in
-``ppo_cartpole_vs_sb3.py``), then ``optimize_agent`` on it with each path, alternating the two so machine
-load hits both alike. Settings: RL-zoo's (20 epochs, one 256-sample minibatch) and rlframe's PPO defaults
-(10 epochs, 4 minibatches). Reports the median milliseconds per ``optimize_agent`` call and the ratio
-``fast / autograd`` (< 1: the closed form pays).
+``ppo_cartpole_vs_sb3.py``), then ``optimize_agent`` on it with each path, alternating them so machine
+load hits all alike. Settings: RL-zoo's (20 epochs, one 256-sample minibatch) and rlframe's PPO defaults
+(10 epochs, 4 minibatches). Reports the median milliseconds per ``optimize_agent`` call and the ratios
+to the autograd path (< 1: the closed form pays).
 
     python experiments/benchmarks/ppo_gradient_paths.py --reps 15 [--json results/ppo_gradient_paths.json]
 """
@@ -44,26 +46,36 @@ def _copy(x):
     return map_leaves(lambda a: a.copy(), x)
 
 
+PATHS = ("closed_form", "fast_autograd_backward", "autograd")
+
+
 def time_paths(reps: int) -> Dict[str, Dict[str, float]]:
+    import rlframe.algos.pg.ppo as ppo_module
     from rlframe.algos.pg import PPO
 
     agent, samples, batch_spec = one_batch()
     state = {k: v.clone() for k, v in agent.model.state_dict().items()}
+    closed_form_policy = ppo_module.closed_form_policy
     out = {}
     for name, kw in SETTINGS.items():
-        times = {True: [], False: []}
+        times = {path: [] for path in PATHS}
         for _ in range(reps):
-            for fast in (True, False):
+            for path in PATHS:
+                # the fast path without the written-out backward pass: as if the model did not allow it
+                ppo_module.closed_form_policy = closed_form_policy if path == "closed_form" else lambda *a: None
                 agent.model.load_state_dict(state)
-                algo = PPO(discount=0.98, gae_lambda=0.8, learning_rate=1e-3, max_grad_norm=0.5, fast_gradients=fast,
-                           **kw)
+                algo = PPO(discount=0.98, gae_lambda=0.8, learning_rate=1e-3, max_grad_norm=0.5,
+                           fast_gradients=path != "autograd", **kw)
                 algo.initialize(agent, n_itr=100, batch_spec=batch_spec)
                 agent.train_mode(0)
                 t0 = time.perf_counter()
                 algo.optimize_agent(0, samples)
-                times[fast].append(time.perf_counter() - t0)
-        fast_ms, auto_ms = (1e3 * statistics.median(times[f]) for f in (True, False))
-        out[name] = {"fast_ms": fast_ms, "autograd_ms": auto_ms, "ratio_fast_over_autograd": fast_ms / auto_ms}
+                times[path].append(time.perf_counter() - t0)
+        ppo_module.closed_form_policy = closed_form_policy
+        ms = {path: 1e3 * statistics.median(times[path]) for path in PATHS}
+        out[name] = {**{f"{path}_ms": v for path, v in ms.items()},
+                     "ratio_closed_form_over_autograd": ms["closed_form"] / ms["autograd"],
+                     "ratio_fast_autograd_backward_over_autograd": ms["fast_autograd_backward"] / ms["autograd"]}
     return out
 
 
@@ -76,8 +88,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results = time_paths(args.reps)
     for name, r in results.items():
-        print(f"{name}: fast {r['fast_ms']:.1f} ms, autograd {r['autograd_ms']:.1f} ms per optimize_agent "
-              f"(fast/autograd = {r['ratio_fast_over_autograd']:.2f})")
+        print(f"{name}: closed form {r['closed_form_ms']:.1f} ms, fast with autograd backward "
+              f"{r['fast_autograd_backward_ms']:.1f} ms, autograd {r['autograd_ms']:.1f} ms per optimize_agent "
+              f"(closed form / autograd = {r['ratio_closed_form_over_autograd']:.2f})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -25,7 +25,7 @@ def clip_grad_norm(params: List[torch.Tensor], max_norm: Optional[float]) -> tor
             return torch.zeros(())
         total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         if max_norm is not None:
-            coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+            coef = (total + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)
             torch._foreach_mul_(grads, coef)
     return total
 
@@ -55,8 +55,16 @@ class FastAdam(torch.optim.Adam):
                 return None
             if len({(p.device, p.dtype) for p in params}) > 1:
                 return None
+            # One step counter for the group, each parameter's state["step"] a 0-d view of it: one add_ per
+            # step instead of a (CPU: per-tensor) foreach add (the counts are equal: same group, same steps).
+            if len({float(s["step"]) for s in states}) > 1:
+                return None
+            counter = torch.full((len(params),), float(states[0]["step"]), dtype=states[0]["step"].dtype,
+                                 device=states[0]["step"].device)
+            for i, s in enumerate(states):
+                s["step"] = counter[i]
             cache.append((group, params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-                          [s["step"] for s in states]))
+                          [s["step"] for s in states], counter))
         return cache
 
     def step(self, closure=None):
@@ -65,13 +73,13 @@ class FastAdam(torch.optim.Adam):
             self._cache = self._build_cache()
             return loss
         with torch.no_grad():
-            for group, params, exp_avgs, exp_avg_sqs, steps in self._cache:
+            for group, params, exp_avgs, exp_avg_sqs, steps, counter in self._cache:
                 grads = [p.grad for p in params]
                 if any(g is None for g in grads):
                     self._cache = None
                     return super().step()
                 beta1, beta2 = group["betas"]
-                torch._foreach_add_(steps, 1)
+                counter.add_(1)
                 torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],
                                    beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
                                    maximize=False, grad_scale=None, found_inf=None)

@@ -88,6 +88,8 @@ class TwinMlpModel(nn.Module):
         self.nonlinearity = nonlinearity()
         # torch.tanh itself skips a module call per layer (the usual PPO nonlinearity).
         self._act = torch.tanh if nonlinearity is nn.Tanh else self.nonlinearity
+        # g * d act / d input from the activation's output y and g, for backward_into (None: not supported).
+        self._act_grad = {nn.Tanh: _tanh_grad, nn.ReLU: _relu_grad}.get(nonlinearity)
         sizes = [self.input_size] + [int(h) for h in hidden_sizes]
         self.n_hidden = len(sizes) - 1
         self.output_sizes = None if output_sizes is None else [int(s) for s in output_sizes]
@@ -134,6 +136,47 @@ class TwinMlpModel(nn.Module):
                 h = act(h)
         return h
 
+    @property
+    def supports_backward_into(self) -> bool:
+        """True when :meth:`backward_into` can differentiate this network (tanh or ReLU nonlinearity)."""
+        return self._act_grad is not None
+
+    @torch.no_grad()
+    def forward_saving(self, x: torch.Tensor):
+        """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input and every
+        layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
+        params = self._parameters
+        act = self._act
+        n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
+        saved = [x]
+        h = x.unsqueeze(0).expand(self.k, *x.shape)
+        for n, (w, b) in enumerate(self._names):
+            h = torch.baddbmm(params[b], h, params[w])
+            if n < n_act:
+                h = act(h)
+            saved.append(h)
+        return h, saved
+
+    @torch.no_grad()
+    def backward_into(self, saved, grad_output: torch.Tensor) -> None:
+        """Set every parameter's ``.grad`` to ``d L / d param`` given ``grad_output = d L / d forward(x)``
+        (``[k, N, out]``) and :meth:`forward_saving`'s ``saved``: the same gradients autograd would compute
+        (backpropagation written out: ``dW = h_in^T g``, ``db = sum_N g``, ``g_in = g W^T * act'``), without
+        building or walking a graph. Gradients are overwritten, not accumulated."""
+        params = self._parameters
+        n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
+        g = grad_output
+        if n_act == len(self._names):  # the last layer has a nonlinearity too
+            g = self._act_grad(saved[-1], g)
+        for n in range(len(self._names) - 1, -1, -1):
+            w_name, b_name = self._names[n]
+            w = params[w_name]
+            h_in = saved[n] if n > 0 else saved[0].unsqueeze(0).expand(self.k, *saved[0].shape)
+            w.grad = torch.bmm(h_in.transpose(1, 2), g)
+            params[b_name].grad = g.sum(1, keepdim=True)
+            if n > 0:
+                g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
+
     def forward_one(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """MLP ``i`` alone on ``x [N, in]`` (output padded like :meth:`forward`)."""
         params = self._parameters
@@ -144,3 +187,13 @@ class TwinMlpModel(nn.Module):
             if n < n_act:
                 h = self._act(h)
         return h
+
+
+def _tanh_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``g * tanh'(x)`` from the output ``y = tanh(x)``: ``g (1 - y^2)``."""
+    return torch.addcmul(g, g * y, y, value=-1.0)
+
+
+def _relu_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``g * relu'(x)`` from the output ``y = relu(x)``: ``g`` where ``y > 0``, else 0 (autograd's convention at 0)."""
+    return g * (y > 0)

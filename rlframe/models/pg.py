@@ -80,6 +80,38 @@ class ActorCriticModel(nn.Module):
         pi, v = self._heads(x)
         return restore_leading_dims((pi, v), lead_dim, T, B)
 
+    # --- gradients written out (PPO's fast_gradients path: algos/pg/closed_form.py) -----------------------
+    @property
+    def supports_manual_gradients(self) -> bool:
+        """True when :meth:`forward_saving` / :meth:`backward_from` can replace autograd for this model:
+        separate trunks with fused heads (:class:`~rlframe.models.mlp.TwinMlpModel`, tanh or ReLU) on a
+        parameter-free encoder."""
+        return (self.fused_heads and self.trunk.supports_backward_into
+                and not any(True for _ in self.encoder.parameters()))
+
+    def forward_saving(self, observation):
+        """``(pi_outputs, value, saved)`` for ``[N, ...]`` observations without an autograd graph:
+        ``pi_outputs`` is the tuple :meth:`forward` returns before the value, ``saved`` what
+        :meth:`backward_from` needs. Only when :attr:`supports_manual_gradients`."""
+        with torch.no_grad():
+            x = self.encoder(observation)[0]
+        out, saved = self.trunk.forward_saving(x)
+        return self._pi_outputs(out[0]), out[1, :, 0], saved
+
+    def _pi_outputs(self, pi: torch.Tensor):
+        return (pi,)
+
+    def backward_from(self, saved, pi_grads, value_grad: torch.Tensor) -> None:
+        """Set the parameters' ``.grad`` from the loss gradients with respect to :meth:`forward_saving`'s
+        ``pi_outputs`` (a tuple of ``[N, ...]``) and ``value`` (``[N]``), overwriting any earlier ones."""
+        g = value_grad.new_zeros((2, value_grad.shape[0], self.trunk.output_size))
+        g[0, :, :self.pi_size] = self._pi_head_grad(pi_grads)
+        g[1, :, 0] = value_grad
+        self.trunk.backward_into(saved, g)
+
+    def _pi_head_grad(self, pi_grads) -> torch.Tensor:
+        return pi_grads[0]
+
     def value(self, observation, prev_action=None, prev_reward=None) -> torch.Tensor:
         """Only the value (skips the policy trunk when trunks are separate)."""
         x, lead_dim, T, B = self.encoder(observation)
@@ -148,6 +180,18 @@ class GaussianPgMlpModel(ActorCriticModel):
         else:
             mu, log_std = out, self.log_std.expand_as(out)
         return restore_leading_dims((mu, log_std, v), lead_dim, T, B)
+
+    def _pi_outputs(self, pi: torch.Tensor):
+        if self.state_dependent_std:
+            return pi[:, :self.action_size], pi[:, self.action_size:]
+        return pi, self.log_std.detach().expand_as(pi)
+
+    def _pi_head_grad(self, pi_grads) -> torch.Tensor:
+        g_mean, g_log_std = pi_grads
+        if self.state_dependent_std:
+            return torch.cat((g_mean, g_log_std), dim=-1)
+        self.log_std.grad = g_log_std.sum(0)
+        return g_mean
 
 
 class CategoricalPgConvModel(ActorCriticModel):

@@ -135,3 +135,40 @@ def test_conv_model():
     assert c.conv_out_size(8, 8) == 8 * 4 * 4
     with pytest.raises(ValueError):
         Conv2dModel(3, (4, 8), (3,), (1, 1))
+
+
+@pytest.mark.parametrize("Model,kwargs", [
+    (CategoricalPgMlpModel, dict(nonlinearity=torch.nn.Tanh)),
+    (CategoricalPgMlpModel, dict(nonlinearity=torch.nn.ReLU, hidden_sizes=(8, 8, 8))),
+    (GaussianPgMlpModel, dict(nonlinearity=torch.nn.ReLU)),
+    (GaussianPgMlpModel, dict(nonlinearity=torch.nn.Tanh, state_dependent_std=True)),
+])
+def test_backward_from_equals_autograd(Model, kwargs):
+    """forward_saving + backward_from (the backward pass written out, used by PPO's closed-form path) give
+    forward's outputs and autograd's parameter gradients for any output gradients."""
+    torch.manual_seed(0)
+    m = Model((5,), 3, **{"hidden_sizes": (16, 16), **kwargs})
+    assert m.supports_manual_gradients
+    x = torch.randn(40, 5)
+    *pi, value = m(x)
+    pi_grads = tuple(torch.randn_like(p) for p in pi)
+    g_value = torch.randn_like(value)
+    torch.autograd.backward(tuple(pi) + (value,), pi_grads + (g_value,))
+    reference = {n: p.grad.clone() for n, p in m.named_parameters()}
+    for p in m.parameters():
+        p.grad = torch.full_like(p, 7.0)  # overwritten, not accumulated
+    pi2, value2, saved = m.forward_saving(x)
+    for a, b in zip(pi2, pi):
+        torch.testing.assert_close(a, b.detach())
+    torch.testing.assert_close(value2, value.detach())
+    m.backward_from(saved, pi_grads, g_value)
+    for n, p in m.named_parameters():
+        torch.testing.assert_close(p.grad, reference[n], rtol=1e-5, atol=1e-6, msg=n)
+
+
+def test_manual_gradients_only_for_fused_twin_trunks():
+    """Shared trunks, wide policy heads (not fused) and other nonlinearities fall back to autograd."""
+    assert not CategoricalPgMlpModel((5,), 3, shared=True).supports_manual_gradients
+    assert not CategoricalPgMlpModel((5,), 64).supports_manual_gradients
+    assert not CategoricalPgMlpModel((5,), 3, nonlinearity=torch.nn.ELU).supports_manual_gradients
+    assert CategoricalPgMlpModel((5,), 3).supports_manual_gradients

@@ -9,6 +9,8 @@ Adam ``eps=1e-5``, gradient-norm clipping, linear learning-rate schedules.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any, Dict, Optional, Type
 
 import numpy as np
@@ -18,7 +20,6 @@ from rlframe.algos.base import RlAlgorithm
 from rlframe.algos.finite import check_finite
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation
 from rlframe.core.namedarraytuple import map_leaves
-from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
 from rlframe.samplers.base import valid_mask
 
@@ -27,14 +28,19 @@ def _as_tensor(x):
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
 
 
-def normalize_advantage(advantage: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Standardise ``advantage`` (mean 0, std 1 over the ``valid`` entries; unchanged if it has one entry)."""
-    if advantage.numel() <= 1:
+def normalize_advantage(advantage: torch.Tensor, valid: Optional[torch.Tensor] = None,
+                        dim: Optional[int] = None) -> torch.Tensor:
+    """Standardise ``advantage`` (mean 0, std 1 over the ``valid`` entries; unchanged if it has one entry);
+    ``dim``: standardise each slice along this dim on its own (e.g. one row per minibatch) instead of the whole."""
+    if (advantage.numel() if dim is None else advantage.shape[dim]) <= 1:
         return advantage
+    over = {} if dim is None else dict(dim=dim, keepdim=True)
     if valid is None:
-        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    mean = valid_mean(advantage, valid)
-    std = valid_mean((advantage - mean) ** 2, valid).sqrt()
+        return (advantage - advantage.mean(**over)) / (advantage.std(**over) + 1e-8)
+    valid = valid.to(advantage.dtype)  # valid_mean's rule (rlframe/distributions/base.py), per slice
+    count = valid.sum(**over).clamp_min(1.0)
+    mean = (advantage * valid).sum(**over) / count
+    std = (((advantage - mean) ** 2 * valid).sum(**over) / count).sqrt()
     return (advantage - mean) / (std + 1e-8)
 
 
@@ -159,6 +165,8 @@ class PolicyGradientAlgo(RlAlgorithm):
         return grad_norm
 
     def _check_grad_norm(self, grad_norm: torch.Tensor) -> None:
+        if math.isfinite(grad_norm.item()):  # one scalar read per step; check_finite names what is wrong
+            return
         check_finite("gradient norm", grad_norm, getattr(self, "_itr", 0), self._batch_size(), type(self).__name__,
                      "The loss or its gradients are non-finite.")
 

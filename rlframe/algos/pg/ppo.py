@@ -8,12 +8,13 @@ shuffled minibatches, linear decay of the learning rate and of the clip range ov
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 import torch
 
 from rlframe.agents.base import AgentInputs
 from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_advantage
+from rlframe.algos.pg.closed_form import ClosedFormPolicy, closed_form_policy
 from rlframe.algos.optim import FastAdam
 from rlframe.algos.pg.recurrent import check_minibatches, optimize_ppo_recurrent
 from rlframe.core.buffers import buffer_to
@@ -22,8 +23,9 @@ from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
 
 PpoBatch = namedarraytuple("PpoBatch", ["agent_inputs", "action", "old_logp", "old_value", "return_", "advantage",
-                                        "valid"])
-PpoBatch.__doc__ = "A flattened PPO batch (leading dim T*B); indexing selects a minibatch of every field."
+                                        "valid", "action_aux"])
+PpoBatch.__doc__ = ("A flattened PPO batch (leading dim T*B); indexing selects a minibatch of every field. "
+                    "``action_aux``: per-batch work on the actions for the closed-form path (or None).")
 
 
 class PPO(PolicyGradientAlgo):
@@ -39,8 +41,9 @@ class PPO(PolicyGradientAlgo):
         target_kl: stop the epochs of an iteration early once the approximate KL exceeds 1.5x this, checked
             before each gradient step on that step's minibatch, which is then not taken (as SB3).
         fast_gradients: compute the loss's gradients with respect to ``log p(a)`` and ``V`` in closed form
-            (:meth:`_fast_gradient_step`) instead of by autograd through :meth:`loss`: same gradients and
-            statistics, less per-step overhead (docs/algorithms.md gives the measured difference).
+            (:meth:`_fast_gradient_step`) instead of by autograd through :meth:`loss`, and for the usual
+            twin-MLP actor-critics the network's backward pass too (``algos/pg/closed_form.py``): same
+            gradients and statistics, less per-step overhead (docs/algorithms.md gives the measured difference).
         other arguments: see :class:`~rlframe.algos.pg.base.PolicyGradientAlgo`.
     """
 
@@ -109,16 +112,21 @@ class PPO(PolicyGradientAlgo):
         lr = self.set_learning_rate(itr)
         clip = self.ratio_clip * (self.frac_remaining(itr) if self.linear_clip_schedule else 1.0)
         # 3. The batch flattened to T*B samples, with log p(a) under the sampling-time policy, on the agent's device.
-        batch = self._flat_batch(samples, return_, advantage, valid)
-        step = self._fast_gradient_step if self.fast_gradients else self._autograd_step
+        #    Fast path: the policy's backward pass written out when the model allows it (algos/pg/closed_form.py).
+        closed_form = closed_form_policy(self.agent, samples.env.observation) if self.fast_gradients else None
+        batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
+        whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
+            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0)))
         records = []
         for _ in range(self.epochs):
-            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1).
-            for mb in self._minibatches(batch):
-                # 5. Advantages standardised per minibatch (over its real steps), as SB3.
-                adv = normalize_advantage(mb.advantage, mb.valid) if self.normalize_advantage else mb.advantage
+            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1), with
+            # 5. advantages standardised per minibatch (over its real steps), as SB3 - for all minibatches at once.
+            for mb, terms in self._epoch_minibatches(batch, whole):
                 # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
-                record = step(mb, adv, clip)
+                if self.fast_gradients:
+                    record = self._fast_gradient_step(mb, terms, clip, closed_form)
+                else:
+                    record = self._autograd_step(mb, terms[0], clip)
                 if record is None:
                     break
                 records.append(record)
@@ -138,7 +146,7 @@ class PPO(PolicyGradientAlgo):
         opt_info.ratio_clip.append(clip)
         return opt_info
 
-    def _flat_batch(self, samples, return_, advantage, valid) -> "PpoBatch":
+    def _flat_batch(self, samples, return_, advantage, valid, closed_form=None) -> "PpoBatch":
         """The ``[T, B]`` batch as ``T*B`` samples (views, no copies on CPU), moved to the agent's device once."""
         n = return_.size
         agent_inputs = self._flat(AgentInputs(samples.env.observation, samples.agent.prev_action,
@@ -148,20 +156,42 @@ class PPO(PolicyGradientAlgo):
             old_logp = self.agent.distribution.log_likelihood(action, self._flat(samples.agent.agent_info.dist_info, n))
         batch = PpoBatch(agent_inputs, action, old_logp, _as_tensor(samples.agent.agent_info.value).reshape(n),
                          torch.from_numpy(return_.reshape(n)), torch.from_numpy(advantage.reshape(n)),
-                         None if valid is None else torch.from_numpy(valid.reshape(n)))
-        return batch if self.agent.device.type == "cpu" else buffer_to(batch, self.agent.device)
+                         None if valid is None else torch.from_numpy(valid.reshape(n)), None)
+        batch = batch if self.agent.device.type == "cpu" else buffer_to(batch, self.agent.device)
+        if closed_form is not None:
+            batch = batch._replace(action_aux=closed_form.action_aux(batch.action))
+        return batch
 
-    def _minibatches(self, batch: "PpoBatch"):
-        """``minibatches`` random disjoint minibatches of ``T*B // minibatches`` samples (the remaining
-        ``T*B % minibatches``, random ones, sit out the epoch); the batch itself when ``minibatches == 1``."""
+    def _epoch_minibatches(self, batch: "PpoBatch", whole: Optional[Tuple[torch.Tensor, ...]] = None):
+        """One epoch's ``(minibatch, (advantages, w, -advantages * w, advantages > 0))``: ``minibatches``
+        random disjoint minibatches of ``T*B // minibatches`` samples (the remaining ``T*B % minibatches``,
+        random ones, sit out the epoch), advantages standardised per minibatch; the batch itself with
+        ``whole`` (:meth:`_minibatch_terms` of the whole batch, computed once) when ``minibatches == 1``.
+        The shuffle is one gather per field and the per-minibatch terms one set of row-wise reductions
+        per epoch; minibatches are views of them."""
         if self.minibatches == 1:
-            yield batch
+            yield batch, whole
             return
         n = batch.return_.shape[0]
         size = n // self.minibatches
         perm = torch.randperm(n, device=batch.return_.device)
+        epoch = batch[perm[:self.minibatches * size]]
+        terms = self._minibatch_terms(epoch.advantage.view(self.minibatches, size),
+                                      None if epoch.valid is None else epoch.valid.view(self.minibatches, size))
         for m in range(self.minibatches):
-            yield batch[perm[m * size:(m + 1) * size]]
+            yield epoch[m * size:(m + 1) * size], tuple(t[m] for t in terms)
+
+    def _minibatch_terms(self, adv: torch.Tensor, valid: Optional[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+        """For each row (minibatch) of ``adv [M, size]``: the standardised advantages, the per-sample weight
+        ``w`` of a mean over the minibatch (``1/size``, or valid-normalised), ``-adv * w`` and ``adv > 0``
+        (what the closed-form surrogate gradient needs)."""
+        if self.normalize_advantage:
+            adv = normalize_advantage(adv, valid, dim=1)
+        if valid is None:
+            w = torch.full_like(adv, 1.0 / adv.shape[1])
+        else:
+            w = valid.to(adv.dtype) / valid.sum(1, keepdim=True).clamp_min(1.0)
+        return adv, w, -adv * w, adv > 0
 
     def _kl_too_far(self, approx_kl: torch.Tensor) -> bool:
         """SB3's early stop: this minibatch's policy is already more than 1.5 * target_kl from the sampling one."""
@@ -177,38 +207,38 @@ class PPO(PolicyGradientAlgo):
         loss.backward()
         return torch.stack(stats + (self._clip_and_step(),))
 
-    def _fast_gradient_step(self, mb: "PpoBatch", adv: torch.Tensor, clip: float) -> Optional[Dict[str, Any]]:
+    def _fast_gradient_step(self, mb: "PpoBatch", terms: Tuple[torch.Tensor, ...], clip: float,
+                            closed_form: Optional[ClosedFormPolicy] = None) -> Optional[Dict[str, Any]]:
         """One step whose loss gradients with respect to ``log p(a)``, ``V`` (and the entropy, when its
         coefficient is not 0) are computed in closed form (:meth:`_surrogate_grads`) and backpropagated from
-        there, instead of recording the loss's dozen elementwise ops in the autograd graph. Returns what
-        :meth:`_step_stats` needs, or None when target_kl stops it."""
-        w, neg_aw, pos = self._minibatch_constants(adv, mb.valid, adv.shape[0])
-        dist_info, value = self.agent(*mb.agent_inputs)
+        there - by ``closed_form`` (the model's backward pass written out, algos/pg/closed_form.py) when given,
+        else by autograd - instead of recording the loss's dozen elementwise ops in the autograd graph.
+        ``terms``: the minibatch's :meth:`_minibatch_terms`. Returns what :meth:`_step_stats` needs, or None
+        when target_kl stops it."""
+        adv, w, neg_aw, pos = terms
         entropy_grad = self.entropy_loss_coeff != 0.0
-        logp, entropy = self.agent.distribution.log_likelihood_and_entropy(mb.action, dist_info,
-                                                                            entropy_grad=entropy_grad)
+        if closed_form is not None:
+            logp, entropy, value, ctx = closed_form.forward(mb.agent_inputs.observation, mb.action, mb.action_aux)
+        else:
+            dist_info, value = self.agent(*mb.agent_inputs)
+            logp, entropy = self.agent.distribution.log_likelihood_and_entropy(mb.action, dist_info,
+                                                                                entropy_grad=entropy_grad)
         log_ratio = logp.detach() - mb.old_logp
-        if self._kl_too_far(self._mean(torch.expm1(log_ratio) - log_ratio, w)):
+        if self.target_kl is not None and self._kl_too_far(self._mean(torch.expm1(log_ratio) - log_ratio, w)):
             return None
         value_d = value.detach()
-        grads = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, pos, w, clip)
-        self._zero_grad()
-        if entropy_grad:
-            torch.autograd.backward((logp, value, entropy), grads + (torch.full_like(value_d, -self.entropy_loss_coeff) * w,))
+        g_logp, g_value = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, pos, w, clip)
+        g_entropy = w * -self.entropy_loss_coeff if entropy_grad else None
+        if closed_form is not None:
+            closed_form.backward(ctx, g_logp, g_value, g_entropy)
         else:
-            torch.autograd.backward((logp, value), grads)
+            self._zero_grad()
+            if entropy_grad:
+                torch.autograd.backward((logp, value, entropy), (g_logp, g_value, g_entropy))
+            else:
+                torch.autograd.backward((logp, value), (g_logp, g_value))
         return dict(log_ratio=log_ratio, value=value_d, entropy=entropy.detach(), adv=adv, ret=mb.return_,
                     old_value=mb.old_value, w=w, grad_norm=self._clip_and_step())
-
-    @staticmethod
-    def _minibatch_constants(adv: torch.Tensor, valid: Optional[torch.Tensor], size: int):
-        """``(w, -adv*w, adv > 0)``: the per-sample weight of the mean (``1/size`` or valid-normalised)
-        and what the surrogate gradient needs from the advantages."""
-        if valid is None:
-            w = torch.full_like(adv, 1.0 / size)
-        else:
-            w = valid.to(adv.dtype) / valid.sum().clamp_min(1.0)
-        return w, -adv * w, adv > 0
 
     @staticmethod
     def _mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
