@@ -1,0 +1,124 @@
+"""Pre-train one MaskPlace CNN placement policy over many netlists (Mirhoseini et al., Nature 2021 pre-train
+Circuit Training's policy on a set of blocks, then fine-tune on a new one; Lai et al., NeurIPS 2022 for the
+MaskPlace CNN, rlframe/placement/policies/maskplace_cnn.py).
+
+The training set: synthetic netlists from rlframe/placement/synthetic.py with varied sizes (hard macros,
+soft macros per macro, utilisation, ports; drawn from ``--seed``) plus small shipped designs (``--designs``).
+PPO (rlframe.placement.rl.PolicyTrainer, reward ``mix``: dense -ΔHPWL plus the final -proxy cost) trains on
+one netlist for ``--iters-per-phase`` iterations, then moves to the next one (shuffled cycles); the weights
+and Adam's state carry over (the policy's parameters do not depend on the grid). The run stops after
+``--minutes`` of wall-clock time or ``--steps`` env steps, and writes the checkpoint (``--out``, atomically,
+also every ``--save-every`` phases, so a killed run leaves its last weights) and ``<out>.json`` beside it:
+the command, the netlists and their generator specs, steps, time and the per-phase mean sampled proxy cost.
+
+    python experiments/placement_pretrain.py --minutes 35            # the shipped weights (data/pretrained/)
+    python experiments/placement_pretrain.py --minutes 1 --out /tmp/cnn.pt --netlists 3   # a smoke test
+
+Then ``rlframe placement rl --netlist N --checkpoint /tmp/cnn.pt --time 0 --out N.plc`` places a netlist
+zero-shot (``--checkpoint pretrained`` for the shipped weights). Netlists held out of the default set: the
+synthetic seeds 0-99 (``rlframe placement synth --seed S``) and the demo design (experiments/placement_demo.py).
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, PolicyTrainer
+from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
+
+p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+p.add_argument("--out", default=PRETRAINED, help="checkpoint path (default: the package's pre-trained weights)")
+p.add_argument("--work-dir", default="runs/pretrain_netlists", help="where the synthetic netlists are written")
+p.add_argument("--netlists", type=int, default=12, help="synthetic netlists in the training set")
+p.add_argument("--designs", nargs="*", default=["toy_macro_stdcell", "macro_tiles_10x10"],
+               help="shipped designs added to the training set")
+p.add_argument("--minutes", type=float, default=35.0, help="wall-clock budget")
+p.add_argument("--steps", type=int, default=10 ** 9, help="env-step budget")
+p.add_argument("--iters-per-phase", type=int, default=3, help="PPO iterations on a netlist before the next")
+p.add_argument("--batch-T", type=int, default=64)
+p.add_argument("--batch-B", type=int, default=4)
+p.add_argument("--lr", type=float, default=5e-4)
+p.add_argument("--channels", type=int, default=16)
+p.add_argument("--save-every", type=int, default=10, help="phases between checkpoint writes")
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--init", default=None, help="start from this checkpoint (continue a pre-training)")
+
+
+def synthetic_specs(n: int, seed: int):
+    """``n`` generator specs of varied size and density; seeds 1000 + i (0-99 stay unseen)."""
+    rng = np.random.default_rng(seed)
+    specs = []
+    for i in range(n):
+        specs.append(SyntheticSpec(
+            n_macros=int(rng.choice([4, 6, 8, 12, 16, 20, 24])), seed=1000 + seed * 100 + i,
+            soft_per_macro=float(rng.choice([2.0, 4.0, 6.0])), n_ports=int(rng.choice([8, 16, 24])),
+            utilization=float(rng.choice([0.4, 0.5, 0.6])), soft_area_ratio=float(rng.choice([0.5, 1.0, 2.0]))))
+    return specs
+
+
+def save(trainer, path, trained_on, seconds, meta):
+    tmp = path + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save(trainer.checkpoint(trained_on, seconds, pretrain=meta["config"]), tmp)
+    os.replace(tmp, path)
+    with open(path + ".json.tmp", "w") as f:
+        json.dump({**meta, "env_steps": trainer.env_steps, "seconds": round(seconds, 1)}, f, indent=1)
+    os.replace(path + ".json.tmp", path + ".json")
+
+
+def main(argv=None):
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    specs = synthetic_specs(args.netlists, args.seed)
+    netlists = [(write_synthetic(args.work_dir, s)[0], dataclasses.asdict(s)) for s in specs]
+    netlists += [(d, None) for d in args.designs]
+    config = dict(policy="cnn", model_kwargs=dict(channels=args.channels), reward="mix", batch_T=args.batch_T,
+                  batch_B=args.batch_B, iters_per_phase=args.iters_per_phase,
+                  algo={**PPO_KWARGS, "learning_rate": args.lr}, seed=args.seed, minutes=args.minutes)
+    meta = dict(command="python experiments/placement_pretrain.py " + " ".join(argv if argv is not None
+                                                                                 else sys.argv[1:]),
+                config=config, torch=torch.__version__,
+                netlists=[dict(path=n if s is None else os.path.basename(n), spec=s) for n, s in netlists],
+                phases=[])
+    init = torch.load(args.init, map_location="cpu", weights_only=False) if args.init else None
+    tr = PolicyTrainer("cnn", config["model_kwargs"], init["state_dict"] if init else None, "mix",
+                       args.batch_T, args.batch_B, config["algo"], args.seed)
+    rng = np.random.default_rng(args.seed)
+    names = [n for n, _ in netlists]
+    phase, order = 0, []
+    try:
+        while time.perf_counter() - t0 < 60 * args.minutes and tr.env_steps < args.steps:
+            if not order:
+                order = list(rng.permutation(len(netlists)))
+            k = int(order.pop())
+            tr.use(names[k])
+            costs = []
+            for _ in range(args.iters_per_phase):
+                costs += tr.iterate()
+            det = tr.evaluate()
+            meta["phases"].append(dict(phase=phase, netlist=k, env_steps=tr.env_steps,
+                                       seconds=round(time.perf_counter() - t0, 1),
+                                       sampled_mean=float(np.mean(costs)) if costs else None,
+                                       deterministic=det))
+            print(f"phase {phase:4d} {os.path.basename(names[k]):28s} steps {tr.env_steps:7d} "
+                  f"t {time.perf_counter() - t0:6.0f}s sampled {np.mean(costs) if costs else float('nan'):.4f} "
+                  f"det {det if det is not None else float('nan'):.4f}", flush=True)
+            phase += 1
+            if phase % args.save_every == 0:
+                tr.close()
+                save(tr, args.out, names, time.perf_counter() - t0, meta)
+    finally:
+        tr.close()
+        save(tr, args.out, names, time.perf_counter() - t0, meta)
+    print(f"wrote {args.out} ({tr.env_steps} env steps, {time.perf_counter() - t0:.0f} s, {phase} phases)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
