@@ -134,6 +134,8 @@ class PolicyTrainer:
         self.evaluations = 0   # deterministic placements scored
         self.sampled = 0       # complete sampled training episodes scored
         self.itr = 0
+        self.last_costs: List[float] = []                  # sampled episodes of the last iteration
+        self.last_deterministic: Optional[float] = None    # the last deterministic placement's cost
         self.sampler = self.agent = self.algo = self.show = None
         self.netlist: Optional[str] = None
         self.best: Optional[Candidate] = None
@@ -151,7 +153,7 @@ class PolicyTrainer:
 
         self._release()
         self.env_kwargs = env_kwargs_for(netlist, plc, self.policy, self.reward)
-        self.show = GymEnv(**self.env_kwargs)
+        self.show = GymEnv(**self.env_kwargs, render_mode="rgb_array")
         model_kwargs = dict(self.model_kwargs)
         if self.policy == "gnn":
             grid = self.show.unwrapped.problem.grid
@@ -193,7 +195,7 @@ class PolicyTrainer:
             raise RuntimeError("PolicyTrainer.iterate: call use(netlist) (with train=True) first")
         self.agent.sample_mode(self.itr)
         samples, _ = self.sampler.obtain_samples(self.itr)
-        costs = self._collect(samples)
+        costs = self.last_costs = self._collect(samples)
         self.agent.train_mode(self.itr)
         self.algo.optimize_agent(self.itr, samples)
         self.env_steps += self.batch_T * self.batch_B
@@ -243,9 +245,10 @@ class PolicyTrainer:
             if terminated or truncated:
                 break
         self.evaluations += 1
+        self.last_deterministic = None
         if not terminated or getattr(info, "dead_end", False) or getattr(info, "infeasible_action", False):
             return None
-        cost = float(info.proxy_cost)
+        cost = self.last_deterministic = float(info.proxy_cost)
         self._offer(Candidate(cost, tuple(actions), "deterministic"))
         return cost
 
@@ -276,7 +279,7 @@ class PolicyTrainer:
 
 def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Optional[str] = None,
              policy: str = "cnn", seconds: float = 0.0, seed: int = 0, fd: str = "centre",
-             reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 100,
+             reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
              batch_B: int = 4, on_iteration=None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
