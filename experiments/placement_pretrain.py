@@ -32,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, PolicyTrainer, rl_place
+from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, PolicyTrainer, load_checkpoint, rl_place
 from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,6 +47,10 @@ p.add_argument("--iters-per-phase", type=int, default=3, help="PPO iterations on
 p.add_argument("--batch-T", type=int, default=64)
 p.add_argument("--batch-B", type=int, default=4)
 p.add_argument("--lr", type=float, default=5e-4)
+p.add_argument("--reward", choices=("mix", "proxy", "hpwl"), default="mix",
+               help="env reward: mix (dense -ΔHPWL + final -proxy cost; the HPWL part dominates, so the policy "
+                    "learns to follow the wire mask), proxy (only the final -proxy cost: density and congestion count)")
+p.add_argument("--entropy", type=float, default=PPO_KWARGS["entropy_loss_coeff"], help="PPO entropy bonus")
 p.add_argument("--channels", type=int, default=16)
 p.add_argument("--save-every", type=int, default=10, help="phases between checkpoint writes")
 p.add_argument("--seed", type=int, default=0)
@@ -166,17 +170,21 @@ def main(argv=None):
     specs = synthetic_specs(args.netlists, args.seed)
     netlists = [(write_synthetic(args.work_dir, s)[0], dataclasses.asdict(s)) for s in specs]
     netlists += [(d, None) for d in args.designs]
-    config = dict(policy="cnn", model_kwargs=dict(channels=args.channels), reward="mix", batch_T=args.batch_T,
-                  batch_B=args.batch_B, iters_per_phase=args.iters_per_phase,
-                  algo={**PPO_KWARGS, "learning_rate": args.lr}, seed=args.seed, minutes=args.minutes)
+    config = dict(policy="cnn", model_kwargs=dict(channels=args.channels), reward=args.reward,
+                  batch_T=args.batch_T, batch_B=args.batch_B, iters_per_phase=args.iters_per_phase,
+                  algo={**PPO_KWARGS, "learning_rate": args.lr, "entropy_loss_coeff": args.entropy},
+                  seed=args.seed, minutes=args.minutes, init=args.init)
     meta = dict(command="python experiments/placement_pretrain.py " + " ".join(argv if argv is not None
                                                                                  else sys.argv[1:]),
                 config=config, torch=torch.__version__,
                 netlists=[dict(path=n if s is None else os.path.basename(n), spec=s) for n, s in netlists],
                 phases=[])
-    init = torch.load(args.init, map_location="cpu", weights_only=False) if args.init else None
-    tr = PolicyTrainer("cnn", config["model_kwargs"], init["state_dict"] if init else None, "mix",
+    init = load_checkpoint(args.init) if args.init else None
+    tr = PolicyTrainer("cnn", config["model_kwargs"], init["state_dict"] if init else None, args.reward,
                        args.batch_T, args.batch_B, config["algo"], args.seed)
+    if init:   # continue counting the earlier stage's steps and phases
+        tr.env_steps = int(init.get("env_steps", 0))
+        meta["earlier_stages"] = [init.get("pretrain", {})]
     rng = np.random.default_rng(args.seed)
     names = [n for n, _ in netlists]
     phase, order = 0, []
