@@ -280,7 +280,7 @@ class PolicyTrainer:
 def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Optional[str] = None,
              policy: str = "cnn", seconds: float = 0.0, seed: int = 0, fd: str = "centre",
              reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
-             batch_B: int = 4, on_iteration=None) -> RlResult:
+             batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging)."""
@@ -289,13 +289,13 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     torch.set_num_threads(1)  # per-step forwards of one env: a thread pool only costs time
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-                         batch_T, batch_B, t0, on_iteration)
+                         batch_T, batch_B, t0, on_iteration, algo_kwargs)
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-              batch_T, batch_B, t0, on_iteration) -> RlResult:
+              batch_T, batch_B, t0, on_iteration, algo_kwargs) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -303,7 +303,8 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
         raise ConfigError("rlframe placement rl: --time 0 needs --checkpoint (zero-shot; 'pretrained' for the "
                           "shipped weights); give --time SECONDS to train from scratch")
     tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None,
-                       ck["state_dict"] if ck else None, reward, batch_T, batch_B, seed=seed)
+                       ck["state_dict"] if ck else None, reward, batch_T, batch_B,
+                       {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
     train = seconds > 0
     tr.use(netlist, plc, train=train)
