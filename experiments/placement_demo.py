@@ -17,7 +17,7 @@ wire-mask placer (least HPWL increase per macro, largest first) scores worse tha
 the macros into one block, the lowest wirelength cost of all placers but a density cost of 0.85 against
 ~0.6 for random legal placements.
 
-    python experiments/placement_demo.py                       # 60 s per placer, ~4-5 min on 2 cores
+    python experiments/placement_demo.py                       # 60 s per placer, ~3 min on 2 cores
     python experiments/placement_demo.py --budget 5 --json demo.json         # a smoke test
 
 Every placer gets ``--budget`` seconds: the policy (loading, fine-tuning, its final placement), random
@@ -65,7 +65,7 @@ p.add_argument("--log-interval", type=int, default=2, help="PPO iterations betwe
 p.add_argument("--reward", choices=("proxy", "mix", "hpwl"), default="proxy",
                help="fine-tuning reward (default proxy: the final -proxy cost, the table's objective)")
 p.add_argument("--batch-T", type=int, default=32, help="PPO batch: time steps per env (4 envs)")
-p.add_argument("--epochs", type=int, default=2, help="PPO epochs per iteration (fewer: more sampled placements)")
+p.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration (fewer: more sampled placements, slower learning)")
 p.add_argument("--json", default=None, help="write the results here")
 
 

@@ -2,21 +2,12 @@
 pre-trained policy, prints the table of the four placers, writes --json with every placer's proxy cost, its
 three components and its .plc, the .plc files re-score to the same values with `rlframe placement cost`,
 and TensorBoard holds the layout and the density and congestion heat maps."""
-import importlib.util
 import json
 import os
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_demo():
-    path = os.path.join(REPO, "experiments", "placement_demo.py")
-    spec = importlib.util.spec_from_file_location("placement_demo", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.helpers import load_experiment
 
 
 def test_placement_demo_json_plc_and_tensorboard(tmp_path, capsys):
@@ -24,7 +15,7 @@ def test_placement_demo_json_plc_and_tensorboard(tmp_path, capsys):
 
     from rlframe.placement.cli import main as placement_main
 
-    demo = _load_demo()
+    demo = load_experiment("placement_demo")
     out_json = tmp_path / "demo.json"
     rc = demo.main(["--budget", "1", "--batch-T", "8", "--log-interval", "1", "--log-dir", str(tmp_path),
                     "--json", str(out_json)])
@@ -68,7 +59,7 @@ def test_placement_demo_json_plc_and_tensorboard(tmp_path, capsys):
 
 def test_heat_map_colours():
     import numpy as np
-    demo = _load_demo()
+    demo = load_experiment("placement_demo")
     img = demo.heat_map(np.array([[0.0, 1.0], [0.5, 2.0]]), cell_px=2)
     assert img.shape == (4, 4, 3) and img.dtype == np.uint8
     assert (img[2, 0] == 255).all()            # row 0 (bottom) col 0: zero -> white, drawn at the bottom

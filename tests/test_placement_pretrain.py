@@ -1,19 +1,10 @@
 """experiments/placement_pretrain.py on a tiny budget: it trains over several netlists (a synthetic one and a
 shipped design, different grids), writes a checkpoint that `rlframe placement rl` loads and its provenance
 JSON (command, netlists with their generator specs, phases)."""
-import importlib.util
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load():
-    path = os.path.join(REPO, "experiments", "placement_pretrain.py")
-    spec = importlib.util.spec_from_file_location("placement_pretrain", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.helpers import load_experiment
 
 
 def test_pretrain_over_two_netlists_then_place_zero_shot(tmp_path):
@@ -22,7 +13,7 @@ def test_pretrain_over_two_netlists_then_place_zero_shot(tmp_path):
     out = str(tmp_path / "cnn.pt")
     argv = ["--out", out, "--work-dir", str(tmp_path / "nets"), "--netlists", "1", "--designs", "toy_macro_stdcell",
             "--steps", "32", "--batch-T", "8", "--batch-B", "2", "--iters-per-phase", "1"]
-    assert _load().main(argv) == 0
+    assert load_experiment("placement_pretrain").main(argv) == 0
     ck = load_checkpoint(out)
     assert ck["policy"] == "cnn" and ck["env_steps"] == 32 and len(ck["trained_on"]) == 2
     meta = json.load(open(out + ".json"))
