@@ -65,7 +65,8 @@ p.add_argument("--log-interval", type=int, default=2, help="PPO iterations betwe
 p.add_argument("--reward", choices=("proxy", "mix", "hpwl"), default="proxy",
                help="fine-tuning reward (default proxy: the final -proxy cost, the table's objective)")
 p.add_argument("--batch-T", type=int, default=32, help="PPO batch: time steps per env (4 envs)")
-p.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration (fewer: more sampled placements, slower learning)")
+p.add_argument("--epochs", type=int, default=4,
+               help="PPO epochs per iteration (fewer: more sampled placements in the budget, slower learning)")
 p.add_argument("--json", default=None, help="write the results here")
 
 
