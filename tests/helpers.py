@@ -185,3 +185,14 @@ class CounterEnv:
 
     def close(self):
         self.closed = True
+
+
+def load_experiment(name: str):
+    """Import ``experiments/<name>.py`` as a module (its ``main(argv)`` runs the script in-process)."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -60,11 +60,14 @@ def _add_rl(sub) -> None:
                                   "(rlframe/placement/rl.py)")
     r.add_argument("--netlist", required=True, help="netlist .pb.txt[.gz] or shipped design name")
     r.add_argument("--plc", default=None, help="starting .plc (default: the design's / the companion .plc)")
-    r.add_argument("--checkpoint", default=None, help="policy checkpoint (from --save-checkpoint)")
+    r.add_argument("--checkpoint", default=None,
+                   help="policy checkpoint: 'pretrained' (the shipped pre-trained MaskPlace CNN, "
+                        "rlframe/placement/data/pretrained/README.md) or a file from --save-checkpoint")
     r.add_argument("--policy", choices=("cell", "cnn", "gnn"), default="cnn",
                    help="policy to train from scratch when no --checkpoint (default cnn)")
     r.add_argument("--time", type=float, default=0.0,
-                   help="seconds of PPO fine-tuning (0: zero-shot, needs --checkpoint)")
+                   help="wall-clock budget of PPO fine-tuning in seconds; the result is the best of the policy's "
+                        "deterministic and sampled placements in it (0: zero-shot, needs --checkpoint)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
     r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
@@ -80,11 +83,13 @@ def cmd_rl(args: argparse.Namespace) -> int:
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
                    save_checkpoint=args.save_checkpoint)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
-           "evaluations": res.evaluations, "checkpoint": res.checkpoint, **res.costs}
+           "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
+           "checkpoint": res.checkpoint, **res.costs}
     if args.json:
         print(_json(out))
     else:
-        print(f"rl: {res.env_steps} env steps, {res.evaluations} evaluations in {res.seconds:.1f} s -> {res.out}")
+        print(f"rl: {res.env_steps} env steps, best of {res.evaluations} deterministic and {res.sampled} sampled "
+              f"placements ({res.source} won) in {res.seconds:.1f} s -> {res.out}")
         print(f"soft macros: {_REGIME_TEXT[args.fd]}")
         _print_costs(res.costs)
     return 0

@@ -2,31 +2,50 @@
 (``time=0``) or after fine-tuning it (or training from scratch) with PPO for a wall-clock budget.
 
 The policy is one of :data:`rlframe.placement.policies.POLICIES` (its weights do not depend on the
-netlist or the grid, so a checkpoint trained on one design places another). During fine-tuning the
-deterministic policy's placement is scored after every PPO iteration and the best one is kept
-(best-of-iterations, stated in the result as ``evaluations``); no baseline placer is called. The
-written ``.plc`` is scored under the protocol (:func:`rlframe.placement.evaluate`).
+netlist or the grid, so a checkpoint trained on one design places another). ``checkpoint="pretrained"``
+loads the weights shipped in ``rlframe/placement/data/pretrained/`` (how they were made: the README there,
+``experiments/placement_pretrain.py``).
+
+During fine-tuning the result is the best of the policy's own placements (best-of-N, stated in the result
+as ``evaluations``): the deterministic policy's placement after every PPO iteration, and every complete
+episode the stochastic policy sampled while training (its actions are replayed to rebuild the placement:
+the env is deterministic). No baseline placer is called. The written ``.plc`` holds the soft macros where
+the score put them and is scored under the protocol (:func:`rlframe.placement.evaluate`).
 
 Checkpoint format (``torch.save``): ``{"policy": name, "model_kwargs": {...}, "state_dict": {...},
 "trained_on": [netlist paths], "env_steps": int, "seconds": float}``.
+
+:class:`PolicyTrainer` is the PPO loop shared by fine-tuning and pre-training
+(experiments/placement_pretrain.py): one netlist at a time, the weights and the optimizer state carried
+over when the netlist changes.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from rlframe.errors import ConfigError
 
 OBSERVATION = {"cell": "image", "cnn": "image", "gnn": "graph"}
+ENV_ID = "rlframe.placement:rlframe/MacroPlacement-v0"
+#: ``--checkpoint pretrained``: the shipped pre-trained MaskPlace CNN (README.md / PROVENANCE beside it)
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pretrained")
+PRETRAINED = os.path.join(PRETRAINED_DIR, "cnn.pt")
+#: PPO settings of fine-tuning and pre-training (experiments/placement_pretrain.py records its own)
+PPO_KWARGS = dict(discount=0.99, gae_lambda=0.95, learning_rate=1e-3, epochs=4, minibatches=4, ratio_clip=0.2,
+                  entropy_loss_coeff=0.003)
 
 
 @dataclasses.dataclass
 class RlResult:
-    """What :func:`rl_place` did: the protocol score of ``out``, time, steps and the checkpoint it saved."""
+    """What :func:`rl_place` did: the protocol score of ``out``, time, steps and the checkpoint it saved.
+    The result is the best of ``evaluations`` deterministic and ``sampled`` sampled placements of the policy;
+    ``source`` says which kind won: ``"deterministic"`` or ``"sampled"``."""
 
     out: str
     costs: Dict[str, float]
@@ -34,13 +53,27 @@ class RlResult:
     env_steps: int
     evaluations: int
     checkpoint: Optional[str]
+    source: str = "deterministic"
+    sampled: int = 0
+
+
+def resolve_checkpoint(path: str) -> str:
+    """``"pretrained"`` -> the shipped weights; any other value is a path."""
+    if path == "pretrained":
+        if not os.path.isfile(PRETRAINED):
+            raise ConfigError(f"rlframe placement rl: the pre-trained weights {PRETRAINED} are missing from this "
+                              "installation; reinstall rlframe or make them with experiments/placement_pretrain.py")
+        return PRETRAINED
+    return path
 
 
 def load_checkpoint(path: str) -> Dict[str, Any]:
-    """A checkpoint written by :func:`rl_place` (``save_checkpoint=``); named errors otherwise."""
+    """A checkpoint written by :func:`rl_place` (``save_checkpoint=``), by
+    experiments/placement_pretrain.py, or ``"pretrained"``; named errors otherwise."""
+    path = resolve_checkpoint(path)
     if not os.path.isfile(path):
-        raise ConfigError(f"rlframe placement rl: checkpoint {path!r} does not exist; train one with "
-                          "--time SECONDS --save-checkpoint PATH (no pre-trained weights ship yet)")
+        raise ConfigError(f"rlframe placement rl: checkpoint {path!r} does not exist; give --checkpoint pretrained "
+                          "(the shipped weights) or train one with --time SECONDS --save-checkpoint PATH")
     ck = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "state_dict" not in ck or ck.get("policy") not in OBSERVATION:
         raise ConfigError(f"rlframe placement rl: {path!r} is not a placement-policy checkpoint "
@@ -48,102 +81,258 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
     return ck
 
 
+def env_kwargs_for(netlist: str, plc: Optional[str], policy: str, reward: str = "mix") -> Dict[str, Any]:
+    """``GymEnv`` keyword arguments of the placement env for ``policy`` on ``netlist``."""
+    from rlframe.placement.designs import list_designs, resolve_plc
+    key = "design" if netlist in list_designs() else "netlist"
+    return {"id": ENV_ID, key: netlist, "plc": resolve_plc(netlist, plc), "observation": OBSERVATION[policy],
+            "reward": reward,
+            # the masked policy never picks an infeasible cell; the sampler's start-up probe
+            # (rlframe/samplers/checks.py) steps a random action, which "error" would refuse
+            "infeasible_action": "penalty"}
+
+
+@dataclasses.dataclass
+class Candidate:
+    """One of the policy's complete placements: its proxy cost (protocol, FD from the centre), the actions
+    that made it and whether the deterministic or the sampling policy made it."""
+
+    cost: float
+    actions: Tuple[int, ...]
+    source: str
+
+
+class PolicyTrainer:
+    """PPO (rlframe.algos.pg.PPO, the masked ``CategoricalPgAgent``) on a placement policy, one netlist at
+    a time (:meth:`use`); the weights and Adam's state carry over to the next netlist (the policies'
+    parameters do not depend on the grid). Tracks the best placement of the current netlist (:attr:`best`)
+    among the deterministic evaluations (:meth:`evaluate`) and the complete sampled training episodes.
+
+    Args:
+        policy: a key of :data:`rlframe.placement.policies.POLICIES`.
+        model_kwargs: the policy's constructor arguments (``grid`` is set per netlist for ``gnn``).
+        state_dict: initial weights (None: a fresh policy).
+        reward: the env's reward (``"mix"``: dense -ΔHPWL plus the final -proxy cost).
+        batch_T, batch_B: sampler batch (time steps x envs) of one PPO iteration.
+        algo_kwargs: PPO arguments (default :data:`PPO_KWARGS`).
+        seed: sampler and torch seed.
+    """
+
+    def __init__(self, policy: str = "cnn", model_kwargs: Optional[Dict[str, Any]] = None,
+                 state_dict: Optional[Dict[str, Any]] = None, reward: str = "mix", batch_T: int = 100,
+                 batch_B: int = 4, algo_kwargs: Optional[Dict[str, Any]] = None, seed: int = 0):
+        from rlframe.placement.policies import POLICIES
+        if policy not in POLICIES:
+            raise ConfigError(f"rlframe placement rl: policy {policy!r}; choose one of {sorted(POLICIES)}")
+        self.policy, self.reward, self.seed = policy, reward, seed
+        self.model_kwargs = {k: v for k, v in (model_kwargs or {}).items() if k != "grid"}
+        self.state_dict = state_dict
+        self.batch_T, self.batch_B = batch_T, batch_B
+        self.algo_kwargs = dict(algo_kwargs or PPO_KWARGS)
+        self.optim_state: Optional[Dict[str, Any]] = None
+        self.env_steps = 0
+        self.evaluations = 0   # deterministic placements scored
+        self.sampled = 0       # complete sampled training episodes scored
+        self.itr = 0
+        self.last_costs: List[float] = []                  # sampled episodes of the last iteration
+        self.last_deterministic: Optional[float] = None    # the last deterministic placement's cost
+        self.sampler = self.agent = self.algo = self.show = None
+        self.netlist: Optional[str] = None
+        self.best: Optional[Candidate] = None
+        torch.manual_seed(seed)
+
+    # ----- netlists ---------------------------------------------------------------------------------
+    def use(self, netlist: str, plc: Optional[str] = None, train: bool = True) -> None:
+        """Switch to ``netlist`` (a shipped design name or a path; its ``.plc`` found beside it unless
+        given). ``train=False`` builds only the policy and the evaluation env (zero-shot)."""
+        from rlframe.agents import CategoricalPgAgent
+        from rlframe.algos.pg import PPO
+        from rlframe.envs.gym import GymEnv
+        from rlframe.placement.policies import POLICIES
+        from rlframe.samplers.serial import SerialSampler
+
+        self._release()
+        self.env_kwargs = env_kwargs_for(netlist, plc, self.policy, self.reward)
+        self.show = GymEnv(**self.env_kwargs, render_mode="rgb_array")
+        model_kwargs = dict(self.model_kwargs)
+        if self.policy == "gnn":
+            grid = self.show.unwrapped.problem.grid
+            model_kwargs["grid"] = (grid.rows, grid.cols)
+        self.agent = CategoricalPgAgent(POLICIES[self.policy], model_kwargs=model_kwargs,
+                                        initial_model_state_dict=self.state_dict)
+        self.netlist, self.best = netlist, None
+        if not train:
+            self.agent.initialize(self.show.spaces)
+            return
+        self.sampler = SerialSampler(GymEnv, self.env_kwargs, batch_T=self.batch_T, batch_B=self.batch_B,
+                                     max_decorrelation_steps=0)
+        self.algo = PPO(**self.algo_kwargs)
+        self.sampler.initialize(self.agent, seed=self.seed + self.itr, bootstrap_value=self.algo.bootstrap_value)
+        self.algo.initialize(self.agent, n_itr=10 ** 9, batch_spec=self.sampler.batch_spec,
+                             mid_batch_reset=self.sampler.mid_batch_reset)
+        if self.optim_state is not None:
+            self.algo.load_optim_state_dict(self.optim_state)
+        self._running: List[List[int]] = [[] for _ in range(self.batch_B)]
+
+    def _release(self) -> None:
+        if self.agent is not None and self.agent.model is not None:
+            self.state_dict = {k: v.detach().clone() for k, v in self.agent.model.state_dict().items()}
+        if self.algo is not None:
+            self.optim_state = self.algo.optim_state_dict()
+        if self.sampler is not None:
+            self.sampler.shutdown()
+        self.sampler = self.algo = None
+
+    def close(self) -> None:
+        """Shut the sampler down (the weights stay in :meth:`model_state_dict`)."""
+        self._release()
+
+    # ----- training ---------------------------------------------------------------------------------
+    def iterate(self) -> List[float]:
+        """One PPO iteration on the current netlist; returns the proxy costs of the complete sampled
+        episodes that ended in it (the best is kept in :attr:`best`)."""
+        if self.sampler is None:
+            raise RuntimeError("PolicyTrainer.iterate: call use(netlist) (with train=True) first")
+        self.agent.sample_mode(self.itr)
+        samples, _ = self.sampler.obtain_samples(self.itr)
+        costs = self.last_costs = self._collect(samples)
+        self.agent.train_mode(self.itr)
+        self.algo.optimize_agent(self.itr, samples)
+        self.env_steps += self.batch_T * self.batch_B
+        self.itr += 1
+        return costs
+
+    def _collect(self, samples) -> List[float]:
+        """Follow each env column's actions; a complete episode is a candidate for :attr:`best`."""
+        env = samples.env
+        action = np.asarray(samples.agent.action)
+        done, term = np.asarray(env.done, bool), np.asarray(env.terminated, bool)
+        info = env.env_info
+        dead, proxy = np.asarray(info.dead_end, bool), np.asarray(info.proxy_cost, float)
+        infeasible = np.asarray(info.infeasible_action, bool)
+        costs = []
+        for b in range(action.shape[1]):
+            run = self._running[b]
+            for t in range(action.shape[0]):
+                run.append(int(action[t, b]))
+                if not done[t, b]:
+                    continue
+                if term[t, b] and not dead[t, b] and not infeasible[t, b]:
+                    self.sampled += 1
+                    costs.append(float(proxy[t, b]))
+                    self._offer(Candidate(float(proxy[t, b]), tuple(run), "sampled"))
+                run.clear()
+        return costs
+
+    def _offer(self, cand: Candidate) -> None:
+        if np.isfinite(cand.cost) and (self.best is None or cand.cost < self.best.cost):
+            self.best = cand
+
+    def evaluate(self) -> Optional[float]:
+        """The deterministic policy's placement of the current netlist (a candidate for :attr:`best`);
+        its proxy cost, None at a dead end."""
+        self.agent.eval_mode(self.itr)
+        actions: List[int] = []
+        env = self.show
+        obs, action, reward = env.reset(), torch.zeros(1, dtype=torch.long), torch.zeros(1)
+        from rlframe.core.namedarraytuple import map_leaves
+        while True:
+            x = map_leaves(lambda a: torch.as_tensor(a)[None], obs)
+            action = self.agent.step(x, action, reward).action
+            actions.append(int(action[0]))
+            obs, r, terminated, truncated, info = env.step(actions[-1])
+            reward = torch.tensor([float(r)])
+            if terminated or truncated:
+                break
+        self.evaluations += 1
+        self.last_deterministic = None
+        if not terminated or getattr(info, "dead_end", False) or getattr(info, "infeasible_action", False):
+            return None
+        cost = self.last_deterministic = float(info.proxy_cost)
+        self._offer(Candidate(cost, tuple(actions), "deterministic"))
+        return cost
+
+    def replay(self, cand: Candidate):
+        """Re-run ``cand``'s actions in the evaluation env; returns the env (its ``placement()`` is the
+        candidate's, soft macros where FD put them)."""
+        env = self.show.unwrapped
+        env.reset()
+        info: Dict[str, Any] = {}
+        for a in cand.actions:
+            _, _, _, _, info = env.step(a)
+        # sampled costs come from the sampler's float32 buffers
+        if abs(float(info["proxy_cost"]) - cand.cost) > 1e-5 * max(1.0, abs(cand.cost)):
+            raise RuntimeError(f"PolicyTrainer.replay: the placement's proxy cost {info['proxy_cost']} differs "
+                               f"from the recorded {cand.cost} (the env is not deterministic?)")
+        return env
+
+    def model_state_dict(self) -> Dict[str, Any]:
+        return self.agent.model.state_dict() if self.agent is not None and self.agent.model is not None \
+            else self.state_dict
+
+    def checkpoint(self, trained_on: Sequence[str], seconds: float, **extra: Any) -> Dict[str, Any]:
+        """The checkpoint dict of :func:`load_checkpoint`."""
+        return {"policy": self.policy, "model_kwargs": dict(self.model_kwargs), "state_dict": self.model_state_dict(),
+                "trained_on": [str(n) for n in trained_on], "env_steps": self.env_steps, "seconds": seconds,
+                **extra}
+
+
 def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Optional[str] = None,
              policy: str = "cnn", seconds: float = 0.0, seed: int = 0, fd: str = "centre",
-             reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 100,
-             batch_B: int = 4) -> RlResult:
-    """Place ``netlist`` with a policy; see the module docstring."""
+             reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
+             batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
+    """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
+    iteration starts that the last one's duration says would end past it (but at least one runs).
+    ``on_iteration(trainer, elapsed)`` is called after each iteration (logging)."""
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-step forwards of one env: a thread pool only costs time
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-                         batch_T, batch_B, t0)
+                         batch_T, batch_B, t0, on_iteration, algo_kwargs)
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-              batch_T, batch_B, t0) -> RlResult:
-    from rlframe.agents import CategoricalPgAgent
-    from rlframe.algos.pg import PPO
-    from rlframe.envs.gym import GymEnv
-    from rlframe.placement.designs import list_designs, resolve_plc
-    from rlframe.placement.env import MacroPlacementEnv
-    from rlframe.placement.env.rollout import policy_placement
-    from rlframe.placement.policies import POLICIES
+              batch_T, batch_B, t0, on_iteration, algo_kwargs) -> RlResult:
     from rlframe.placement.protocol import evaluate
-    from rlframe.samplers.serial import SerialSampler
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
     if ck is None and seconds <= 0:
-        raise ConfigError("rlframe placement rl: --time 0 needs --checkpoint (zero-shot); give --time "
-                          "SECONDS to train from scratch")
-    policy = ck["policy"] if ck else policy
-    if policy not in POLICIES:
-        raise ConfigError(f"rlframe placement rl: policy {policy!r}; choose one of {sorted(POLICIES)}")
-    plc = resolve_plc(netlist, plc)
-    key = "design" if netlist in list_designs() else "netlist"
-    env_kwargs = {"id": "rlframe.placement:rlframe/MacroPlacement-v0", key: netlist, "plc": plc,
-                  "observation": OBSERVATION[policy], "reward": reward,
-                  # the masked policy never picks an infeasible cell; the sampler's start-up probe
-                  # (rlframe/samplers/checks.py) steps a random action, which "error" would refuse
-                  "infeasible_action": "penalty"}
-    grid = MacroPlacementEnv(**{k: v for k, v in env_kwargs.items() if k != "id"}).problem.grid
-    model_kwargs = dict(ck["model_kwargs"]) if ck else {}
-    if policy == "gnn":
-        model_kwargs["grid"] = (grid.rows, grid.cols)
-    agent = CategoricalPgAgent(POLICIES[policy], model_kwargs=model_kwargs,
-                               initial_model_state_dict=ck["state_dict"] if ck else None)
-    torch.manual_seed(seed)
-    show = GymEnv(**env_kwargs)
-    best, best_cost, steps, evals = None, float("inf"), int(ck.get("env_steps", 0)) if ck else 0, 0
-
-    def score() -> None:
-        nonlocal best, best_cost, evals
-        agent.eval_mode(0)
-        info = policy_placement(agent, show)
-        evals += 1
-        if not getattr(info, "dead_end", False) and float(info.proxy_cost) < best_cost:
-            best_cost, best = float(info.proxy_cost), show.unwrapped.placement()
-
-    if seconds > 0:
-        sampler = SerialSampler(GymEnv, env_kwargs, batch_T=batch_T, batch_B=batch_B, max_decorrelation_steps=0)
-        algo = PPO(discount=0.99, gae_lambda=0.95, learning_rate=1e-3, epochs=4, minibatches=4,
-                   ratio_clip=0.2, entropy_loss_coeff=0.003)
-        try:
-            sampler.initialize(agent, seed=seed, bootstrap_value=algo.bootstrap_value)
-            algo.initialize(agent, n_itr=10 ** 9, batch_spec=sampler.batch_spec,
-                            mid_batch_reset=sampler.mid_batch_reset)
-            itr = 0
-            if ck:
-                score()
-            while True:  # at least one iteration, then until the budget is spent
-                agent.sample_mode(itr)
-                samples, _ = sampler.obtain_samples(itr)
-                agent.train_mode(itr)
-                algo.optimize_agent(itr, samples)
-                steps += batch_T * batch_B
-                itr += 1
-                score()
-                if time.perf_counter() - t0 >= seconds:
-                    break
-        finally:
-            sampler.shutdown()
-    else:
-        agent.initialize(show.spaces)
-        score()
-    if best is None:
+        raise ConfigError("rlframe placement rl: --time 0 needs --checkpoint (zero-shot; 'pretrained' for the "
+                          "shipped weights); give --time SECONDS to train from scratch")
+    tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None,
+                       ck["state_dict"] if ck else None, reward, batch_T, batch_B,
+                       {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed)
+    tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
+    train = seconds > 0
+    tr.use(netlist, plc, train=train)
+    try:
+        if ck:
+            tr.evaluate()
+        last = 0.0
+        while train:  # at least one iteration, then while the next one fits in the budget
+            t_it = time.perf_counter()
+            tr.iterate()
+            tr.evaluate()
+            last = time.perf_counter() - t_it
+            if on_iteration is not None:
+                on_iteration(tr, time.perf_counter() - t0)
+            if time.perf_counter() - t0 + last >= seconds:
+                break
+    finally:
+        tr.close()
+    if tr.best is None:
         raise RuntimeError(f"rlframe placement rl: the policy dead-ended on every evaluation of {netlist}; "
                            "train longer (--time) or check `rlframe placement info`")
-    best.write(out)
+    tr.replay(tr.best).placement().write(out)
     elapsed = time.perf_counter() - t0
     if save_checkpoint:
         trained_on: List[str] = list(ck.get("trained_on", [])) if ck else []
-        torch.save({"policy": policy, "model_kwargs": {k: v for k, v in model_kwargs.items() if k != "grid"},
-                    "state_dict": agent.state_dict(), "trained_on": trained_on + [str(netlist)],
-                    "env_steps": steps, "seconds": elapsed + (ck.get("seconds", 0.0) if ck else 0.0)},
+        torch.save(tr.checkpoint(trained_on + [str(netlist)], elapsed + (ck.get("seconds", 0.0) if ck else 0.0)),
                    save_checkpoint)
     costs = evaluate(netlist, out, fd=fd).costs
-    return RlResult(out=out, costs=dict(costs), seconds=elapsed, env_steps=steps, evaluations=evals,
-                    checkpoint=save_checkpoint)
+    return RlResult(out=out, costs=dict(costs), seconds=elapsed, env_steps=tr.env_steps,
+                    evaluations=tr.evaluations, checkpoint=save_checkpoint, source=tr.best.source,
+                    sampled=tr.sampled)

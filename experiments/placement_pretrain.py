@@ -1,0 +1,220 @@
+"""Pre-train one MaskPlace CNN placement policy over many netlists (Mirhoseini et al., Nature 2021 pre-train
+Circuit Training's policy on a set of blocks, then fine-tune on a new one; Lai et al., NeurIPS 2022 for the
+MaskPlace CNN, rlframe/placement/policies/maskplace_cnn.py).
+
+The training set: synthetic netlists from rlframe/placement/synthetic.py with varied sizes (hard macros,
+soft macros per macro, utilisation, ports; drawn from ``--seed``) plus small shipped designs (``--designs``).
+PPO (rlframe.placement.rl.PolicyTrainer, reward ``mix``: dense -ΔHPWL plus the final -proxy cost) trains on
+one netlist for ``--iters-per-phase`` iterations, then moves to the next one (shuffled cycles); the weights
+and Adam's state carry over (the policy's parameters do not depend on the grid). The run stops after
+``--minutes`` of wall-clock time or ``--steps`` env steps, and writes the checkpoint (``--out``, atomically,
+also every ``--save-every`` phases, so a killed run leaves its last weights) and ``<out>.json`` beside it:
+the command, the netlists and their generator specs, steps, time and the per-phase mean sampled proxy cost.
+
+    python experiments/placement_pretrain.py --minutes 35            # the shipped weights (data/pretrained/)
+    python experiments/placement_pretrain.py --minutes 1 --out /tmp/cnn.pt --netlists 3   # a smoke test
+
+Measure a checkpoint on netlists it has not seen (zero-shot vs greedy vs random, fine-tuning vs from scratch):
+
+    python experiments/placement_pretrain.py --evaluate pretrained --eval-json results.json
+
+Then ``rlframe placement rl --netlist N --checkpoint /tmp/cnn.pt --time 0 --out N.plc`` places a netlist
+zero-shot (``--checkpoint pretrained`` for the shipped weights). Netlists held out of the default set: the
+synthetic seeds 0-99 (``rlframe placement synth --seed S``) and the demo design (experiments/placement_demo.py).
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, PolicyTrainer, load_checkpoint, rl_place
+from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
+
+p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+p.add_argument("--out", default=PRETRAINED, help="checkpoint path (default: the package's pre-trained weights)")
+p.add_argument("--work-dir", default="runs/pretrain_netlists", help="where the synthetic netlists are written")
+p.add_argument("--netlists", type=int, default=12, help="synthetic netlists in the training set")
+p.add_argument("--designs", nargs="*", default=["toy_macro_stdcell", "macro_tiles_10x10"],
+               help="shipped designs added to the training set")
+p.add_argument("--minutes", type=float, default=35.0, help="wall-clock budget")
+p.add_argument("--steps", type=int, default=10 ** 9, help="env-step budget")
+p.add_argument("--iters-per-phase", type=int, default=3, help="PPO iterations on a netlist before the next")
+p.add_argument("--batch-T", type=int, default=64)
+p.add_argument("--batch-B", type=int, default=4)
+p.add_argument("--lr", type=float, default=5e-4)
+p.add_argument("--reward", choices=("mix", "proxy", "hpwl"), default="mix",
+               help="env reward: mix (dense -ΔHPWL + final -proxy cost; the HPWL part dominates, so the policy "
+                    "learns to follow the wire mask), proxy (only the final -proxy cost: density and congestion count)")
+p.add_argument("--entropy", type=float, default=PPO_KWARGS["entropy_loss_coeff"], help="PPO entropy bonus")
+p.add_argument("--channels", type=int, default=16)
+p.add_argument("--save-every", type=int, default=10, help="phases between checkpoint writes")
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--init", default=None, help="start from this checkpoint (continue a pre-training)")
+e = p.add_argument_group("measuring a checkpoint instead of training (docs/placement.md, 'Pre-trained placer')")
+e.add_argument("--evaluate", default=None, metavar="CHECKPOINT",
+               help="measure CHECKPOINT ('pretrained' for the shipped one) on netlists it has not seen: zero-shot "
+                    "vs greedy vs random legal placements, then fine-tuning vs training from scratch")
+e.add_argument("--eval-designs", nargs="*", default=["ariane133"], help="shipped designs for the zero-shot table")
+e.add_argument("--eval-seconds", type=float, default=90.0, help="budget of each fine-tuning / from-scratch run")
+e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED",
+               help="held-out synthetic netlists for fine-tuning vs from scratch")
+e.add_argument("--eval-json", default=None, help="write the measurements here")
+
+
+def synthetic_specs(n: int, seed: int):
+    """``n`` generator specs of varied size and density; seeds 1000 + i (0-99 stay unseen)."""
+    rng = np.random.default_rng(seed)
+    specs = []
+    for i in range(n):
+        specs.append(SyntheticSpec(
+            n_macros=int(rng.choice([4, 6, 8, 12, 16, 20, 24])), seed=1000 + seed * 100 + i,
+            soft_per_macro=float(rng.choice([2.0, 4.0, 6.0])), n_ports=int(rng.choice([8, 16, 24])),
+            utilization=float(rng.choice([0.4, 0.5, 0.6])), soft_area_ratio=float(rng.choice([0.5, 1.0, 2.0]))))
+    return specs
+
+
+def save(trainer, path, trained_on, seconds, meta):
+    tmp = path + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save(trainer.checkpoint(trained_on, seconds, pretrain=meta["config"]), tmp)
+    os.replace(tmp, path)
+    with open(path + ".json.tmp", "w") as f:
+        json.dump({**meta, "env_steps": trainer.env_steps, "seconds": round(seconds, 1)}, f, indent=1)
+    os.replace(path + ".json.tmp", path + ".json")
+
+
+def zero_shot_row(name, checkpoint, out_dir, seed):
+    """Zero-shot (one deterministic placement) vs greedy vs random legal placements on one netlist."""
+    from rlframe.placement.baselines import greedy_placement, random_placement
+    from rlframe.placement.state import PlacementProblem
+    z = rl_place(name, os.path.join(out_dir, "zero_shot.plc"), checkpoint=checkpoint, seconds=0, seed=seed)
+    problem = PlacementProblem(name)
+    g = greedy_placement(problem)
+    rand = [random_placement(problem, seed=s) for s in range(5)]
+    rb = random_placement(problem, seed=seed, time_budget=z.seconds)
+    return dict(netlist=os.path.basename(name), macros=problem.n_macros, zero_shot=z.costs["proxy_cost"],
+                zero_shot_s=round(z.seconds, 2), greedy=g.costs["proxy_cost"], greedy_s=round(g.seconds, 2),
+                random_mean5=float(np.mean([r.costs["proxy_cost"] for r in rand])),
+                random_best_same_time=rb.costs["proxy_cost"], random_best_samples=rb.evaluations)
+
+
+def tuning_run(name, checkpoint, seconds, out_dir, seed):
+    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run."""
+    trace, start = [], []
+
+    def record(tr, elapsed):
+        start.append(start[0] if start else tr.env_steps - tr.batch_T * tr.batch_B)
+        trace.append((round(elapsed, 1), tr.env_steps - start[0], tr.best.cost if tr.best else None))
+
+    res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
+                   on_iteration=record)
+    return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
+                deterministic=res.evaluations, sampled=res.sampled, trace=trace)
+
+
+def time_to(trace, target):
+    """``(seconds, env steps)`` at which the best cost first reached ``target`` (None: never)."""
+    return next(((t, n) for t, n, c in trace if c is not None and c <= target + 1e-12), None)
+
+
+def evaluate_checkpoint(args):
+    import tempfile
+    out_dir = tempfile.mkdtemp(prefix="pretrain_eval_")
+    specs = [SyntheticSpec(n_macros=int(m), seed=int(s)) for m, s in (x.split(":") for x in args.eval_finetune)]
+    synth = [write_synthetic(os.path.join(out_dir, "netlists"), s)[0] for s in specs]
+    rows = []
+    for name in synth + list(args.eval_designs):
+        rows.append(zero_shot_row(name, args.evaluate, out_dir, args.seed))
+        print(json.dumps(rows[-1]), flush=True)
+    tuning = []
+    for name in synth:
+        ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed)
+        sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed)
+        target = sc["final"]   # the cost training from scratch reaches in the budget
+        tuning.append(dict(netlist=os.path.basename(name), budget_s=args.eval_seconds, target=target,
+                           fine_tune_time_to_target=time_to(ft["trace"], target),
+                           scratch_time_to_target=time_to(sc["trace"], target), fine_tune=ft, scratch=sc))
+        print(json.dumps({k: v for k, v in tuning[-1].items() if k not in ("fine_tune", "scratch")}), flush=True)
+    result = dict(checkpoint=args.evaluate, seed=args.seed, zero_shot=rows, tuning=tuning,
+                  command="python experiments/placement_pretrain.py " + " ".join(args.argv))
+    print("\n| netlist | macros | zero-shot | greedy | random (mean of 5) | random best, same time |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['netlist']} | {r['macros']} | {r['zero_shot']:.4f} ({r['zero_shot_s']:.1f} s) | "
+              f"{r['greedy']:.4f} | {r['random_mean5']:.4f} | {r['random_best_same_time']:.4f} |")
+    print("\n| netlist | budget | from scratch: final | fine-tuned: final | to scratch's final (s, env steps): "
+          "fine-tune | scratch |")
+    print("|---|---|---|---|---|---|")
+    for t in tuning:
+        print(f"| {t['netlist']} | {t['budget_s']:g} s | {t['scratch']['final']:.4f} | {t['fine_tune']['final']:.4f} | "
+              f"{t['fine_tune_time_to_target']} | {t['scratch_time_to_target']} |")
+    if args.eval_json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.eval_json)), exist_ok=True)
+        with open(args.eval_json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+def main(argv=None):
+    args = p.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    torch.set_num_threads(1)
+    if args.evaluate:
+        return evaluate_checkpoint(args)
+    t0 = time.perf_counter()
+    specs = synthetic_specs(args.netlists, args.seed)
+    netlists = [(write_synthetic(args.work_dir, s)[0], dataclasses.asdict(s)) for s in specs]
+    netlists += [(d, None) for d in args.designs]
+    config = dict(policy="cnn", model_kwargs=dict(channels=args.channels), reward=args.reward,
+                  batch_T=args.batch_T, batch_B=args.batch_B, iters_per_phase=args.iters_per_phase,
+                  algo={**PPO_KWARGS, "learning_rate": args.lr, "entropy_loss_coeff": args.entropy},
+                  seed=args.seed, minutes=args.minutes, init=args.init)
+    meta = dict(command="python experiments/placement_pretrain.py " + " ".join(argv if argv is not None
+                                                                                 else sys.argv[1:]),
+                config=config, torch=torch.__version__,
+                netlists=[dict(path=n if s is None else os.path.basename(n), spec=s) for n, s in netlists],
+                phases=[])
+    init = load_checkpoint(args.init) if args.init else None
+    tr = PolicyTrainer("cnn", config["model_kwargs"], init["state_dict"] if init else None, args.reward,
+                       args.batch_T, args.batch_B, config["algo"], args.seed)
+    if init:   # continue counting the earlier stage's steps and phases
+        tr.env_steps = int(init.get("env_steps", 0))
+        meta["earlier_stages"] = [init.get("pretrain", {})]
+    rng = np.random.default_rng(args.seed)
+    names = [n for n, _ in netlists]
+    phase, order = 0, []
+    try:
+        while time.perf_counter() - t0 < 60 * args.minutes and tr.env_steps < args.steps:
+            if not order:
+                order = list(rng.permutation(len(netlists)))
+            k = int(order.pop())
+            tr.use(names[k])
+            costs = []
+            for _ in range(args.iters_per_phase):
+                costs += tr.iterate()
+            det = tr.evaluate()
+            meta["phases"].append(dict(phase=phase, netlist=k, env_steps=tr.env_steps,
+                                       seconds=round(time.perf_counter() - t0, 1),
+                                       sampled_mean=float(np.mean(costs)) if costs else None,
+                                       deterministic=det))
+            print(f"phase {phase:4d} {os.path.basename(names[k]):28s} steps {tr.env_steps:7d} "
+                  f"t {time.perf_counter() - t0:6.0f}s sampled {np.mean(costs) if costs else float('nan'):.4f} "
+                  f"det {det if det is not None else float('nan'):.4f}", flush=True)
+            phase += 1
+            if phase % args.save_every == 0:
+                tr.close()
+                save(tr, args.out, names, time.perf_counter() - t0, meta)
+    finally:
+        tr.close()
+        save(tr, args.out, names, time.perf_counter() - t0, meta)
+    print(f"wrote {args.out} ({tr.env_steps} env steps, {time.perf_counter() - t0:.0f} s, {phase} phases)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

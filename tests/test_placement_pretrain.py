@@ -1,0 +1,24 @@
+"""experiments/placement_pretrain.py on a tiny budget: it trains over several netlists (a synthetic one and a
+shipped design, different grids), writes a checkpoint that `rlframe placement rl` loads and its provenance
+JSON (command, netlists with their generator specs, phases)."""
+import json
+import os
+
+from tests.helpers import load_experiment
+
+
+def test_pretrain_over_two_netlists_then_place_zero_shot(tmp_path):
+    from rlframe.placement.rl import load_checkpoint, rl_place
+
+    out = str(tmp_path / "cnn.pt")
+    argv = ["--out", out, "--work-dir", str(tmp_path / "nets"), "--netlists", "1", "--designs", "toy_macro_stdcell",
+            "--steps", "32", "--batch-T", "8", "--batch-B", "2", "--iters-per-phase", "1"]
+    assert load_experiment("placement_pretrain").main(argv) == 0
+    ck = load_checkpoint(out)
+    assert ck["policy"] == "cnn" and ck["env_steps"] == 32 and len(ck["trained_on"]) == 2
+    meta = json.load(open(out + ".json"))
+    assert meta["command"].endswith(" ".join(argv)) and meta["env_steps"] == 32
+    assert [n["spec"] is not None for n in meta["netlists"]] == [True, False]
+    assert len(meta["phases"]) == 2 and {ph["netlist"] for ph in meta["phases"]} == {0, 1}
+    res = rl_place("sample_clustered", str(tmp_path / "z.plc"), checkpoint=out)
+    assert res.costs["overlap"] == 0.0 and res.evaluations == 1
