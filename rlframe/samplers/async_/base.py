@@ -41,6 +41,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from rlframe.errors import ConfigError, WorkerError
 from rlframe.replays.shared import NO_LOCK, ReplayLock
 from rlframe.samplers.base import TrajInfo
+from rlframe.samplers.parallel.base import ParallelSamplerBase
 from rlframe.samplers.parallel.pool import (_close_all, exit_description, get_context, resolve_start_method,
                                             use_fd_sharing)
 
@@ -55,8 +56,8 @@ class AsyncSampler:
             ``batch_T``, ``batch_B``, eval settings, ``n_workers``, ``worker_timeout`` ...).
         max_batches_ahead: batches the sampler process may collect beyond the one the optimizer trains on
             (1: sampling of batch ``k + 1`` overlaps training on batch ``k``, rlpyt's double buffer).
-        start_method: how the sampler process starts (``fork``, ``forkserver``, ``spawn``; default as the
-            parallel samplers, ``samplers/parallel/pool.py``).
+        start_method: how the sampler process (and the inner sampler's env workers) start (``fork``,
+            ``forkserver``, ``spawn``; default as the parallel samplers, ``samplers/parallel/pool.py``).
         batch_timeout: seconds the optimizer waits for one batch or evaluation before a WorkerError (hung envs
             are caught sooner by the inner sampler's ``worker_timeout``).
         lock_timeout: seconds one side may wait for the replay lock before a WorkerError.
@@ -69,6 +70,8 @@ class AsyncSampler:
                  batch_timeout: float = 600.0, lock_timeout: float = 60.0, device: Any = None, **kwargs: Any):
         if int(max_batches_ahead) < 1:
             raise ConfigError(f"max_batches_ahead must be >= 1, got {max_batches_ahead}.")
+        if issubclass(self.SamplerCls, ParallelSamplerBase):
+            kwargs["start_method"] = start_method  # its env workers start as the sampler process did
         # built here to validate the arguments and answer for batch_spec etc.; the sampler process builds its own
         self.sampler = self.SamplerCls(*args, **kwargs)
         self._sampler_args = (self.SamplerCls, args, kwargs)
@@ -151,7 +154,7 @@ class AsyncSampler:
         self.lock.peer_check = self._raise_if_dead
         self.replay = replay
         self.agent.sync_shared_memory()
-        self._send("replay", replay, self.agent.shared_model.state_dict())
+        self._send("replay", replay, (self.agent.shared_model or self.agent.model).state_dict())
         self._wait("attached", timeout=self.batch_timeout, what="receiving the replay")
 
     # --- running --------------------------------------------------------------------------------------
@@ -200,7 +203,6 @@ class AsyncSampler:
         try:
             self.conn.send((cmd, args))
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
-            self.proc.join(timeout=1.0)
             self._fail(self._death_error())
 
     def _wait(self, kind: str, timeout: float, what: str) -> Any:
@@ -212,7 +214,6 @@ class AsyncSampler:
                 try:
                     msg, payload = self.conn.recv()
                 except (EOFError, OSError, ConnectionResetError):
-                    self.proc.join(timeout=1.0)
                     self._fail(self._death_error())
                 if msg == "error":
                     self._fail(_error_from(payload))
@@ -229,6 +230,7 @@ class AsyncSampler:
                     "if one batch legitimately takes this long.", exc_type="Timeout"))
 
     def _death_error(self) -> WorkerError:
+        self.proc.join(timeout=3.0)  # its pipe closes a moment before the kernel reports the exit
         code = self.proc.exitcode
         return WorkerError(f"the async sampler process (pid {self.proc.pid}) died ({exit_description(code)}) "
                            "without reporting an error: out of memory (check `dmesg`), a crash in native env code "
