@@ -38,6 +38,9 @@ from multiprocessing import parent_process
 from multiprocessing.connection import wait as mp_wait
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
+from rlframe.core.seeding import set_global_seeds
 from rlframe.errors import ConfigError, WorkerError
 from rlframe.replays.shared import NO_LOCK, ReplayLock
 from rlframe.samplers.base import TrajInfo
@@ -336,6 +339,8 @@ def sampler_main(conn: Any, sampler_args: Tuple[type, tuple, dict], agent: Any, 
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     sampler = None
     try:
+        if init_kwargs.get("seed") is not None:  # exploration noise etc.: this process's own streams
+            set_global_seeds(int(np.random.SeedSequence([int(init_kwargs["seed"]), 1]).generate_state(1)[0]))
         SamplerCls, args, kwargs = sampler_args
         sampler = SamplerCls(*args, **kwargs)
         examples = sampler.initialize(agent, **init_kwargs)
