@@ -39,6 +39,7 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+import torch
 
 from rlframe.core.seeding import set_global_seeds
 from rlframe.errors import ConfigError, WorkerError
@@ -58,7 +59,10 @@ class AsyncSampler:
         *args, **kwargs: the synchronous sampler's constructor arguments (``EnvCls``, ``env_kwargs``,
             ``batch_T``, ``batch_B``, eval settings, ``n_workers``, ``worker_timeout`` ...).
         max_batches_ahead: batches the sampler process may collect beyond the one the optimizer trains on
-            (1: sampling of batch ``k + 1`` overlaps training on batch ``k``, rlpyt's double buffer).
+            (1: sampling of batch ``k + 1`` overlaps training on batch ``k``, rlpyt's double buffer). Default:
+            ``max(1, 64 // (batch_T * batch_B))``, so that tiny batches (SAC's one step) do not cost a
+            process wake-up each; grants are refilled when half are used. The replay ratio holds either way
+            (updates per batch the optimizer takes).
         start_method: how the sampler process (and the inner sampler's env workers) start (``fork``,
             ``forkserver``, ``spawn``; default as the parallel samplers, ``samplers/parallel/pool.py``).
         batch_timeout: seconds the optimizer waits for one batch or evaluation before a WorkerError (hung envs
@@ -69,16 +73,17 @@ class AsyncSampler:
 
     SamplerCls: type = type(None)  # the synchronous sampler run in the sampler process
 
-    def __init__(self, *args: Any, max_batches_ahead: int = 1, start_method: Optional[str] = None,
+    def __init__(self, *args: Any, max_batches_ahead: Optional[int] = None, start_method: Optional[str] = None,
                  batch_timeout: float = 600.0, lock_timeout: float = 60.0, device: Any = None, **kwargs: Any):
-        if int(max_batches_ahead) < 1:
+        if max_batches_ahead is not None and int(max_batches_ahead) < 1:
             raise ConfigError(f"max_batches_ahead must be >= 1, got {max_batches_ahead}.")
         if issubclass(self.SamplerCls, ParallelSamplerBase):
             kwargs["start_method"] = start_method  # its env workers start as the sampler process did
         # built here to validate the arguments and answer for batch_spec etc.; the sampler process builds its own
         self.sampler = self.SamplerCls(*args, **kwargs)
         self._sampler_args = (self.SamplerCls, args, kwargs)
-        self.max_batches_ahead = int(max_batches_ahead)
+        self.max_batches_ahead = (max(1, 64 // int(self.sampler.batch_spec.size)) if max_batches_ahead is None
+                                  else int(max_batches_ahead))
         self.start_method = start_method
         self.batch_timeout = float(batch_timeout)
         self.lock_timeout = float(lock_timeout)
@@ -168,10 +173,10 @@ class AsyncSampler:
             raise ConfigError(f"{type(self).__name__}.obtain_samples before attach_replay: the sampler process has "
                               "no replay to append to (AsyncRl attaches the algorithm's replay at start-up).")
         self.agent.sync_shared_memory()
-        upto = itr + self.max_batches_ahead
-        if upto > self._granted:
-            self._send("grant", itr, upto)
-            self._granted = upto
+        ahead = self.max_batches_ahead
+        if self._granted < itr + max(1, ahead // 2):  # refill when half the grant is used
+            self._send("grant", itr, itr + ahead)
+            self._granted = itr + ahead
         t0 = time.perf_counter()
         while itr not in self._batches:
             self._wait("batch", timeout=self.batch_timeout, what=f"collecting batch {itr}")
@@ -337,6 +342,7 @@ def sampler_main(conn: Any, sampler_args: Tuple[type, tuple, dict], agent: Any, 
     """Entry point of the sampler process: build the sampler, report, then run :class:`SamplerLoop`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the optimizer's process handles Ctrl-C and shuts us down
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    torch.set_num_threads(1)  # acting on one env batch: one thread beside the optimizer's (more only contend)
     sampler = None
     try:
         if init_kwargs.get("seed") is not None:  # exploration noise etc.: this process's own streams

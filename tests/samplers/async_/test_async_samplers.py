@@ -70,17 +70,23 @@ def test_the_sampler_process_appends_the_batches_a_synchronous_sampler_collects(
 
 
 def test_the_sampler_process_runs_at_most_max_batches_ahead():
-    s = _sampler("serial", max_batches_ahead=2)
+    s = _sampler("serial", max_batches_ahead=4)
+
+    def settled_total(expected):
+        deadline = time.monotonic() + 10
+        while s.replay.total < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # and no further
+        return s.replay.total
+
     try:
         s.obtain_samples(0)
-        time.sleep(1.0)  # it collects batches 1 and 2, then waits for the optimizer
-        assert s.replay.total == 3 * T
-        s.obtain_samples(1)  # grants batch 3
-        deadline = time.monotonic() + 10
-        while s.replay.total < 4 * T and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        assert s.replay.total == 4 * T
+        assert settled_total(5 * T) == 5 * T  # batches 0-4, then it waits for the optimizer
+        s.obtain_samples(1)
+        s.obtain_samples(2)
+        assert settled_total(5 * T) == 5 * T  # no new grant until half of it is used
+        s.obtain_samples(3)
+        assert settled_total(8 * T) == 8 * T  # refilled up to 3 + 4
     finally:
         _clean(s)
 
