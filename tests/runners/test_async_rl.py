@@ -119,3 +119,16 @@ def test_scripts_pick_the_async_counterpart_of_the_sampler(sampler, cls):
     assert choose_async_sampler("serial", 3)[0].__name__ == "AsyncCpuSampler"  # --workers 3: env workers
     with pytest.raises(ConfigError, match="--runner async has no alternating sampler"):
         choose_async_sampler("alternating", 2)
+
+
+def test_async_run_with_save_replay_resumes_with_the_replay(tmp_path, capsys):
+    mod = _script("cartpole_dqn")
+    assert mod.main(["--runner", "async", "--steps", "1024", "--save-replay", "--log-dir", str(tmp_path)]) == 0
+    run = tmp_path / "cartpole_dqn" / "run_0"
+    capsys.readouterr()
+    assert mod.main(["--resume", str(run), "--steps", "1536"]) == 0
+    out = capsys.readouterr()
+    assert "Replay restored from" in out.out + out.err  # into the shared replay, before the sampler process appends
+    with open(run / "progress.csv") as f:
+        assert int(float(list(csv.DictReader(f))[-1]["time/env_steps"])) == 1536
+    assert not worker_processes()
