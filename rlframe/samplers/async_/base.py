@@ -91,6 +91,7 @@ class AsyncSampler:
         self.proc: Any = None
         self.conn: Any = None
         self.replay: Any = None
+        self.lock: Optional[ReplayLock] = None  # made with the sampler process, shared with it
         self.wait_s = 0.0  # optimizer seconds spent waiting for batches (the runner logs and resets these)
         self.sampler_wait_s = 0.0  # sampler-process seconds spent waiting for a grant (it was ahead)
         self._granted = -1
@@ -154,7 +155,7 @@ class AsyncSampler:
     def attach_replay(self, replay: Any) -> None:
         """Hand ``replay`` (built with ``shared=True``) and the agent's shared weights to the sampler process,
         which appends every batch to it from now on."""
-        if not getattr(replay, "shared", False):
+        if not replay.shared:
             raise ConfigError(f"{type(self).__name__} appends from its own process, so the replay must live in shared "
                               f"memory: build {type(replay).__name__} with shared=True (AsyncRl sets "
                               "algo.shared_replay = True before the algorithm builds it).")
