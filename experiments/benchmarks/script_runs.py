@@ -4,7 +4,8 @@ figures are what a user gets).
 
 A variant's figures: ``sps`` (env steps per second of training time, all ranks, from the last
 ``progress.csv`` row: ``time/env_steps / (time/elapsed_s - eval time)``), ``wall_s`` (the process's
-wall-clock, start-up included), ``cpu_s`` (CPU seconds of the process and the processes it started),
+wall-clock, start-up included), ``cpu_s`` (CPU seconds of the process and of the processes it started
+and waited for: not those a forkserver started),
 ``steps_to_threshold`` / ``seconds_to_threshold`` (the first log row whose ``eval/return_mean`` reaches the
 threshold; None when never) and the final eval return.
 """
