@@ -17,8 +17,10 @@ Every script takes::
     --debug             validate every env step (shapes, bounds, NaN/inf), naming the env and step of a bad value
 
 Ctrl-C and SIGTERM stop a run cleanly and print the command that resumes it (docs/troubleshooting.md).
-    --runner async      replay-based algorithms: AsyncRl, sampling (--workers N processes, default 1) while the
-                        optimizer trains (runners/async_rl.py); default sync (MinibatchRl)
+    --runner async      replay-based algorithms: AsyncRl, a sampler process appending to a shared-memory replay while
+                        the optimizer trains (runners/async_rl.py); with --sampler serial (default; --workers N > 1:
+                        cpu), cpu or gpu (env workers on CPU, the agent acting on the model's device in the sampler
+                        process); default sync (MinibatchRl)
     --dist-timeout S    under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)
 
 Under ``torchrun`` (docs/scaling.md) every script switches to ``SyncRl`` by itself (:func:`make_runner`), and
@@ -156,10 +158,8 @@ def make_sampler(config: Dict[str, Any], env_kwargs: Dict[str, Any], EnvCls: Opt
             raise ConfigError(f"--env-backend {backend} steps the whole batch in one env: use it with --sampler "
                               "serial (EnvPool runs its own threads), or drop --env-backend for parallel samplers.")
         EnvCls = GymVectorEnv if backend == "vector" else EnvPoolEnv
-    if config.get("runner", "sync") == "async":  # the sampling processes run beside the optimizer
-        from rlframe.samplers.async_ import AsyncCpuSampler
-
-        SamplerCls, sampler_kwargs = AsyncCpuSampler, {"n_workers": int(config["workers"] or 1)}
+    if config.get("runner", "sync") == "async":  # a sampler process appends to the replay beside the optimizer
+        SamplerCls, sampler_kwargs = choose_async_sampler(config["sampler"], config["workers"])
     share = rank_share(config)
     return SamplerCls(
         EnvCls=EnvCls or GymEnv,
@@ -241,6 +241,19 @@ def choose_sampler(kind: str, workers: Optional[int]) -> Tuple[type, Dict[str, A
         raise ConfigError(f"--sampler {kind}: rlframe.samplers.parallel.{name} is not available "
                           f"({type(e).__name__}: {e}); use --sampler serial.") from None
     return cls, ({"n_workers": int(workers)} if workers else {})
+
+
+def choose_async_sampler(kind: str, workers: Optional[int]) -> Tuple[type, Dict[str, Any]]:
+    """The asynchronous sampler (``samplers/async_/``) for ``--runner async --sampler kind``: serial (or cpu when
+    ``--workers`` > 1), cpu or gpu."""
+    from rlframe.samplers import async_
+
+    if kind == "serial" and (workers or 1) > 1:
+        kind = "cpu"  # --runner async --workers N: N env worker processes, as before --sampler applied to it
+    classes = {"serial": async_.AsyncSerialSampler, "cpu": async_.AsyncCpuSampler, "gpu": async_.AsyncGpuSampler}
+    if kind not in classes:
+        raise ConfigError(f"--runner async has no {kind} sampler; use --sampler serial, cpu or gpu with it.")
+    return classes[kind], ({"n_workers": int(workers)} if workers and kind != "serial" else {})
 
 
 def make_run_affinity(config: Dict[str, Any]) -> Dict[str, Any]:

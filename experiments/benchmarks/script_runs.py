@@ -4,8 +4,10 @@ figures are what a user gets).
 
 A variant's figures: ``sps`` (env steps per second of training time, all ranks, from the last
 ``progress.csv`` row: ``time/env_steps / (time/elapsed_s - eval time)``), ``wall_s`` (the process's
-wall-clock, start-up included), ``steps_to_threshold`` / ``seconds_to_threshold`` (the first log row whose
-``eval/return_mean`` reaches the threshold; None when never) and the final eval return.
+wall-clock, start-up included), ``cpu_s`` (CPU seconds of the process and of the processes it started
+and waited for: not those a forkserver started),
+``steps_to_threshold`` / ``seconds_to_threshold`` (the first log row whose ``eval/return_mean`` reaches the
+threshold; None when never) and the final eval return.
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 
 def run_variant(cmd: List[str], log_dir: str, threshold: float, timeout_s: float) -> Dict[str, Any]:
     """Run ``cmd`` (a script command line without ``--log-dir``) logging under ``log_dir``; its figures."""
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu_s()
     proc = subprocess.run(cmd + ["--log-dir", log_dir], cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
     wall = time.perf_counter() - t0
-    out: Dict[str, Any] = {"cmd": " ".join(cmd), "exit": proc.returncode, "wall_s": round(wall, 2)}
+    out: Dict[str, Any] = {"cmd": " ".join(cmd), "exit": proc.returncode, "wall_s": round(wall, 2),
+                           "cpu_s": round(_children_cpu_s() - cpu0, 2)}
     if proc.returncode != 0:
         out["stderr_tail"] = proc.stderr[-2000:]
         return out
@@ -45,6 +48,14 @@ def run_variant(cmd: List[str], log_dir: str, threshold: float, timeout_s: float
                        seconds_to_threshold=round(float(r["time/elapsed_s"]), 2))
             break
     return out
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of every finished child process and its waited-for descendants."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rows(log_dir: str) -> List[Dict[str, str]]:

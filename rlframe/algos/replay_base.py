@@ -70,6 +70,7 @@ class ReplayAlgorithm(RlAlgorithm):
     final_observation = True  # n-step targets bootstrap from the true final observation on truncation
     bootstrap_value = False
     replay: Any = None
+    shared_replay = False  # build the replay in shared memory (AsyncRl sets it: a sampler process appends)
 
     def __init__(self, discount: float = 0.99, n_step_return: int = 1, replay_size: int = 100_000,
                  batch_size: int = 32, min_steps_learn: int = 1000, replay_ratio: float = 1.0,
@@ -158,6 +159,8 @@ class ReplayAlgorithm(RlAlgorithm):
                               f"({batch_spec.T} x {batch_spec.B} x 2); raise replay_size.")
         kwargs: Dict[str, Any] = dict(size=self.replay_size, B=int(batch_spec.B), discount=self.discount,
                                       n_step_return=self.n_step_return, seed=int(np.random.randint(0, 2**31 - 1)))
+        if self.shared_replay:
+            kwargs["shared"] = True
         if self.prioritized_replay:
             kwargs.update(alpha=self.pri_alpha, beta=self.pri_beta_init, eps=self.pri_eps)
         kwargs.update(extra)
@@ -166,8 +169,10 @@ class ReplayAlgorithm(RlAlgorithm):
 
     # --- the loop ----------------------------------------------------------------------------------------
     def optimize_agent(self, itr: int, samples: Any) -> Any:
-        """Store ``samples``, run the updates owed (see the module docstring); returns the OptInfo of lists."""
-        self.replay.append_samples(samples)
+        """Store ``samples``, run the updates owed (see the module docstring); returns the OptInfo of lists.
+        ``samples=None``: the batch is in the replay already (``AsyncRl``: the sampler process appended it)."""
+        if samples is not None:
+            self.replay.append_samples(samples)
         steps0 = self.env_steps
         self.env_steps += int(self.batch_spec.size)
         opt_info = self.make_opt_info()

@@ -40,6 +40,9 @@ Writing a new replay (e.g. ``replays/sequence.py``): subclass :class:`BaseReplay
   or prioritized choice of ``(t, b)``), :meth:`n_step_targets` (returns and bootstrap discounts along
   a window), :meth:`gather_observation` and :meth:`agent_inputs`.
 Helpers that read windows take ring rows (``t % T_ring``) and env indices ``b`` as numpy arrays.
+
+``shared=True`` puts every array of the replay in shared memory (``replays/shared.py``): a sampler process
+appends while the optimizer samples (``AsyncRl``); allocate new arrays of a subclass with ``self._alloc``.
 """
 from __future__ import annotations
 
@@ -50,9 +53,10 @@ import numpy as np
 import torch
 
 from rlframe.agents.base import AgentInputs
-from rlframe.core.buffers import buffer_from_example, numpify
+from rlframe.core.buffers import numpify
 from rlframe.core.namedarraytuple import iter_leaves, map_leaves, namedarraytuple
 from rlframe.errors import ConfigError, ShapeMismatchError
+from rlframe.replays.shared import NO_LOCK, SharedArrays, locked
 from rlframe.replays.sparse import SparseSlots, leaves_to_dict, load_leaves
 from rlframe.samplers.base import valid_mask
 
@@ -69,7 +73,7 @@ def torch_batch(x: Any) -> Any:
     return map_leaves(lambda a: torch.from_numpy(np.ascontiguousarray(a)), x)
 
 
-class BaseReplayBuffer:
+class BaseReplayBuffer(SharedArrays):
     """Ring buffer of ``[T_ring, B]`` steps allocated from the sampler's examples; n-step targets.
 
     Args:
@@ -80,14 +84,19 @@ class BaseReplayBuffer:
         discount: gamma of the n-step returns.
         n_step_return: steps summed before bootstrapping (1: one-step TD targets).
         seed: seed of the replay's own random generator (sampling).
+        shared: allocate every array in shared memory (``replays/shared.py``; ``AsyncRl`` asks for it).
+        final_obs_capacity: true final observations the replay can hold at once (truncated steps in the ring);
+            default: grows as needed, or ``max(64, size // 16)`` when ``shared`` (shared memory cannot grow).
 
     Subclasses choose the sampled cells (:meth:`_sample_idxs`); see the module docstring for the hooks.
     """
 
     history = 0  # rows before t that a sample reads (frame stacks, burn-in)
+    _derived = ("flat",)  # views recomputed by _views() after unpickling
 
     def __init__(self, examples: Mapping[str, Any], size: int, B: int, discount: float = 0.99,
-                 n_step_return: int = 1, seed: Optional[int] = None):
+                 n_step_return: int = 1, seed: Optional[int] = None, shared: bool = False,
+                 final_obs_capacity: Optional[int] = None):
         if int(n_step_return) < 1:
             raise ConfigError(f"n_step_return must be >= 1, got {n_step_return}.")
         if not 0.0 <= float(discount) <= 1.0:
@@ -102,25 +111,68 @@ class BaseReplayBuffer:
                 f"{self.name}: replay_size {size} gives {self.T} rows per env (size / batch_B={self.B}), too few "
                 f"for n_step_return={self.n_step_return} and {self.history} rows of history; raise replay_size.")
         self.rng = np.random.default_rng(seed)
+        self.shared = bool(shared)
+        self.lock = NO_LOCK  # a ReplayLock when another process uses the replay too (set by the async sampler)
         self.examples = dict(examples)
         fields = self.fields_example(examples)
         self._field_shapes = {name: np.shape(a) for name, a in iter_leaves(fields)}
         self.buf = self.allocate(fields)
-        # [T_ring * B] views of the same memory: one flat index per cell is the cheapest gather
-        self.flat = map_leaves(lambda a: a.reshape((self.T * self.B,) + a.shape[2:]), self.buf)
-        self.valid = np.zeros((self.T, self.B), dtype=bool)  # False: blank slot, never written, or cut
+        self._alloc("valid", np.bool_(False), (self.T, self.B))  # False: blank slot, never written, or cut
         extra_ex = self.extra_fields_example(examples)
-        self.extra = None if extra_ex is None else buffer_from_example(extra_ex, (self.T, self.B))
+        self.extra = None if extra_ex is None else self._alloc("extra", extra_ex, (self.T, self.B))
         self._extra_example = extra_ex
-        self.final_obs = SparseSlots(examples["observation"], self.T, self.B)
-        self.t = 0  # next ring row to write
-        self.total = 0  # rows written since the start (absolute time of the next row)
-        self._cut = False  # the next append does not continue the stored time lines (after a load)
+        self.final_obs = self.sparse_slots(examples["observation"], final_obs_capacity)
+        # counters: [next ring row to write, rows written since the start (absolute time of the next row),
+        # 1 when the next append does not continue the stored time lines (after a load)]
+        self._alloc("_ctr", np.int64(0), (3,))
+        self._views()
         # Set by runners before load_state_dict when the sampler's envs were restored too (exact resume,
         # docs/scaling.md): the newest rows stay sampleable and the next append continues their time lines.
         self.continue_after_load = False
         self._gammas = (self.discount ** np.arange(self.n_step_return + 1, dtype=np.float64)).astype(np.float32)
         self._steps = np.arange(self.n_step_return)
+
+    def _views(self) -> None:
+        # [T_ring * B] views of the same memory: one flat index per cell is the cheapest gather
+        self.flat = map_leaves(lambda a: a.reshape((self.T * self.B,) + a.shape[2:]), self.buf)
+
+    def sparse_slots(self, example: Any, capacity: Optional[int] = None) -> SparseSlots:
+        """A :class:`SparseSlots` store over the ring (fixed ``capacity`` when shared)."""
+        if self.shared:
+            return SparseSlots(example, self.T, self.B, initial_capacity=capacity or max(64, self.size // 16),
+                               shared=True)
+        return SparseSlots(example, self.T, self.B, initial_capacity=capacity or 16)
+
+    @property
+    def t(self) -> int:
+        """Next ring row to write."""
+        return int(self._ctr[0])
+
+    @t.setter
+    def t(self, value: int) -> None:
+        self._ctr[0] = value
+
+    @property
+    def total(self) -> int:
+        """Rows written since the start (absolute time of the next row)."""
+        return int(self._ctr[1])
+
+    @total.setter
+    def total(self, value: int) -> None:
+        self._ctr[1] = value
+
+    @property
+    def _cut(self) -> bool:
+        return bool(self._ctr[2])
+
+    @_cut.setter
+    def _cut(self, value: bool) -> None:
+        self._ctr[2] = int(value)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = super().__getstate__()
+        state["lock"] = NO_LOCK  # a multiprocessing lock travels only as a process argument; the receiver sets it
+        return state
 
     # --- layout hooks ------------------------------------------------------------------------------
     @property
@@ -141,7 +193,7 @@ class BaseReplayBuffer:
 
     def allocate(self, fields_example: Any) -> Any:
         """The ``[T_ring, B]`` storage of :data:`ReplayFields` (frame replays store observations differently)."""
-        return buffer_from_example(fields_example, (self.T, self.B))
+        return self._alloc("buf", fields_example, (self.T, self.B))
 
     def extra_fields_example(self, examples: Mapping[str, Any]) -> Optional[Any]:
         """One step of extra fields to store (None: none). Sequence replays return e.g. the RNN state."""
@@ -152,6 +204,7 @@ class BaseReplayBuffer:
         return None
 
     # --- writing -----------------------------------------------------------------------------------
+    @locked("appending a batch")
     def append_samples(self, samples: Any) -> None:
         """Copy a ``[T, B]`` batch of the sampler's ``Samples`` (numpy or torch) into the ring."""
         env, agent = samples.env, samples.agent
@@ -219,6 +272,7 @@ class BaseReplayBuffer:
         lo = oldest + self.history if total > self.T else 0
         return lo, max(lo, total - self.lookahead)
 
+    @locked("sampling a batch")
     def sample_batch(self, batch_B: int) -> Any:
         """A :data:`ReplayBatch` of ``batch_B`` transitions with n-step targets (torch tensors)."""
         rows, bs, is_weights = self._sample_idxs(int(batch_B))
@@ -294,6 +348,7 @@ class BaseReplayBuffer:
         return return_, bootstrap_discount, AgentInputs(observation, prev_action, prev_reward)
 
     # --- checkpoints -------------------------------------------------------------------------------
+    @locked("saving the replay")
     def state_dict(self) -> Dict[str, Any]:
         """Contents and counters as plain tensors (``torch.load(weights_only=True)`` reads them)."""
         state = {"T": self.T, "B": self.B, "t": self.t, "total": self.total,
@@ -303,6 +358,7 @@ class BaseReplayBuffer:
             state["extra"] = leaves_to_dict(self.extra)
         return state
 
+    @locked("loading the replay")
     def load_state_dict(self, state: Dict[str, Any], component: Optional[str] = None) -> None:
         """Restore :meth:`state_dict`'s output; shapes must match (:class:`ShapeMismatchError` naming
         ``component``, e.g. the file, otherwise). The newest rows, whose bootstrap observations never came,

@@ -17,10 +17,9 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 import torch
 
-from rlframe.core.buffers import buffer_from_example
 from rlframe.errors import ShapeMismatchError
 from rlframe.replays.prioritized import PrioritizedReplayBuffer
-from rlframe.replays.sparse import SparseSlots
+from rlframe.replays.shared import locked
 from rlframe.replays.uniform import UniformReplayBuffer
 
 
@@ -36,16 +35,16 @@ class FrameBufferMixin:
                      "UniformReplayBuffer/PrioritizedReplayBuffer for other observations.")
         self.n_frames = int(obs.shape[0])
         super().__init__(examples, size, B, *args, **kwargs)
-        self.start = np.zeros((self.T, self.B), dtype=bool)  # first step of an episode (or of a time line)
-        self.start_stacks = SparseSlots(obs, self.T, self.B)
+        self._alloc("start", np.bool_(False), (self.T, self.B))  # first step of an episode (or of a time line)
+        self.start_stacks = self.sparse_slots(obs)
 
     @property
     def history(self) -> int:
         return self.n_frames - 1
 
     def allocate(self, fields_example: Any) -> Any:
-        return buffer_from_example(fields_example._replace(observation=fields_example.observation[-1]),
-                                   (self.T, self.B))
+        return self._alloc("buf", fields_example._replace(observation=fields_example.observation[-1]),
+                           (self.T, self.B))
 
     def write_fields(self, rows: np.ndarray, fields: Any) -> None:
         obs = fields.observation
@@ -79,11 +78,13 @@ class FrameBufferMixin:
             out[m] = np.where(before, picked, out[m])
         return out
 
+    @locked("saving the replay")
     def state_dict(self) -> Dict[str, Any]:
         state = super().state_dict()
         state.update(start=torch.from_numpy(self.start), start_stacks=self.start_stacks.state_dict())
         return state
 
+    @locked("loading the replay")
     def load_state_dict(self, state: Dict[str, Any], component: Optional[str] = None) -> None:
         super().load_state_dict(state, component)
         self.start[...] = state["start"].numpy()

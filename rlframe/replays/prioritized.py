@@ -20,6 +20,7 @@ import torch
 
 from rlframe.errors import ConfigError
 from rlframe.replays.base import BaseReplayBuffer
+from rlframe.replays.shared import locked
 from rlframe.replays.sum_tree import SumTree
 
 
@@ -35,17 +36,27 @@ class PrioritizedReplayBuffer(BaseReplayBuffer):
 
     def __init__(self, examples: Mapping[str, Any], size: int, B: int, discount: float = 0.99,
                  n_step_return: int = 1, seed: Optional[int] = None, alpha: float = 0.6, beta: float = 0.4,
-                 default_priority: float = 1.0, eps: float = 1e-6):
-        super().__init__(examples, size, B, discount=discount, n_step_return=n_step_return, seed=seed)
+                 default_priority: float = 1.0, eps: float = 1e-6, **kwargs: Any):
+        super().__init__(examples, size, B, discount=discount, n_step_return=n_step_return, seed=seed, **kwargs)
         if alpha < 0 or default_priority <= 0 or eps < 0:
             raise ConfigError(f"prioritized replay needs alpha >= 0, default_priority > 0 and eps >= 0; got "
                               f"alpha={alpha}, default_priority={default_priority}, eps={eps}.")
         self.alpha = float(alpha)
         self.set_beta(beta)
         self.eps = float(eps)
+        self._alloc("_max_priority", np.zeros((), np.float64), (1,))
         self.max_priority = float(default_priority)
-        self.tree = SumTree(self.T * self.B)
+        self.tree = SumTree(self.T * self.B, shared=self.shared)
         self._last_idxs: Optional[np.ndarray] = None
+
+    @property
+    def max_priority(self) -> float:
+        """The largest priority seen (new transitions enter with it); shared with the sampler process."""
+        return float(self._max_priority[0])
+
+    @max_priority.setter
+    def max_priority(self, value: float) -> None:
+        self._max_priority[0] = value
 
     def set_beta(self, beta: float) -> None:
         if not 0.0 <= float(beta) <= 1.0:
@@ -76,6 +87,7 @@ class PrioritizedReplayBuffer(BaseReplayBuffer):
         is_weights = (p / p.min()) ** (-self.beta)
         return idx // self.B, idx % self.B, is_weights.astype(np.float32)
 
+    @locked("updating priorities")
     def update_batch_priorities(self, priorities: Any, idxs: Optional[Any] = None) -> None:
         """Set the priorities of the last sampled batch (or of ``idxs``, flat indices as in
         ``batch.idxs``) to ``(|priorities| + eps) ** alpha``; ``priorities`` is typically ``|td_error|``.
@@ -96,11 +108,13 @@ class PrioritizedReplayBuffer(BaseReplayBuffer):
         return self.tree.leaves.reshape(self.T, self.B).copy()
 
     # --- checkpoints -------------------------------------------------------------------------------------
+    @locked("saving the replay")
     def state_dict(self) -> Dict[str, Any]:
         state = super().state_dict()
         state.update(priorities=torch.from_numpy(self.tree.leaves.copy()), max_priority=self.max_priority)
         return state
 
+    @locked("loading the replay")
     def load_state_dict(self, state: Dict[str, Any], component: Optional[str] = None) -> None:
         super().load_state_dict(state, component)
         self.max_priority = float(state["max_priority"])

@@ -30,6 +30,7 @@ from rlframe.core.namedarraytuple import map_leaves, namedarraytuple
 from rlframe.errors import ConfigError
 from rlframe.replays.base import BaseReplayBuffer, torch_batch
 from rlframe.replays.prioritized import PrioritizedReplayBuffer
+from rlframe.replays.shared import locked
 from rlframe.replays.sum_tree import SumTree
 
 # One sampled batch, torch, leading dims [S, N] (S = burn_in + sequence_length + n_step_return window steps,
@@ -158,6 +159,7 @@ class SequenceReplayBuffer(BaseReplayBuffer):
                           "(mid-batch resets) with sequence replays.")
 
     # --- batches ---------------------------------------------------------------------------------------
+    @locked("sampling a batch")
     def sample_batch(self, batch_B: int) -> Any:
         """A :data:`SequenceBatch` of ``batch_B`` sequences (torch)."""
         rows, bs, is_weights = self._sample_idxs(int(batch_B))
@@ -200,10 +202,11 @@ class PrioritizedSequenceReplayBuffer(SequenceReplayBuffer, PrioritizedReplayBuf
     def __init__(self, examples: Mapping[str, Any], size: int, B: int, discount: float = 0.99,
                  n_step_return: int = 1, seed: Optional[int] = None, sequence_length: int = 20, burn_in: int = 0,
                  stride: Optional[int] = None, rnn_state_field: str = "prev_rnn_state", alpha: float = 0.6,
-                 beta: float = 0.4, default_priority: float = 1.0, eps: float = 1e-6):
+                 beta: float = 0.4, default_priority: float = 1.0, eps: float = 1e-6, **kwargs: Any):
         super().__init__(examples, size, B, discount, n_step_return, seed, sequence_length, burn_in, stride,
-                         rnn_state_field, alpha=alpha, beta=beta, default_priority=default_priority, eps=eps)
-        self.tree = SumTree(self.slots * self.B)
+                         rnn_state_field, alpha=alpha, beta=beta, default_priority=default_priority, eps=eps,
+                         **kwargs)
+        self.tree = SumTree(self.slots * self.B, shared=self.shared)
 
     def _set_starts(self, abs_lo: int, abs_hi: int, value: float) -> None:
         """Priority ``value`` (0 where the start is blank) for every grid start in absolute rows ``[lo, hi)``."""
@@ -228,6 +231,7 @@ class PrioritizedSequenceReplayBuffer(SequenceReplayBuffer, PrioritizedReplayBuf
         """``p_i^alpha`` of every sequence start, ``[slots, B]`` (a copy)."""
         return self.tree.leaves.reshape(self.slots, self.B).copy()
 
+    @locked("loading the replay")
     def load_state_dict(self, state, component: Optional[str] = None) -> None:
         BaseReplayBuffer.load_state_dict(self, state, component)
         self.max_priority = float(state["max_priority"])

@@ -7,7 +7,7 @@ of 2, and both directions are vectorised over a batch in numpy: a walk visits 4 
 leaves instead of 20, and each level is a handful of array operations on ``[batch, fanout]`` blocks (a
 batch's cost is the per-call overhead of numpy, not arithmetic, so fewer levels is what counts). An update
 sets its leaves and recomputes the touched parents level by level from their children (no drift from
-incremental additions).
+incremental additions). ``shared=True`` keeps the levels in shared memory (``replays/shared.py``).
 """
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from typing import List, Tuple
 
 import numpy as np
 
+from rlframe.replays.shared import SharedArrays
 
-class SumTree:
+
+class SumTree(SharedArrays):
     """Priorities of ``size`` leaves (indices ``0 .. size-1``), all 0 at first.
 
     ``levels[d]`` holds the nodes at depth ``d`` (``levels[-1]``: the leaves, padded with zeros); the
@@ -24,7 +26,7 @@ class SumTree:
     root's children are all of ``levels[1]`` (at most ``fanout`` nodes).
     """
 
-    def __init__(self, size: int, fanout: int = 32):
+    def __init__(self, size: int, fanout: int = 32, shared: bool = False):
         self.size, self.fanout = int(size), int(fanout)
         if self.size < 1 or self.fanout < 2:
             raise ValueError(f"SumTree needs size >= 1 and fanout >= 2, got {size} and {fanout}.")
@@ -34,7 +36,13 @@ class SumTree:
         self.depth = depth
         block = self.fanout ** (depth - 1)
         top = -(-self.size // block)  # nodes under the root
-        self.levels: List[np.ndarray] = [np.zeros(1)] + [np.zeros(top * self.fanout ** d) for d in range(depth)]
+        self.shared = bool(shared)
+        self.levels: List[np.ndarray] = [self._alloc(f"_level{d}", np.zeros((), np.float64), (n,)) for d, n in
+                                         enumerate([1] + [top * self.fanout ** d for d in range(depth)])]
+        self._derived = ("levels",)
+
+    def _views(self) -> None:
+        self.levels = [getattr(self, f"_level{d}") for d in range(self.depth + 1)]
 
     @property
     def total(self) -> float:

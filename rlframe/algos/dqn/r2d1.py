@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-import numpy as np
 import torch
 
 from rlframe.agents.recurrent import sequence_reset
@@ -90,13 +89,8 @@ class R2D1(DQN):
             raise ConfigError(f"R2D1 trains recurrent agents (R2d1Agent); got {type(self.agent).__name__}. "
                               "Use DQN for feed-forward agents.")
         Cls = PrioritizedSequenceReplayBuffer if self.prioritized_replay else SequenceReplayBuffer
-        kwargs: Dict[str, Any] = dict(size=self.replay_size, B=int(batch_spec.B), discount=self.discount,
-                                      n_step_return=self.n_step_return, seed=int(np.random.randint(0, 2**31 - 1)),
-                                      sequence_length=self.sequence_length, burn_in=self.burn_in, stride=self.stride)
-        if self.prioritized_replay:
-            kwargs.update(alpha=self.pri_alpha, beta=self.pri_beta_init, eps=self.pri_eps)
-        kwargs.update(self.replay_kwargs)
-        return (self.ReplayCls or Cls)(examples, **kwargs)
+        return (self.ReplayCls or Cls)(examples, **self.replay_init_kwargs(
+            batch_spec, sequence_length=self.sequence_length, burn_in=self.burn_in, stride=self.stride))
 
     # --- one gradient step -------------------------------------------------------------------------------
     def train_step(self, batch) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:

@@ -1,8 +1,12 @@
-"""Asynchronous samplers: workers collect the next batch while the optimizer trains (``runners/async_rl.py``).
+"""Asynchronous samplers (``runners/async_rl.py``): a sampler process appends each batch to a replay in shared
+memory while the optimizer trains from it (``base.py``).
 
-- :class:`AsyncCpuSampler`: CpuSampler workers, a double buffer, at most one batch ahead.
-- :class:`AsyncSerialSampler`: the same with one sampling process for all envs.
+- :class:`AsyncSerialSampler`: the sampler process steps all envs.
+- :class:`AsyncCpuSampler`: the sampler process runs a CpuSampler (env worker processes with agent copies).
+- :class:`AsyncGpuSampler`: the sampler process runs a GpuSampler (env workers on CPU, the agent acting for all
+  envs in the sampler process on the model's device).
 """
-from rlframe.samplers.async_.cpu import AsyncCpuSampler, AsyncSerialSampler
+from rlframe.samplers.async_.base import AsyncSampler
+from rlframe.samplers.async_.cpu import AsyncCpuSampler, AsyncGpuSampler, AsyncSerialSampler
 
-__all__ = ["AsyncCpuSampler", "AsyncSerialSampler"]
+__all__ = ["AsyncCpuSampler", "AsyncGpuSampler", "AsyncSampler", "AsyncSerialSampler"]
