@@ -10,7 +10,8 @@ setup(
     package_data={"rlframe.placement": ["data/*", "data/*/*", "data/*/*/*"]},
     include_package_data=True,
     python_requires=">=3.10",
-    install_requires=["torch", "numpy", "psutil", "gymnasium>=1.0", "tensorboard"],
+    install_requires=["torch", "numpy", "psutil", "gymnasium>=1.0", "tensorboard",
+                      "numba"],  # rlframe/placement/force_directed.py: the compiled step loop
     extras_require={
         "test": ["pytest", "pytest-timeout", "stable-baselines3"],  # sb3: the placement env with a third-party library
         "bench": ["stable-baselines3"],
