@@ -259,7 +259,7 @@ class ForceDirectedPlacer:
                      k: Optional[np.ndarray], strength: Optional[float]) -> None:
         nodes, m = self._bodies_nodes, len(self.movable)
         bx, by = X[nodes], Y[nodes]
-        _stage_kernel()(bx, by, m, b.mv_hw, b.mv_hh, self.canvas[0], self.canvas[1], n_steps, max_move,
+        _stage(bx, by, m, b.mv_hw, b.mv_hh, self.canvas[0], self.canvas[1], n_steps, max_move,
                         k is not None, k if k is not None else np.zeros(0), self._e_s, self._e_t,
                         self._s_idx, self._t_idx, b.sdx, b.sdy, b.tdx, b.tdy,
                         strength is not None, float(strength or 0.0), self._macro_body, self._macros,
@@ -377,14 +377,24 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
             ay[:] = 0.0
             cx_[:] = 0.0
             cy_[:] = 0.0
+            # a net's edges share their driver: its sums stay in registers while the bin repeats
+            # (the same additions in the same order as bincount's, without a store per edge)
+            cur, acc_x, acc_y = m, 0.0, 0.0
             for e in range(len(k)):
                 s, t = e_s[e], e_t[e]
                 vx = k[e] * (((bx[t] + tdx[e]) - bx[s]) - sdx[e])
                 vy = k[e] * (((by[t] + tdy[e]) - by[s]) - sdy[e])
-                ax[s_idx[e]] += vx
-                ay[s_idx[e]] += vy
+                if s_idx[e] != cur:
+                    ax[cur] = acc_x
+                    ay[cur] = acc_y
+                    cur = s_idx[e]
+                    acc_x, acc_y = ax[cur], ay[cur]
+                acc_x += vx
+                acc_y += vy
                 cx_[t_idx[e]] += vx
                 cy_[t_idx[e]] += vy
+            ax[cur] = acc_x
+            ay[cur] = acc_y
             for i in range(m):
                 fx[i] += ax[i] - cx_[i]
                 fy[i] += ay[i] - cy_[i]
@@ -460,14 +470,8 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 by[i] = ny
 
 
-_KERNEL = []
-
-
-def _stage_kernel():
-    """:func:`_stage` compiled by numba (once per process; cached on disk beside this file)."""
-    if not _KERNEL:
-        _KERNEL.append(numba.njit(cache=True, nogil=True)(_stage))
-    return _KERNEL[0]
+if numba is not None:   # compiled on first use (cached on disk beside this file)
+    _stage = numba.njit(cache=True, nogil=True)(_stage)
 
 
 def force_directed_placement(netlist: Netlist, x: np.ndarray, y: np.ndarray,
