@@ -761,11 +761,16 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
             vp[min(sr, r2) * C + c2] += w
             vm[max(sr, r2) * C + c2] += w
     # nets of exactly 3 gcells: _three_pin's cases, one pass per segment group in its order
+    three = np.empty(n_nets, np.int64)
+    n3 = 0
+    for k in range(n_nets):
+        if u_ptr[k + 1] - u_ptr[k] == 3:
+            three[n3] = k
+            n3 += 1
     for group in range(7):
-        for k in range(n_nets):
+        for q in range(n3):
+            k = three[q]
             a = u_ptr[k]
-            if u_ptr[k + 1] - a != 3:
-                continue
             w = route_w[k]
             x1, y1 = cells[a] // R, cells[a] % R
             x2, y2 = cells[a + 1] // R, cells[a + 1] % R
