@@ -176,7 +176,8 @@ class ForceDirectedPlacer:
         self._bodies_nodes = np.concatenate((self.movable, others[compact[others] == m]))
         body_of = np.full(nl.n_nodes, -1, np.int64)
         body_of[self._bodies_nodes] = np.arange(len(self._bodies_nodes))
-        self._e_s, self._e_t = body_of[self._s_body], body_of[self._t_body]
+        self._e_s = body_of[self._s_body].astype(np.int32)
+        self._e_t = body_of[self._t_body].astype(np.int32)
         self._macro_body = body_of[self._macros]
         self._mv_pins = np.flatnonzero(np.isin(nl.pin_parent, self.movable))
         self._bodies: Optional[_Bodies] = None
@@ -261,7 +262,7 @@ class ForceDirectedPlacer:
         bx, by = X[nodes], Y[nodes]
         _stage(bx, by, m, b.mv_hw, b.mv_hh, self.canvas[0], self.canvas[1], n_steps, max_move,
                         k is not None, k if k is not None else np.zeros(0), self._e_s, self._e_t,
-                        self._s_idx, self._t_idx, b.sdx, b.sdy, b.tdx, b.tdy,
+                        b.sdx, b.sdy, b.tdx, b.tdy,
                         strength is not None, float(strength or 0.0), self._macro_body, self._macros,
                         self._macro_slot, b.mw, b.mh, self.min_dist)
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
@@ -337,7 +338,7 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 # ----- the compiled stage ------------------------------------------------------------------------
 def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
-           attract, k, e_s, e_t, s_idx, t_idx, sdx, sdy, tdx, tdy,
+           attract, k, e_s, e_t, sdx, sdy, tdx, tdy,
            repel, strength, mac, nid, slot, mw, mh, md):
     """``n_steps`` steps of one stage on the body positions ``bx, by`` (movable bodies first, then
     the fixed ones the springs and the overlap test read): :meth:`ForceDirectedPlacer._steps_numpy` as
@@ -379,20 +380,24 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
             cy_[:] = 0.0
             # a net's edges share their driver: its sums stay in registers while the bin repeats
             # (the same additions in the same order as bincount's, without a store per edge)
+            # (bodies below m are the movable ones, so a body index is its slot; the others share
+            # slot m: int32 body indices and no slot arrays keep the edge data in the L2 cache)
             cur, acc_x, acc_y = m, 0.0, 0.0
             for e in range(len(k)):
                 s, t = e_s[e], e_t[e]
                 vx = k[e] * (((bx[t] + tdx[e]) - bx[s]) - sdx[e])
                 vy = k[e] * (((by[t] + tdy[e]) - by[s]) - sdy[e])
-                if s_idx[e] != cur:
+                i = min(s, m)
+                if i != cur:
                     ax[cur] = acc_x
                     ay[cur] = acc_y
-                    cur = s_idx[e]
+                    cur = i
                     acc_x, acc_y = ax[cur], ay[cur]
                 acc_x += vx
                 acc_y += vy
-                cx_[t_idx[e]] += vx
-                cy_[t_idx[e]] += vy
+                j = min(t, m)
+                cx_[j] += vx
+                cy_[j] += vy
             ax[cur] = acc_x
             ay[cur] = acc_y
             for i in range(m):
