@@ -708,8 +708,12 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
     n_ent = len(net_nodes)
     # distinct gcells of every net, sorted by (col, row): a net's entries sorted in place
     cells = np.empty(n_ent, np.int64)
+    cr = np.empty(n_ent, np.int64)      # the row and column of each distinct gcell (no divisions later)
+    cc = np.empty(n_ent, np.int64)
     u_ptr = np.zeros(n_nets + 1, np.int64)
     drv = np.empty(n_nets, np.int64)
+    drv_r = np.empty(n_nets, np.int64)
+    drv_c = np.empty(n_nets, np.int64)
     n_u = 0
     for k in range(n_nets):
         a, b = net_ptr[k], net_ptr[k + 1]
@@ -722,11 +726,13 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
                 r = 0.0
             if not c >= 0.0:
                 c = 0.0
-            r = min(r, R - 1.0)
-            c = min(c, C - 1.0)
-            key = np.int64(c) * R + np.int64(r)
+            ri = np.int64(min(r, R - 1.0))
+            ci = np.int64(min(c, C - 1.0))
+            key = ci * R + ri
             if e == a:
                 drv[k] = key
+                drv_r[k] = ri
+                drv_c[k] = ci
             j = n_u                 # insertion into the sorted distinct keys of this net
             dup = False
             while j > start and cells[j - 1] >= key:
@@ -738,7 +744,11 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
                 continue
             for q in range(n_u, j, -1):
                 cells[q] = cells[q - 1]
+                cr[q] = cr[q - 1]
+                cc[q] = cc[q - 1]
             cells[j] = key
+            cr[j] = ri
+            cc[j] = ci
             n_u += 1
         u_ptr[k + 1] = n_u
     hp = np.zeros(R * (C + 1))      # bincount of the segment starts, and of the ends
@@ -751,11 +761,11 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
         if b - a == 3:
             continue
         w = route_w[k]
-        sc, sr = drv[k] // R, drv[k] % R
+        sc, sr = drv_c[k], drv_r[k]
         for q in range(a, b):
             if cells[q] == drv[k]:
                 continue
-            c2, r2 = cells[q] // R, cells[q] % R
+            c2, r2 = cc[q], cr[q]
             hp[sr * (C + 1) + min(sc, c2)] += w
             hm[sr * (C + 1) + max(sc, c2)] += w
             vp[min(sr, r2) * C + c2] += w
@@ -772,9 +782,9 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
             k = three[q]
             a = u_ptr[k]
             w = route_w[k]
-            x1, y1 = cells[a] // R, cells[a] % R
-            x2, y2 = cells[a + 1] // R, cells[a + 1] % R
-            x3, y3 = cells[a + 2] // R, cells[a + 2] % R
+            x1, y1 = cc[a], cr[a]
+            x2, y2 = cc[a + 1], cr[a + 1]
+            x3, y3 = cc[a + 2], cr[a + 2]
             sk1 = x1 < x2 and x2 < x3 and min(y1, y3) < y2 and max(y1, y3) > y2
             sk2 = not sk1 and x2 == x3 and x1 < x2 and y1 < min(y2, y3)
             sk3 = not sk1 and not sk2 and y2 == y3
