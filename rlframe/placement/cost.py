@@ -714,20 +714,23 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
     drv = np.empty(n_nets, np.int64)
     drv_r = np.empty(n_nets, np.int64)
     drv_c = np.empty(n_nets, np.int64)
+    # the gcell of every entry first (a loop without branches on data: it vectorises)
+    ent_r = np.empty(n_ent, np.int64)
+    ent_c = np.empty(n_ent, np.int64)
+    for e in range(n_ent):
+        node = net_nodes[e]
+        r = y[node] / cell_h
+        c = x[node] / cell_w
+        r = r if r >= 0.0 else 0.0      # fmax(r, 0): NaN -> 0
+        c = c if c >= 0.0 else 0.0
+        ent_r[e] = np.int64(min(r, R - 1.0))
+        ent_c[e] = np.int64(min(c, C - 1.0))
     n_u = 0
     for k in range(n_nets):
         a, b = net_ptr[k], net_ptr[k + 1]
         start = n_u
         for e in range(a, b):
-            node = net_nodes[e]
-            r = y[node] / cell_h
-            c = x[node] / cell_w
-            if not r >= 0.0:        # fmax(r, 0): NaN -> 0
-                r = 0.0
-            if not c >= 0.0:
-                c = 0.0
-            ri = np.int64(min(r, R - 1.0))
-            ci = np.int64(min(c, C - 1.0))
+            ri, ci = ent_r[e], ent_c[e]
             key = ci * R + ri
             if e == a:
                 drv[k] = key
