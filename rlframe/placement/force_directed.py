@@ -368,8 +368,6 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     sh = np.empty(n)
     ss = np.empty(n, np.int64)
     sn = np.empty(n, np.int64)
-    ex = np.empty(len(k))
-    ey = np.empty(len(k))
     for _ in range(n_steps):
         fx[:] = 0.0
         fy[:] = 0.0
