@@ -12,7 +12,11 @@ setup(
     python_requires=">=3.10",
     install_requires=["torch", "numpy", "psutil", "gymnasium>=1.0", "tensorboard"],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "stable-baselines3"],  # sb3: the placement env with a third-party library
+        # numba in test: CI checks the compiled placement loops against the numpy ones they replace
+        # (sb3: the placement env with a third-party library)
+        "test": ["pytest", "pytest-timeout", "stable-baselines3", "numba"],
+        # compiled placement loops (force-directed, routing, env state): same results as numpy, ~5-7x less CPU
+        "fast": ["numba"],
         "bench": ["stable-baselines3"],
         # open hypergraph partitioner for `rlframe placement cluster` (numpy fallback without it)
         "cluster": ["mtkahypar>=1.5"],

@@ -50,6 +50,11 @@ from rlframe.placement.formats.netlist import (
     HARD_MACRO, ORIENTATION_CODE, SOFT_MACRO, Netlist)
 from rlframe.placement.formats.plc import Placement, read_plc
 
+try:   # the all-net routing compiled (an install requirement; without it numpy, same result)
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    numba = None
+
 #: Defaults used when neither the caller nor a .plc header gives a value (the values in
 #: Circuit Training's own test .plc files).
 DEFAULT_ROUTES_PER_MICRON = (70.33, 74.51)
@@ -284,6 +289,9 @@ class PlacementCost:
         self._pin_par = nl.pin_parent[self._pins]
         self._pin_parents = np.unique(self._pin_par)
         self._pin_offsets_key: Optional[bytes] = None
+        #: route all nets with the compiled loop (:func:`_route_all`; bit-identical to the numpy path,
+        #: tested); False: numpy only
+        self.compiled = numba is not None
         self.set_positions(nl.x if x is None else x, nl.y if y is None else y,
                            nl.orientation if orientation is None else orientation)
 
@@ -465,6 +473,9 @@ class PlacementCost:
         """Raw (unnormalised) horizontal and vertical routing demand of ``nets`` (None: all)."""
         g, nl = self.grid, self.netlist
         R, C = g.rows, g.cols
+        if nets is None and self.compiled and nl.n_nets:
+            return _route_all_compiled(self.x, self.y, nl.net_ptr, nl.net_nodes, self._route_w,
+                                       g.cell_width, g.cell_height, R, C)
         hseg = []  # (row, col_from, col_to, weight)
         vseg = []  # (col, row_from, row_to, weight)
         if nets is None:
@@ -685,3 +696,146 @@ def _density(pc: PlacementCost) -> float:
 @cost_term("congestion", 0.5, "Congestion cost")
 def _congestion(pc: PlacementCost) -> float:
     return pc.congestion_cost()
+
+
+# ----- the all-net routing as one compiled loop --------------------------------------------------------
+def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
+    """:meth:`PlacementCost._route` for all nets as loops: the same segments, added into the same
+    bins in the same order as the numpy path's concatenated ``bincount`` calls (first every net's
+    2-gcell / many-gcell L routes, then the 3-gcell rules group by group as ``_three_pin`` lists them),
+    then the same row / column running sums, so the maps are bit-identical."""
+    n_nets = len(net_ptr) - 1
+    n_ent = len(net_nodes)
+    # distinct gcells of every net, sorted by (col, row): a net's entries sorted in place
+    cells = np.empty(n_ent, np.int64)
+    cr = np.empty(n_ent, np.int64)      # the row and column of each distinct gcell (no divisions later)
+    cc = np.empty(n_ent, np.int64)
+    u_ptr = np.zeros(n_nets + 1, np.int64)
+    drv = np.empty(n_nets, np.int64)
+    drv_r = np.empty(n_nets, np.int64)
+    drv_c = np.empty(n_nets, np.int64)
+    # the gcell of every entry first (a loop without branches on data: it vectorises)
+    ent_r = np.empty(n_ent, np.int64)
+    ent_c = np.empty(n_ent, np.int64)
+    for e in range(n_ent):
+        node = net_nodes[e]
+        r = y[node] / cell_h
+        c = x[node] / cell_w
+        r = r if r >= 0.0 else 0.0      # fmax(r, 0): NaN -> 0
+        c = c if c >= 0.0 else 0.0
+        ent_r[e] = np.int64(min(r, R - 1.0))
+        ent_c[e] = np.int64(min(c, C - 1.0))
+    n_u = 0
+    for k in range(n_nets):
+        a, b = net_ptr[k], net_ptr[k + 1]
+        start = n_u
+        for e in range(a, b):
+            ri, ci = ent_r[e], ent_c[e]
+            key = ci * R + ri
+            if e == a:
+                drv[k] = key
+                drv_r[k] = ri
+                drv_c[k] = ci
+            j = n_u                 # insertion into the sorted distinct keys of this net
+            dup = False
+            while j > start and cells[j - 1] >= key:
+                if cells[j - 1] == key:
+                    dup = True
+                    break
+                j -= 1
+            if dup:
+                continue
+            for q in range(n_u, j, -1):
+                cells[q] = cells[q - 1]
+                cr[q] = cr[q - 1]
+                cc[q] = cc[q - 1]
+            cells[j] = key
+            cr[j] = ri
+            cc[j] = ci
+            n_u += 1
+        u_ptr[k + 1] = n_u
+    hp = np.zeros(R * (C + 1))      # bincount of the segment starts, and of the ends
+    hm = np.zeros(R * (C + 1))
+    vp = np.zeros((R + 1) * C)
+    vm = np.zeros((R + 1) * C)
+    # nets of 2 or more than 3 gcells: the driver's gcell to every other gcell
+    for k in range(n_nets):
+        a, b = u_ptr[k], u_ptr[k + 1]
+        if b - a == 3:
+            continue
+        w = route_w[k]
+        sc, sr = drv_c[k], drv_r[k]
+        for q in range(a, b):
+            if cells[q] == drv[k]:
+                continue
+            c2, r2 = cc[q], cr[q]
+            hp[sr * (C + 1) + min(sc, c2)] += w
+            hm[sr * (C + 1) + max(sc, c2)] += w
+            vp[min(sr, r2) * C + c2] += w
+            vm[max(sr, r2) * C + c2] += w
+    # nets of exactly 3 gcells: _three_pin's cases, one pass per segment group in its order
+    three = np.empty(n_nets, np.int64)
+    n3 = 0
+    for k in range(n_nets):
+        if u_ptr[k + 1] - u_ptr[k] == 3:
+            three[n3] = k
+            n3 += 1
+    for group in range(7):
+        for q in range(n3):
+            k = three[q]
+            a = u_ptr[k]
+            w = route_w[k]
+            x1, y1 = cc[a], cr[a]
+            x2, y2 = cc[a + 1], cr[a + 1]
+            x3, y3 = cc[a + 2], cr[a + 2]
+            sk1 = x1 < x2 and x2 < x3 and min(y1, y3) < y2 and max(y1, y3) > y2
+            sk2 = not sk1 and x2 == x3 and x1 < x2 and y1 < min(y2, y3)
+            sk3 = not sk1 and not sk2 and y2 == y3
+            if group == 0 and (sk1 or sk2 or sk3):      # H (y1; x1..x2)
+                hp[y1 * (C + 1) + x1] += w
+                hm[y1 * (C + 1) + x2] += w
+            elif group == 1 and (sk1 or sk3):           # H (y2; x2..x3), V (x2; y1..y2)
+                hp[y2 * (C + 1) + x2] += w
+                hm[y2 * (C + 1) + x3] += w
+                vp[min(y1, y2) * C + x2] += w
+                vm[max(y1, y2) * C + x2] += w
+            elif group == 2 and sk1:                    # V (x3; y2..y3)
+                vp[min(y2, y3) * C + x3] += w
+                vm[max(y2, y3) * C + x3] += w
+            elif group == 3 and sk2:                    # V (x2; y1..max(y2, y3))
+                vp[y1 * C + x2] += w
+                vm[max(y2, y3) * C + x2] += w
+            elif group >= 4 and not (sk1 or sk2 or sk3):
+                # T: the gcells re-sorted by (row, col), trunk along the middle row
+                r0, c0, r1, c1, r2, c2 = y1, x1, y2, x2, y3, x3
+                if r1 < r0 or (r1 == r0 and c1 < c0):
+                    r0, c0, r1, c1 = r1, c1, r0, c0
+                if r2 < r1 or (r2 == r1 and c2 < c1):
+                    r1, c1, r2, c2 = r2, c2, r1, c1
+                    if r1 < r0 or (r1 == r0 and c1 < c0):
+                        r0, c0, r1, c1 = r1, c1, r0, c0
+                if group == 4:
+                    hp[r1 * (C + 1) + min(c0, min(c1, c2))] += w
+                    hm[r1 * (C + 1) + max(c0, max(c1, c2))] += w
+                elif group == 5:
+                    vp[min(r0, r1) * C + c0] += w
+                    vm[max(r0, r1) * C + c0] += w
+                else:
+                    vp[min(r1, r2) * C + c2] += w
+                    vm[max(r1, r2) * C + c2] += w
+    H = np.zeros((R, C))
+    V = np.zeros((R, C))
+    for r in range(R):
+        acc = 0.0
+        for c in range(C):
+            acc += hp[r * (C + 1) + c] - hm[r * (C + 1) + c]
+            H[r, c] = acc
+    for c in range(C):
+        acc = 0.0
+        for r in range(R):
+            acc += vp[r * C + c] - vm[r * C + c]
+            V[r, c] = acc
+    return H, V
+
+
+_route_all_compiled = numba.njit(cache=True, nogil=True)(_route_all) if numba is not None else None

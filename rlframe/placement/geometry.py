@@ -72,7 +72,7 @@ def oriented_size(netlist: Netlist, orientation: np.ndarray,
     if nodes is None:
         nodes = np.arange(netlist.n_nodes)
     w, h = netlist.width[nodes], netlist.height[nodes]
-    sw = SWAPS_WH[np.asarray(orientation, np.int64)[nodes]]
+    sw = SWAPS_WH[np.asarray(orientation)[nodes].astype(np.int64)]   # index first, then convert
     return np.where(sw, h, w), np.where(sw, w, h)
 
 

@@ -36,6 +36,11 @@ from rlframe.placement.geometry import Grid, oriented_size, rotate_offsets
 from rlframe.placement.formats.netlist import Netlist, read_netlist
 from rlframe.placement.formats.plc import Placement, read_plc
 
+try:   # the per-step updates compiled (an install requirement; without it numpy, same values)
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    numba = None
+
 _NETLIST_CACHE: Dict[Tuple[str, float], Netlist] = {}
 
 
@@ -264,6 +269,9 @@ class PlacementState:
 
     def __init__(self, problem: PlacementProblem):
         self.p = problem
+        #: the per-step updates by the compiled loops below (the same values as the numpy code,
+        #: tested); False: numpy only
+        self.compiled = numba is not None
         self.reset()
 
     def reset(self) -> None:
@@ -332,10 +340,16 @@ class PlacementState:
             else:
                 s = p.groups(self.k)
                 nets, w = p.g_net[s], p.g_w[s]
-                dx = self._axis_delta(self.xmin[nets], self.xmax[nets], p.g_dxmin[s], p.g_dxmax[s],
-                                      p.col_x)
-                dy = self._axis_delta(self.ymin[nets], self.ymax[nets], p.g_dymin[s], p.g_dymax[s],
-                                      p.row_y)
+                if self.compiled:
+                    dx = _axis_delta_compiled(self.xmin, self.xmax, nets, p.g_dxmin[s], p.g_dxmax[s],
+                                              p.col_x)
+                    dy = _axis_delta_compiled(self.ymin, self.ymax, nets, p.g_dymin[s], p.g_dymax[s],
+                                              p.row_y)
+                else:
+                    dx = self._axis_delta(self.xmin[nets], self.xmax[nets], p.g_dxmin[s],
+                                          p.g_dxmax[s], p.col_x)
+                    dy = self._axis_delta(self.ymin[nets], self.ymax[nets], p.g_dymin[s],
+                                          p.g_dymax[s], p.row_y)
                 self._wire = (w @ dy)[:, None] + (w @ dx)[None, :]
         return self._wire
 
@@ -360,15 +374,21 @@ class PlacementState:
         # nets: gather the macro's nets once, extend their boxes, scatter back
         s = p.groups(k)
         nets = p.g_net[s]
-        xmin, xmax = self.xmin[nets], self.xmax[nets]
-        ymin, ymax = self.ymin[nets], self.ymax[nets]
-        before = _span(xmin, xmax, ymin, ymax)
-        xmin = np.minimum(xmin, cx + p.g_dxmin[s])
-        xmax = np.maximum(xmax, cx + p.g_dxmax[s])
-        ymin = np.minimum(ymin, cy + p.g_dymin[s])
-        ymax = np.maximum(ymax, cy + p.g_dymax[s])
-        self.xmin[nets], self.xmax[nets], self.ymin[nets], self.ymax[nets] = xmin, xmax, ymin, ymax
-        delta = float(p.g_w[s] @ (_span(xmin, xmax, ymin, ymax) - before))
+        if self.compiled:
+            grown = _extend_boxes_compiled(self.xmin, self.xmax, self.ymin, self.ymax, nets,
+                                           p.g_dxmin[s], p.g_dxmax[s], p.g_dymin[s], p.g_dymax[s],
+                                           cx, cy)
+        else:
+            xmin, xmax = self.xmin[nets], self.xmax[nets]
+            ymin, ymax = self.ymin[nets], self.ymax[nets]
+            before = _span(xmin, xmax, ymin, ymax)
+            xmin = np.minimum(xmin, cx + p.g_dxmin[s])
+            xmax = np.maximum(xmax, cx + p.g_dxmax[s])
+            ymin = np.minimum(ymin, cy + p.g_dymin[s])
+            ymax = np.maximum(ymax, cy + p.g_dymax[s])
+            self.xmin[nets], self.xmax[nets], self.ymin[nets], self.ymax[nets] = xmin, xmax, ymin, ymax
+            grown = _span(xmin, xmax, ymin, ymax) - before
+        delta = float(p.g_w[s] @ grown)
         self.placed_hpwl += delta
         # obstacles and masks
         rect = np.array([[cx, cy, w, h]])
@@ -380,8 +400,12 @@ class PlacementState:
         if self._blocked is not None and not self.done:
             size = (float(p.macro_w[self.k]), float(p.macro_h[self.k]))
             if size == self._blocked_size:   # incremental: OR in the new macro's footprint
-                rows, cols = p.hits(size[0], size[1], rect)
-                self._blocked |= rows[0][:, None] & cols[0][None, :]
+                if self.compiled:
+                    _block_compiled(self._blocked, p.row_y, p.col_x, size[0], size[1], cx, cy, w, h,
+                                    p.eps)
+                else:
+                    rows, cols = p.hits(size[0], size[1], rect)
+                    self._blocked |= rows[0][:, None] & cols[0][None, :]
             else:
                 self._blocked = None
         return delta
@@ -398,6 +422,9 @@ class PlacementState:
         if c1 <= c0 or r1 <= r0:
             return
         ce, re_ = p.col_edges, p.row_edges
+        if self.compiled:
+            _occupy_compiled(self.occupancy, ce, re_, c0, c1, r0, r1, cx, cy, w, h, cw * ch)
+            return
         ox = np.minimum(cx + w / 2, ce[c0 + 1:c1 + 1]) - np.maximum(cx - w / 2, ce[c0:c1])
         oy = np.minimum(cy + h / 2, re_[r0 + 1:r1 + 1]) - np.maximum(cy - h / 2, re_[r0:r1])
         np.maximum(ox, 0.0, out=ox)
@@ -418,6 +445,69 @@ class PlacementState:
             np.maximum(r[:, None, 1] - r[:, None, 3] / 2, r[None, :, 1] - r[None, :, 3] / 2)
         a = np.clip(dx, 0, None) * np.clip(dy, 0, None)
         return float(np.triu(a, 1).sum())
+
+
+# ----- the per-step updates as compiled loops (elementwise, so equal to the numpy code) -------------------
+def _axis_delta_loop(lo, hi, nets, dlo, dhi, centres):
+    """:meth:`PlacementState._axis_delta` of ``lo[nets], hi[nets]`` in one pass."""
+    out = np.empty((len(nets), len(centres)))
+    for q in range(len(nets)):
+        a, b = lo[nets[q]], hi[nets[q]]
+        old = b - a
+        if not np.isfinite(old):
+            old = 0.0
+        for j in range(len(centres)):
+            top = centres[j] + dhi[q]
+            bot = centres[j] + dlo[q]
+            out[q, j] = (max(b, top) - min(a, bot)) - old
+    return out
+
+
+def _box_span(xmin, xmax, ymin, ymax):
+    sx = xmax - xmin
+    sy = ymax - ymin
+    return (sx if np.isfinite(sx) else 0.0) + (sy if np.isfinite(sy) else 0.0)
+
+
+def _extend_boxes_loop(xmin, xmax, ymin, ymax, nets, dxmin, dxmax, dymin, dymax, cx, cy):
+    """Extend the boxes of ``nets`` by a macro's pins at ``(cx, cy)``; the span increase per net."""
+    grown = np.empty(len(nets))
+    for q in range(len(nets)):
+        n = nets[q]
+        before = _box_span(xmin[n], xmax[n], ymin[n], ymax[n])
+        xmin[n] = min(xmin[n], cx + dxmin[q])
+        xmax[n] = max(xmax[n], cx + dxmax[q])
+        ymin[n] = min(ymin[n], cy + dymin[q])
+        ymax[n] = max(ymax[n], cy + dymax[q])
+        grown[q] = _box_span(xmin[n], xmax[n], ymin[n], ymax[n]) - before
+    return grown
+
+
+def _block_loop(blocked, row_y, col_x, w, h, cx, cy, rw, rh, eps):
+    """``blocked |=`` the cells where a ``w x h`` macro would overlap the rectangle (cx, cy, rw, rh)
+    (:meth:`PlacementProblem.hits`)."""
+    for r in range(len(row_y)):
+        if abs(row_y[r] - cy) < (h + rh) / 2 - eps:
+            for c in range(len(col_x)):
+                if abs(col_x[c] - cx) < (w + rw) / 2 - eps:
+                    blocked[r, c] = True
+
+
+def _occupy_loop(occ, ce, re_, c0, c1, r0, r1, cx, cy, w, h, cell_area):
+    """:meth:`PlacementState._add_occupancy`'s update of rows ``r0:r1`` and columns ``c0:c1``."""
+    for r in range(r0, r1):
+        oy = max(min(cy + h / 2, re_[r + 1]) - max(cy - h / 2, re_[r]), 0.0)
+        for c in range(c0, c1):
+            ox = max(min(cx + w / 2, ce[c + 1]) - max(cx - w / 2, ce[c]), 0.0)
+            occ[r, c] += (oy * ox) / cell_area
+
+
+if numba is not None:   # compiled on first use (cached on disk beside this file)
+    _box_span = numba.njit(cache=True)(_box_span)
+    _axis_delta_compiled = numba.njit(cache=True)(_axis_delta_loop)
+    _extend_boxes_compiled = numba.njit(cache=True)(_extend_boxes_loop)
+    _block_compiled = numba.njit(cache=True)(_block_loop)
+    _occupy_compiled = numba.njit(cache=True)(_occupy_loop)
 
 
 def _span(xmin: np.ndarray, xmax: np.ndarray, ymin: np.ndarray, ymax: np.ndarray) -> np.ndarray:

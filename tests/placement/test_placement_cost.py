@@ -228,3 +228,30 @@ def test_macro_overlap(ariane):
     assert pc.macro_overlap() > 0
     if expected is not None and ariane.height[b] == h:
         assert pc.macro_overlap() == pytest.approx(expected * h)
+
+
+@pytest.mark.skipif(__import__("rlframe.placement.cost", fromlist=["numba"]).numba is None,
+                    reason="numba is not installed")
+def test_compiled_routing_is_bit_identical(ariane):
+    """The all-net routing loop (cost._route_all) gives the numpy path's maps bit for bit: the shipped
+    placement, random positions (some off the canvas) and every shipped design."""
+    from rlframe.placement.designs import list_designs
+    from rlframe.placement.state import PlacementProblem
+    nl = ariane
+    pc = PlacementCost.from_plc(nl, design_file("ariane133", "legalized.plc"))
+    rng = np.random.default_rng(0)
+    cases = [pc]
+    for _ in range(3):
+        c = PlacementCost.from_plc(nl, design_file("ariane133", "legalized.plc"))
+        c.set_positions(rng.uniform(-50, c.grid.width + 50, nl.n_nodes),
+                        rng.uniform(-50, c.grid.height + 50, nl.n_nodes))
+        cases.append(c)
+    cases += [PlacementProblem(d).cost for d in list_designs() if d != "ariane133"]
+    for c in cases:
+        assert c.compiled
+        fast = c._route(None)
+        c.compiled = False
+        ref = c._route(None)
+        c.compiled = True
+        for a, b in zip(fast, ref):
+            np.testing.assert_array_equal(a, b)
