@@ -16,8 +16,8 @@ Evaluation (deterministic actions) runs before training and at every log interva
 """
 import sys
 
-from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
-                    run_main)
+from common import (add_target_flag, make_run_affinity, make_runner, make_sampler, parse_args, report,
+                    resolve_config, run_fields, run_main, solved_target)
 
 import gymnasium as gym
 
@@ -54,7 +54,7 @@ def make_agent(env_id, model_kwargs):
 
 
 def main(argv=None):
-    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=100_000, argv=argv)
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=100_000, argv=argv, add_arguments=add_target_flag)
     config = resolve_config(args, build_config)
 
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
@@ -64,7 +64,8 @@ def main(argv=None):
                          affinity=make_run_affinity(config), log_interval_steps=config["log_interval_steps"])
     with logger_context(args.log_dir, name="pomdp_ppo_lstm", params=config, resume=args.resume) as logger:
         result = runner.train()
-    return report(result, logger, target=475)
+    target, source = solved_target(args, config["env"])
+    return report(result, logger, target=target, target_source=source)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ and at every log interval; the last one is printed at the end.
 """
 import sys
 
-from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
-                    run_main)
+from common import (add_target_flag, make_run_affinity, make_runner, make_sampler, parse_args, report,
+                    resolve_config, run_fields, run_main, solved_target)
 
 from rlframe.agents.dqn.r2d1 import R2d1Agent
 from rlframe.algos.dqn.r2d1 import R2D1
@@ -42,7 +42,7 @@ def build_config(args):
 
 
 def main(argv=None):
-    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=150_000, argv=argv)
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=150_000, argv=argv, add_arguments=add_target_flag)
     config = resolve_config(args, build_config)
 
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
@@ -53,7 +53,8 @@ def main(argv=None):
                          save_replay=config["save_replay"])
     with logger_context(args.log_dir, name="pomdp_r2d1", params=config, resume=args.resume) as logger:
         result = runner.train()
-    return report(result, logger, target=475)
+    target, source = solved_target(args, config["env"])
+    return report(result, logger, target=target, target_source=source)
 
 
 if __name__ == "__main__":
