@@ -256,18 +256,38 @@ def make_run_affinity(config: Dict[str, Any]) -> Dict[str, Any]:
     return make_affinity(n_workers=config.get("workers"), master_torch_threads=config.get("torch_threads", 1))
 
 
-def env_reward_threshold(env_id: str) -> Optional[float]:
-    """The ``reward_threshold`` of the env's gymnasium registration (``spec.reward_threshold``; ``module:EnvId``
-    ids import ``module`` first), None when it has none."""
+def env_limits(env_id: str) -> Tuple[Optional[float], Optional[int]]:
+    """``(reward_threshold, episode step limit)`` of the env as ``gymnasium.make`` builds it (``module:EnvId`` ids
+    import ``module`` first): the threshold from its registration, the limit from its registration or a
+    ``TimeLimit`` wrapper inside it; None where it has none."""
+    import gymnasium
+
     from rlframe.envs import GymEnv
 
     env = GymEnv(env_id)
     try:
         spec = env.env.spec
+        threshold = None if spec is None else spec.reward_threshold
+        limit = None if spec is None else spec.max_episode_steps
+        if limit is None:
+            try:
+                limit = env.env.get_wrapper_attr("_max_episode_steps")
+            except AttributeError:
+                limit = None
     finally:
         env.close()
-    threshold = None if spec is None else spec.reward_threshold
-    return None if threshold is None else float(threshold)
+    return (None if threshold is None else float(threshold)), (None if limit is None else int(limit))
+
+
+def env_reward_threshold(env_id: str) -> Optional[float]:
+    """The ``reward_threshold`` of the env's gymnasium registration, None when it has none."""
+    return env_limits(env_id)[0]
+
+
+def eval_step_bound(env_id: str, n_envs: int, default_episode_steps: int = 1000) -> int:
+    """``eval_max_steps`` for ``n_envs`` eval envs that lets each finish one whole episode: ``n_envs`` x the env's
+    episode step limit (``default_episode_steps`` when it has none)."""
+    return int(n_envs) * (env_limits(env_id)[1] or int(default_episode_steps))
 
 
 def add_target_flag(p: argparse.ArgumentParser) -> None:

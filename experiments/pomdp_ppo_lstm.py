@@ -16,8 +16,8 @@ Evaluation (deterministic actions) runs before training and at every log interva
 """
 import sys
 
-from common import (add_target_flag, make_run_affinity, make_runner, make_sampler, parse_args, report,
-                    resolve_config, run_fields, run_main, solved_target)
+from common import (add_target_flag, eval_step_bound, make_run_affinity, make_runner, make_sampler, parse_args,
+                    report, resolve_config, run_fields, run_main, solved_target)
 
 import gymnasium as gym
 
@@ -34,7 +34,7 @@ def build_config(args):
         batch_T=32,  # RL zoo (RecurrentPPO, CartPoleNoVel-v1): n_steps 32
         batch_B=8,  # n_envs 8
         log_interval_steps=10_000,
-        eval=dict(n_envs=10, max_trajectories=10, max_steps=10 * 500),
+        eval=dict(n_envs=10, max_trajectories=10, max_steps=eval_step_bound(args.env, 10)),  # 10 whole episodes
         model=dict(fc_sizes=[], lstm_size=64, head_sizes=[64]),
         algo=dict(discount=0.98, gae_lambda=0.8, learning_rate=1e-3, linear_lr_schedule=True, epochs=20,
                   minibatches=1, ratio_clip=0.2, linear_clip_schedule=True, entropy_loss_coeff=0.0),

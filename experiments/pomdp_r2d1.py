@@ -16,8 +16,8 @@ and at every log interval; the last one is printed at the end.
 """
 import sys
 
-from common import (add_target_flag, make_run_affinity, make_runner, make_sampler, parse_args, report,
-                    resolve_config, run_fields, run_main, solved_target)
+from common import (add_target_flag, eval_step_bound, make_run_affinity, make_runner, make_sampler, parse_args,
+                    report, resolve_config, run_fields, run_main, solved_target)
 
 from rlframe.agents.dqn.r2d1 import R2d1Agent
 from rlframe.algos.dqn.r2d1 import R2D1
@@ -31,18 +31,19 @@ def build_config(args):
         batch_T=16,
         batch_B=8,
         log_interval_steps=10_240,
-        eval=dict(n_envs=10, max_trajectories=10, max_steps=10 * 500),
+        eval=dict(n_envs=10, max_trajectories=10, max_steps=eval_step_bound(args.env, 10)),  # 10 whole episodes
         model=dict(fc_sizes=[64], lstm_size=64, head_sizes=[64], dueling=True),
         agent=dict(eps_init=1.0, eps_final=0.02, eps_steps=30_000, eps_eval=0.0),
         algo=dict(sequence_length=20, burn_in=10, stride=10, n_step_return=5, discount=0.99, batch_size=32,
                   replay_size=50_000, min_steps_learn=2_000, replay_ratio=1 / 16, target_update_interval=2_000,
-                  learning_rate=5e-4, adam_eps=1e-3, clip_grad_norm=40.0, double_dqn=True, value_rescale=True,
+                  learning_rate=5e-4, adam_eps=1e-5, clip_grad_norm=40.0, double_dqn=True, value_rescale=True,
                   prioritized_replay=True, pri_alpha=0.9, pri_beta_init=0.6, pri_beta_final=0.6),
     )
 
 
 def main(argv=None):
-    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=150_000, argv=argv, add_arguments=add_target_flag)
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=150_000, argv=argv,
+                      add_arguments=add_target_flag)
     config = resolve_config(args, build_config)
 
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
