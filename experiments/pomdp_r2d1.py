@@ -3,16 +3,19 @@ by default CartPole with the velocities hidden (``rlframe/CartPolePOMDP-v1``, ob
 feed-forward DQN cannot balance. An LSTM dueling Q-network fed the previous action and reward, prioritized
 sequence replay (stored LSTM state, burn-in of 10 steps, 20 trained steps, sequences every 10 steps), 5-step
 double-Q targets with value rescaling; 8 envs x 16 steps per iteration, one gradient step on 32 sequences every
-16 env steps, target network copied every 2,000 env steps, epsilon 1 -> 0.02 over the first 30k env steps.
+16 env steps (Adam, lr 5e-4, eps 1e-5), target network copied every 2,000 env steps, epsilon 1 -> 0.02 over the
+first 30k env steps. The same settings for every env (docs/algorithms.md, "What the POMDP scripts solve").
 
     python experiments/pomdp_r2d1.py                                  # 150k steps
     python experiments/pomdp_r2d1.py --sampler cpu --workers 2
-    python experiments/pomdp_r2d1.py --env rlframe/AcrobotPOMDP-v1 --steps 200000
-    python experiments/pomdp_r2d1.py --env my_module:MyMemoryTask-v0
+    python experiments/pomdp_r2d1.py --env rlframe/TMaze-v0 --steps 30000    # memory task: eval 1.0
+    python experiments/pomdp_r2d1.py --env my_module:MyMemoryTask-v0 --target 0.9
 
 ``--env`` takes any env with a Discrete action space. ``GpuSampler`` and ``AlternatingSampler`` do not support
-recurrent agents (a ConfigError says so): use serial or cpu. Evaluation (greedy actions) runs before training
-and at every log interval; the last one is printed at the end.
+recurrent agents (a ConfigError says so): use serial or cpu. Evaluation (greedy actions, 10 episodes) runs
+before training and at every log interval; the last one is printed at the end against the env's
+``reward_threshold`` (``--target RETURN`` overrides it). The LSTM learns what to remember from the 20 trained
+steps of a sequence: a cue must be used within about that many steps (longer: raise ``sequence_length``).
 """
 import sys
 

@@ -83,3 +83,20 @@ def test_ppo_lstm_solves_cartpole_without_velocities_where_feed_forward_ppo_does
 def test_r2d1_solves_cartpole_without_velocities(tmp_path, capsys):
     assert _main("pomdp_r2d1", ["--log-dir", str(tmp_path)]) == 0
     assert _final_eval(capsys.readouterr().out) >= 475
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", MEMORY_TASKS)
+def test_ppo_lstm_solves_the_memory_tasks_where_feed_forward_ppo_does_not(env_id, tmp_path, capsys):
+    args = ["--env", env_id, "--steps", "30000", "--log-dir", str(tmp_path)]
+    assert _main("pomdp_ppo_lstm", args) == 0
+    assert _final_eval(capsys.readouterr().out) >= 0.9
+    assert _main("cartpole_ppo", args) == 0
+    assert _final_eval(capsys.readouterr().out) < 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", MEMORY_TASKS)
+def test_r2d1_solves_the_memory_tasks(env_id, tmp_path, capsys):
+    assert _main("pomdp_r2d1", ["--env", env_id, "--steps", "30000", "--log-dir", str(tmp_path)]) == 0
+    assert _final_eval(capsys.readouterr().out) >= 0.9

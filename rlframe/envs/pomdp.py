@@ -1,4 +1,4 @@
-"""Partially observed control tasks: classic envs with part of the observation hidden.
+"""Partially observed tasks: classic control envs with part of the observation hidden, and memory tasks.
 
 Hiding the velocities of CartPole (observation ``[x, theta]`` instead of ``[x, x_dot, theta,
 theta_dot]``) makes the task a POMDP: no function of the current observation balances the pole, an
@@ -7,15 +7,25 @@ literature; Hausknecht & Stone 2015 introduced the flickering/masked variants of
 The recurrent agents (``rlframe.agents.pg.recurrent``, ``rlframe.agents.dqn.r2d1``) solve it, a
 feed-forward agent cannot (docs/algorithms.md has the figures).
 
-``import rlframe`` registers (``rlframe/__init__.py``, lazily: nothing here is imported until ``gymnasium.make``):
+``import rlframe`` registers (``rlframe/__init__.py``, lazily: nothing here is imported until ``gymnasium.make``),
+each with a ``reward_threshold`` (the eval return the launch scripts ``experiments/pomdp_*.py`` call solved):
 
-==========================  ===============  ===================================  ============
-id                          wraps            observation kept                      actions
-==========================  ===============  ===================================  ============
-``rlframe/CartPolePOMDP-v1``  ``CartPole-v1``  ``[x, theta]``                        Discrete(2)
-``rlframe/AcrobotPOMDP-v1``   ``Acrobot-v1``   ``[cos t1, sin t1, cos t2, sin t2]``  Discrete(3)
-``rlframe/PendulumPOMDP-v1``  ``Pendulum-v1``  ``[cos theta, sin theta]``            Box(1)
-==========================  ===============  ===================================  ============
+============================  =======================  ====================================  ===========  =========
+id                            wraps                    observation                           actions      threshold
+============================  =======================  ====================================  ===========  =========
+``rlframe/CartPolePOMDP-v1``  ``CartPole-v1``          ``[x, theta]``                        Discrete(2)  475
+``rlframe/AcrobotPOMDP-v1``   ``Acrobot-v1``           ``[cos t1, sin t1, cos t2, sin t2]``  Discrete(3)  -100
+``rlframe/PendulumPOMDP-v1``  ``Pendulum-v1``          ``[cos theta, sin theta]``            Box(1)       -200 (*)
+``rlframe/TMaze-v0``          :class:`TMazeEnv`        ``[cue, at_junction]``                Discrete(2)  0.9
+``rlframe/RepeatFirst-v0``    :class:`RepeatFirstEnv`  ``[one-hot symbol (4), is_first]``    Discrete(4)  0.9
+============================  =======================  ====================================  ===========  =========
+
+(*) CartPole's and Acrobot's thresholds are gymnasium's; Pendulum-v1 has none, -200 is rlframe's choice (the
+return of a policy that swings up and holds the pendulum). The last two are **memory tasks**: the information
+needed to act is shown once and must be kept for 10 steps; no feed-forward policy does better than chance
+(expected return 0 for the T-maze, 0.25 for repeat-first; ``tests/envs/test_pomdp_memory.py`` checks it).
+Other lengths: ``gymnasium.make("rlframe/TMaze-v0", length=50)``, ``gymnasium.make("rlframe/RepeatFirst-v0",
+n_symbols=8, length=20)``.
 
 Any other env with a 1-D ``Box`` observation is masked the same way with
 ``gymnasium.make("rlframe/MaskedObservation-v0", env_id="LunarLander-v3", keep=[0, 1, 4, 6, 7])``, or
