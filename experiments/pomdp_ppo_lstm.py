@@ -15,8 +15,8 @@ from the stored LSTM state, reset where an episode ended).
 Evaluation (deterministic actions, 10 episodes) runs before training and at every log interval; the last one is
 printed at the end against the env's ``reward_threshold`` (``--target RETURN`` overrides it). The same settings
 for every env (docs/algorithms.md, "What the POMDP scripts solve"). Gradients run through one batch column of 32
-steps: measured, the 10-step T-maze is learned in 10k steps, a 20-step one was not within 30k (longer memories:
-try a larger ``batch_T`` in ``build_config``).
+steps: measured, the 10-step T-maze is learned in 10k steps, a 20-step one with the default budget (not with
+``--steps 30000``: the learning rate decays over ``--steps``); longer memories: a larger ``batch_T``.
 """
 import sys
 
