@@ -260,8 +260,6 @@ def env_limits(env_id: str) -> Tuple[Optional[float], Optional[int]]:
     """``(reward_threshold, episode step limit)`` of the env as ``gymnasium.make`` builds it (``module:EnvId`` ids
     import ``module`` first): the threshold from its registration, the limit from its registration or a
     ``TimeLimit`` wrapper inside it; None where it has none."""
-    import gymnasium
-
     from rlframe.envs import GymEnv
 
     env = GymEnv(env_id)
