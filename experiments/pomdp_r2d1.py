@@ -16,7 +16,7 @@ recurrent agents (a ConfigError says so): use serial or cpu. Evaluation (greedy 
 before training and at every log interval; the last one is printed at the end against the env's
 ``reward_threshold`` (``--target RETURN`` overrides it). The LSTM learns what to remember from the 20 trained
 steps of a sequence (after 10 burn-in steps): measured, the 10-step T-maze is learned by 20k steps, a 15-step one
-was not within 30k (longer memories: try a larger ``sequence_length`` / ``burn_in`` in ``build_config``).
+by 51k (with the default budget) (longer memories: try a larger ``sequence_length`` / ``burn_in`` in ``build_config``).
 """
 import sys
 
