@@ -48,7 +48,9 @@ _RUNNER: List[str] = ["sync"]  # the run's runner kind (--runner, or the resumed
 _PARALLEL_CLASSES = {"cpu": "CpuSampler", "gpu": "GpuSampler", "alternating": "AlternatingSampler"}
 
 
-def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]] = None,
+               add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> argparse.Namespace:
+    """The common flags (module docstring), plus a script's own ones added by ``add_arguments(parser)``."""
     # "module:EnvId" ids import ``module``: look for it in the current directory too, as ``python -m`` would
     # (``python experiments/x.py`` puts only experiments/ on sys.path).
     if os.getcwd() not in sys.path:
@@ -79,6 +81,8 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
                         "(replay-based algorithms)")
     p.add_argument("--dist-timeout", type=float, default=None, metavar="S",
                    help="under torchrun: seconds before the ranks give up on a dead or hung rank (default 30)")
+    if add_arguments is not None:
+        add_arguments(p)
     args = p.parse_args(argv)
     args.default_env, args.default_steps = env, steps
     _DIST_TIMEOUT[0] = args.dist_timeout
@@ -265,8 +269,59 @@ def make_run_affinity(config: Dict[str, Any]) -> Dict[str, Any]:
     return make_affinity(n_workers=config.get("workers"), master_torch_threads=config.get("torch_threads", 1))
 
 
-def report(result: Dict[str, float], logger: RunLogger, target: Optional[float] = None) -> int:
+def env_limits(env_id: str) -> Tuple[Optional[float], Optional[int]]:
+    """``(reward_threshold, episode step limit)`` of the env as ``gymnasium.make`` builds it (``module:EnvId`` ids
+    import ``module`` first): the threshold from its registration, the limit from its registration or a
+    ``TimeLimit`` wrapper inside it; None where it has none."""
+    from rlframe.envs import GymEnv
+
+    env = GymEnv(env_id)
+    try:
+        spec = env.env.spec
+        threshold = None if spec is None else spec.reward_threshold
+        limit = None if spec is None else spec.max_episode_steps
+        if limit is None:
+            try:
+                limit = env.env.get_wrapper_attr("_max_episode_steps")
+            except AttributeError:
+                limit = None
+    finally:
+        env.close()
+    return (None if threshold is None else float(threshold)), (None if limit is None else int(limit))
+
+
+def env_reward_threshold(env_id: str) -> Optional[float]:
+    """The ``reward_threshold`` of the env's gymnasium registration, None when it has none."""
+    return env_limits(env_id)[0]
+
+
+def eval_step_bound(env_id: str, n_envs: int, default_episode_steps: int = 1000) -> int:
+    """``eval_max_steps`` for ``n_envs`` eval envs that lets each finish one whole episode: ``n_envs`` x the env's
+    episode step limit (``default_episode_steps`` when it has none)."""
+    return int(n_envs) * (env_limits(env_id)[1] or int(default_episode_steps))
+
+
+def add_target_flag(p: argparse.ArgumentParser) -> None:
+    """``--target RETURN`` (for :func:`parse_args`'s ``add_arguments``): the eval return that counts as solved."""
+    p.add_argument("--target", type=float, default=None, metavar="RETURN",
+                   help="deterministic eval return that counts as solved (default: the env's spec.reward_threshold)")
+
+
+def solved_target(args: argparse.Namespace, env_id: str) -> Tuple[Optional[float], str]:
+    """``(target, where it comes from)`` for :func:`report`: ``--target`` if given, else the env's
+    ``reward_threshold`` (:func:`env_reward_threshold`), else ``(None, why)``."""
+    if getattr(args, "target", None) is not None:
+        return float(args.target), "--target"
+    threshold = env_reward_threshold(env_id)
+    if threshold is None:
+        return None, f"{env_id} has no reward_threshold; pass --target RETURN"
+    return threshold, f"{env_id}'s reward_threshold"
+
+
+def report(result: Dict[str, float], logger: RunLogger, target: Optional[float] = None,
+           target_source: Optional[str] = None) -> int:
     """Print the final numbers; exit status 0 (also when ``target`` is missed: that is a result, not an error).
+    ``target_source`` says where the target comes from (printed with it; alone when there is no target).
     Under torchrun only rank 0 prints (the others' ``result`` is not logged)."""
     from rlframe.core.distributed import torchrun_env
 
@@ -278,8 +333,11 @@ def report(result: Dict[str, float], logger: RunLogger, target: Optional[float] 
     line = f"Final: {steps:,d} env steps"
     if ev is not None:
         line += f", deterministic eval return {ev:.1f} over {int(result.get('eval/episodes', 0))} episodes"
+    source = "" if target_source is None else f" = {target_source}"
     if target is not None and ev is not None:
-        line += f" (target {target:g}: {'reached' if ev >= target else 'NOT reached'})"
+        line += f" (target {target:g}{source}: {'reached' if ev >= target else 'NOT reached'})"
+    elif target is None and target_source is not None:
+        line += f" (no target: {target_source})"
     print(line)
     print(f"TensorBoard:   {logger.tensorboard_command()}", flush=True)
     return 0
