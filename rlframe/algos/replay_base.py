@@ -32,6 +32,7 @@ acting needs and a checkpoint resumes with the targets.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from typing import Any, Dict, Mapping, Optional, Tuple, Type
 
 import numpy as np
@@ -41,6 +42,9 @@ from rlframe.algos.base import RlAlgorithm
 from rlframe.errors import ConfigError
 from rlframe.replays import (FrameReplayBuffer, PrioritizedFrameReplayBuffer, PrioritizedReplayBuffer,
                              UniformReplayBuffer)
+
+
+_OPT_INFO_TYPES: Dict[type, type] = {}
 
 
 def replay_class(prioritized: bool, frames: bool) -> type:
@@ -195,6 +199,16 @@ class ReplayAlgorithm(RlAlgorithm):
             self._advance_targets(steps0 + (j + 1) * (self.env_steps - steps0) / n_updates)
         self._advance_targets(float(self.env_steps))
         return opt_info
+
+    @classmethod
+    def make_opt_info(cls) -> Any:
+        """An empty OptInfo (lists per field), of one namedtuple class per algorithm class: building the class
+        costs ~0.2 ms, once per sampler iteration, which with one env step per iteration (SAC) was ~3% of an
+        update."""
+        OptInfo = _OPT_INFO_TYPES.get(cls)
+        if OptInfo is None or OptInfo._fields != tuple(cls.opt_info_fields):
+            OptInfo = _OPT_INFO_TYPES[cls] = namedtuple("OptInfo", cls.opt_info_fields)
+        return OptInfo(*([] for _ in cls.opt_info_fields))
 
     def _record(self, opt_info: Any, info: Mapping[str, Any]) -> None:
         fields = opt_info._fields
