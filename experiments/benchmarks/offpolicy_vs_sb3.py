@@ -24,10 +24,16 @@ sides (``--threads``).
     python experiments/benchmarks/offpolicy_vs_sb3.py --seeds 3 --json experiments/benchmarks/results/offpolicy_vs_sb3.json
     python experiments/benchmarks/offpolicy_vs_sb3.py --algos sac --seeds 1
     python experiments/benchmarks/offpolicy_vs_sb3.py --profile-updates 300 --seeds 2   # update cost only
+    python experiments/benchmarks/offpolicy_vs_sb3.py --breakdown 300 --seeds 2         # where the time goes
 
 ``--profile-updates N`` measures the cost of the machinery alone: each run warms up on at most 1,000 random
 steps, then takes about ``N`` gradient updates (no stop on the return), and the summary compares milliseconds
 per update (``ratio_ms_per_update_median``) next to the wall-clock ratio of those short runs.
+
+``--breakdown N`` does the same short runs with timers wrapped around the same phases on both sides (replay
+sampling, every ``backward()``, optimizer steps with gradient clipping, target updates; the forward passes and
+loss arithmetic are the rest of the update time) and prints CPU milliseconds per update per phase, plus the
+CPU milliseconds per env step spent outside the updates (env, acting, replay writes, the loop itself).
 
 The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, "sb3": {...},
 "ratio_median": ...}}`` for each algorithm run (``ratio_median`` = median rlframe wall_s / median SB3 wall_s).
@@ -240,6 +246,101 @@ def _time_split(res: Dict[str, Any]) -> None:
               f"{sum(ms) / len(ms):.2f} ms per update ({sum(cpu) / len(cpu):.2f} ms CPU)")
 
 
+# --- where the time goes (--breakdown) ------------------------------------------------------------------------
+class _PhaseTimers:
+    """Wraps callables (``owner.name``) with process-CPU-time timers for the duration of a ``with`` block
+    (CPU time: steady under other processes' load; one torch thread, so it is this thread's work)."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = {}
+        self._undo: List[Any] = []
+
+    def wrap(self, owner: Any, name: str, phase: str) -> None:
+        original = getattr(owner, name)
+        seconds = self.seconds
+        seconds.setdefault(phase, 0.0)
+
+        def timed(*args, **kwargs):
+            t = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[phase] += time.process_time() - t
+
+        timed.__dict__.update(getattr(original, "__dict__", {}))  # e.g. torch's optimizer-hook marker
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def __enter__(self) -> "_PhaseTimers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+def _breakdown_side(side: str, algo: str, seed: int) -> Dict[str, float]:
+    """One short run of ``side`` with its update phases timed; CPU milliseconds per update (and, outside the
+    updates, per env step; rlframe's replay writes are counted there, as SB3's happen outside ``train()``)."""
+    with _PhaseTimers() as timers:
+        timers.wrap(torch.Tensor, "backward", "backward")
+        if side == "rlframe":
+            import rlframe.algos.dqn.dqn as dqn_mod
+            import rlframe.algos.qpg.ddpg as ddpg_mod
+            import rlframe.algos.qpg.sac as sac_mod
+            from rlframe.algos.optim import FastAdam
+            from rlframe.replays.base import BaseReplayBuffer
+
+            timers.wrap(BaseReplayBuffer, "sample_batch", "replay_sample")
+            timers.wrap(BaseReplayBuffer, "append_samples", "replay_write")
+            timers.wrap(FastAdam, "step", "optimizer")
+            for mod in (dqn_mod, ddpg_mod, sac_mod):
+                timers.wrap(mod, "clip_grad_norm", "optimizer")
+            for cls in (dqn_mod.DQN, ddpg_mod.DDPG, sac_mod.SAC):
+                timers.wrap(cls, "update_targets", "targets")
+            res = run_rlframe(algo, seed)
+            update_s = res["optimize_cpu_s"] - timers.seconds["replay_write"]
+            outside_s = res["cpu_s"] - update_s
+        else:
+            import stable_baselines3.dqn.dqn as dqn_mod
+            import stable_baselines3.sac.sac as sac_mod
+            import stable_baselines3.td3.td3 as td3_mod
+            from stable_baselines3.common.buffers import ReplayBuffer
+
+            timers.wrap(ReplayBuffer, "sample", "replay_sample")
+            timers.wrap(torch.optim.Adam, "step", "optimizer")
+            timers.wrap(torch.nn.utils, "clip_grad_norm_", "optimizer")
+            for mod in (dqn_mod, sac_mod, td3_mod):
+                timers.wrap(mod, "polyak_update", "targets")
+            res = run_sb3(algo, seed)
+            update_s = res["train_cpu_s"]
+            outside_s = res["cpu_s"] - update_s
+    n = max(int(res["updates"]), 1)
+    phases = {k: 1e3 * v / n for k, v in timers.seconds.items() if k != "replay_write"}
+    phases["forward_loss_rest"] = 1e3 * update_s / n - sum(phases.values())
+    phases["update_total"] = 1e3 * update_s / n
+    phases["outside_updates_ms_per_env_step"] = 1e3 * outside_s / max(int(res["steps"]), 1)
+    return phases
+
+
+def breakdown(algos: List[str], n_updates: int, seeds: int) -> Dict[str, Any]:
+    """``--breakdown``: per-phase milliseconds per update, both sides, seeds interleaved; medians printed."""
+    out: Dict[str, Any] = {}
+    for algo in algos:
+        _profile_settings(SETTINGS[algo], n_updates)
+    _warm_imports(algos)
+    for algo in algos:
+        runs: Dict[str, List[Dict[str, float]]] = {"rlframe": [], "sb3": []}
+        for seed in range(seeds):
+            for side in runs:
+                runs[side].append(_breakdown_side(side, algo, seed))
+        out[algo] = {side: {k: median([r[k] for r in rs]) for k in rs[0]} for side, rs in runs.items()}
+        print(f"[{algo}] CPU ms per update (median of {seeds}):  " + "  ".join(
+            f"{k}: {out[algo]['rlframe'][k]:.3f} / {out[algo]['sb3'][k]:.3f}" for k in out[algo]["rlframe"])
+              + "   (rlframe / sb3)")
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=3, help="runs per framework and algorithm (seeds 0..N-1), interleaved")
@@ -249,12 +350,18 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--json", type=str, default=None, help="write the results here")
     p.add_argument("--profile-updates", type=int, default=None, metavar="N",
                    help="time about N updates after a short warm-up instead of running to the target")
+    p.add_argument("--breakdown", type=int, default=None, metavar="N",
+                   help="time the phases of about N updates per run on both sides (where the time goes)")
     args = p.parse_args(argv)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     unknown = [a for a in algos if a not in SETTINGS]
     if unknown:
         p.error(f"unknown algorithm(s) {unknown}; choose from {sorted(SETTINGS)}")
     torch.set_num_threads(args.threads)
+    if args.breakdown:
+        out = breakdown(algos, args.breakdown, args.seeds)
+        write_json(args.json, out)
+        return out
     if args.profile_updates:
         for algo in algos:
             _profile_settings(SETTINGS[algo], args.profile_updates)
