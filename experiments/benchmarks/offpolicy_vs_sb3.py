@@ -41,6 +41,7 @@ The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import tempfile
@@ -256,6 +257,7 @@ class _PhaseTimers:
         self._undo: List[Any] = []
 
     def wrap(self, owner: Any, name: str, phase: str) -> None:
+        raw = vars(owner).get(name, _MISSING)  # what to put back (a class may inherit ``name``)
         original = getattr(owner, name)
         seconds = self.seconds
         seconds.setdefault(phase, 0.0)
@@ -268,15 +270,22 @@ class _PhaseTimers:
                 seconds[phase] += time.process_time() - t
 
         timed.__dict__.update(getattr(original, "__dict__", {}))  # e.g. torch's optimizer-hook marker
-        setattr(owner, name, timed)
-        self._undo.append((owner, name, original))
+        static = isinstance(inspect.getattr_static(owner, name), staticmethod)
+        setattr(owner, name, staticmethod(timed) if static else timed)
+        self._undo.append((owner, name, raw))
 
     def __enter__(self) -> "_PhaseTimers":
         return self
 
     def __exit__(self, *exc) -> None:
-        for owner, name, original in reversed(self._undo):
-            setattr(owner, name, original)
+        for owner, name, raw in reversed(self._undo):
+            if raw is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, raw)
+
+
+_MISSING = object()
 
 
 def _breakdown_side(side: str, algo: str, seed: int) -> Dict[str, float]:
