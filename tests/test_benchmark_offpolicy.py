@@ -56,3 +56,32 @@ def test_profile_settings_keep_the_zoo_hyper_parameters_but_shorten_the_run():
     assert setting["target"] == float("inf") and setting["budget"] == 1000 + 512
     assert {k: v for k, v in setting["hp"].items() if k != "exploration_fraction"} == \
         {k: v for k, v in hp_before.items() if k != "exploration_fraction"}
+
+
+def test_seed_major_writes_every_finished_pair_and_keeps_other_algorithms(tmp_path, monkeypatch):
+    import json
+
+    bench = _bench()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"sac": {"ratio_median": 0.9}, "dqn": {"stale": True}}))
+    calls = []
+
+    def fake(side):
+        def run(algo, seed):
+            calls.append((algo, seed, side))
+            wall = 2.0 if side == "rlframe" else 4.0
+            return dict(solved=True, steps=1000 + seed, wall_s=wall, cpu_s=wall, sample_s=0.5, optimize_s=1.0,
+                        train_s=1.0, ms_per_update=1.0, cpu_ms_per_update=1.0, updates=10)
+        return run
+
+    monkeypatch.setattr(bench, "run_rlframe", fake("rlframe"))
+    monkeypatch.setattr(bench, "run_sb3", fake("sb3"))
+    monkeypatch.setattr(bench, "_warm_imports", lambda algos: None)
+    bench.main(["--seed-major", "--seeds", "2", "--algos", "dqn,td3", "--json", str(path)])
+    assert calls == [("dqn", 0, "rlframe"), ("dqn", 0, "sb3"), ("td3", 0, "rlframe"), ("td3", 0, "sb3"),
+                     ("dqn", 1, "sb3"), ("dqn", 1, "rlframe"), ("td3", 1, "sb3"), ("td3", 1, "rlframe")]
+    out = json.loads(path.read_text())
+    assert out["sac"] == {"ratio_median": 0.9}  # not run now: kept
+    for algo in ("dqn", "td3"):
+        assert out[algo]["rlframe"]["wall_s"] == [2.0, 2.0] and out[algo]["sb3"]["steps"] == [1000, 1001]
+        assert out[algo]["ratio_median"] == 0.5 and out[algo]["seeds_done"] == {"rlframe": 2, "sb3": 2}

@@ -25,6 +25,7 @@ sides (``--threads``).
     python experiments/benchmarks/offpolicy_vs_sb3.py --algos sac --seeds 1
     python experiments/benchmarks/offpolicy_vs_sb3.py --profile-updates 300 --seeds 2   # update cost only
     python experiments/benchmarks/offpolicy_vs_sb3.py --breakdown 300 --seeds 2         # where the time goes
+    python experiments/benchmarks/offpolicy_vs_sb3.py --seed-major --seeds 3 --json R.json  # under a time limit
 
 ``--profile-updates N`` measures the cost of the machinery alone: each run warms up on at most 1,000 random
 steps, then takes about ``N`` gradient updates (no stop on the return), and the summary compares milliseconds
@@ -41,7 +42,9 @@ The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, 
 from __future__ import annotations
 
 import argparse
+import copy
 import inspect
+import json
 import os
 import sys
 import tempfile
@@ -359,6 +362,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--json", type=str, default=None, help="write the results here")
     p.add_argument("--profile-updates", type=int, default=None, metavar="N",
                    help="time about N updates after a short warm-up instead of running to the target")
+    p.add_argument("--seed-major", action="store_true",
+                   help="seed 0 of every algorithm first, then seed 1, ...; the JSON is rewritten after every run")
     p.add_argument("--breakdown", type=int, default=None, metavar="N",
                    help="time the phases of about N updates per run on both sides (where the time goes)")
     args = p.parse_args(argv)
@@ -376,24 +381,59 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             _profile_settings(SETTINGS[algo], args.profile_updates)
     _warm_imports(algos)
 
+    if args.seed_major:
+        return _run_seed_major(algos, args)
     out: Dict[str, Any] = {}
     for algo in algos:
         runs: Dict[str, Callable[[int], Dict[str, Any]]] = {
             "rlframe": lambda seed, a=algo: run_rlframe(a, seed), "sb3": lambda seed, a=algo: run_sb3(a, seed)}
         res = summarise(interleave(args.seeds, only(args.only, runs), label=f"[{algo}] "), label=f"[{algo}] ")
-        _time_split(res)
-        for key in ("ms_per_update", "cpu_ms_per_update"):
-            res[f"ratio_{key}_median"] = (median(res["rlframe"][key]) / median(res["sb3"][key])
-                                          if "rlframe" in res and "sb3" in res else None)
-        if res["ratio_ms_per_update_median"] is not None:
-            print(f"[{algo}] per update, median rlframe / median sb3: wall-clock {res['ratio_ms_per_update_median']:.3f}, "
-                  f"CPU time {res['ratio_cpu_ms_per_update_median']:.3f}")
-        res["profile_updates"] = args.profile_updates
-        res["env"], res["target"], res["budget"] = SETTINGS[algo]["env"], SETTINGS[algo]["target"], SETTINGS[algo]["budget"]
-        res["hyper_parameters"] = SETTINGS[algo]["hp"]
-        res["threads"] = args.threads
-        out[algo] = res
+        out[algo] = _finish(algo, res, args)
         write_json(args.json, out)  # after every algorithm, so a long run keeps what it has measured
+    return out
+
+
+def _finish(algo: str, res: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
+    """Add the per-update ratios and the settings to one algorithm's summary."""
+    _time_split(res)
+    for key in ("ms_per_update", "cpu_ms_per_update"):
+        res[f"ratio_{key}_median"] = (median(res["rlframe"][key]) / median(res["sb3"][key])
+                                      if res.get("rlframe") and res.get("sb3") and res["rlframe"][key]
+                                      and res["sb3"][key] else None)
+    if res["ratio_ms_per_update_median"] is not None:
+        print(f"[{algo}] per update, median rlframe / median sb3: wall-clock {res['ratio_ms_per_update_median']:.3f}, "
+              f"CPU time {res['ratio_cpu_ms_per_update_median']:.3f}")
+    res["profile_updates"] = args.profile_updates
+    res["env"], res["target"], res["budget"] = SETTINGS[algo]["env"], SETTINGS[algo]["target"], SETTINGS[algo]["budget"]
+    res["hyper_parameters"] = SETTINGS[algo]["hp"]
+    res["threads"] = args.threads
+    return res
+
+
+def _run_seed_major(algos: List[str], args: argparse.Namespace) -> Dict[str, Any]:
+    """``--seed-major``: seed 0 of every algorithm (both sides, alternating which goes first), then seed 1, ...;
+    the JSON is rewritten after every run (``seeds_done`` per side), so a run stopped by a time limit keeps
+    every finished pair. Algorithms already in an existing ``--json`` file and not run now are kept."""
+    out: Dict[str, Any] = {}
+    if args.json and os.path.exists(args.json):
+        with open(args.json) as f:
+            out = {k: v for k, v in json.load(f).items() if k not in algos}
+    keys = ("wall_s", "steps", "cpu_s", "solved")
+    raw: Dict[str, Dict[str, Dict[str, List[Any]]]] = {a: {} for a in algos}
+    sides = [s for s in ("rlframe", "sb3") if args.only in (None, s)]
+    for seed in range(args.seeds):
+        for algo in algos:
+            for side in (sides if seed % 2 == 0 else sides[::-1]):
+                r = run_rlframe(algo, seed) if side == "rlframe" else run_sb3(algo, seed)
+                store = raw[algo].setdefault(side, {k: [] for k in keys})
+                for k, v in r.items():
+                    store.setdefault(k, []).append(v)
+                print(f"[{algo}] seed {seed} {side:8s} {'solved' if r['solved'] else 'NOT solved'} after "
+                      f"{r['steps']:7,d} steps in {r['wall_s']:7.2f} s (cpu {r['cpu_s']:7.2f} s)", flush=True)
+                res = summarise(copy.deepcopy(raw[algo]), label=f"[{algo}] ")
+                out[algo] = _finish(algo, res, args)
+                out[algo]["seeds_done"] = {s: len(d["wall_s"]) for s, d in raw[algo].items()}
+                write_json(args.json, out)
     return out
 
 
