@@ -41,7 +41,8 @@ def test_sac_resume_keeps_replay_temperature_and_counters(tmp_path):
     ckpts = sorted(os.listdir(os.path.join(run_dir, "checkpoints")))
     state = torch.load(os.path.join(run_dir, "checkpoints", [c for c in ckpts if c.endswith(".pt")][-1]),
                        weights_only=False)
-    assert set(state["agent_state_dict"]) == {"model", "q_model", "target_q_model"}
+    assert set(state["agent_state_dict"]) == {"model", "q_model"}
+    assert set(state["algo_state_dict"]["target_model"]) == {"target_q_model"}  # targets: the algorithm's state
     assert "log_alpha" in state["algo_state_dict"]
     assert sac.main(["--resume", run_dir, "--steps", "160"]) == 0
     last = _last_values(run_dir)

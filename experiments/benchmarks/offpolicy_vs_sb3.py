@@ -24,10 +24,17 @@ sides (``--threads``).
     python experiments/benchmarks/offpolicy_vs_sb3.py --seeds 3 --json experiments/benchmarks/results/offpolicy_vs_sb3.json
     python experiments/benchmarks/offpolicy_vs_sb3.py --algos sac --seeds 1
     python experiments/benchmarks/offpolicy_vs_sb3.py --profile-updates 300 --seeds 2   # update cost only
+    python experiments/benchmarks/offpolicy_vs_sb3.py --breakdown 300 --seeds 2         # where the time goes
+    python experiments/benchmarks/offpolicy_vs_sb3.py --seed-major --seeds 3 --json R.json  # under a time limit
 
 ``--profile-updates N`` measures the cost of the machinery alone: each run warms up on at most 1,000 random
 steps, then takes about ``N`` gradient updates (no stop on the return), and the summary compares milliseconds
 per update (``ratio_ms_per_update_median``) next to the wall-clock ratio of those short runs.
+
+``--breakdown N`` does the same short runs with timers wrapped around the same phases on both sides (replay
+sampling, every ``backward()``, optimizer steps with gradient clipping, target updates; the forward passes and
+loss arithmetic are the rest of the update time) and prints CPU milliseconds per update per phase, plus the
+CPU milliseconds per env step spent outside the updates (env, acting, replay writes, the loop itself).
 
 The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, "sb3": {...},
 "ratio_median": ...}}`` for each algorithm run (``ratio_median`` = median rlframe wall_s / median SB3 wall_s).
@@ -35,6 +42,9 @@ The JSON holds ``{"<algo>": {"rlframe": {"wall_s": [...], "steps": [...], ...}, 
 from __future__ import annotations
 
 import argparse
+import copy
+import inspect
+import json
 import os
 import sys
 import tempfile
@@ -240,6 +250,109 @@ def _time_split(res: Dict[str, Any]) -> None:
               f"{sum(ms) / len(ms):.2f} ms per update ({sum(cpu) / len(cpu):.2f} ms CPU)")
 
 
+# --- where the time goes (--breakdown) ------------------------------------------------------------------------
+class _PhaseTimers:
+    """Wraps callables (``owner.name``) with process-CPU-time timers for the duration of a ``with`` block
+    (CPU time: steady under other processes' load; one torch thread, so it is this thread's work)."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = {}
+        self._undo: List[Any] = []
+
+    def wrap(self, owner: Any, name: str, phase: str) -> None:
+        raw = vars(owner).get(name, _MISSING)  # what to put back (a class may inherit ``name``)
+        original = getattr(owner, name)
+        seconds = self.seconds
+        seconds.setdefault(phase, 0.0)
+
+        def timed(*args, **kwargs):
+            t = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[phase] += time.process_time() - t
+
+        timed.__dict__.update(getattr(original, "__dict__", {}))  # e.g. torch's optimizer-hook marker
+        static = isinstance(inspect.getattr_static(owner, name), staticmethod)
+        setattr(owner, name, staticmethod(timed) if static else timed)
+        self._undo.append((owner, name, raw))
+
+    def __enter__(self) -> "_PhaseTimers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for owner, name, raw in reversed(self._undo):
+            if raw is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, raw)
+
+
+_MISSING = object()
+
+
+def _breakdown_side(side: str, algo: str, seed: int) -> Dict[str, float]:
+    """One short run of ``side`` with its update phases timed; CPU milliseconds per update (and, outside the
+    updates, per env step; rlframe's replay writes are counted there, as SB3's happen outside ``train()``)."""
+    with _PhaseTimers() as timers:
+        timers.wrap(torch.Tensor, "backward", "backward")
+        if side == "rlframe":
+            import rlframe.algos.dqn.dqn as dqn_mod
+            import rlframe.algos.qpg.ddpg as ddpg_mod
+            import rlframe.algos.qpg.sac as sac_mod
+            from rlframe.algos.optim import FastAdam
+            from rlframe.replays.base import BaseReplayBuffer
+
+            timers.wrap(BaseReplayBuffer, "sample_batch", "replay_sample")
+            timers.wrap(BaseReplayBuffer, "append_samples", "replay_write")
+            timers.wrap(FastAdam, "step", "optimizer")
+            for mod in (dqn_mod, ddpg_mod, sac_mod):
+                timers.wrap(mod, "clip_grad_norm", "optimizer")
+            for cls in (dqn_mod.DQN, ddpg_mod.DDPG, sac_mod.SAC):
+                timers.wrap(cls, "update_targets", "targets")
+            res = run_rlframe(algo, seed)
+            update_s = res["optimize_cpu_s"] - timers.seconds["replay_write"]
+            outside_s = res["cpu_s"] - update_s
+        else:
+            import stable_baselines3.dqn.dqn as dqn_mod
+            import stable_baselines3.sac.sac as sac_mod
+            import stable_baselines3.td3.td3 as td3_mod
+            from stable_baselines3.common.buffers import ReplayBuffer
+
+            timers.wrap(ReplayBuffer, "sample", "replay_sample")
+            timers.wrap(torch.optim.Adam, "step", "optimizer")
+            timers.wrap(torch.nn.utils, "clip_grad_norm_", "optimizer")
+            for mod in (dqn_mod, sac_mod, td3_mod):
+                timers.wrap(mod, "polyak_update", "targets")
+            res = run_sb3(algo, seed)
+            update_s = res["train_cpu_s"]
+            outside_s = res["cpu_s"] - update_s
+    n = max(int(res["updates"]), 1)
+    phases = {k: 1e3 * v / n for k, v in timers.seconds.items() if k != "replay_write"}
+    phases["forward_loss_rest"] = 1e3 * update_s / n - sum(phases.values())
+    phases["update_total"] = 1e3 * update_s / n
+    phases["outside_updates_ms_per_env_step"] = 1e3 * outside_s / max(int(res["steps"]), 1)
+    return phases
+
+
+def breakdown(algos: List[str], n_updates: int, seeds: int) -> Dict[str, Any]:
+    """``--breakdown``: per-phase milliseconds per update, both sides, seeds interleaved; medians printed."""
+    out: Dict[str, Any] = {}
+    for algo in algos:
+        _profile_settings(SETTINGS[algo], n_updates)
+    _warm_imports(algos)
+    for algo in algos:
+        runs: Dict[str, List[Dict[str, float]]] = {"rlframe": [], "sb3": []}
+        for seed in range(seeds):
+            for side in runs:
+                runs[side].append(_breakdown_side(side, algo, seed))
+        out[algo] = {side: {k: median([r[k] for r in rs]) for k in rs[0]} for side, rs in runs.items()}
+        print(f"[{algo}] CPU ms per update (median of {seeds}):  " + "  ".join(
+            f"{k}: {out[algo]['rlframe'][k]:.3f} / {out[algo]['sb3'][k]:.3f}" for k in out[algo]["rlframe"])
+              + "   (rlframe / sb3)")
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=3, help="runs per framework and algorithm (seeds 0..N-1), interleaved")
@@ -249,35 +362,78 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--json", type=str, default=None, help="write the results here")
     p.add_argument("--profile-updates", type=int, default=None, metavar="N",
                    help="time about N updates after a short warm-up instead of running to the target")
+    p.add_argument("--seed-major", action="store_true",
+                   help="seed 0 of every algorithm first, then seed 1, ...; the JSON is rewritten after every run")
+    p.add_argument("--breakdown", type=int, default=None, metavar="N",
+                   help="time the phases of about N updates per run on both sides (where the time goes)")
     args = p.parse_args(argv)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     unknown = [a for a in algos if a not in SETTINGS]
     if unknown:
         p.error(f"unknown algorithm(s) {unknown}; choose from {sorted(SETTINGS)}")
     torch.set_num_threads(args.threads)
+    if args.breakdown:
+        out = breakdown(algos, args.breakdown, args.seeds)
+        write_json(args.json, out)
+        return out
     if args.profile_updates:
         for algo in algos:
             _profile_settings(SETTINGS[algo], args.profile_updates)
     _warm_imports(algos)
 
+    if args.seed_major:
+        return _run_seed_major(algos, args)
     out: Dict[str, Any] = {}
     for algo in algos:
         runs: Dict[str, Callable[[int], Dict[str, Any]]] = {
             "rlframe": lambda seed, a=algo: run_rlframe(a, seed), "sb3": lambda seed, a=algo: run_sb3(a, seed)}
         res = summarise(interleave(args.seeds, only(args.only, runs), label=f"[{algo}] "), label=f"[{algo}] ")
-        _time_split(res)
-        for key in ("ms_per_update", "cpu_ms_per_update"):
-            res[f"ratio_{key}_median"] = (median(res["rlframe"][key]) / median(res["sb3"][key])
-                                          if "rlframe" in res and "sb3" in res else None)
-        if res["ratio_ms_per_update_median"] is not None:
-            print(f"[{algo}] per update, median rlframe / median sb3: wall-clock {res['ratio_ms_per_update_median']:.3f}, "
-                  f"CPU time {res['ratio_cpu_ms_per_update_median']:.3f}")
-        res["profile_updates"] = args.profile_updates
-        res["env"], res["target"], res["budget"] = SETTINGS[algo]["env"], SETTINGS[algo]["target"], SETTINGS[algo]["budget"]
-        res["hyper_parameters"] = SETTINGS[algo]["hp"]
-        res["threads"] = args.threads
-        out[algo] = res
+        out[algo] = _finish(algo, res, args)
         write_json(args.json, out)  # after every algorithm, so a long run keeps what it has measured
+    return out
+
+
+def _finish(algo: str, res: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
+    """Add the per-update ratios and the settings to one algorithm's summary."""
+    _time_split(res)
+    for key in ("ms_per_update", "cpu_ms_per_update"):
+        res[f"ratio_{key}_median"] = (median(res["rlframe"][key]) / median(res["sb3"][key])
+                                      if res.get("rlframe") and res.get("sb3") and res["rlframe"][key]
+                                      and res["sb3"][key] else None)
+    if res["ratio_ms_per_update_median"] is not None:
+        print(f"[{algo}] per update, median rlframe / median sb3: wall-clock {res['ratio_ms_per_update_median']:.3f}, "
+              f"CPU time {res['ratio_cpu_ms_per_update_median']:.3f}")
+    res["profile_updates"] = args.profile_updates
+    res["env"], res["target"], res["budget"] = SETTINGS[algo]["env"], SETTINGS[algo]["target"], SETTINGS[algo]["budget"]
+    res["hyper_parameters"] = SETTINGS[algo]["hp"]
+    res["threads"] = args.threads
+    return res
+
+
+def _run_seed_major(algos: List[str], args: argparse.Namespace) -> Dict[str, Any]:
+    """``--seed-major``: seed 0 of every algorithm (both sides, alternating which goes first), then seed 1, ...;
+    the JSON is rewritten after every run (``seeds_done`` per side), so a run stopped by a time limit keeps
+    every finished pair. Algorithms already in an existing ``--json`` file and not run now are kept."""
+    out: Dict[str, Any] = {}
+    if args.json and os.path.exists(args.json):
+        with open(args.json) as f:
+            out = {k: v for k, v in json.load(f).items() if k not in algos}
+    keys = ("wall_s", "steps", "cpu_s", "solved")
+    raw: Dict[str, Dict[str, Dict[str, List[Any]]]] = {a: {} for a in algos}
+    sides = [s for s in ("rlframe", "sb3") if args.only in (None, s)]
+    for seed in range(args.seeds):
+        for algo in algos:
+            for side in (sides if seed % 2 == 0 else sides[::-1]):
+                r = run_rlframe(algo, seed) if side == "rlframe" else run_sb3(algo, seed)
+                store = raw[algo].setdefault(side, {k: [] for k in keys})
+                for k, v in r.items():
+                    store.setdefault(k, []).append(v)
+                print(f"[{algo}] seed {seed} {side:8s} {'solved' if r['solved'] else 'NOT solved'} after "
+                      f"{r['steps']:7,d} steps in {r['wall_s']:7.2f} s (cpu {r['cpu_s']:7.2f} s)", flush=True)
+                res = summarise(copy.deepcopy(raw[algo]), label=f"[{algo}] ")
+                out[algo] = _finish(algo, res, args)
+                out[algo]["seeds_done"] = {s: len(d["wall_s"]) for s, d in raw[algo].items()}
+                write_json(args.json, out)
     return out
 
 

@@ -75,9 +75,8 @@ class ToyQ(ReplayAlgorithm):
         self.optimizer.step()
         return {"loss": loss.item(), "td_abs_mean": td.abs().mean().item(), "q_mean": q.mean().item()}, td.abs().detach()
 
-    def state_dict(self):
-        return {**super().state_dict(), "target": self.target.state_dict()}
+    def target_state_dict(self):  # this toy keeps its target itself, not in its agent
+        return self.target.state_dict()
 
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.target.load_state_dict(state["target"])
+    def load_target_state_dict(self, state):
+        self.target.load_state_dict(state)

@@ -66,7 +66,7 @@ def test_resume_continues_counters_and_target_networks(tmp_path):
     second = make(320)
     with logger_context(resume=run_dir):
         second.train()
-    for k, v in saved["algo_state_dict"]["target"].items():
+    for k, v in saved["algo_state_dict"]["target_model"].items():
         assert torch.equal(second.algo.loaded[k], v)
     assert second.algo.env_steps == 320
     r = rows(run_dir)

@@ -4,7 +4,9 @@ A QPG agent holds four models: the actor ``model`` (the only one samplers use, s
 workers), the critic ``q_model`` (``n_critics`` Q-functions fused in one module,
 :class:`~rlframe.models.qpg.QMlpModel`), and their target copies ``target_model`` (None for SAC, whose targets
 use the online actor) and ``target_q_model``. Algorithms use the agent's methods (``q``, ``target_q``, the
-actor's) and ``update_targets(tau)``; ``state_dict`` holds all four, so checkpoints resume with the targets.
+actor's) and ``update_targets(tau)``. ``state_dict`` holds the online actor and critics (what acting and
+evaluation need); the targets travel in the algorithm's ``state_dict`` through :meth:`QpgAgentBase.target_state_dict`,
+as DQN's do (``rlframe/algos/replay_base.py``), so checkpoints resume with them.
 
 Actions: every model works in ``[-1, 1]^A``; :class:`BoxActionScaler` maps to the env's Box bounds when the
 agent acts (``step``) and back when an algorithm reads actions from a replay (``action_scaler.from_env``).
@@ -19,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from rlframe.agents.base import AgentStep, BaseAgent, box_action_model_kwargs
+from rlframe.agents.base import AgentStep, BaseAgent, box_action_model_kwargs, load_weights
 from rlframe.core.buffers import buffer_to
 from rlframe.errors import ConfigError
 from rlframe.models.qpg import QMlpModel, soft_update_
@@ -198,25 +200,36 @@ class QpgAgentBase(BaseAgent):
 
     # --- state ----------------------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        state = dict(model=self.model.state_dict(), q_model=self.q_model.state_dict(),
-                     target_q_model=self.target_q_model.state_dict())
+        """The online actor and critics (the targets: :meth:`target_state_dict`)."""
+        return dict(model=self.model.state_dict(), q_model=self.q_model.state_dict())
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Load an agent ``state_dict``, or the actor's weights alone. A checkpoint written before the targets
+        moved to the algorithm's state (its agent state holds ``target_q_model``) loads its targets too."""
+        if "q_model" not in state_dict:
+            load_weights(self.model, state_dict, f"{type(self).__name__} actor")
+            if self.target_model is not None:
+                self.target_model.load_state_dict(state_dict)
+        else:
+            load_weights(self.model, state_dict["model"], f"{type(self).__name__} actor")
+            load_weights(self.q_model, state_dict["q_model"], f"{type(self).__name__} critics")
+            if "target_q_model" in state_dict:
+                self.load_target_state_dict({k: state_dict[k] for k in ("target_q_model", "target_model")
+                                             if k in state_dict})
+        self.sync_shared_memory()
+
+    def target_state_dict(self) -> Dict[str, Any]:
+        """The target networks: ``{"target_q_model": ..., "target_model": ...}`` (no actor target for SAC)."""
+        state = dict(target_q_model=self.target_q_model.state_dict())
         if self.target_model is not None:
             state["target_model"] = self.target_model.state_dict()
         return state
 
-    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        """Load an agent ``state_dict`` (all models), or the actor's weights alone (targets then copied)."""
-        if "q_model" not in state_dict:
-            self.model.load_state_dict(state_dict)
-            if self.target_model is not None:
-                self.target_model.load_state_dict(state_dict)
-        else:
-            self.model.load_state_dict(state_dict["model"])
-            self.q_model.load_state_dict(state_dict["q_model"])
-            self.target_q_model.load_state_dict(state_dict["target_q_model"])
-            if self.target_model is not None:
-                self.target_model.load_state_dict(state_dict.get("target_model", state_dict["model"]))
-        self.sync_shared_memory()
+    def load_target_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        load_weights(self.target_q_model, state_dict["target_q_model"], f"{type(self).__name__} target critics")
+        if self.target_model is not None:
+            load_weights(self.target_model, state_dict.get("target_model", self.model.state_dict()),
+                         f"{type(self).__name__} target actor")
 
 
 def _frozen_copy(module: torch.nn.Module) -> torch.nn.Module:

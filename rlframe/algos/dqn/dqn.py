@@ -11,8 +11,8 @@ after a termination, ``s'`` the true final observation after a truncation; see `
 2. loss ``mean_i w_i * huber(Q(s_i, a_i) - y_i)`` (``w``: importance weights, ones for uniform replay);
 3. clip the gradient norm, Adam step; ``|Q(s, a) - y|`` goes back to a prioritized replay.
 
-The target network belongs to the agent (:meth:`~rlframe.agents.dqn.dqn.DqnAgent.update_target`); the
-replay base (:class:`~rlframe.algos.replay_base.ReplayAlgorithm`) calls :meth:`DQN.update_targets` every
+The target network belongs to the agent (:meth:`~rlframe.agents.dqn.dqn.DqnAgent.update_target`) and
+travels in the algorithm's ``state_dict`` (the replay base's ``target_model`` entry); the replay base (:class:`~rlframe.algos.replay_base.ReplayAlgorithm`) calls :meth:`DQN.update_targets` every
 ``target_update_interval`` env steps with ``target_update_tau`` (1: hard copy; < 1: Polyak averaging).
 """
 from __future__ import annotations
@@ -106,14 +106,3 @@ class DQN(ReplayAlgorithm):
     def log_values(self) -> Dict[str, float]:
         """The replay's scalars plus ``train/epsilon``, the agent's sampling epsilon."""
         return dict(super().log_values(), **{"train/epsilon": self.agent.sample_epsilon})
-
-    # --- state ---------------------------------------------------------------------------------------------
-    def state_dict(self) -> Dict[str, Any]:
-        state = super().state_dict()
-        state["target_model"] = self.agent.target_state_dict()
-        return state
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if state.get("target_model") is not None:
-            self.agent.load_target_state_dict(state["target_model"])

@@ -34,6 +34,8 @@ def q_learning_target(return_: torch.Tensor, bootstrap_discount: torch.Tensor, t
         online_q_next: online network's ``Q(s', .)`` ``[N, A]`` for double DQN (selects ``a*``); None: DQN's max.
         mask: allowed actions in ``s'`` ``[N, A]`` (None: all).
     """
+    if online_q_next is None and mask is None:  # DQN's max: one reduction instead of argmax + gather
+        return return_ + bootstrap_discount * target_q_next.max(dim=-1).values
     select = target_q_next if online_q_next is None else online_q_next
     a_star = greedy_action(select, mask)
     return return_ + bootstrap_discount * target_q_next.gather(-1, a_star).squeeze(-1)

@@ -108,15 +108,36 @@ def test_targets_state_dict_round_trip_and_soft_update():
     for b, t, s in zip(before, agent.target_q_model.parameters(), agent.q_model.parameters()):
         assert torch.allclose(t, 0.9 * b + 0.1 * s, atol=1e-6)
     state = agent.state_dict()
-    assert set(state) == {"model", "q_model", "target_model", "target_q_model"}
+    assert set(state) == {"model", "q_model"}  # the targets travel in the algorithm's state_dict, as DQN's
+    targets = agent.target_state_dict()
+    assert set(targets) == {"target_model", "target_q_model"}
     other = Td3Agent(model_kwargs=dict(hidden_sizes=(8,)), q_model_kwargs=dict(hidden_sizes=(8,)))
     other.initialize(_spaces())
     other.load_state_dict(state)
+    other.load_target_state_dict(targets)
     for a, b in zip(agent.target_q_model.parameters(), other.target_q_model.parameters()):
+        assert torch.equal(a, b)
+    for a, b in zip(agent.q_model.parameters(), other.q_model.parameters()):
         assert torch.equal(a, b)
     sac = SacAgent(model_kwargs=dict(hidden_sizes=(8,)), q_model_kwargs=dict(hidden_sizes=(8,)))
     sac.initialize(_spaces())
-    assert sac.target_model is None and "target_model" not in sac.state_dict()
+    assert sac.target_model is None and set(sac.target_state_dict()) == {"target_q_model"}
+
+
+def test_agent_state_from_before_the_targets_moved_still_loads_them():
+    torch.manual_seed(0)
+    agent = Td3Agent(model_kwargs=dict(hidden_sizes=(8,)), q_model_kwargs=dict(hidden_sizes=(8,)))
+    agent.initialize(_spaces())
+    with torch.no_grad():
+        for p in list(agent.target_q_model.parameters()) + list(agent.target_model.parameters()):
+            p.add_(3.0)
+    old_format = dict(agent.state_dict(), **agent.target_state_dict())  # session-2 checkpoints held all four
+    other = Td3Agent(model_kwargs=dict(hidden_sizes=(8,)), q_model_kwargs=dict(hidden_sizes=(8,)))
+    other.initialize(_spaces())
+    other.load_state_dict(old_format)
+    for name in ("target_q_model", "target_model", "q_model", "model"):
+        for a, b in zip(getattr(agent, name).parameters(), getattr(other, name).parameters()):
+            assert torch.equal(a, b), name
 
 
 def test_sac_pi_is_reparameterised_with_log_prob():

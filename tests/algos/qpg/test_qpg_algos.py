@@ -164,6 +164,13 @@ def test_state_round_trip_keeps_temperature_and_counters():
     td3b.load_state_dict(td3.state_dict())
     td3b.load_optim_state_dict(td3.optim_state_dict())
     assert td3b._critic_updates == 1
+    with torch.no_grad():  # the targets travel in the algorithm's state (as DQN's)
+        for p in td3_agent.target_q_model.parameters():
+            p.add_(1.0)
+    td3b.load_state_dict(td3.state_dict())
+    for name in ("target_q_model", "target_model"):
+        for a, b in zip(getattr(td3_agent, name).parameters(), getattr(td3b_agent, name).parameters()):
+            assert torch.equal(a, b), name
 
 
 def test_td3_refuses_a_single_critic_agent():
