@@ -129,7 +129,8 @@ def run_sb3(seed: int, steps: int, eval_episodes: int) -> Dict[str, Any]:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=100_000, help="env steps per run (both sides)")
-    p.add_argument("--seeds", type=int, default=1, help="runs per framework (seeds 0..N-1), interleaved")
+    p.add_argument("--seeds", type=int, default=1, help="runs per framework (seeds first..first+N-1), interleaved")
+    p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--eval-episodes", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="torch threads for both frameworks")
     p.add_argument("--only", choices=["rlframe", "sb3"], default=None, help="run one side only")
@@ -144,7 +145,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     runs = only(args.only, {"rlframe": lambda seed: run_rlframe(seed, args.steps, args.eval_episodes),
                             "sb3": lambda seed: run_sb3(seed, args.steps, args.eval_episodes)})
     out: Dict[str, Any] = {side: {} for side in runs}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for side in (list(runs) if seed % 2 == 0 else list(runs)[::-1]):
             r = runs[side](seed)
             for k, v in r.items():
