@@ -1,8 +1,9 @@
 """PPO on a MuJoCo env (HalfCheetah-v5): rlframe vs stable-baselines3, RL-zoo hyper-parameters, same env steps.
 
 Both sides use RL-zoo's HalfCheetah PPO set (1 env, n_steps 512, batch 64, 20 epochs, gamma 0.98, GAE lambda
-0.92, lr 2.0633e-5, clip 0.1, ent_coef 0.000401762, vf_coef 0.58096, max_grad_norm 0.8, separate 256x256 ReLU
-actor and critic, log_std_init -2, observations and rewards normalised) and the same torch threads. SB3 normalises
+0.92, constant lr 2.0633e-5, clip 0.1, ent_coef 0.000401762, vf_coef 0.58096, max_grad_norm 0.8, separate 256x256
+ReLU actor and critic, log_std_init -2, ortho_init False (torch's default Linear initialisation), observations and
+rewards normalised) and the same torch threads. SB3 normalises
 with ``VecNormalize``; rlframe with gymnasium's ``NormalizeObservation`` and ``NormalizeReward(gamma=0.98)``
 wrappers on its ``GymEnv`` (one env, so the running statistics see the same stream). Both run the same number of
 env steps; the wall clock runs from building the envs to the end of training (imports done before). The final
@@ -31,7 +32,7 @@ from vs_sb3 import Clock, only, write_json  # noqa: E402
 ENV = "HalfCheetah-v5"
 HP = dict(n_envs=1, n_steps=512, batch_size=64, n_epochs=20, gamma=0.98, gae_lambda=0.92, learning_rate=2.0633e-05,
           clip_range=0.1, ent_coef=0.000401762, vf_coef=0.58096, max_grad_norm=0.8, hidden=(256, 256),
-          log_std_init=-2.0)
+          log_std_init=-2.0, ortho_init=False)
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], normalize: Callable[[np.ndarray], np.ndarray],
@@ -77,11 +78,12 @@ def run_rlframe(seed: int, steps: int, eval_episodes: int) -> Dict[str, Any]:
     sampler = SerialSampler(GymEnv, dict(id=ENV, wrappers=[_normalize_observation, _normalize_reward]),
                             batch_T=HP["n_steps"], batch_B=HP["n_envs"], max_decorrelation_steps=0)
     algo = PPO(discount=HP["gamma"], gae_lambda=HP["gae_lambda"], learning_rate=HP["learning_rate"],
+               linear_lr_schedule=False,  # the zoo set's learning rate is constant (rlframe's default decays it)
                value_loss_coeff=HP["vf_coef"], entropy_loss_coeff=HP["ent_coef"], max_grad_norm=HP["max_grad_norm"],
                normalize_advantage=True, epochs=HP["n_epochs"],
                minibatches=HP["n_steps"] * HP["n_envs"] // HP["batch_size"], ratio_clip=HP["clip_range"])
     agent = GaussianPgAgent(model_kwargs=dict(hidden_sizes=HP["hidden"], shared=False, nonlinearity=torch.nn.ReLU,
-                                              init_log_std=HP["log_std_init"]))
+                                              init_log_std=HP["log_std_init"], ortho_init=HP["ortho_init"]))
     with tempfile.TemporaryDirectory() as log_dir:
         with logger_context(log_dir, run_ID=seed, name="ppo_mujoco", use_tensorboard=False, console=False):
             runner = MinibatchRl(algo, agent, sampler, n_steps=steps, seed=seed,
@@ -112,7 +114,8 @@ def run_sb3(seed: int, steps: int, eval_episodes: int) -> Dict[str, Any]:
                    gamma=HP["gamma"], gae_lambda=HP["gae_lambda"], learning_rate=HP["learning_rate"],
                    clip_range=HP["clip_range"], ent_coef=HP["ent_coef"], vf_coef=HP["vf_coef"],
                    max_grad_norm=HP["max_grad_norm"], seed=seed, device="cpu", verbose=0,
-                   policy_kwargs=dict(log_std_init=HP["log_std_init"], ortho_init=False, activation_fn=torch.nn.ReLU,
+                   policy_kwargs=dict(log_std_init=HP["log_std_init"], ortho_init=HP["ortho_init"],
+                                      activation_fn=torch.nn.ReLU,
                                       net_arch=dict(pi=list(HP["hidden"]), vf=list(HP["hidden"]))))
     model.learn(total_timesteps=steps)
     result = dict(steps=model.num_timesteps, **clock.stamp())
@@ -126,7 +129,8 @@ def run_sb3(seed: int, steps: int, eval_episodes: int) -> Dict[str, Any]:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=100_000, help="env steps per run (both sides)")
-    p.add_argument("--seeds", type=int, default=1, help="runs per framework (seeds 0..N-1), interleaved")
+    p.add_argument("--seeds", type=int, default=1, help="runs per framework (seeds first..first+N-1), interleaved")
+    p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--eval-episodes", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="torch threads for both frameworks")
     p.add_argument("--only", choices=["rlframe", "sb3"], default=None, help="run one side only")
@@ -141,7 +145,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     runs = only(args.only, {"rlframe": lambda seed: run_rlframe(seed, args.steps, args.eval_episodes),
                             "sb3": lambda seed: run_sb3(seed, args.steps, args.eval_episodes)})
     out: Dict[str, Any] = {side: {} for side in runs}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for side in (list(runs) if seed % 2 == 0 else list(runs)[::-1]):
             r = runs[side](seed)
             for k, v in r.items():
@@ -154,7 +158,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         out["ratio_median"] = float(np.median(rl["wall_s"]) / np.median(sb["wall_s"]))
         print(f"wall-clock ratio rlframe/SB3 (median): {out['ratio_median']:.2f}; final return rlframe "
               f"{np.median(rl['final_return']):.0f} vs SB3 {np.median(sb['final_return']):.0f}")
-    out.update(complete=True, env=ENV, hyper_parameters=HP, threads=args.threads, steps=args.steps, eval_episodes=args.eval_episodes)
+    out.update(complete=True, env=ENV, hyper_parameters=HP, threads=args.threads, steps=args.steps,
+               eval_episodes=args.eval_episodes)
     write_json(args.json, out)
     return out
 

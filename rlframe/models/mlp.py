@@ -19,6 +19,23 @@ def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2.0)) -> nn.Modul
     return module
 
 
+def init_linear_(weight: torch.Tensor, bias: torch.Tensor, gain: Optional[float]) -> None:
+    """Initialise one linear layer in place: ``weight`` is ``[out, in]`` (may be a view), ``bias`` ``[out]``.
+
+    ``gain`` given: orthogonal weights with that gain and zero bias (as :func:`orthogonal_init`);
+    ``None``: torch's default ``nn.Linear`` initialisation (Kaiming-uniform weights with ``a=sqrt(5)``,
+    biases uniform in +-1/sqrt(in)), which is what SB3 keeps with ``ortho_init=False``.
+    """
+    with torch.no_grad():
+        if gain is None:
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+            bound = 1.0 / math.sqrt(weight.shape[1]) if weight.shape[1] > 0 else 0.0
+            nn.init.uniform_(bias, -bound, bound)
+        else:
+            nn.init.orthogonal_(weight, gain=gain)
+            nn.init.zeros_(bias)
+
+
 class MlpModel(nn.Module):
     """Linear layers with a nonlinearity between them; acts on the last dim (any leading dims).
 
@@ -65,7 +82,8 @@ class TwinMlpModel(nn.Module):
     per-module Python overhead; stacking their weights as ``[k, in, out]`` turns each layer into one
     ``baddbmm`` and halves the autograd graph, which matters when the networks are tiny (CartPole's
     64x64) and the run time is dominated by per-op overhead. Mathematically identical to ``k``
-    independent :class:`MlpModel`\\ s (each slice is initialised on its own, orthogonal, ``gain``).
+    independent :class:`MlpModel`\\ s (each slice is initialised on its own: orthogonal with the given gains,
+    zero biases; or, ``ortho_init=False``, torch's default ``nn.Linear`` initialisation, see :func:`init_linear_`).
 
     ``forward(x [N, in]) -> [k, N, out]``; ``forward_one(x, i)`` evaluates MLP ``i`` alone.
     The final layer (``output_sizes``) may differ per MLP: it is stored padded to the largest size, the
@@ -81,6 +99,7 @@ class TwinMlpModel(nn.Module):
         hidden_gain: float = math.sqrt(2.0),
         output_gains: Optional[Sequence[float]] = None,
         k: int = 2,
+        ortho_init: bool = True,
     ):
         super().__init__()
         self.k = int(k)
@@ -95,19 +114,19 @@ class TwinMlpModel(nn.Module):
         self.output_sizes = None if output_sizes is None else [int(s) for s in output_sizes]
         layers = []
         for i, o in zip(sizes[:-1], sizes[1:]):
-            w = torch.empty(self.k, i, o)
-            for j in range(self.k):
-                nn.init.orthogonal_(w[j].T, gain=hidden_gain)  # same as nn.Linear(i, o).weight init
-            layers.append((w, torch.zeros(self.k, 1, o)))
+            w, b = torch.empty(self.k, i, o), torch.empty(self.k, 1, o)
+            for j in range(self.k):  # w[j].T is nn.Linear(i, o).weight's layout
+                init_linear_(w[j].T, b[j, 0], hidden_gain if ortho_init else None)
+            layers.append((w, b))
         if self.output_sizes is not None:
             if len(self.output_sizes) != self.k:
                 raise ValueError(f"TwinMlpModel: {self.k} MLPs need {self.k} output sizes, got {self.output_sizes}.")
             gains = list(output_gains) if output_gains is not None else [1.0] * self.k
             o = max(self.output_sizes)
-            w = torch.zeros(self.k, sizes[-1], o)
+            w, b = torch.zeros(self.k, sizes[-1], o), torch.zeros(self.k, 1, o)
             for j, (oj, g) in enumerate(zip(self.output_sizes, gains)):
-                nn.init.orthogonal_(w[j, :, :oj].T, gain=g)
-            layers.append((w, torch.zeros(self.k, 1, o)))
+                init_linear_(w[j, :, :oj].T, b[j, 0, :oj], g if ortho_init else None)
+            layers.append((w, b))
         # Plain registered parameters (weight_<n> [k, in, out], bias_<n> [k, 1, out]); forward reads them
         # from self._parameters (a dict lookup, always current) rather than through a ParameterList.
         self._names = []

@@ -3,7 +3,9 @@
 Each model encodes the observation (flat MLP input, Dict observations concatenated, or images
 through a small conv net), then a policy head and a value head, on a shared trunk or on separate
 trunks (``shared=False``, SB3's default for PPO). Orthogonal initialisation with SB3's gains:
-sqrt(2) for hidden layers, 0.01 for the policy head, 1 for the value head.
+sqrt(2) for hidden layers, 0.01 for the policy head, 1 for the value head; ``ortho_init=False`` keeps
+torch's default ``nn.Linear``/``nn.Conv2d`` initialisation instead (SB3's ``ortho_init=False``, which
+RL-zoo's MuJoCo PPO sets use).
 
 Inputs may be ``[...]``, ``[B, ...]`` or ``[T, B, ...]``; outputs keep the same leading dims. The
 observation shape is checked on every call (a :class:`~rlframe.errors.ShapeMismatchError` names the
@@ -33,6 +35,8 @@ class ActorCriticModel(nn.Module):
         hidden_sizes: trunk layer sizes.
         shared: one trunk feeds both heads (True) or one trunk each (False).
         nonlinearity: trunk nonlinearity.
+        ortho_init: orthogonal weights with SB3's gains and zero biases (True), or torch's default
+            ``nn.Linear`` initialisation for trunks and heads (False; SB3's ``ortho_init=False``).
 
     Separate trunks are evaluated together (:class:`~rlframe.models.mlp.TwinMlpModel`: one batched
     matmul per layer, heads included when ``pi_size <= FUSED_HEAD_MAX``), which is the same function
@@ -42,8 +46,9 @@ class ActorCriticModel(nn.Module):
     FUSED_HEAD_MAX = 32
 
     def __init__(self, encoder: nn.Module, pi_size: int, hidden_sizes: Sequence[int] = (64, 64),
-                 shared: bool = False, nonlinearity: Type[nn.Module] = nn.Tanh):
+                 shared: bool = False, nonlinearity: Type[nn.Module] = nn.Tanh, ortho_init: bool = True):
         super().__init__()
+        self.ortho_init = bool(ortho_init)
         self.encoder = encoder
         self.observation_shape = encoder.observation_shape
         self.shared = bool(shared)
@@ -51,17 +56,21 @@ class ActorCriticModel(nn.Module):
         in_size = encoder.output_size
         self.fused_heads = not self.shared and self.pi_size <= self.FUSED_HEAD_MAX
         if self.shared:
-            self.trunk = orthogonal_init(MlpModel(in_size, hidden_sizes, None, nonlinearity), math.sqrt(2))
+            self.trunk = MlpModel(in_size, hidden_sizes, None, nonlinearity)
+            if ortho_init:
+                orthogonal_init(self.trunk, math.sqrt(2))
             out = self.trunk.output_size
         elif self.fused_heads:
             self.trunk = TwinMlpModel(in_size, hidden_sizes, (self.pi_size, 1), nonlinearity,
-                                      output_gains=(0.01, 1.0))
+                                      output_gains=(0.01, 1.0), ortho_init=ortho_init)
         else:
-            self.trunk = TwinMlpModel(in_size, hidden_sizes, None, nonlinearity)
+            self.trunk = TwinMlpModel(in_size, hidden_sizes, None, nonlinearity, ortho_init=ortho_init)
             out = self.trunk.output_size
         if not self.fused_heads:
-            self.pi_head = orthogonal_init(nn.Linear(out, self.pi_size), 0.01)
-            self.v_head = orthogonal_init(nn.Linear(out, 1), 1.0)
+            self.pi_head, self.v_head = nn.Linear(out, self.pi_size), nn.Linear(out, 1)
+            if ortho_init:
+                orthogonal_init(self.pi_head, 0.01)
+                orthogonal_init(self.v_head, 1.0)
 
     def _heads(self, x):
         """``(pi_output [N, pi_size], value [N])`` from encoded features ``x [N, D]``."""
@@ -135,15 +144,15 @@ class CategoricalPgMlpModel(ActorCriticModel):
         observation_shape: the env's observation shape, or ``{field: shape}`` for Dict observations
             (fields flattened and concatenated; ``fields`` picks a subset).
         action_size: number of discrete actions.
-        hidden_sizes, shared, nonlinearity: see :class:`ActorCriticModel`.
+        hidden_sizes, shared, nonlinearity, ortho_init: see :class:`ActorCriticModel`.
         obs_scale: input multiplier (e.g. 1/255 for uint8 pixels).
     """
 
     def __init__(self, observation_shape: ObservationShape, action_size: int, hidden_sizes: Sequence[int] = (64, 64),
                  shared: bool = False, nonlinearity: Type[nn.Module] = nn.Tanh,
-                 fields: Optional[Sequence[str]] = None, obs_scale: float = 1.0):
+                 fields: Optional[Sequence[str]] = None, obs_scale: float = 1.0, ortho_init: bool = True):
         encoder = FlatObservationEncoder(observation_shape, type(self).__name__, fields, obs_scale)
-        super().__init__(encoder, action_size, hidden_sizes, shared, nonlinearity)
+        super().__init__(encoder, action_size, hidden_sizes, shared, nonlinearity, ortho_init)
         self.action_size = int(action_size)
 
 
@@ -156,12 +165,13 @@ class GaussianPgMlpModel(ActorCriticModel):
 
     def __init__(self, observation_shape: ObservationShape, action_size: int, hidden_sizes: Sequence[int] = (64, 64),
                  shared: bool = False, nonlinearity: Type[nn.Module] = nn.Tanh, init_log_std: float = 0.0,
-                 state_dependent_std: bool = False, fields: Optional[Sequence[str]] = None, obs_scale: float = 1.0):
+                 state_dependent_std: bool = False, fields: Optional[Sequence[str]] = None, obs_scale: float = 1.0,
+                 ortho_init: bool = True):
         encoder = FlatObservationEncoder(observation_shape, type(self).__name__, fields, obs_scale)
         self.action_size = int(action_size)
         self.state_dependent_std = bool(state_dependent_std)
         pi_size = 2 * self.action_size if self.state_dependent_std else self.action_size
-        super().__init__(encoder, pi_size, hidden_sizes, shared, nonlinearity)
+        super().__init__(encoder, pi_size, hidden_sizes, shared, nonlinearity, ortho_init)
         if self.state_dependent_std:
             with torch.no_grad():
                 if self.fused_heads:
@@ -203,9 +213,11 @@ class CategoricalPgConvModel(ActorCriticModel):
     def __init__(self, observation_shape: Sequence[int], action_size: int, channels: Sequence[int] = (16, 32),
                  kernel_sizes: Sequence[int] = (3, 3), strides: Sequence[int] = (1, 1),
                  paddings: Optional[Sequence[int]] = None, hidden_sizes: Sequence[int] = (256,),
-                 shared: bool = True, nonlinearity: Type[nn.Module] = nn.ReLU, obs_scale: float = 1.0):
+                 shared: bool = True, nonlinearity: Type[nn.Module] = nn.ReLU, obs_scale: float = 1.0,
+                 ortho_init: bool = True):
         encoder = ConvEncoder(observation_shape, type(self).__name__, obs_scale, channels=channels,
                               kernel_sizes=kernel_sizes, strides=strides, paddings=paddings)
-        orthogonal_init(encoder, math.sqrt(2))
-        super().__init__(encoder, action_size, hidden_sizes, shared, nonlinearity)
+        if ortho_init:
+            orthogonal_init(encoder, math.sqrt(2))
+        super().__init__(encoder, action_size, hidden_sizes, shared, nonlinearity, ortho_init)
         self.action_size = int(action_size)

@@ -130,3 +130,13 @@ def test_to_device_without_shared_memory_keeps_no_copy():
     agent.to_device("meta")
     assert all(p.device.type == "meta" for p in agent.model.parameters())
     agent.sync_shared_memory()  # nothing to copy into (serial / GPU samplers)
+
+
+def test_gaussian_agent_ortho_init_from_model_kwargs():
+    spaces = EnvSpaces(gym.spaces.Box(-1, 1, (4,), np.float32), gym.spaces.Box(-1, 1, (2,), np.float32))
+    for ortho in (True, False):
+        agent = GaussianPgAgent(model_kwargs=dict(hidden_sizes=(16,), ortho_init=ortho))
+        agent.initialize(spaces)
+        assert agent.model.ortho_init is ortho
+        biases = [p for n, p in agent.model.named_parameters() if "bias" in n]
+        assert any(torch.count_nonzero(b) > 0 for b in biases) is (not ortho)  # default Linear init: random biases

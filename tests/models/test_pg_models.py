@@ -172,3 +172,39 @@ def test_manual_gradients_only_for_fused_twin_trunks():
     assert not CategoricalPgMlpModel((5,), 64).supports_manual_gradients
     assert not CategoricalPgMlpModel((5,), 3, nonlinearity=torch.nn.ELU).supports_manual_gradients
     assert CategoricalPgMlpModel((5,), 3).supports_manual_gradients
+
+
+@pytest.mark.parametrize("Model, kwargs", [
+    (GaussianPgMlpModel, dict(observation_shape=(5,), action_size=3)),                    # fused twin heads
+    (GaussianPgMlpModel, dict(observation_shape=(5,), action_size=3, shared=True)),       # shared trunk
+    (CategoricalPgMlpModel, dict(observation_shape=(5,), action_size=40)),                # twin trunks, own heads
+])
+def test_ortho_init_false_is_torch_default_linear_init(Model, kwargs):
+    torch.manual_seed(0)
+    ortho = Model(**kwargs, hidden_sizes=(64, 64), nonlinearity=torch.nn.ReLU)
+    torch.manual_seed(0)
+    plain = Model(**kwargs, hidden_sizes=(64, 64), nonlinearity=torch.nn.ReLU, ortho_init=False)
+    assert ortho.ortho_init and not plain.ortho_init
+    obs = torch.randn(7, 5)
+    assert not torch.allclose(ortho(obs)[0], plain(obs)[0])
+    # default nn.Linear init: weights within +-1/sqrt(in) (Kaiming-uniform, a=sqrt(5)), non-zero biases
+    # in the same range; the orthogonal policy head (gain 0.01) has zero biases.
+    for (name, p), (_, q) in zip(plain.named_parameters(), ortho.named_parameters()):
+        if name == "log_std":
+            assert torch.equal(p, q)
+            continue
+        fan_in = p.shape[-2] if p.dim() == 3 and "weight" in name else None
+        if name.endswith("weight") and p.dim() == 2:
+            fan_in = p.shape[1]
+        if fan_in is not None:
+            nz = p[p != 0]  # (a fused last layer's padding columns stay zero)
+            assert nz.abs().max() <= 1 / fan_in ** 0.5 + 1e-6
+            assert nz.abs().max() > 0.5 / fan_in ** 0.5  # not the orthogonal 0.01-gain head nor zeros
+    biases = [p for n, p in plain.named_parameters() if "bias" in n]
+    assert all(torch.count_nonzero(b) > 0 for b in biases)
+    assert all(torch.count_nonzero(b) == 0 for n, b in ortho.named_parameters() if "bias" in n)
+    # the twin trunk's padding columns stay zero with the default init too
+    if getattr(plain, "fused_heads", False):
+        w, b = plain.trunk.weights[-1], plain.trunk.biases[-1]
+        assert torch.count_nonzero(w[1][:, 1:]) == 0 and torch.count_nonzero(b[1][:, 1:]) == 0
+
