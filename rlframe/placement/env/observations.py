@@ -32,6 +32,11 @@ import numpy as np
 from rlframe.placement.formats.netlist import HARD_MACRO, PORT, SOFT_MACRO, STDCELL
 from rlframe.placement.state import PlacementProblem, PlacementState
 
+try:
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    numba = None
+
 IMAGE_CHANNELS = ("position_mask", "wire_mask", "canvas")
 NODE_FEATURES = ("x", "y", "width", "height", "is_hard", "is_soft", "is_port", "is_placed",
                  "is_current")
@@ -45,6 +50,9 @@ class ImageObservation:
         g = problem.grid
         self.shape = (len(IMAGE_CHANNELS), g.rows, g.cols)
         self.canvas_area = g.width * g.height
+        #: build the planes with the compiled loop (bit-identical to the numpy code, tested);
+        #: False: numpy only
+        self.compiled = numba is not None
 
     def spaces(self) -> Dict[str, gym.Space]:
         return {"image": gym.spaces.Box(0.0, 1.0, self.shape, np.float32),
@@ -53,8 +61,25 @@ class ImageObservation:
     def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
         p = self.p
         g = p.grid
-        img = np.empty(self.shape, np.float32)
-        mask = state.mask().reshape(g.rows, g.cols)
+        img = np.empty(self.shape, np.float32)     # fresh every step: callers may keep observations
+        if self.compiled:
+            _image_planes_compiled(state.mask(), state.wire_mask(), state.occupancy, img)
+        else:
+            self._planes_numpy(state, img)
+        k = state.k
+        done = k >= p.n_macros
+        covered = float(state.occupancy.sum()) * g.cell_width * g.cell_height / self.canvas_area
+        # plain floats clipped to [0, 1] (the float32 values equal np.clip's on the float32 array)
+        macro = np.array([0.0 if done else min(max(p.macro_w[k] / g.width, 0.0), 1.0),
+                          0.0 if done else min(max(p.macro_h[k] / g.height, 0.0), 1.0),
+                          min(max(k / max(p.n_macros, 1), 0.0), 1.0),
+                          min(max(covered, 0.0), 1.0)], np.float32)
+        return {"image": img, "macro": macro}
+
+    @staticmethod
+    def _planes_numpy(state: PlacementState, img: np.ndarray) -> None:
+        """The three planes with numpy (what :func:`_image_planes_loop` computes in one pass)."""
+        mask = state.mask().reshape(img.shape[1:])
         img[0] = mask
         wire = state.wire_mask()
         if mask.any():
@@ -65,14 +90,36 @@ class ImageObservation:
         else:
             img[1] = 1.0
         np.clip(state.occupancy, 0.0, 1.0, out=img[2])
-        macro = np.zeros(4, np.float32)
-        if not state.done:
-            macro[0] = p.macro_w[state.k] / g.width
-            macro[1] = p.macro_h[state.k] / g.height
-        macro[2] = state.k / max(p.n_macros, 1)
-        macro[3] = float(state.occupancy.sum()) * g.cell_width * g.cell_height / self.canvas_area
-        np.clip(macro, 0.0, 1.0, out=macro)
-        return {"image": img, "macro": macro}
+
+
+def _image_planes_loop(mask, wire, occ, img):
+    """:meth:`ImageObservation._planes_numpy` as loops: the same float64 operations per cell, each
+    rounded once to float32, so the planes are bit-identical (tested in
+    tests/placement/env/test_observations.py)."""
+    rows, cols = wire.shape
+    lo, hi, any_ok = 0.0, 0.0, False
+    for r in range(rows):
+        for c in range(cols):
+            if mask[r * cols + c]:
+                v = wire[r, c]
+                if not any_ok:
+                    lo, hi, any_ok = v, v, True
+                else:
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+    span = hi - lo
+    for r in range(rows):
+        for c in range(cols):
+            ok = mask[r * cols + c]
+            img[0, r, c] = 1.0 if ok else 0.0
+            if ok:
+                img[1, r, c] = (wire[r, c] - lo) / span if hi > lo else 0.0
+            else:
+                img[1, r, c] = 1.0
+            img[2, r, c] = min(max(occ[r, c], 0.0), 1.0)
+
+
+_image_planes_compiled = numba.njit(cache=True)(_image_planes_loop) if numba is not None else None
 
 
 class GraphObservation:
