@@ -53,27 +53,29 @@ class ImageObservation:
         #: build the planes with the compiled loop (bit-identical to the numpy code, tested);
         #: False: numpy only
         self.compiled = numba is not None
+        self._cell_w, self._cell_h = g.cell_width, g.cell_height
+        # the macro descriptor's first three entries for k = 0 .. n_macros (last: all placed);
+        # the fourth (covered area) is filled in per step
+        n = problem.n_macros
+        rows = np.zeros((n + 1, 4))
+        rows[:n, 0] = problem.macro_w / g.width
+        rows[:n, 1] = problem.macro_h / g.height
+        rows[:, 2] = np.arange(n + 1) / max(n, 1)
+        self._macro_rows = np.clip(rows, 0.0, 1.0).astype(np.float32)
 
     def spaces(self) -> Dict[str, gym.Space]:
         return {"image": gym.spaces.Box(0.0, 1.0, self.shape, np.float32),
                 "macro": gym.spaces.Box(0.0, 1.0, (4,), np.float32)}
 
     def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
-        p = self.p
-        g = p.grid
         img = np.empty(self.shape, np.float32)     # fresh every step: callers may keep observations
         if self.compiled:
             _image_planes_compiled(state.mask(), state.wire_mask(), state.occupancy, img)
         else:
             self._planes_numpy(state, img)
-        k = state.k
-        done = k >= p.n_macros
-        covered = float(state.occupancy.sum()) * g.cell_width * g.cell_height / self.canvas_area
-        # plain floats clipped to [0, 1] (the float32 values equal np.clip's on the float32 array)
-        macro = np.array([0.0 if done else min(max(p.macro_w[k] / g.width, 0.0), 1.0),
-                          0.0 if done else min(max(p.macro_h[k] / g.height, 0.0), 1.0),
-                          min(max(k / max(p.n_macros, 1), 0.0), 1.0),
-                          min(max(covered, 0.0), 1.0)], np.float32)
+        macro = self._macro_rows[state.k].copy()
+        covered = float(state.occupancy.sum()) * self._cell_w * self._cell_h / self.canvas_area
+        macro[3] = min(max(covered, 0.0), 1.0)
         return {"image": img, "macro": macro}
 
     @staticmethod
