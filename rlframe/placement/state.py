@@ -371,23 +371,20 @@ class PlacementState:
         w, h = float(p.macro_w[k]), float(p.macro_h[k])
         self.x[i], self.y[i] = cx, cy
         self.cells[k] = cell
-        # nets: gather the macro's nets once, extend their boxes, scatter back
         s = p.groups(k)
-        nets = p.g_net[s]
         if self.compiled:
-            grown = _extend_boxes_compiled(self.xmin, self.xmax, self.ymin, self.ymax, nets,
-                                           p.g_dxmin[s], p.g_dxmax[s], p.g_dymin[s], p.g_dymax[s],
-                                           cx, cy)
-        else:
-            xmin, xmax = self.xmin[nets], self.xmax[nets]
-            ymin, ymax = self.ymin[nets], self.ymax[nets]
-            before = _span(xmin, xmax, ymin, ymax)
-            xmin = np.minimum(xmin, cx + p.g_dxmin[s])
-            xmax = np.maximum(xmax, cx + p.g_dxmax[s])
-            ymin = np.minimum(ymin, cy + p.g_dymin[s])
-            ymax = np.maximum(ymax, cy + p.g_dymax[s])
-            self.xmin[nets], self.xmax[nets], self.ymin[nets], self.ymax[nets] = xmin, xmax, ymin, ymax
-            grown = _span(xmin, xmax, ymin, ymax) - before
+            return self._place_fused(k, s, cx, cy, w, h)
+        # nets: gather the macro's nets once, extend their boxes, scatter back
+        nets = p.g_net[s]
+        xmin, xmax = self.xmin[nets], self.xmax[nets]
+        ymin, ymax = self.ymin[nets], self.ymax[nets]
+        before = _span(xmin, xmax, ymin, ymax)
+        xmin = np.minimum(xmin, cx + p.g_dxmin[s])
+        xmax = np.maximum(xmax, cx + p.g_dxmax[s])
+        ymin = np.minimum(ymin, cy + p.g_dymin[s])
+        ymax = np.maximum(ymax, cy + p.g_dymax[s])
+        self.xmin[nets], self.xmax[nets], self.ymin[nets], self.ymax[nets] = xmin, xmax, ymin, ymax
+        grown = _span(xmin, xmax, ymin, ymax) - before
         delta = float(p.g_w[s] @ grown)
         self.placed_hpwl += delta
         # obstacles and masks
@@ -400,25 +397,44 @@ class PlacementState:
         if self._blocked is not None and not self.done:
             size = (float(p.macro_w[self.k]), float(p.macro_h[self.k]))
             if size == self._blocked_size:   # incremental: OR in the new macro's footprint
-                if self.compiled:
-                    _block_compiled(self._blocked, p.row_y, p.col_x, size[0], size[1], cx, cy, w, h,
-                                    p.eps)
-                else:
-                    rows, cols = p.hits(size[0], size[1], rect)
-                    self._blocked |= rows[0][:, None] & cols[0][None, :]
+                rows, cols = p.hits(size[0], size[1], rect)
+                self._blocked |= rows[0][:, None] & cols[0][None, :]
             else:
                 self._blocked = None
+        return delta
+
+    def _place_fused(self, k: int, s: slice, cx: float, cy: float, w: float, h: float) -> float:
+        """:meth:`place`'s updates (net boxes, occupancy, blocked cells) in one compiled call
+        (:func:`_place_loop`: the same loops as the separate compiled updates, tested)."""
+        p = self.p
+        g = p.grid
+        nxt = k + 1
+        grow = False
+        if self._blocked is not None and nxt < p.n_macros:
+            size = (float(p.macro_w[nxt]), float(p.macro_h[nxt]))
+            grow = size == self._blocked_size
+            if not grow:
+                self._blocked = None
+        bw, bh = self._blocked_size if grow else (0.0, 0.0)
+        cw, ch = g.cell_width, g.cell_height
+        grown = _place_compiled(self.xmin, self.xmax, self.ymin, self.ymax, p.g_net[s],
+                                p.g_dxmin[s], p.g_dxmax[s], p.g_dymin[s], p.g_dymax[s], cx, cy, w, h,
+                                self.occupancy, p.col_edges, p.row_edges, cw, ch,
+                                self._blocked if grow else _NO_CELLS, p.row_y, p.col_x, bw, bh,
+                                p.eps, grow)
+        delta = float(p.g_w[s] @ grown)
+        self.placed_hpwl += delta
+        self._obstacles.append(np.array([[cx, cy, w, h]]))
+        self.k = nxt
+        self._mask = None
+        self._wire = None
         return delta
 
     def _add_occupancy(self, cx: float, cy: float, w: float, h: float) -> None:
         p = self.p
         g = p.grid
         cw, ch = g.cell_width, g.cell_height
-        # the covered columns and rows, one spare each side (adding zeros changes nothing)
-        c0 = min(max(math.floor((cx - w / 2) / cw) - 1, 0), g.cols)
-        c1 = min(max(math.floor((cx + w / 2) / cw) + 2, c0), g.cols)
-        r0 = min(max(math.floor((cy - h / 2) / ch) - 1, 0), g.rows)
-        r1 = min(max(math.floor((cy + h / 2) / ch) + 2, r0), g.rows)
+        c0, c1, r0, r1 = _covered_range(cx, cy, w, h, cw, ch, g.cols, g.rows)
         if c1 <= c0 or r1 <= r0:
             return
         ce, re_ = p.col_edges, p.row_edges
@@ -493,6 +509,16 @@ def _block_loop(blocked, row_y, col_x, w, h, cx, cy, rw, rh, eps):
                     blocked[r, c] = True
 
 
+def _covered_range(cx, cy, w, h, cw, ch, cols, rows):
+    """The columns ``c0:c1`` and rows ``r0:r1`` a ``w x h`` rectangle at (cx, cy) covers, one spare
+    each side (adding zeros changes nothing)."""
+    c0 = min(max(math.floor((cx - w / 2) / cw) - 1, 0), cols)
+    c1 = min(max(math.floor((cx + w / 2) / cw) + 2, c0), cols)
+    r0 = min(max(math.floor((cy - h / 2) / ch) - 1, 0), rows)
+    r1 = min(max(math.floor((cy + h / 2) / ch) + 2, r0), rows)
+    return c0, c1, r0, r1
+
+
 def _occupy_loop(occ, ce, re_, c0, c1, r0, r1, cx, cy, w, h, cell_area):
     """:meth:`PlacementState._add_occupancy`'s update of rows ``r0:r1`` and columns ``c0:c1``."""
     for r in range(r0, r1):
@@ -508,6 +534,25 @@ if numba is not None:   # compiled on first use (cached on disk beside this file
     _extend_boxes_compiled = numba.njit(cache=True)(_extend_boxes_loop)
     _block_compiled = numba.njit(cache=True)(_block_loop)
     _occupy_compiled = numba.njit(cache=True)(_occupy_loop)
+    _covered_range_compiled = numba.njit(cache=True)(_covered_range)
+
+    @numba.njit(cache=True)
+    def _place_compiled(xmin, xmax, ymin, ymax, nets, dxmin, dxmax, dymin, dymax, cx, cy, w, h,
+                        occ, ce, re_, cw, ch, blocked, row_y, col_x, bw, bh, eps, grow_blocked):
+        """One macro placed: net boxes extended (span increase per net returned), occupancy
+        added, and ``blocked`` (for a next macro of size ``bw x bh``) grown when asked."""
+        grown = _extend_boxes_compiled(xmin, xmax, ymin, ymax, nets, dxmin, dxmax, dymin, dymax,
+                                       cx, cy)
+        rows, cols = occ.shape
+        c0, c1, r0, r1 = _covered_range_compiled(cx, cy, w, h, cw, ch, cols, rows)
+        if c1 > c0 and r1 > r0:
+            _occupy_compiled(occ, ce, re_, c0, c1, r0, r1, cx, cy, w, h, cw * ch)
+        if grow_blocked:
+            _block_compiled(blocked, row_y, col_x, bw, bh, cx, cy, w, h, eps)
+        return grown
+
+
+_NO_CELLS = np.zeros((0, 0), bool)   # the blocked-cells argument when there is none to grow
 
 
 def _span(xmin: np.ndarray, xmax: np.ndarray, ymin: np.ndarray, ymax: np.ndarray) -> np.ndarray:

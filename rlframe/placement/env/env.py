@@ -248,7 +248,7 @@ class MacroPlacementEnv(gym.Env):
 
     # ----- observation and info -------------------------------------------------------------
     def _obs(self) -> Dict[str, np.ndarray]:
-        obs = {"action_mask": self.state.mask().astype(np.int8)}
+        obs = {"action_mask": self.state.mask().view(np.int8).copy()}   # bool -> 0/1 bytes
         for v in self._views:
             obs.update(v.build(self.state))
         return obs
@@ -260,7 +260,7 @@ class MacroPlacementEnv(gym.Env):
             info.update(self._final)
         info.update(placed=int(st.k), placed_hpwl=float(st.placed_hpwl), dead_end=bool(dead_end),
                     infeasible_action=bool(infeasible),
-                    action_mask=st.mask().astype(np.int8))
+                    action_mask=st.mask().view(np.int8).copy())
         return info
 
     def _macro_name(self) -> str:

@@ -32,6 +32,11 @@ import numpy as np
 from rlframe.placement.formats.netlist import HARD_MACRO, PORT, SOFT_MACRO, STDCELL
 from rlframe.placement.state import PlacementProblem, PlacementState
 
+try:
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    numba = None
+
 IMAGE_CHANNELS = ("position_mask", "wire_mask", "canvas")
 NODE_FEATURES = ("x", "y", "width", "height", "is_hard", "is_soft", "is_port", "is_placed",
                  "is_current")
@@ -45,16 +50,38 @@ class ImageObservation:
         g = problem.grid
         self.shape = (len(IMAGE_CHANNELS), g.rows, g.cols)
         self.canvas_area = g.width * g.height
+        #: build the planes with the compiled loop (bit-identical to the numpy code, tested);
+        #: False: numpy only
+        self.compiled = numba is not None
+        self._cell_w, self._cell_h = g.cell_width, g.cell_height
+        # the macro descriptor's first three entries for k = 0 .. n_macros (last: all placed);
+        # the fourth (covered area) is filled in per step
+        n = problem.n_macros
+        rows = np.zeros((n + 1, 4))
+        rows[:n, 0] = problem.macro_w / g.width
+        rows[:n, 1] = problem.macro_h / g.height
+        rows[:, 2] = np.arange(n + 1) / max(n, 1)
+        self._macro_rows = np.clip(rows, 0.0, 1.0).astype(np.float32)
 
     def spaces(self) -> Dict[str, gym.Space]:
         return {"image": gym.spaces.Box(0.0, 1.0, self.shape, np.float32),
                 "macro": gym.spaces.Box(0.0, 1.0, (4,), np.float32)}
 
     def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
-        p = self.p
-        g = p.grid
-        img = np.empty(self.shape, np.float32)
-        mask = state.mask().reshape(g.rows, g.cols)
+        img = np.empty(self.shape, np.float32)     # fresh every step: callers may keep observations
+        if self.compiled:
+            _image_planes_compiled(state.mask(), state.wire_mask(), state.occupancy, img)
+        else:
+            self._planes_numpy(state, img)
+        macro = self._macro_rows[state.k].copy()
+        covered = float(state.occupancy.sum()) * self._cell_w * self._cell_h / self.canvas_area
+        macro[3] = min(max(covered, 0.0), 1.0)
+        return {"image": img, "macro": macro}
+
+    @staticmethod
+    def _planes_numpy(state: PlacementState, img: np.ndarray) -> None:
+        """The three planes with numpy (what :func:`_image_planes_loop` computes in one pass)."""
+        mask = state.mask().reshape(img.shape[1:])
         img[0] = mask
         wire = state.wire_mask()
         if mask.any():
@@ -65,14 +92,36 @@ class ImageObservation:
         else:
             img[1] = 1.0
         np.clip(state.occupancy, 0.0, 1.0, out=img[2])
-        macro = np.zeros(4, np.float32)
-        if not state.done:
-            macro[0] = p.macro_w[state.k] / g.width
-            macro[1] = p.macro_h[state.k] / g.height
-        macro[2] = state.k / max(p.n_macros, 1)
-        macro[3] = float(state.occupancy.sum()) * g.cell_width * g.cell_height / self.canvas_area
-        np.clip(macro, 0.0, 1.0, out=macro)
-        return {"image": img, "macro": macro}
+
+
+def _image_planes_loop(mask, wire, occ, img):
+    """:meth:`ImageObservation._planes_numpy` as loops: the same float64 operations per cell, each
+    rounded once to float32, so the planes are bit-identical (tested in
+    tests/placement/env/test_observations.py)."""
+    rows, cols = wire.shape
+    lo, hi, any_ok = 0.0, 0.0, False
+    for r in range(rows):
+        for c in range(cols):
+            if mask[r * cols + c]:
+                v = wire[r, c]
+                if not any_ok:
+                    lo, hi, any_ok = v, v, True
+                else:
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+    span = hi - lo
+    for r in range(rows):
+        for c in range(cols):
+            ok = mask[r * cols + c]
+            img[0, r, c] = 1.0 if ok else 0.0
+            if ok:
+                img[1, r, c] = (wire[r, c] - lo) / span if hi > lo else 0.0
+            else:
+                img[1, r, c] = 1.0
+            img[2, r, c] = min(max(occ[r, c], 0.0), 1.0)
+
+
+_image_planes_compiled = numba.njit(cache=True)(_image_planes_loop) if numba is not None else None
 
 
 class GraphObservation:
