@@ -33,11 +33,8 @@ from rlframe.samplers.serial import SerialSampler
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):  # tests/conftest.py
     yield
-    torch.set_num_threads(threads)
 
 
 def _sampler(env_id="CartPole-v1", T=16, B=4):

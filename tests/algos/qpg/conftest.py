@@ -5,7 +5,6 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 
 class ReachEnv(gym.Env):
@@ -31,8 +30,5 @@ if "RlframeTest/Reach-v0" not in gym.registry:
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_torch_thread(one_torch_thread):  # tests/conftest.py
     yield
-    torch.set_num_threads(before)

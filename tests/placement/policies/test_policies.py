@@ -84,15 +84,6 @@ def test_named_errors():
         torch.tensor([2])))[0].shape == (20,)
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Tiny per-step forwards: torch's default thread pool on a shared machine only costs time."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("name,reward", [("cnn", "mix"), ("gnn", "hpwl")])
 def test_a_few_ppo_iterations_on_macro_tiles(name, reward, one_torch_thread):
     env_kwargs = dict(id=ENV_ID, design="macro_tiles_10x10", observation=OBSERVATION[name], reward=reward)
