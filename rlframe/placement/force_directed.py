@@ -264,7 +264,7 @@ class ForceDirectedPlacer:
                         k is not None, k if k is not None else np.zeros(0), self._e_s, self._e_t,
                         b.sdx, b.sdy, b.tdx, b.tdy,
                         strength is not None, float(strength or 0.0), self._macro_body, self._macros,
-                        self._macro_slot, b.mw, b.mh, self.min_dist)
+                        self._macro_slot, b.mw, b.mh, self.min_dist, _own_hypot_matches())
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
 
     # ----- one stage: the numpy loop (the reference the compiled one must equal) --------------------
@@ -337,9 +337,91 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 # ----- the compiled stage ------------------------------------------------------------------------
+_HYPOT_LARGE, _HYPOT_TINY, _HYPOT_EPS = 2.0 ** 511, 2.0 ** -511, 2.0 ** -54   # glibc's e_hypot.c
+
+
+def _hypot(x: float, y: float) -> float:
+    """``hypot(x, y)`` as the GNU C library (2.35 and later, x86-64 build without FMA) computes it:
+    Borges' corrected ``sqrt(x^2 + y^2)`` ("An Improved Algorithm for hypot(a,b)", 2019) for the
+    common range, the library itself elsewhere; every operation as glibc's ``e_hypot.c`` orders it.
+    Used in the compiled loop only where :func:`_own_hypot_matches` says it equals ``np.hypot`` here."""
+    ax, ay = abs(x), abs(y)
+    if ax < ay:
+        ax, ay = ay, ax
+    if not (ax <= _HYPOT_LARGE and ay >= _HYPOT_TINY):     # huge, tiny, inf or nan: the library's scaling
+        return math.hypot(x, y)
+    if ay <= ax * _HYPOT_EPS:
+        return ax + ay
+    h = math.sqrt(ax * ax + ay * ay)
+    if h <= 2.0 * ay:
+        delta = h - ay
+        t1 = ax * (2.0 * delta - ax)
+        t2 = (delta - 2.0 * (ax - ay)) * delta
+    else:
+        delta = h - ax
+        t1 = 2.0 * delta * (ax - 2.0 * ay)
+        t2 = (4.0 * delta - ay) * ay + delta * delta
+    return h - (t1 + t2) / (2.0 * h)
+
+
+def _hypot_common(x: float, y: float) -> Tuple[float, bool]:
+    """:func:`_hypot` without branches for its common range, and whether the input was outside it."""
+    ax, ay = abs(x), abs(y)
+    big = max(ax, ay)
+    small = min(ax, ay)
+    # outside: inf, nan, huge, or tiny but not zero (a zero side takes the ``big + small`` branch)
+    odd = not ((ax <= _HYPOT_LARGE) & (ay <= _HYPOT_LARGE) & ((small >= _HYPOT_TINY) | (small == 0.0)))
+    h = math.sqrt(big * big + small * small)
+    near = h <= 2.0 * small
+    delta = h - (small if near else big)
+    t1 = big * (2.0 * delta - big) if near else 2.0 * delta * (big - 2.0 * small)
+    t2 = (delta - 2.0 * (big - small)) * delta if near else (4.0 * delta - small) * small + delta * delta
+    h = h - (t1 + t2) / (2.0 * h)
+    return (big + small if small <= big * _HYPOT_EPS else h), odd
+
+
+def _grown(h_lo, h_hi, h_dx, h_dy, keep, need):
+    """The pair buffers of the compiled stage with room for ``need`` entries (the first ``keep`` kept)."""
+    size = max(need, 2 * len(h_lo))
+    lo, hi, dx, dy = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
+    lo[:keep], hi[:keep], dx[:keep], dy[:keep] = h_lo[:keep], h_hi[:keep], h_dx[:keep], h_dy[:keep]
+    return lo, hi, dx, dy
+
+
+_OWN_HYPOT_OK: Optional[bool] = None
+
+
+def _own_hypot_matches() -> bool:
+    """Whether :func:`_hypot` compiled equals ``np.hypot`` (the numpy loop's) on this machine, checked
+    once per process on 200k pairs (FD repulsion's range: near-equal, integer-grid and widely spread
+    magnitudes, signs, zeros)."""
+    global _OWN_HYPOT_OK
+    if _OWN_HYPOT_OK is None:
+        rng = np.random.default_rng(12345)
+        n = 50_000
+        a = rng.uniform(-1e3, 1e3, n)
+        x = np.concatenate((a, rng.integers(-200, 200, n) * 0.25, rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-8, 8, n),
+                            [0.0, -0.0, 3.0, 1e-300, 1e300]))
+        y = np.concatenate((a * rng.uniform(0.999, 1.001, n), rng.integers(-200, 200, n) * 0.25,
+                            rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-8, 8, n), [0.0, 5.0, -4.0, 1e-300, 1.0]))
+        x, y = np.concatenate((x, rng.uniform(-50, 50, n))), np.concatenate((y, rng.uniform(-50, 50, n)))
+        _OWN_HYPOT_OK = bool(np.array_equal(_hypot_many(x, y), np.hypot(x, y)))
+    return _OWN_HYPOT_OK
+
+
+def _hypot_many(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Element-wise hypot the way the compiled stage takes it (:func:`_hypot_common`, :func:`_hypot`
+    outside its range)."""
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        u, odd = _hypot_common(x[i], y[i])
+        out[i] = _hypot(x[i], y[i]) if odd else u
+    return out
+
+
 def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
            attract, k, e_s, e_t, sdx, sdy, tdx, tdy,
-           repel, strength, mac, nid, slot, mw, mh, md):
+           repel, strength, mac, nid, slot, mw, mh, md, own_hypot):
     """``n_steps`` steps of one stage on the body positions ``bx, by`` (movable bodies first, then
     the fixed ones the springs and the overlap test read): :meth:`ForceDirectedPlacer._steps_numpy` as
     loops, every floating-point operation as numpy does it and every sum in numpy's order.
@@ -350,7 +432,11 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
       position in ``macros`` (a stable sort; here an insertion sort of the previous step's order,
       which is nearly sorted already), each with the later macros whose left edge is left of its
       right edge -- and their forces are summed per side the same way; sums into the discarded
-      "not movable" slot ``m`` are skipped.
+      "not movable" slot ``m`` are skipped. A macro's candidates are first filtered on the vertical
+      overlap test without branches (about one in ten passes, so a branch per candidate mostly
+      mispredicts), then the survivors take the rest of the tests in the same order;
+    * ``own_hypot``: :func:`_hypot` instead of the C library's ``hypot`` (the same value where
+      :func:`_own_hypot_matches` found them equal; a call saved per overlapping pair).
     """
     n = len(mac)
     fx = np.zeros(m + 1)
@@ -368,6 +454,12 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     sh = np.empty(n)
     ss = np.empty(n, np.int64)
     sn = np.empty(n, np.int64)
+    cand = np.empty(n, np.int64)   # one macro's candidates that pass the vertical test
+    h_lo = np.empty(16 * n, np.int64)  # the overlapping pairs of a step (grown when needed)
+    h_hi = np.empty(16 * n, np.int64)
+    h_dx = np.empty(16 * n)
+    h_dy = np.empty(16 * n)
+    h_d = np.empty(16 * n)
     for _ in range(n_steps):
         fx[:] = 0.0
         fy[:] = 0.0
@@ -421,40 +513,60 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 sh[p] = mh[i]
                 ss[p] = slot[i]
                 sn[p] = nid[i]
+            # the overlapping pairs, in sweep order: (lower-index side's slot, other slot, dx, dy)
+            nh = 0
+            for p in range(n):
+                right = sx[p] + sw[p] / 2
+                xp, yp, wp, hp, sp, idp = sx[p], sy[p], sw[p], sh[p], ss[p], sn[p]
+                nc = 0
+                r = p + 1
+                while r < n and sl[r] < right:
+                    cand[nc] = r            # kept (nc moves on) only if the vertical test passes
+                    nc += abs(yp - sy[r]) < (hp + sh[r]) / 2 - md
+                    r += 1
+                if nh + nc > len(h_lo):
+                    h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + nc)
+                for q in range(nc):
+                    r = cand[q]
+                    dx = xp - sx[r]
+                    dy = yp - sy[r]
+                    sr = ss[r]
+                    flip = idp > sn[r]      # src = the lower node index (TILOS' convention)
+                    h_lo[nh] = sr if flip else sp
+                    h_hi[nh] = sp if flip else sr
+                    h_dx[nh] = -dx if flip else dx
+                    h_dy[nh] = -dy if flip else dy
+                    nh += (abs(dx) < (wp + sw[r]) / 2 - md) & ((sp != m) | (sr != m))
+            if len(h_d) < len(h_lo):
+                h_d = np.empty(len(h_lo))
+            # unit vectors: no data-dependent branch, so the loop runs on vector lanes
+            if own_hypot:
+                odd = False
+                for h in range(nh):
+                    u, odd_h = _hypot_common(h_dx[h], h_dy[h])
+                    h_d[h] = u
+                    odd |= odd_h
+                if odd:
+                    for h in range(nh):
+                        h_d[h] = _hypot(h_dx[h], h_dy[h])
+            else:
+                for h in range(nh):
+                    h_d[h] = math.hypot(h_dx[h], h_dy[h])
             ax[:] = 0.0
             ay[:] = 0.0
             cx_[:] = 0.0
             cy_[:] = 0.0
-            for p in range(n):
-                right = sx[p] + sw[p] / 2
-                for r in range(p + 1, n):
-                    if not sl[r] < right:
-                        break
-                    dy = sy[p] - sy[r]
-                    if not abs(dy) < (sh[p] + sh[r]) / 2 - md:
-                        continue
-                    dx = sx[p] - sx[r]
-                    if not abs(dx) < (sw[p] + sw[r]) / 2 - md:
-                        continue
-                    lo, hi = ss[p], ss[r]
-                    if lo == m and hi == m:
-                        continue
-                    if sn[p] > sn[r]:
-                        lo, hi = hi, lo
-                        dx, dy = -dx, -dy
-                    d = math.hypot(dx, dy)
-                    if d == 0:
-                        ux = -1.0
-                        uy = -1.0
-                    else:
-                        ux = dx / d
-                        uy = dy / d
-                    if lo < m:
-                        ax[lo] += strength * ux
-                        ay[lo] += strength * uy
-                    if hi < m:
-                        cx_[hi] += strength * ux
-                        cy_[hi] += strength * uy
+            for h in range(nh):
+                d = h_d[h]
+                ux = -1.0 if d == 0 else h_dx[h] / d
+                uy = -1.0 if d == 0 else h_dy[h] / d
+                lo, hi = h_lo[h], h_hi[h]
+                if lo < m:
+                    ax[lo] += strength * ux
+                    ay[lo] += strength * uy
+                if hi < m:
+                    cx_[hi] += strength * ux
+                    cy_[hi] += strength * uy
             for i in range(m):
                 fx[i] += ax[i] - cx_[i]
                 fy[i] += ay[i] - cy_[i]
@@ -474,7 +586,13 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
 
 
 if numba is not None:   # compiled on first use (cached on disk beside this file)
-    _stage = numba.njit(cache=True, nogil=True)(_stage)
+    _hypot = numba.njit(inline="always")(_hypot)
+    _hypot_common = numba.njit(inline="always")(_hypot_common)
+    _grown = numba.njit(cache=True)(_grown)
+    # numpy's error model: a division by zero gives inf / nan instead of a check per division (the loop
+    # never uses such a value: every division is guarded), so the pair loop can use vector lanes
+    _stage = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage)
+    _hypot_many = numba.njit(cache=True, error_model="numpy")(_hypot_many)
 
 
 def force_directed_placement(netlist: Netlist, x: np.ndarray, y: np.ndarray,

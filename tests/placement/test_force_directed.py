@@ -188,3 +188,26 @@ def test_backend_choice():
     b = ForceDirectedPlacer(nl, (pc.grid.width, pc.grid.height)).run(pc.x, pc.y, pc.orientation)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+@needs_numba
+def test_own_hypot_equals_the_library_one_and_the_loop_runs_without_it(ariane, monkeypatch):
+    """The compiled loop's inlined hypot is bit-equal to ``np.hypot`` here (checked at run time too);
+    with the library's hypot instead (what a machine where the check fails runs) the result is the same."""
+    import rlframe.placement.force_directed as fdm
+    rng = np.random.default_rng(7)
+    x = np.concatenate((rng.uniform(-900, 900, 200_000), [0.0, -0.0, 0.0, 1e-320, 1e308, np.inf, np.nan]))
+    y = np.concatenate((rng.uniform(-900, 900, 200_000), [0.0, 2.0, -0.0, 3.0, 1e308, 1.0, 1.0]))
+    np.testing.assert_array_equal(fdm._hypot_many(x, y), np.hypot(x, y))
+    assert fdm._own_hypot_matches()
+    nl, pc = ariane
+    W, H = pc.grid.width, pc.grid.height
+    x0, y0 = _fd_cases(pc)["random1"]
+    sch = FDSchedule((30, 30, 30), 1.0, (1.0, 1.0, 1.0), (100.0, 1e-3, 1e-5), (0.0, 1e6, 1e7))
+    own = ForceDirectedPlacer(nl, (W, H), backend="numba").run(x0, y0, pc.orientation, sch)
+    monkeypatch.setattr(fdm, "_OWN_HYPOT_OK", False)
+    lib = ForceDirectedPlacer(nl, (W, H), backend="numba").run(x0, y0, pc.orientation, sch)
+    ref = ForceDirectedPlacer(nl, (W, H), backend="numpy").run(x0, y0, pc.orientation, sch)
+    for a, b, c in zip(own, lib, ref):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
