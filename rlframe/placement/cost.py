@@ -706,114 +706,130 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
     then the same row / column running sums, so the maps are bit-identical."""
     n_nets = len(net_ptr) - 1
     n_ent = len(net_nodes)
-    # distinct gcells of every net, sorted by (col, row): a net's entries sorted in place
-    cells = np.empty(n_ent, np.int64)
-    cr = np.empty(n_ent, np.int64)      # the row and column of each distinct gcell (no divisions later)
-    cc = np.empty(n_ent, np.int64)
-    u_ptr = np.zeros(n_nets + 1, np.int64)
-    drv = np.empty(n_nets, np.int64)
-    drv_r = np.empty(n_nets, np.int64)
-    drv_c = np.empty(n_nets, np.int64)
-    # the gcell of every entry first (a loop without branches on data: it vectorises)
-    ent_r = np.empty(n_ent, np.int64)
-    ent_c = np.empty(n_ent, np.int64)
+    # the gcell key (col * R + row) of every entry first (a loop without branches on data: it vectorises)
+    ent_key = np.empty(n_ent, np.int64)
     for e in range(n_ent):
         node = net_nodes[e]
         r = y[node] / cell_h
         c = x[node] / cell_w
         r = r if r >= 0.0 else 0.0      # fmax(r, 0): NaN -> 0
         c = c if c >= 0.0 else 0.0
-        ent_r[e] = np.int64(min(r, R - 1.0))
-        ent_c[e] = np.int64(min(c, C - 1.0))
-    n_u = 0
+        ent_key[e] = np.int64(min(c, C - 1.0)) * R + np.int64(min(r, R - 1.0))
+    row_of = np.empty(R * C, np.int64)
+    col_of = np.empty(R * C, np.int64)
+    for key in range(R * C):
+        col_of[key] = key // R
+        row_of[key] = key - (key // R) * R
+    # distinct gcells of every net, sorted by (col, row), in the net's own entry slots
+    # (cells[net_ptr[k]:net_ptr[k] + n_cells[k]]), so nets of two entries -- half of them, a branch
+    # that cannot be predicted -- go first, in a loop of their own
+    cells = np.empty(n_ent, np.int64)
+    n_cells = np.empty(n_nets, np.int64)
     for k in range(n_nets):
         a, b = net_ptr[k], net_ptr[k + 1]
-        start = n_u
+        if b - a != 2:
+            continue
+        k0, k1 = ent_key[a], ent_key[a + 1]
+        cells[a] = min(k0, k1)
+        cells[a + 1] = max(k0, k1)
+        n_cells[k] = 1 + (k0 != k1)
+    for k in range(n_nets):
+        a, b = net_ptr[k], net_ptr[k + 1]
+        if b - a == 2:
+            continue
+        n_u = a
         for e in range(a, b):
-            ri, ci = ent_r[e], ent_c[e]
-            key = ci * R + ri
-            if e == a:
-                drv[k] = key
-                drv_r[k] = ri
-                drv_c[k] = ci
+            key = ent_key[e]
             j = n_u                 # insertion into the sorted distinct keys of this net
-            dup = False
-            while j > start and cells[j - 1] >= key:
-                if cells[j - 1] == key:
-                    dup = True
-                    break
+            while j > a and cells[j - 1] > key:
                 j -= 1
-            if dup:
+            if j > a and cells[j - 1] == key:
                 continue
             for q in range(n_u, j, -1):
                 cells[q] = cells[q - 1]
-                cr[q] = cr[q - 1]
-                cc[q] = cc[q - 1]
             cells[j] = key
-            cr[j] = ri
-            cc[j] = ci
             n_u += 1
-        u_ptr[k + 1] = n_u
+        n_cells[k] = n_u - a
+    # nets of exactly 3 gcells (their own rules below) and the others, each in net order
+    three = np.empty(n_nets, np.int64)
+    other = np.empty(n_nets, np.int64)
+    n3 = 0
+    n_other = 0
+    for k in range(n_nets):
+        is3 = n_cells[k] == 3
+        three[n3] = k
+        other[n_other] = k
+        n3 += is3
+        n_other += not is3
     hp = np.zeros(R * (C + 1))      # bincount of the segment starts, and of the ends
     hm = np.zeros(R * (C + 1))
     vp = np.zeros((R + 1) * C)
     vm = np.zeros((R + 1) * C)
     # nets of 2 or more than 3 gcells: the driver's gcell to every other gcell
-    for k in range(n_nets):
-        a, b = u_ptr[k], u_ptr[k + 1]
-        if b - a == 3:
-            continue
+    for q0 in range(n_other):
+        k = other[q0]
+        a = net_ptr[k]
         w = route_w[k]
-        sc, sr = drv_c[k], drv_r[k]
-        for q in range(a, b):
-            if cells[q] == drv[k]:
+        dk = ent_key[a]
+        sc, sr = col_of[dk], row_of[dk]
+        for q in range(a, a + n_cells[k]):
+            key = cells[q]
+            if key == dk:
                 continue
-            c2, r2 = cc[q], cr[q]
+            c2, r2 = col_of[key], row_of[key]
             hp[sr * (C + 1) + min(sc, c2)] += w
             hm[sr * (C + 1) + max(sc, c2)] += w
             vp[min(sr, r2) * C + c2] += w
             vm[max(sr, r2) * C + c2] += w
-    # nets of exactly 3 gcells: _three_pin's cases, one pass per segment group in its order
-    three = np.empty(n_nets, np.int64)
-    n3 = 0
-    for k in range(n_nets):
-        if u_ptr[k + 1] - u_ptr[k] == 3:
-            three[n3] = k
-            n3 += 1
+    # nets of exactly 3 gcells: _three_pin's cases (found once), one pass per segment group in its order
+    case = np.empty(n3, np.int64)   # 1: sk1, 2: sk2, 3: sk3, 4: T
+    g3 = np.empty((n3, 6), np.int64)  # x1 y1 x2 y2 x3 y3, or for a T the gcells re-sorted by (row, col)
+    for q in range(n3):
+        a = net_ptr[three[q]]
+        x1, y1 = col_of[cells[a]], row_of[cells[a]]
+        x2, y2 = col_of[cells[a + 1]], row_of[cells[a + 1]]
+        x3, y3 = col_of[cells[a + 2]], row_of[cells[a + 2]]
+        sk1 = x1 < x2 and x2 < x3 and min(y1, y3) < y2 and max(y1, y3) > y2
+        sk2 = not sk1 and x2 == x3 and x1 < x2 and y1 < min(y2, y3)
+        sk3 = not sk1 and not sk2 and y2 == y3
+        if sk1 or sk2 or sk3:
+            case[q] = 1 if sk1 else 2 if sk2 else 3
+            g3[q, 0], g3[q, 1], g3[q, 2], g3[q, 3], g3[q, 4], g3[q, 5] = x1, y1, x2, y2, x3, y3
+        else:
+            # T: the gcells re-sorted by (row, col), trunk along the middle row
+            r0, c0, r1, c1, r2, c2 = y1, x1, y2, x2, y3, x3
+            if r1 < r0 or (r1 == r0 and c1 < c0):
+                r0, c0, r1, c1 = r1, c1, r0, c0
+            if r2 < r1 or (r2 == r1 and c2 < c1):
+                r1, c1, r2, c2 = r2, c2, r1, c1
+                if r1 < r0 or (r1 == r0 and c1 < c0):
+                    r0, c0, r1, c1 = r1, c1, r0, c0
+            case[q] = 4
+            g3[q, 0], g3[q, 1], g3[q, 2], g3[q, 3], g3[q, 4], g3[q, 5] = r0, c0, r1, c1, r2, c2
     for group in range(7):
         for q in range(n3):
-            k = three[q]
-            a = u_ptr[k]
-            w = route_w[k]
-            x1, y1 = cc[a], cr[a]
-            x2, y2 = cc[a + 1], cr[a + 1]
-            x3, y3 = cc[a + 2], cr[a + 2]
-            sk1 = x1 < x2 and x2 < x3 and min(y1, y3) < y2 and max(y1, y3) > y2
-            sk2 = not sk1 and x2 == x3 and x1 < x2 and y1 < min(y2, y3)
-            sk3 = not sk1 and not sk2 and y2 == y3
-            if group == 0 and (sk1 or sk2 or sk3):      # H (y1; x1..x2)
+            cs = case[q]
+            w = route_w[three[q]]
+            if group == 0 and cs <= 3:                  # H (y1; x1..x2)
+                x1, y1, x2 = g3[q, 0], g3[q, 1], g3[q, 2]
                 hp[y1 * (C + 1) + x1] += w
                 hm[y1 * (C + 1) + x2] += w
-            elif group == 1 and (sk1 or sk3):           # H (y2; x2..x3), V (x2; y1..y2)
+            elif group == 1 and (cs == 1 or cs == 3):   # H (y2; x2..x3), V (x2; y1..y2)
+                y1, x2, y2, x3 = g3[q, 1], g3[q, 2], g3[q, 3], g3[q, 4]
                 hp[y2 * (C + 1) + x2] += w
                 hm[y2 * (C + 1) + x3] += w
                 vp[min(y1, y2) * C + x2] += w
                 vm[max(y1, y2) * C + x2] += w
-            elif group == 2 and sk1:                    # V (x3; y2..y3)
+            elif group == 2 and cs == 1:                # V (x3; y2..y3)
+                y2, x3, y3 = g3[q, 3], g3[q, 4], g3[q, 5]
                 vp[min(y2, y3) * C + x3] += w
                 vm[max(y2, y3) * C + x3] += w
-            elif group == 3 and sk2:                    # V (x2; y1..max(y2, y3))
+            elif group == 3 and cs == 2:                # V (x2; y1..max(y2, y3))
+                y1, x2, y2, y3 = g3[q, 1], g3[q, 2], g3[q, 3], g3[q, 5]
                 vp[y1 * C + x2] += w
                 vm[max(y2, y3) * C + x2] += w
-            elif group >= 4 and not (sk1 or sk2 or sk3):
-                # T: the gcells re-sorted by (row, col), trunk along the middle row
-                r0, c0, r1, c1, r2, c2 = y1, x1, y2, x2, y3, x3
-                if r1 < r0 or (r1 == r0 and c1 < c0):
-                    r0, c0, r1, c1 = r1, c1, r0, c0
-                if r2 < r1 or (r2 == r1 and c2 < c1):
-                    r1, c1, r2, c2 = r2, c2, r1, c1
-                    if r1 < r0 or (r1 == r0 and c1 < c0):
-                        r0, c0, r1, c1 = r1, c1, r0, c0
+            elif group >= 4 and cs == 4:
+                r0, c0, r1, c1, r2, c2 = g3[q, 0], g3[q, 1], g3[q, 2], g3[q, 3], g3[q, 4], g3[q, 5]
                 if group == 4:
                     hp[r1 * (C + 1) + min(c0, min(c1, c2))] += w
                     hm[r1 * (C + 1) + max(c0, max(c1, c2))] += w
