@@ -289,6 +289,7 @@ class PlacementCost:
         self._pin_par = nl.pin_parent[self._pins]
         self._pin_parents = np.unique(self._pin_par)
         self._pin_offsets_key: Optional[bytes] = None
+        self._sizes_key: Optional[bytes] = None
         #: route all nets with the compiled loop (:func:`_route_all`; bit-identical to the numpy path,
         #: tested); False: numpy only
         self.compiled = numba is not None
@@ -332,13 +333,20 @@ class PlacementCost:
                                        self.orientation, pins)
                 self._pin_offsets, self._pin_offsets_key = (px, py), key
             par = self._pin_par
-            self.x[pins] = self.x[par] + self._pin_offsets[0]
-            self.y[pins] = self.y[par] + self._pin_offsets[1]
+            if self.compiled:
+                _pins_follow_compiled(self.x, self.y, pins, par, *self._pin_offsets)
+            else:
+                self.x[pins] = self.x[par] + self._pin_offsets[0]
+                self.y[pins] = self.y[par] + self._pin_offsets[1]
         self._recompute_all()
 
     def _recompute_all(self) -> None:
         self._node_maps: Dict[int, tuple] = {}   # node -> (occupancy, macro routing) at its place
-        self._net_hpwl = self._all_nets.hpwl(self.x, self.y) * self._net_w
+        if self.compiled:
+            nl = self.netlist
+            self._net_hpwl = _net_hpwl_compiled(self.x, self.y, nl.net_ptr, nl.net_nodes, self._net_w)
+        else:
+            self._net_hpwl = self._all_nets.hpwl(self.x, self.y) * self._net_w
         self._occ = self._occupancy(self._macros)
         self._h_net, self._v_net = self._route(None)
         self._h_mac, self._v_mac = self._macro_routing(self._hard)
@@ -430,23 +438,35 @@ class PlacementCost:
         return self.hpwl() / ((self.grid.width + self.grid.height) * self._net_w_sum)
 
     # ----- density --------------------------------------------------------------------------
-    def _overlap_1d(self, nodes: np.ndarray):
-        """Per-node overlap lengths with every column (x) and row (y), and the rectangles."""
-        w, h = oriented_size(self.netlist, self.orientation, nodes)
+    def _sizes(self, nodes: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """:func:`oriented_size` of ``nodes`` (every node's cached while the orientations stay)."""
+        key = self.orientation.tobytes()
+        if key != self._sizes_key:
+            self._sizes_all, self._sizes_key = oriented_size(self.netlist, self.orientation), key
+        return self._sizes_all[0][nodes], self._sizes_all[1][nodes]
+
+    def _overlap_1d(self, nodes: np.ndarray, positive: bool = False):
+        """Per-node overlap lengths with every column (x) and row (y), and the rectangles;
+        ``positive``: lengths that are not finite and positive set to 0."""
+        w, h = self._sizes(nodes)
+        ce, re_ = self.grid.col_edges(), self.grid.row_edges()
+        if self.compiled:
+            ox, oy = _cell_overlaps_compiled(self.x, self.y, nodes, w, h, ce, re_, positive)
+            return ox, oy, None
         x0, x1 = self.x[nodes] - w / 2, self.x[nodes] + w / 2
         y0, y1 = self.y[nodes] - h / 2, self.y[nodes] + h / 2
-        ce, re_ = self.grid.col_edges(), self.grid.row_edges()
         ox = np.minimum(x1[:, None], ce[None, 1:]) - np.maximum(x0[:, None], ce[None, :-1])
         oy = np.minimum(y1[:, None], re_[None, 1:]) - np.maximum(y0[:, None], re_[None, :-1])
+        if positive:
+            ox = np.where((ox > 0) & np.isfinite(ox), ox, 0.0)
+            oy = np.where((oy > 0) & np.isfinite(oy), oy, 0.0)
         return ox, oy, (x0, x1, y0, y1)
 
     def _occupancy(self, nodes: np.ndarray) -> np.ndarray:
         """Covered area per cell, ``(rows, cols)``."""
         if len(nodes) == 0:
             return np.zeros((self.grid.rows, self.grid.cols))
-        ox, oy, _ = self._overlap_1d(nodes)
-        ox = np.where((ox > 0) & np.isfinite(ox), ox, 0.0)
-        oy = np.where((oy > 0) & np.isfinite(oy), oy, 0.0)
+        ox, oy, _ = self._overlap_1d(nodes, positive=True)
         return oy.T @ ox
 
     def density_grid(self) -> np.ndarray:
@@ -586,7 +606,10 @@ class PlacementCost:
         if len(nodes) == 0:
             return np.zeros((R, C)), np.zeros((R, C))
         gw, gh = g.cell_width, g.cell_height
-        ox, oy, (x0, x1, y0, y1) = self._overlap_1d(nodes)
+        ox, oy, _ = self._overlap_1d(nodes)
+        w, h = self._sizes(nodes)
+        x0, x1 = self.x[nodes] - w / 2, self.x[nodes] + w / 2
+        y0, y1 = self.y[nodes] - h / 2, self.y[nodes] + h / 2
         xpos, ypos = ox > 0, oy > 0
         xd, yd = np.where(xpos, ox, 0.0), np.where(ypos, oy, 0.0)
         bl_r, ur_r = np.floor(y0 / gh).astype(np.int64), np.floor(y1 / gh).astype(np.int64)
@@ -650,7 +673,7 @@ class PlacementCost:
         nodes = self._hard if nodes is None else np.asarray(nodes)
         if len(nodes) < 2:
             return 0.0
-        w, h = oriented_size(self.netlist, self.orientation, nodes)
+        w, h = self._sizes(nodes)
         x, y = self.x[nodes], self.y[nodes]
         dx = np.minimum(x[:, None] + w[:, None] / 2, x + w / 2) - np.maximum(
             x[:, None] - w[:, None] / 2, x - w / 2)
@@ -855,3 +878,71 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
 
 
 _route_all_compiled = numba.njit(cache=True, nogil=True)(_route_all) if numba is not None else None
+
+
+# ----- the rest of a full evaluation as loops (each equal to the numpy expression it replaces) -------
+def _pins_follow(x, y, pins, parent, off_x, off_y):
+    """``x[pins] = x[parent] + off_x`` (and ``y``): parents are macros, never pins."""
+    for i in range(len(pins)):
+        x[pins[i]] = x[parent[i]] + off_x[i]
+        y[pins[i]] = y[parent[i]] + off_y[i]
+
+
+def _net_hpwl(x, y, net_ptr, net_nodes, net_w):
+    """``_NetBuckets.hpwl(x, y) * net_w``: per net ``((max x - min x) + max y) - min y`` (max and min
+    take a nan along, as numpy's do), times its weight."""
+    n = len(net_ptr) - 1
+    out = np.empty(n)
+    for k in range(n):
+        a, b = net_ptr[k], net_ptr[k + 1]
+        if a == b:
+            out[k] = 0.0 * net_w[k]
+            continue
+        x_hi = x_lo = x[net_nodes[a]]
+        y_hi = y_lo = y[net_nodes[a]]
+        for e in range(a + 1, b):
+            u, v = x[net_nodes[e]], y[net_nodes[e]]
+            if u > x_hi or u != u:
+                x_hi = u if x_hi == x_hi else x_hi
+            if u < x_lo or u != u:
+                x_lo = u if x_lo == x_lo else x_lo
+            if v > y_hi or v != v:
+                y_hi = v if y_hi == y_hi else y_hi
+            if v < y_lo or v != v:
+                y_lo = v if y_lo == y_lo else y_lo
+        span = x_hi - x_lo
+        span += y_hi
+        span -= y_lo
+        out[k] = span * net_w[k]
+    return out
+
+
+def _cell_overlaps(x, y, nodes, w, h, col_edges, row_edges, positive):
+    """:meth:`PlacementCost._overlap_1d`'s ``ox, oy`` (``np.minimum`` / ``np.maximum`` with their nan
+    propagation; ``positive``: non-positive or non-finite lengths set to 0)."""
+    n = len(nodes)
+    C = len(col_edges) - 1
+    R = len(row_edges) - 1
+    ox = np.empty((n, C))
+    oy = np.empty((n, R))
+    for i in range(n):
+        xi, yi = x[nodes[i]], y[nodes[i]]
+        x0, x1 = xi - w[i] / 2, xi + w[i] / 2
+        y0, y1 = yi - h[i] / 2, yi + h[i] / 2
+        for c in range(C):
+            hi = x1 if (x1 < col_edges[c + 1] or x1 != x1) else col_edges[c + 1]
+            lo = x0 if (x0 > col_edges[c] or x0 != x0) else col_edges[c]
+            v = hi - lo
+            ox[i, c] = v if (not positive or (v > 0 and v < np.inf)) else 0.0
+        for r in range(R):
+            hi = y1 if (y1 < row_edges[r + 1] or y1 != y1) else row_edges[r + 1]
+            lo = y0 if (y0 > row_edges[r] or y0 != y0) else row_edges[r]
+            v = hi - lo
+            oy[i, r] = v if (not positive or (v > 0 and v < np.inf)) else 0.0
+    return ox, oy
+
+
+if numba is not None:
+    _pins_follow_compiled = numba.njit(cache=True, nogil=True)(_pins_follow)
+    _net_hpwl_compiled = numba.njit(cache=True, nogil=True)(_net_hpwl)
+    _cell_overlaps_compiled = numba.njit(cache=True, nogil=True)(_cell_overlaps)
