@@ -889,8 +889,8 @@ def _pins_follow(x, y, pins, parent, off_x, off_y):
 
 
 def _net_hpwl(x, y, net_ptr, net_nodes, net_w):
-    """``_NetBuckets.hpwl(x, y) * net_w``: per net ``((max x - min x) + max y) - min y`` (max and min
-    take a nan along, as numpy's do), times its weight."""
+    """``_NetBuckets.hpwl(x, y) * net_w``: per net ``((max x - min x) + max y) - min y`` (nan where a
+    coordinate is nan, as numpy's max and min give), times its weight."""
     n = len(net_ptr) - 1
     out = np.empty(n)
     for k in range(n):
@@ -900,16 +900,16 @@ def _net_hpwl(x, y, net_ptr, net_nodes, net_w):
             continue
         x_hi = x_lo = x[net_nodes[a]]
         y_hi = y_lo = y[net_nodes[a]]
+        nan = (x_hi != x_hi) | (y_hi != y_hi)
         for e in range(a + 1, b):
             u, v = x[net_nodes[e]], y[net_nodes[e]]
-            if u > x_hi or u != u:
-                x_hi = u if x_hi == x_hi else x_hi
-            if u < x_lo or u != u:
-                x_lo = u if x_lo == x_lo else x_lo
-            if v > y_hi or v != v:
-                y_hi = v if y_hi == y_hi else y_hi
-            if v < y_lo or v != v:
-                y_lo = v if y_lo == y_lo else y_lo
+            x_hi = u if u > x_hi else x_hi
+            x_lo = u if u < x_lo else x_lo
+            y_hi = v if v > y_hi else y_hi
+            y_lo = v if v < y_lo else y_lo
+            nan |= (u != u) | (v != v)
+        if nan:                     # numpy's max / min take a nan along, and so does the span
+            x_hi = np.nan
         span = x_hi - x_lo
         span += y_hi
         span -= y_lo
