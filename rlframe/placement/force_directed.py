@@ -176,9 +176,11 @@ class ForceDirectedPlacer:
         self._bodies_nodes = np.concatenate((self.movable, others[compact[others] == m]))
         body_of = np.full(nl.n_nodes, -1, np.int64)
         body_of[self._bodies_nodes] = np.arange(len(self._bodies_nodes))
-        self._e_s = body_of[self._s_body].astype(np.int32)
-        self._e_t = body_of[self._t_body].astype(np.int32)
-        self._macro_body = body_of[self._macros]
+        # unsigned: a signed index costs the compiled loop a negative-index check per access
+        self._e_s = body_of[self._s_body].astype(np.uint32)
+        self._e_t = body_of[self._t_body].astype(np.uint32)
+        self._macro_body = body_of[self._macros].astype(np.uint32)
+        self._macro_slot_u = self._macro_slot.astype(np.uint32)
         self._mv_pins = np.flatnonzero(np.isin(nl.pin_parent, self.movable))
         self._bodies: Optional[_Bodies] = None
         self._bodies_key: Optional[bytes] = None
@@ -264,7 +266,7 @@ class ForceDirectedPlacer:
                         k is not None, k if k is not None else np.zeros(0), self._e_s, self._e_t,
                         b.sdx, b.sdy, b.tdx, b.tdy,
                         strength is not None, float(strength or 0.0), self._macro_body, self._macros,
-                        self._macro_slot, b.mw, b.mh, self.min_dist, _own_hypot_matches())
+                        self._macro_slot_u, b.mw, b.mh, self.min_dist, _own_hypot_matches())
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
 
     # ----- one stage: the numpy loop (the reference the compiled one must equal) --------------------
@@ -383,7 +385,7 @@ def _hypot_common(x: float, y: float) -> Tuple[float, bool]:
 def _grown(h_lo, h_hi, h_dx, h_dy, keep, need):
     """The pair buffers of the compiled stage with room for ``need`` entries (the first ``keep`` kept)."""
     size = max(need, 2 * len(h_lo))
-    lo, hi, dx, dy = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
+    lo, hi, dx, dy = np.empty(size, np.uint32), np.empty(size, np.uint32), np.empty(size), np.empty(size)
     lo[:keep], hi[:keep], dx[:keep], dy[:keep] = h_lo[:keep], h_hi[:keep], h_dx[:keep], h_dy[:keep]
     return lo, hi, dx, dy
 
@@ -446,17 +448,18 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     cx_ = np.zeros(m + 1)  # sums over the other side
     cy_ = np.zeros(m + 1)
     lx = np.empty(n)
-    order = np.arange(n)
+    mu = np.uint32(m)      # indices are unsigned (uint32): no negative-index check per access
+    order = np.arange(n).astype(np.uint32)
     sl = np.empty(n)       # the macros in sweep order: left edge, centre, size, slot, node index
     sx = np.empty(n)
     sy = np.empty(n)
     sw = np.empty(n)
     sh = np.empty(n)
-    ss = np.empty(n, np.int64)
+    ss = np.empty(n, np.uint32)
     sn = np.empty(n, np.int64)
-    cand = np.empty(n, np.int64)   # one macro's candidates that pass the vertical test
-    h_lo = np.empty(16 * n, np.int64)  # the overlapping pairs of a step (grown when needed)
-    h_hi = np.empty(16 * n, np.int64)
+    cand = np.empty(n, np.uint32)  # one macro's candidates that pass the vertical test
+    h_lo = np.empty(16 * n, np.uint32)  # the overlapping pairs of a step (grown when needed)
+    h_hi = np.empty(16 * n, np.uint32)
     h_dx = np.empty(16 * n)
     h_dy = np.empty(16 * n)
     h_d = np.empty(16 * n)
@@ -472,12 +475,12 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
             # (the same additions in the same order as bincount's, without a store per edge)
             # (bodies below m are the movable ones, so a body index is its slot; the others share
             # slot m: int32 body indices and no slot arrays keep the edge data in the L2 cache)
-            cur, acc_x, acc_y = m, 0.0, 0.0
+            cur, acc_x, acc_y = mu, 0.0, 0.0
             for e in range(len(k)):
                 s, t = e_s[e], e_t[e]
                 vx = k[e] * (((bx[t] + tdx[e]) - bx[s]) - sdx[e])
                 vy = k[e] * (((by[t] + tdy[e]) - by[s]) - sdy[e])
-                i = min(s, m)
+                i = min(s, mu)
                 if i != cur:
                     ax[cur] = acc_x
                     ay[cur] = acc_y
@@ -485,7 +488,7 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                     acc_x, acc_y = ax[cur], ay[cur]
                 acc_x += vx
                 acc_y += vy
-                j = min(t, m)
+                j = min(t, mu)
                 cx_[j] += vx
                 cy_[j] += vy
             ax[cur] = acc_x
@@ -527,16 +530,16 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 if nh + nc > len(h_lo):
                     h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + nc)
                 for q in range(nc):
-                    r = cand[q]
-                    dx = xp - sx[r]
-                    dy = yp - sy[r]
-                    sr = ss[r]
-                    flip = idp > sn[r]      # src = the lower node index (TILOS' convention)
+                    rc = cand[q]
+                    dx = xp - sx[rc]
+                    dy = yp - sy[rc]
+                    sr = ss[rc]
+                    flip = idp > sn[rc]     # src = the lower node index (TILOS' convention)
                     h_lo[nh] = sr if flip else sp
                     h_hi[nh] = sp if flip else sr
                     h_dx[nh] = -dx if flip else dx
                     h_dy[nh] = -dy if flip else dy
-                    nh += (abs(dx) < (wp + sw[r]) / 2 - md) & ((sp != m) | (sr != m))
+                    nh += (abs(dx) < (wp + sw[rc]) / 2 - md) & ((sp != mu) | (sr != mu))
             if len(h_d) < len(h_lo):
                 h_d = np.empty(len(h_lo))
             # unit vectors: no data-dependent branch, so the loop runs on vector lanes
@@ -561,10 +564,10 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 ux = -1.0 if d == 0 else h_dx[h] / d
                 uy = -1.0 if d == 0 else h_dy[h] / d
                 lo, hi = h_lo[h], h_hi[h]
-                if lo < m:
+                if lo < mu:
                     ax[lo] += strength * ux
                     ay[lo] += strength * uy
-                if hi < m:
+                if hi < mu:
                     cx_[hi] += strength * ux
                     cy_[hi] += strength * uy
             for i in range(m):
