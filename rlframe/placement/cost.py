@@ -675,6 +675,8 @@ class PlacementCost:
             return 0.0
         w, h = self._sizes(nodes)
         x, y = self.x[nodes], self.y[nodes]
+        if self.compiled:       # the same upper-triangle matrix, summed by numpy as before
+            return float(_pair_overlaps_compiled(x, y, w, h).sum())
         dx = np.minimum(x[:, None] + w[:, None] / 2, x + w / 2) - np.maximum(
             x[:, None] - w[:, None] / 2, x - w / 2)
         dy = np.minimum(y[:, None] + h[:, None] / 2, y + h / 2) - np.maximum(
@@ -942,7 +944,25 @@ def _cell_overlaps(x, y, nodes, w, h, col_edges, row_edges, positive):
     return ox, oy
 
 
+def _pair_overlaps(x, y, w, h):
+    """``np.triu(clip(dx, 0) * clip(dy, 0), 1)`` of :meth:`PlacementCost.macro_overlap` (``np.minimum``,
+    ``np.maximum`` and ``np.clip`` take a nan along)."""
+    n = len(x)
+    out = np.zeros((n, n))
+    for i in range(n):
+        xl, xh = x[i] - w[i] / 2, x[i] + w[i] / 2
+        yl, yh = y[i] - h[i] / 2, y[i] + h[i] / 2
+        for j in range(i + 1, n):
+            a, b = x[j] + w[j] / 2, x[j] - w[j] / 2
+            dx = (xh if (xh < a or xh != xh) else a) - (xl if (xl > b or xl != xl) else b)
+            a, b = y[j] + h[j] / 2, y[j] - h[j] / 2
+            dy = (yh if (yh < a or yh != yh) else a) - (yl if (yl > b or yl != yl) else b)
+            out[i, j] = (dx if (dx > 0 or dx != dx) else 0.0) * (dy if (dy > 0 or dy != dy) else 0.0)
+    return out
+
+
 if numba is not None:
+    _pair_overlaps_compiled = numba.njit(cache=True, nogil=True)(_pair_overlaps)
     _pins_follow_compiled = numba.njit(cache=True, nogil=True)(_pins_follow)
     _net_hpwl_compiled = numba.njit(cache=True, nogil=True)(_net_hpwl)
     _cell_overlaps_compiled = numba.njit(cache=True, nogil=True)(_cell_overlaps)
