@@ -290,6 +290,9 @@ class PlacementCost:
         self._pin_parents = np.unique(self._pin_par)
         self._pin_offsets_key: Optional[bytes] = None
         self._sizes_key: Optional[bytes] = None
+        # unsigned node indices for the compiled loops (a signed index costs a negative-index check)
+        self._net_nodes_u = nl.net_nodes.astype(np.uint32)
+        self._pins_u, self._pin_par_u = self._pins.astype(np.uint32), self._pin_par.astype(np.uint32)
         #: route all nets with the compiled loop (:func:`_route_all`; bit-identical to the numpy path,
         #: tested); False: numpy only
         self.compiled = numba is not None
@@ -334,7 +337,7 @@ class PlacementCost:
                 self._pin_offsets, self._pin_offsets_key = (px, py), key
             par = self._pin_par
             if self.compiled:
-                _pins_follow_compiled(self.x, self.y, pins, par, *self._pin_offsets)
+                _pins_follow_compiled(self.x, self.y, self._pins_u, self._pin_par_u, *self._pin_offsets)
             else:
                 self.x[pins] = self.x[par] + self._pin_offsets[0]
                 self.y[pins] = self.y[par] + self._pin_offsets[1]
@@ -344,7 +347,7 @@ class PlacementCost:
         self._node_maps: Dict[int, tuple] = {}   # node -> (occupancy, macro routing) at its place
         if self.compiled:
             nl = self.netlist
-            self._net_hpwl = _net_hpwl_compiled(self.x, self.y, nl.net_ptr, nl.net_nodes, self._net_w)
+            self._net_hpwl = _net_hpwl_compiled(self.x, self.y, nl.net_ptr, self._net_nodes_u, self._net_w)
         else:
             self._net_hpwl = self._all_nets.hpwl(self.x, self.y) * self._net_w
         self._occ = self._occupancy(self._macros)
@@ -494,7 +497,7 @@ class PlacementCost:
         g, nl = self.grid, self.netlist
         R, C = g.rows, g.cols
         if nets is None and self.compiled and nl.n_nets:
-            return _route_all_compiled(self.x, self.y, nl.net_ptr, nl.net_nodes, self._route_w,
+            return _route_all_compiled(self.x, self.y, nl.net_ptr, self._net_nodes_u, self._route_w,
                                        g.cell_width, g.cell_height, R, C)
         hseg = []  # (row, col_from, col_to, weight)
         vseg = []  # (col, row_from, row_to, weight)
