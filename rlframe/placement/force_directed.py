@@ -107,6 +107,7 @@ class _Bodies:
     mh: np.ndarray
     mv_hw: np.ndarray    # half sizes of the movable nodes (canvas check of a move)
     mv_hh: np.ndarray
+    off4: np.ndarray     # (tdx, sdx, tdy, sdy) per spring edge, interleaved (the compiled loop's)
 
 
 class ForceDirectedPlacer:
@@ -217,7 +218,8 @@ class ForceDirectedPlacer:
         fd_h = np.zeros(nl.n_nodes)
         fd_w[macros], fd_h[macros] = mw, mh
         mv = self.movable
-        self._bodies = _Bodies(sdx, sdy, tdx, tdy, mw, mh, fd_w[mv] / 2, fd_h[mv] / 2)
+        off4 = np.stack((tdx, sdx, tdy, sdy), 1).ravel()
+        self._bodies = _Bodies(sdx, sdy, tdx, tdy, mw, mh, fd_w[mv] / 2, fd_h[mv] / 2, off4)
         self._bodies_key = key
         return self._bodies
 
@@ -264,7 +266,7 @@ class ForceDirectedPlacer:
         bx, by = X[nodes], Y[nodes]
         _stage(bx, by, m, b.mv_hw, b.mv_hh, self.canvas[0], self.canvas[1], n_steps, max_move,
                         k is not None, k if k is not None else np.zeros(0), self._e_s, self._e_t,
-                        b.sdx, b.sdy, b.tdx, b.tdy,
+                        b.off4,
                         strength is not None, float(strength or 0.0), self._macro_body, self._macros,
                         self._macro_slot_u, b.mw, b.mh, self.min_dist, _own_hypot_matches())
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
@@ -422,7 +424,7 @@ def _hypot_many(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
-           attract, k, e_s, e_t, sdx, sdy, tdx, tdy,
+           attract, k, e_s, e_t, off4,
            repel, strength, mac, nid, slot, mw, mh, md, own_hypot):
     """``n_steps`` steps of one stage on the body positions ``bx, by`` (movable bodies first, then
     the fixed ones the springs and the overlap test read): :meth:`ForceDirectedPlacer._steps_numpy` as
@@ -447,6 +449,8 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     ay = np.zeros(m + 1)
     cx_ = np.zeros(m + 1)  # sums over the other side
     cy_ = np.zeros(m + 1)
+    cxy = np.zeros(2 * m + 2)    # the attraction's other-side sums, x and y interleaved
+    bxy = np.empty(2 * len(bx))  # the body positions, x and y interleaved
     lx = np.empty(n)
     mu = np.uint32(m)      # indices are unsigned (uint32): no negative-index check per access
     order = np.arange(n).astype(np.uint32)
@@ -469,17 +473,20 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
         if attract:
             ax[:] = 0.0
             ay[:] = 0.0
-            cx_[:] = 0.0
-            cy_[:] = 0.0
+            cxy[:] = 0.0
             # a net's edges share their driver: its sums stay in registers while the bin repeats
             # (the same additions in the same order as bincount's, without a store per edge)
             # (bodies below m are the movable ones, so a body index is its slot; the others share
             # slot m: int32 body indices and no slot arrays keep the edge data in the L2 cache)
+            # (positions and pin offsets interleaved: one cache line serves x and y)
+            for i in range(len(bx)):
+                bxy[2 * i] = bx[i]
+                bxy[2 * i + 1] = by[i]
             cur, acc_x, acc_y = mu, 0.0, 0.0
             for e in range(len(k)):
                 s, t = e_s[e], e_t[e]
-                vx = k[e] * (((bx[t] + tdx[e]) - bx[s]) - sdx[e])
-                vy = k[e] * (((by[t] + tdy[e]) - by[s]) - sdy[e])
+                vx = k[e] * (((bxy[2 * t] + off4[4 * e]) - bxy[2 * s]) - off4[4 * e + 1])
+                vy = k[e] * (((bxy[2 * t + 1] + off4[4 * e + 2]) - bxy[2 * s + 1]) - off4[4 * e + 3])
                 i = min(s, mu)
                 if i != cur:
                     ax[cur] = acc_x
@@ -489,13 +496,13 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 acc_x += vx
                 acc_y += vy
                 j = min(t, mu)
-                cx_[j] += vx
-                cy_[j] += vy
+                cxy[2 * j] += vx
+                cxy[2 * j + 1] += vy
             ax[cur] = acc_x
             ay[cur] = acc_y
             for i in range(m):
-                fx[i] += ax[i] - cx_[i]
-                fy[i] += ay[i] - cy_[i]
+                fx[i] += ax[i] - cxy[2 * i]
+                fy[i] += ay[i] - cxy[2 * i + 1]
         if repel:
             for i in range(n):
                 lx[i] = bx[mac[i]] - mw[i] / 2
