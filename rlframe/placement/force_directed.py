@@ -453,12 +453,13 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     bxy = np.empty(2 * len(bx))  # the body positions, x and y interleaved
     lx = np.empty(n)
     mu = np.uint32(m)      # indices are unsigned (uint32): no negative-index check per access
+    nu = np.uint32(n)
+    one = np.uint32(1)
     order = np.arange(n).astype(np.uint32)
-    sl = np.empty(n)       # the macros in sweep order: left edge, centre, size, slot, node index
-    sx = np.empty(n)
-    sy = np.empty(n)
+    # the macros in sweep order: (left edge, centre y, height, centre x) packed per macro (what a
+    # candidate test reads sits in one cache line), width, slot, node index
+    sv = np.empty(4 * n)
     sw = np.empty(n)
-    sh = np.empty(n)
     ss = np.empty(n, np.uint32)
     sn = np.empty(n, np.int64)
     cand = np.empty(n, np.uint32)  # one macro's candidates that pass the vertical test
@@ -516,30 +517,30 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 order[r + 1] = q
             for p in range(n):
                 i = order[p]
-                sl[p] = lx[i]
-                sx[p] = bx[mac[i]]
-                sy[p] = by[mac[i]]
+                sv[4 * p] = lx[i]
+                sv[4 * p + 1] = by[mac[i]]
+                sv[4 * p + 3] = bx[mac[i]]
                 sw[p] = mw[i]
-                sh[p] = mh[i]
+                sv[4 * p + 2] = mh[i]
                 ss[p] = slot[i]
                 sn[p] = nid[i]
             # the overlapping pairs, in sweep order: (lower-index side's slot, other slot, dx, dy)
             nh = 0
             for p in range(n):
-                right = sx[p] + sw[p] / 2
-                xp, yp, wp, hp, sp, idp = sx[p], sy[p], sw[p], sh[p], ss[p], sn[p]
+                xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
+                right = xp + wp / 2
                 nc = 0
-                r = p + 1
-                while r < n and sl[r] < right:
+                r = np.uint32(p) + one
+                while r < nu and sv[4 * r] < right:
                     cand[nc] = r            # kept (nc moves on) only if the vertical test passes
-                    nc += abs(yp - sy[r]) < (hp + sh[r]) / 2 - md
-                    r += 1
+                    nc += abs(yp - sv[4 * r + 1]) < (hp + sv[4 * r + 2]) / 2 - md
+                    r += one
                 if nh + nc > len(h_lo):
                     h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + nc)
                 for q in range(nc):
                     rc = cand[q]
-                    dx = xp - sx[rc]
-                    dy = yp - sy[rc]
+                    dx = xp - sv[4 * rc + 3]
+                    dy = yp - sv[4 * rc + 1]
                     sr = ss[rc]
                     flip = idp > sn[rc]     # src = the lower node index (TILOS' convention)
                     h_lo[nh] = sr if flip else sp
