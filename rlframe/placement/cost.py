@@ -613,6 +613,11 @@ class PlacementCost:
         w, h = self._sizes(nodes)
         x0, x1 = self.x[nodes] - w / 2, self.x[nodes] + w / 2
         y0, y1 = self.y[nodes] - h / 2, self.y[nodes] + h / 2
+        h_alloc, v_alloc = self.macro_routing_alloc
+        if self.compiled and bool(np.all(np.abs(np.concatenate((x0, x1, y0, y1))) < 1e15)):
+            # the same four 0/1 and length matrices, built by one loop; the products stay numpy's
+            a_v, b_v, a_h, b_h = _macro_routing_operands_compiled(ox, oy, x0, x1, y0, y1, gw, gh, R, C)
+            return h_alloc * (a_h.T @ b_h), v_alloc * (a_v.T @ b_v)
         xpos, ypos = ox > 0, oy > 0
         xd, yd = np.where(xpos, ox, 0.0), np.where(ypos, oy, 0.0)
         bl_r, ur_r = np.floor(y0 / gh).astype(np.int64), np.floor(y1 / gh).astype(np.int64)
@@ -964,7 +969,55 @@ def _pair_overlaps(x, y, w, h):
     return out
 
 
+def _macro_routing_operands(ox, oy, x0, x1, y0, y1, gw, gh, R, C):
+    """The operands of :meth:`PlacementCost._macro_routing`'s two products, element by element as its
+    numpy expressions give them (finite rectangles only): ``(ypos & rows_v)``, ``xd * in_c``,
+    ``yd * in_r``, ``(xpos & cols_h)`` as float64 ``[n, R]`` / ``[n, C]``."""
+    n = len(x0)
+    a_v = np.zeros((n, R))
+    b_v = np.zeros((n, C))
+    a_h = np.zeros((n, R))
+    b_h = np.zeros((n, C))
+    for i in range(n):
+        bl_r, ur_r = math.floor(y0[i] / gh), math.floor(y1[i] / gh)
+        bl_c, ur_c = math.floor(x0[i] / gw), math.floor(x1[i] / gw)
+        keep = ur_r >= 0 and ur_c >= 0
+        bl_r, bl_c = max(bl_r, 0), max(bl_c, 0)
+        ur_r, ur_c = min(ur_r, R - 1), min(ur_c, C - 1)
+        keep = keep and bl_r <= ur_r and bl_c <= ur_c
+        if not keep:
+            continue                # in_r and in_c all False: every operand row stays 0
+        brr, urr = min(max(bl_r, 0), R - 1), min(max(ur_r, 0), R - 1)
+        bcc, ucc = min(max(bl_c, 0), C - 1), min(max(ur_c, 0), C - 1)
+        gap_c = False
+        for c in range(bl_c, ur_c + 1):
+            gap_c = gap_c or not ox[i, c] > 0
+        gap_r = False
+        for r in range(bl_r, ur_r + 1):
+            gap_r = gap_r or not oy[i, r] > 0
+        yd_b = oy[i, brr] if oy[i, brr] > 0 else 0.0
+        yd_u = oy[i, urr] if oy[i, urr] > 0 else 0.0
+        xd_b = ox[i, bcc] if ox[i, bcc] > 0 else 0.0
+        xd_u = ox[i, ucc] if ox[i, ucc] > 0 else 0.0
+        part_v = (gap_c or not oy[i, brr] > 0 or not oy[i, urr] > 0
+                  or abs(yd_b - gh) > 1e-5 or abs(yd_u - gh) > 1e-5)
+        part_h = (gap_r or not ox[i, bcc] > 0 or not ox[i, ucc] > 0
+                  or abs(xd_b - gw) > 1e-5 or abs(xd_u - gw) > 1e-5)
+        flag_v = ur_r != bl_r and part_v
+        flag_h = ur_c != bl_c and part_h
+        for r in range(bl_r, ur_r + 1):
+            ypos = oy[i, r] > 0
+            a_v[i, r] = 1.0 if (ypos and not (flag_v and r == ur_r)) else 0.0
+            a_h[i, r] = oy[i, r] if ypos else 0.0
+        for c in range(bl_c, ur_c + 1):
+            xpos = ox[i, c] > 0
+            b_v[i, c] = ox[i, c] if xpos else 0.0
+            b_h[i, c] = 1.0 if (xpos and not (flag_h and c == ur_c)) else 0.0
+    return a_v, b_v, a_h, b_h
+
+
 if numba is not None:
+    _macro_routing_operands_compiled = numba.njit(cache=True, nogil=True)(_macro_routing_operands)
     _pair_overlaps_compiled = numba.njit(cache=True, nogil=True)(_pair_overlaps)
     _pins_follow_compiled = numba.njit(cache=True, nogil=True)(_pins_follow)
     _net_hpwl_compiled = numba.njit(cache=True, nogil=True)(_net_hpwl)
