@@ -255,3 +255,43 @@ def test_compiled_routing_is_bit_identical(ariane):
         c.compiled = True
         for a, b in zip(fast, ref):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(__import__("rlframe.placement.cost", fromlist=["numba"]).numba is None,
+                    reason="numba is not installed")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")   # numpy path, nan positions
+def test_compiled_full_evaluation_equals_numpy(ariane):
+    """Every compiled part of a full evaluation (pins, HPWL, routing, occupancy and macro-routing operands,
+    macro overlap) gives the numpy path's values exactly: shipped and random placements (off the canvas,
+    rounded onto a lattice, random orientations, a few nan positions), every shipped design."""
+    from rlframe.placement.designs import list_designs
+    from rlframe.placement.state import PlacementProblem
+    rng = np.random.default_rng(3)
+    costs = [PlacementCost.from_plc(ariane, design_file("ariane133", "legalized.plc"))]
+    costs += [PlacementProblem(d).cost for d in list_designs() if d != "ariane133"]
+    for c in costs:
+        nl, g = c.netlist, c.grid
+        ref = PlacementCost(nl, canvas=(g.width, g.height), grid=(g.cols, g.rows),
+                            routes_per_micron=c.routes_per_micron, macro_routing_alloc=c.macro_routing_alloc,
+                            smooth_range=c.smooth_range, x=c.x, y=c.y, orientation=c.orientation)
+        ref.compiled = False
+        for t in range(5):
+            x, y, o = c.x, c.y, c.orientation
+            if t:
+                x = rng.uniform(-50, g.width + 50, nl.n_nodes)
+                y = rng.uniform(-50, g.height + 50, nl.n_nodes)
+                o = rng.integers(0, 8, nl.n_nodes).astype(np.int8) if t % 2 else c.orientation
+            if t == 2:
+                x, y = np.round(x / 10) * 10, np.round(y / 10) * 10
+            if t == 4:
+                x = x.copy()
+                x[rng.integers(0, nl.n_nodes, 3)] = np.nan
+            c.set_positions(x, y, o)
+            ref.set_positions(x, y, o)
+            assert c.compiled
+            a, b = c.evaluate(), ref.evaluate()
+            for k in b:
+                assert a[k] == b[k] or (np.isnan(a[k]) and np.isnan(b[k])), (k, t)
+            for u, v in ((c._occ, ref._occ), (c._h_mac, ref._h_mac), (c._v_mac, ref._v_mac),
+                         (c._net_hpwl, ref._net_hpwl), (c.x, ref.x), (c.y, ref.y)):
+                np.testing.assert_array_equal(u, v)
