@@ -9,8 +9,8 @@ and env steps/s.
         [--repeats 20] [--json PATH] [--baseline-rev GIT_REV]
 
 ``--baseline-rev`` also times ``cost.py`` and ``force_directed.py`` (``rlframe/placement/``, or
-``rlframe/envs/placement/`` before the move) as they were at a git revision, in the same run and
-interleaved with the current ones, and runs the env entries on that revision's whole package in a
+``rlframe/envs/placement/`` before the move) as they were at a git revision (``--fd-baseline-rev``:
+another one for ``force_directed.py``), in the same run and interleaved with the current ones, and runs the env entries on that revision's whole package in a
 child process, alternating with the current one (before/after figures on a shared machine; JSON
 ``baseline``, ``fd.baseline_*``, ``env.<name>.baseline_*``; CPU-time figures beside wall-clock). The
 netlist parse is always timed that way against ``PARSE_BASELINE_REV`` (the line-by-line parser),
@@ -378,7 +378,7 @@ def parse_times(paths: List[str], repeats: int, baseline_rev: str = PARSE_BASELI
 
 
 def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool = True,
-        flat: Sequence[str] = ()) -> dict:
+        flat: Sequence[str] = (), fd_baseline_rev: str = None) -> dict:
     net_path, _ = resolve_design(design)
     parse_s = _time(lambda: read_netlist(net_path), max(1, min(repeats, 3)))
     nl = read_netlist(net_path)
@@ -460,11 +460,12 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
         fd = ForceDirectedPlacer(nl, (pc.grid.width, pc.grid.height))
         fd.run(x0, y0, pc.orientation)      # builds the per-placer structures
         fd_old = None
-        if baseline_rev:
-            fd_old = _placement_module_at(baseline_rev, "force_directed").ForceDirectedPlacer(
+        fd_rev = fd_baseline_rev or baseline_rev
+        if fd_rev:
+            fd_old = _placement_module_at(fd_rev, "force_directed").ForceDirectedPlacer(
                 nl, (pc.grid.width, pc.grid.height))
         fd_s, fd_old_s, fd_cpu, fd_old_cpu = [], [], [], []
-        for _ in range(5):      # interleaved with the baseline's placer (same machine load)
+        for _ in range(9):      # interleaved with the baseline's placer (same machine load)
             c = time.process_time()
             fd_s += _time(lambda: fd.run(x0, y0, pc.orientation), 1)
             fd_cpu.append(time.process_time() - c)
@@ -494,7 +495,7 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
                 old_costs[start] = pc.evaluate()["proxy_cost"]
             pc.set_positions(x0, y0)
             result["fd"].update({
-                "baseline_rev": baseline_rev, "baseline_run_s": med(fd_old_s),
+                "baseline_rev": fd_rev, "baseline_run_s": med(fd_old_s),
                 "baseline_run_cpu_s": med(fd_old_cpu),
                 "speedup_now_vs_rev": med(fd_old_s) / med(fd_s),
                 "cpu_speedup_now_vs_rev": med(fd_old_cpu) / med(fd_cpu),
@@ -516,6 +517,9 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-rev", default=None,
                     help="also time cost.py, force_directed.py and the env as they were at this git "
                          "revision (same run, interleaved)")
+    ap.add_argument("--fd-baseline-rev", default=None,
+                    help="time force_directed.py against this revision instead of --baseline-rev (e.g. the "
+                         "numpy placer before it was compiled)")
     ap.add_argument("--no-env", action="store_true", help="skip the env steps/s entries")
     ap.add_argument("--json", default=None, help="write the result to this JSON file")
     ap.add_argument("--env-only", action="store_true", help="only the ENV_BENCHMARKS entries")
@@ -532,7 +536,8 @@ def main(argv=None) -> int:
             with open(a.json, "w") as f:
                 json.dump(r, f, indent=2)
         return 0
-    r = run(a.design, a.plc, a.repeats, a.baseline_rev, env=not a.no_env, flat=a.flat)
+    r = run(a.design, a.plc, a.repeats, a.baseline_rev, env=not a.no_env, flat=a.flat,
+            fd_baseline_rev=a.fd_baseline_rev)
     print(f"{r['design']}: {r['nodes']} nodes, {r['nets']} nets; parse {r['parse_s']:.3f} s")
     if "fd" in r:
         f = r["fd"]
