@@ -119,7 +119,7 @@ class ForceDirectedPlacer:
         movable: node indices that move (default: all soft macros).
         square_soft_macros: compute overlaps with soft macros as squares of the same area.
         min_dist: overlap (microns) below which two macros do not repel (TILOS: 1e-4).
-        backend: ``"numba"`` (the step loop compiled; ~7x less CPU on ariane133), ``"numpy"``
+        backend: ``"numba"`` (the step loop compiled; ~9x less CPU on ariane133), ``"numpy"``
             (vectorised per step) or ``"auto"`` (numba when it imports). Both do the same floating-point
             operations in the same order, so their results are bit-identical (tested): the method is
             chaotic -- summing the same spring forces in another order moves the proxy cost after FD
