@@ -29,7 +29,7 @@ logs, the .plc header written by the baselines, the CLI's ``--weights``) reads t
 
 Speed (Ariane133, 12k nets): a full evaluation is ~1.5 ms of CPU on a 2-core machine with numba (the
 all-net routing, HPWL, pins, cell overlaps and macro-routing operands as compiled loops, each equal to the
-numpy expression it replaces; the numpy path runs without numba, ~4 ms). The per-netlist structure is built
+numpy expression it replaces; the numpy path runs without numba, ~6 ms). The per-netlist structure is built
 once (:class:`_NetBuckets` for the all-net HPWL, int32 sort keys for the distinct gcells of every net), and
 ``move_node`` re-routes only the moved node's nets (~0.6 ms).
 
