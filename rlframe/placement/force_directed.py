@@ -478,7 +478,7 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
             # a net's edges share their driver: its sums stay in registers while the bin repeats
             # (the same additions in the same order as bincount's, without a store per edge)
             # (bodies below m are the movable ones, so a body index is its slot; the others share
-            # slot m: int32 body indices and no slot arrays keep the edge data in the L2 cache)
+            # slot m: uint32 body indices and no slot arrays keep the edge data in the L2 cache)
             # (positions and pin offsets interleaved: one cache line serves x and y)
             for i in range(len(bx)):
                 bxy[2 * i] = bx[i]
