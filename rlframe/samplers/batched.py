@@ -17,6 +17,7 @@ import numpy as np
 
 from rlframe.envs.base import EnvStep
 from rlframe.errors import ConfigError, ShapeMismatchError
+from rlframe.samplers.base import EpisodeStats
 from rlframe.samplers.checks import EnvExample, check_eval_env, probe_env
 from rlframe.samplers.collectors import ResetCollector, close_envs
 from rlframe.core.namedarraytuple import namedarraytuple
@@ -155,7 +156,7 @@ class BatchedResetCollector(ResetCollector):
         step, act, agent = self.benv.step, self._act, self.agent
         traj_infos, NewTrajInfo, full_traj = self.traj_infos, self.TrajInfoCls, self._full_traj_step
         final_buf, has_value = self._final_obs, self._has_value
-        stats = None if full_traj else _EpisodeStats(traj_infos)
+        stats = None if full_traj else EpisodeStats(traj_infos)
         env_buf.timeout_value.fill(0)
         if self._final_obs_written:
             self._clear_final_observations()
@@ -222,34 +223,3 @@ class BatchedResetCollector(ResetCollector):
             obs = final[b] if b in ended else o[b]
             traj.step(obs, acts[b], rewards[b], terms[b], truncs[b], None if agent_info is None else agent_info[b],
                       None)
-
-
-class _EpisodeStats:
-    """:meth:`TrajInfo.step` for all ``B`` envs at once: the same float64 sums in the same order as ``B``
-    TrajInfo objects (so the figures are identical), loaded from and stored back into those objects."""
-
-    def __init__(self, trajs: List[Any]):
-        B = len(trajs)
-        self.length, self.nonzero = np.zeros(B, np.int64), np.zeros(B, np.int64)
-        self.ret, self.disc_ret = np.zeros(B), np.zeros(B)
-        self.cur, self.discount = np.ones(B), np.ones(B)
-        for b, traj in enumerate(trajs):
-            self.load(b, traj)
-
-    def load(self, b: int, traj: Any) -> None:
-        self.length[b], self.nonzero[b] = traj.Length, traj.NonzeroRewards
-        self.ret[b], self.disc_ret[b] = traj.Return, traj.DiscountedReturn
-        self.cur[b], self.discount[b] = traj._cur_discount, traj._discount
-
-    def step(self, reward: Any) -> None:
-        r = np.asarray(reward, dtype=np.float64)
-        self.length += 1
-        self.ret += r
-        self.nonzero += r != 0
-        self.disc_ret += self.cur * r
-        self.cur *= self.discount  # x * 1.0 == x exactly: undiscounted envs keep 1.0 as TrajInfo does
-
-    def store(self, b: int, traj: Any) -> None:
-        traj.Length, traj.NonzeroRewards = int(self.length[b]), int(self.nonzero[b])
-        traj.Return, traj.DiscountedReturn = float(self.ret[b]), float(self.disc_ret[b])
-        traj._cur_discount = float(self.cur[b])

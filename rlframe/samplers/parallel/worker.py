@@ -40,9 +40,9 @@ class GuardedEnv:
         self._hb = memoryview(heartbeat_row) if isinstance(heartbeat_row, np.ndarray) else heartbeat_row
 
     def step(self, action: Any) -> Any:
+        # The call kind (slot 2) stays "step" between resets (reset() puts it back): one store fewer per step.
         hb = self._hb
         hb[1] = self.index
-        hb[2] = 1
         try:
             out = self.env.step(action)
         except BaseException as e:
@@ -60,6 +60,7 @@ class GuardedEnv:
         except BaseException as e:
             _tag(e, self.index)
             raise
+        hb[2] = 1
         hb[0] += 1
         return out
 
