@@ -244,7 +244,7 @@ class EnvPoolEnv(BatchedEnv):
         else:
             obs, reward, terminated, truncated, info = self.env.step(actions, ids)
             got = info["env_id"]
-        if not np.array_equal(got, ids):  # rows come back in the order sent; never trust it blindly
+        if not (got == ids).all():  # rows come back in the order sent; never trust it blindly
             order = np.argsort(got)[np.argsort(np.argsort(ids))]
             obs, reward, terminated, truncated = obs[order], reward[order], terminated[order], truncated[order]
         if len(pending):
