@@ -16,8 +16,17 @@ the current and the old code run alternately ``--repeats`` times so that machine
 medians and the best repeat (max steps/s, min CPU per step: the code's own cost with the least
 interference from other processes) are reported.
 
-    python experiments/benchmarks/collector_overhead.py --json experiments/benchmarks/results/collector_overhead.json
-    python experiments/benchmarks/collector_overhead.py --baseline-rev HEAD~3 --repeats 5 --json ...
+``--breakdown`` measures instead where the CPU time of one worker's env step goes (CartPole-v1, 16 envs per
+worker as with B=32 and 2 workers, random and small-MLP policies), component by component, in CPU time of the
+thread or process doing the work (so it is measurable on a loaded machine; the best of ``--repeats``
+interleaved rounds is kept): the gymnasium env alone (16 envs stepped round-robin), what ``GymEnv`` adds, what
+the worker's ``GuardedEnv`` heartbeat adds, the agent call (per time step / 16), the rest of the collector
+(buffer writes, TrajInfo, flags, episode ends) = full ``collect_batch`` minus those, then what a worker process
+adds (one-worker ``CpuSampler``: pipe, wake-ups, reply pickling), the master's CPU per env step, and what a
+second worker adds to a worker's CPU per step (B=32 on 2 workers vs B=16 on 1).
+
+    python experiments/benchmarks/collector_overhead.py --breakdown --baseline-rev 65a6691 --repeats 5 \
+        --json experiments/benchmarks/results/collector_breakdown_s4.json
 """
 from __future__ import annotations
 
@@ -151,10 +160,152 @@ def figures(seconds: float, start_method: str, Bs: List[int], kinds: List[str], 
     return out
 
 
+def _round_robin(envs: List[Any], actions: List[int]) -> Any:
+    steps, resets, n = [e.step for e in envs], [e.reset for e in envs], len(envs)
+
+    def run() -> None:
+        for i in range(0, len(actions) - n + 1, n):
+            for b in range(n):
+                out = steps[b](actions[i + b])
+                if out[2] or out[3]:
+                    resets[b]()
+    return run
+
+
+def _cpu_us(fn: Any, n_steps: int, rounds: int = 5) -> float:
+    """Least thread CPU time of ``rounds`` calls of ``fn``, in µs per env step."""
+    best = float("inf")
+    for _ in range(rounds):
+        c0 = time.thread_time()
+        fn()
+        best = min(best, time.thread_time() - c0)
+    return 1e6 * best / n_steps
+
+
+def _in_process_collector(policy: str, B: int) -> Any:
+    """A ``ResetCollector`` over ``B`` GuardedEnv(GymEnv CartPole) envs, as a worker builds it, in this process."""
+    import torch
+
+    from rlframe.agents.pg import CategoricalPgAgent
+    from rlframe.agents.random_agent import RandomAgent
+    from rlframe.envs.gym import GymEnv
+    from rlframe.samplers.collectors import ResetCollector
+    from rlframe.samplers.parallel.worker import GuardedEnv
+    from rlframe.samplers.serial import SerialSampler
+
+    torch.set_num_threads(1)
+    agent = RandomAgent() if policy == "random" else CategoricalPgAgent(model_kwargs={"hidden_sizes": [64, 64]})
+    serial = SerialSampler(GymEnv, {"id": "CartPole-v1"}, batch_T=64, batch_B=B, max_decorrelation_steps=0)
+    serial.initialize(agent, seed=0)
+    agent.sample_mode(0)
+    hb = np.zeros(8, np.int64)
+    envs = [GuardedEnv(e.env if type(e).__name__ == "WatchedEnv" else e, i, hb) for i, e in enumerate(serial.collector.envs)]
+    collector = ResetCollector(0, envs, serial.samples_np, 64, agent=agent)
+    collector.start_envs(0)
+    collector.start_agent()
+    collector.collect_batch(0)
+    return serial, collector
+
+
+def _sched_cpu_seconds(pids: List[int]) -> float:
+    """CPU time of every thread of ``pids`` from ``/proc/<pid>/task/*/schedstat`` (nanoseconds; psutil's
+    ``cpu_times`` counts 10 ms clock ticks, ~0.5 µs per env step over a 20-batch burst)."""
+    total = 0
+    for pid in pids:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+    return total * 1e-9
+
+
+def _process_cpu_per_step(workers: int, B: int, policy: str, batches: int) -> Dict[str, float]:
+    """CpuSampler: CPU µs per env step of its workers and of the master (schedstat), best of 3 bursts."""
+    import torch
+
+    from rlframe.agents.pg import CategoricalPgAgent
+    from rlframe.agents.random_agent import RandomAgent
+    from rlframe.envs.gym import GymEnv
+    from rlframe.samplers.parallel import CpuSampler
+
+    torch.set_num_threads(1)
+    agent = RandomAgent() if policy == "random" else CategoricalPgAgent(model_kwargs={"hidden_sizes": [64, 64]})
+    sampler = CpuSampler(GymEnv, {"id": "CartPole-v1"}, batch_T=64, batch_B=B, max_decorrelation_steps=0,
+                         n_workers=workers, start_method="fork")
+    best = {"worker": float("inf"), "master": float("inf")}
+    try:
+        sampler.initialize(agent, seed=0)
+        agent.sample_mode(0)
+        for itr in range(3):
+            sampler.obtain_samples(itr)
+        procs, me = [p.pid for p in sampler.pool.procs], [os.getpid()]
+        for burst in range(3):
+            w0, m0 = _sched_cpu_seconds(procs), _sched_cpu_seconds(me)
+            for itr in range(batches):
+                sampler.obtain_samples(3 + burst * batches + itr)
+            n = batches * 64 * B
+            best["worker"] = min(best["worker"], 1e6 * (_sched_cpu_seconds(procs) - w0) / n)
+            best["master"] = min(best["master"], 1e6 * (_sched_cpu_seconds(me) - m0) / n)
+    finally:
+        sampler.shutdown()
+    return best
+
+
+def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]:
+    """Per-env-step CPU µs of one worker's step loop, component by component (see the module docstring)."""
+    import torch
+
+    from rlframe.envs.gym import GymEnv
+    from rlframe.samplers.parallel.worker import GuardedEnv
+
+    B = 16
+    actions = [int(a) for a in np.random.default_rng(0).integers(0, 2, 64 * B)]
+    raw = [gym.make("CartPole-v1") for _ in range(B)]
+    try:
+        from rlframe.envs.gym import without_usage_checks
+        raw = [without_usage_checks(e) for e in raw]  # what GymEnv steps
+    except ImportError:
+        pass
+    gymenvs, guarded = [GymEnv("CartPole-v1") for _ in range(B)], []
+    hb = np.zeros(8, np.int64)
+    guarded = [GuardedEnv(GymEnv("CartPole-v1"), i, hb) for i in range(B)]
+    for i, e in enumerate(raw):
+        e.reset(seed=i)
+    for e in gymenvs + guarded:
+        e.reset()
+    env_us = _cpu_us(_round_robin(raw, actions), len(actions), rounds)
+    gymenv_us = _cpu_us(_round_robin(gymenvs, actions), len(actions), rounds)
+    guarded_us = _cpu_us(_round_robin(guarded, actions), len(actions), rounds)
+    out: Dict[str, Dict[str, float]] = {}
+    for policy in ("random", "mlp"):
+        serial, collector = _in_process_collector(policy, B)
+        try:
+            full_us = _cpu_us(lambda: collector.collect_batch(1), 64 * B, rounds)
+            with torch.no_grad():  # as inside collect_batch
+                agent_us = _cpu_us(lambda: [collector._act(t, 1) for t in range(64)], 64 * B, rounds)
+        finally:
+            serial.shutdown()
+        one = _process_cpu_per_step(1, B, policy, batches)
+        two = _process_cpu_per_step(2, 2 * B, policy, batches)
+        out[policy] = {
+            "env (gymnasium CartPole, 16 envs round-robin)": env_us,
+            "GymEnv wrapper": gymenv_us - env_us,
+            "GuardedEnv heartbeat": guarded_us - gymenv_us,
+            "agent call (per time step / 16)": agent_us,
+            "collector loop (buffers, TrajInfo, flags, episode ends)": full_us - guarded_us - agent_us,
+            "= collect_batch in one process": full_us,
+            "worker process (sync, pipe, wake-ups)": one["worker"] - full_us,
+            "= one-worker CpuSampler, worker CPU": one["worker"],
+            "master CPU per env step (1 worker)": one["master"],
+            "second worker's effect on worker CPU (B=32, 2 workers)": two["worker"] - one["worker"],
+            "master CPU per env step (2 workers)": two["master"],
+        }
+    return out
+
+
 def _child(args: argparse.Namespace, pythonpath: Optional[str]) -> Dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--seconds", str(args.seconds),
            "--start-method", args.start_method, "--B", *map(str, args.B), "--kinds", *args.kinds,
-           "--envs", *args.envs] + (["--unpinned"] if args.unpinned else [])
+           "--envs", *args.envs] + (["--unpinned"] if args.unpinned else []) + (["--breakdown"] if args.breakdown else [])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath or ROOT, env.get("PYTHONPATH")) if p)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
@@ -165,6 +316,21 @@ def _extract(rev: str, into: str) -> str:
     archive = subprocess.run(["git", "archive", rev, "rlframe"], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
     return into
+
+
+def _report_breakdown(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
+    """Median over the repeats of each component (each repeat already keeps its best round), code by code."""
+    names = list(runs)
+    medians = {name: {fig: statistics.median(r[fig]["cpu_us_per_step"] for r in rs) for fig in rs[0]}
+               for name, rs in runs.items()}
+    print(f"{'CPU us per env step (one worker, 16 CartPole envs)':70}" + "".join(f"{n:>16}" for n in names))
+    for fig in medians[names[0]]:
+        print(f"{fig:70}" + "".join(f"{medians[n][fig]:>16.2f}" for n in names))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"medians": medians, "runs": runs, "repeats": args.repeats, "baseline_rev": args.baseline_rev,
+                       "batch_T": 64, "envs_per_worker": 16, "env": "CartPole-v1"}, f, indent=1)
+        print(f"wrote {args.json}")
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -178,12 +344,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument("--kinds", nargs="+", default=["serial", "cpu1", "cpu2"])
     ap.add_argument("--envs", nargs="+", default=["CartPole-v1", "null"])
     ap.add_argument("--unpinned", action="store_true", help="also run the CpuSamplers with unpinned workers")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="per-step CPU µs of one worker's step loop, component by component (module docstring)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         import rlframe
 
-        res = figures(args.seconds, args.start_method, args.B, args.kinds, args.envs, args.unpinned)
+        if args.breakdown:
+            res = {f"{policy}: {k}": {"cpu_us_per_step": v} for policy, parts in breakdown().items()
+                   for k, v in parts.items()}
+        else:
+            res = figures(args.seconds, args.start_method, args.B, args.kinds, args.envs, args.unpinned)
         print(json.dumps({"rlframe": os.path.dirname(rlframe.__file__), "figures": res}))
         return
 
@@ -202,6 +374,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     finally:
         if tmp is not None:
             tmp.cleanup()
+    if args.breakdown:
+        _report_breakdown(runs, args)
+        return
     # Medians say what to expect; the best repeat (max steps/s, min CPU per step) is the code's own cost
     # with the least interference from other processes on a shared machine.
     medians: Dict[str, Dict[str, Dict[str, float]]] = {}

@@ -167,7 +167,8 @@ def envpool_loop(env_id: str, B: int, policy: str, seconds: float) -> float:
 def envpool_paired(env_id: str, B: int, policy: str, seconds: float, chunk_batches: int = 3) -> Dict[str, Any]:
     """EnvPool's own loop and ``SerialSampler + EnvPoolEnv`` in alternating chunks of ``chunk_batches`` x 64
     steps, same process, same policy: on a loaded machine each pair of chunks sees about the same load, so the
-    median of the per-pair ratios is the robust figure (the separate rows above are minutes apart)."""
+    median of the per-pair ratios is the robust figure (the separate rows above are minutes apart). A third
+    chunk runs EnvPool's loop through its C++ ``_send``/``_recv`` (as ``EnvPoolEnv`` does), a second ratio."""
     import envpool
 
     venv = envpool.make_gymnasium(env_id, num_envs=B, seed=0)
@@ -182,7 +183,12 @@ def envpool_paired(env_id: str, B: int, policy: str, seconds: float, chunk_batch
             peer_agent = agent  # the same weights for both
         obs = venv.reset()[0]
         prev_a, prev_r = torch.zeros(B, dtype=torch.long), torch.zeros(B)
-        own, ours, ratios, t_end, itr = [], [], [], time.perf_counter() + 2 * seconds, 1
+        # A third peer: the same loop through EnvPool's C++ send/recv (what its Python step wraps), which
+        # EnvPoolEnv uses: the sampler against EnvPool without its Python layer.
+        keys = venv._state_keys
+        i_obs, ids = keys.index("obs"), np.arange(B, dtype=np.int32)
+        own, direct, ours, ratios, ratios_direct = [], [], [], [], []
+        t_end, itr = time.perf_counter() + 2 * seconds, 1
         while time.perf_counter() < t_end or len(ratios) < 5:
             t0 = time.perf_counter()
             for _ in range(64 * chunk_batches):
@@ -196,12 +202,24 @@ def envpool_paired(env_id: str, B: int, policy: str, seconds: float, chunk_batch
                 sampler.obtain_samples(itr)
                 itr += 1
             t2 = time.perf_counter()
+            for _ in range(64 * chunk_batches):
+                if peer_agent is None:
+                    actions = rng.integers(0, 2, B)
+                else:
+                    actions = peer_agent.step(torch.as_tensor(obs), prev_a, prev_r).action.numpy()
+                venv._send([ids, ids, actions.astype(np.int32)])
+                obs = venv._recv()[i_obs]
+            t3 = time.perf_counter()
             n = 64 * chunk_batches * B
             own.append(n / (t1 - t0))
             ours.append(n / (t2 - t1))
+            direct.append(n / (t3 - t2))
             ratios.append(ours[-1] / own[-1])
+            ratios_direct.append(ours[-1] / direct[-1])
         return {"envpool_steps_per_s": float(np.median(own)), "sampler_steps_per_s": float(np.median(ours)),
-                "ratio_median": float(np.median(ratios)), "pairs": len(ratios)}
+                "ratio_median": float(np.median(ratios)), "pairs": len(ratios),
+                "envpool_direct_steps_per_s": float(np.median(direct)),
+                "ratio_to_direct_median": float(np.median(ratios_direct))}
     finally:
         sampler.shutdown()
         venv.close()
@@ -298,8 +316,9 @@ def main() -> None:
                        **envpool_paired("CartPole-v1", B, policy, seconds * args.repeat)}
                 paired.append(row)
                 print(f"{policy:7} {B:>3}  EnvPool {row['envpool_steps_per_s']:>10,.0f}  sampler "
-                      f"{row['sampler_steps_per_s']:>10,.0f}  ratio {row['ratio_median']:.2f} ({row['pairs']} pairs)",
-                      flush=True)
+                      f"{row['sampler_steps_per_s']:>10,.0f}  ratio {row['ratio_median']:.2f} ({row['pairs']} pairs);"
+                      f"  EnvPool via C++ send/recv {row['envpool_direct_steps_per_s']:>10,.0f}, ratio "
+                      f"{row['ratio_to_direct_median']:.2f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "envpool_paired": paired, "limit": limit, "concurrent_raw_limit": concurrent, "workers": args.workers,

@@ -8,7 +8,8 @@ tensors. Algorithms call the agent (``agent(*agent_inputs)``) on ``[T, B]`` trai
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Optional, Sequence
+import functools
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 
@@ -16,6 +17,21 @@ from rlframe.core.namedarraytuple import namedarraytuple
 
 AgentInputs = namedarraytuple("AgentInputs", ["observation", "prev_action", "prev_reward"])
 AgentStep = namedarraytuple("AgentStep", ["action", "agent_info"])
+
+
+def no_grad(fn: Callable) -> Callable:
+    """``torch.no_grad()`` as a decorator for agent methods called once per sampler time step (``step``,
+    ``value``): the same result, but when autograd is already off (collectors turn it off once per batch)
+    the call goes straight through instead of entering a new context (~2-4 µs per call with torch's)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not torch.is_grad_enabled():
+            return fn(*args, **kwargs)
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def load_weights(model: torch.nn.Module, state_dict: Dict[str, Any], component: str) -> None:
@@ -115,7 +131,7 @@ class BaseAgent:
     def __call__(self, observation, prev_action, prev_reward):
         raise NotImplementedError
 
-    @torch.no_grad()
+    @no_grad
     def step(self, observation, prev_action, prev_reward) -> AgentStep:
         raise NotImplementedError
 

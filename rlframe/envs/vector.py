@@ -145,51 +145,133 @@ class GymVectorEnv(BatchedEnv):
 
 
 class EnvPoolEnv(BatchedEnv):
-    """An EnvPool env (``envpool.make_gymnasium(id, num_envs=B, seed=..., **kwargs)``) as a :class:`BatchedEnv`.
+    """An EnvPool env (``envpool.make_gymnasium(id, num_envs=B + spares, seed=..., **kwargs)``) as a :class:`BatchedEnv`.
 
-    EnvPool autoresets an ended env at its *next* step; this adapter resets ended envs in the same call
-    (``reset(env_ids)``), which gives the collector the true final observation and the reset observation of
-    one step. EnvPool seeds env ``i`` with ``seed + i`` at construction, so :meth:`seed` rebuilds the pool
-    with the first seed given when it differs.
+    EnvPool autoresets an ended env at its *next* step (that step's action is ignored and it returns the reset
+    observation), but the collector needs the reset observation of an ended env before the agent acts again.
+    Resetting the ended envs in a second call (``reset(env_ids)``) costs a round trip through EnvPool's threads on
+    most CartPole steps, about a third of EnvPool's rate. Instead the pool holds ``spares`` extra envs that are
+    already reset: when the env behind column ``b`` ends, column ``b`` goes on at once from a spare's reset
+    observation, and the ended env is sent along with the next step, where EnvPool's own autoreset makes it a
+    spare again. So a step is one EnvPool call, as in EnvPool's own loop; only when more envs end in one step
+    than spares are ready are the rest reset in a second call. Columns therefore do not keep one EnvPool env:
+    every episode still starts from a fresh reset of an env seeded from ``seed`` (EnvPool seeds env ``i`` with
+    ``seed + i``), and ``final_observation`` is the true last observation of the ended episode.
 
     Args:
         id: EnvPool task id (``"CartPole-v1"``, ``"HalfCheetah-v5"``, Atari ``"Pong-v5"``, ...).
         num_envs: batch size ``B``.
-        seed: base seed; **kwargs: passed to ``envpool.make_gymnasium`` (e.g. ``num_threads``).
+        seed: base seed (:meth:`seed` rebuilds the pool with the first seed given when it differs).
+        spares: extra envs kept reset (default ``max(1, B // 4)``; 0: reset ended envs in a second call).
+        direct_calls: step through EnvPool's C++ ``_send``/``_recv`` (what its Python ``step`` wraps) when the env
+            takes one action array and returns one observation array: EnvPool's Python layer converts actions
+            and builds dicts on every call (~15-20% of a 32-env CartPole step); the values are the same
+            (tests/envs/test_vector.py). False, or an env of another layout: EnvPool's public ``step``.
+        **kwargs: passed to ``envpool.make_gymnasium`` (e.g. ``num_threads``).
     """
 
-    def __init__(self, id: str, num_envs: int = 1, seed: int = 0, **kwargs: Any):
+    def __init__(self, id: str, num_envs: int = 1, seed: int = 0, spares: Optional[int] = None,
+                 direct_calls: bool = True, **kwargs: Any):
         try:
             import envpool
         except ImportError as e:
             raise ConfigError("EnvPoolEnv needs EnvPool: pip install envpool (or rlframe[envpool]); it ships "
                               "Linux wheels for CPython 3.8-3.12.") from e
-        self._make = lambda s: envpool.make_gymnasium(id, num_envs=int(num_envs), seed=int(s), **kwargs)
         self.id, self.num_envs, self._seed = str(id), int(num_envs), int(seed)
+        self.spares = max(1, self.num_envs // 4) if spares is None else int(spares)
+        if self.spares < 0:
+            raise ConfigError(f"EnvPoolEnv: spares={spares} must be >= 0 (extra envs kept reset; 0 for none).")
+        n_pool = self.num_envs + self.spares
+        self._make = lambda s: envpool.make_gymnasium(id, num_envs=n_pool, seed=int(s), **kwargs)
         self.env = self._make(self._seed)
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
         self._action_dtype = np.int32 if _discrete_actions(self.spaces.action) else self.spaces.action.dtype
+        self._direct_calls = bool(direct_calls)
+        self._core = self._bind_core()
+        self._columns = np.arange(self.num_envs, dtype=np.int32)  # the EnvPool env behind each column
+        self._ready: List[Any] = []  # (EnvPool env id, its reset observation) of the spares, oldest first
+        self._pending = np.zeros(0, dtype=np.int32)  # envs that ended last step: EnvPool resets them next step
 
     def seed(self, seeds: Sequence[int]) -> None:
         first = int(seeds[0]) % (2 ** 31)
         self.env.close()
         self._seed, self.env = first, self._make(first)
+        self._core = self._bind_core()
         self.spaces.action.seed(first)
 
+    def _bind_core(self) -> Optional[Any]:
+        """``(send, recv, obs, reward, done, trunc, env_id)``: EnvPool's C++ calls and the positions of those
+        state arrays, when the env has the plain layout (actions ``env_id, players.env_id, action`` of the action
+        dtype used here, one player, one observation array); None otherwise (the public ``step`` is used)."""
+        env = self.env
+        if not self._direct_calls:
+            return None
+        try:
+            action_keys, state_keys = list(env._spec._action_keys), list(env._state_keys)
+            action_dtype = np.dtype(env._spec._action_spec[-1][0])
+            send, recv = env._send, env._recv
+        except (AttributeError, IndexError, TypeError):
+            return None
+        needed = ("obs", "reward", "done", "trunc", "info:env_id")
+        if (action_keys != ["env_id", "players.env_id", "action"] or action_dtype != np.dtype(self._action_dtype)
+                or not all(k in state_keys for k in needed) or env.config.get("max_num_players", 1) != 1):
+            return None
+        return (send, recv) + tuple(state_keys.index(k) for k in needed)
+
     def reset(self) -> np.ndarray:
-        obs, _ = self.env.reset()
-        return obs
+        obs, info = self.env.reset()
+        obs = obs[np.argsort(info["env_id"])]  # rows in env-id order
+        B = self.num_envs
+        self._columns = np.arange(B, dtype=np.int32)
+        self._ready = [(i, obs[i].copy()) for i in range(B, B + self.spares)]
+        self._pending = np.zeros(0, dtype=np.int32)
+        return obs[:B]
 
     def step(self, actions: np.ndarray) -> BatchedStep:
-        obs, reward, terminated, truncated, _ = self.env.step(np.asarray(actions, dtype=self._action_dtype))
+        actions = np.asarray(actions, dtype=self._action_dtype)
+        B, pending = self.num_envs, self._pending
+        ids = self._columns
+        if len(pending):  # their action is ignored: EnvPool resets them in this call
+            ids = np.concatenate([ids, pending])
+            actions = np.concatenate([actions, np.zeros((len(pending),) + actions.shape[1:], actions.dtype)])
+        core = self._core
+        if core is not None:
+            send, recv, i_obs, i_reward, i_done, i_trunc, i_id = core
+            send([ids, ids, np.ascontiguousarray(actions)])
+            state = recv()
+            obs, reward, truncated, got = state[i_obs], state[i_reward], state[i_trunc], state[i_id]
+            terminated = state[i_done] & ~truncated  # as EnvPool's own step: done = terminated or truncated
+        else:
+            obs, reward, terminated, truncated, info = self.env.step(actions, ids)
+            got = info["env_id"]
+        if not (got == ids).all():  # rows come back in the order sent; never trust it blindly
+            order = np.argsort(got)[np.argsort(np.argsort(ids))]
+            obs, reward, terminated, truncated = obs[order], reward[order], terminated[order], truncated[order]
+        if len(pending):
+            self._ready.extend(zip(pending.tolist(), obs[B:].copy()))
+            obs, reward, terminated, truncated = obs[:B], reward[:B], terminated[:B], truncated[:B]
+            self._pending = np.zeros(0, dtype=np.int32)
         done = terminated | truncated
         final = None
         if done.any():
-            ended = np.flatnonzero(done).astype(np.int32)
             final = obs.copy()
-            reset_obs, info = self.env.reset(ended)
-            obs[info["env_id"]] = reset_obs
+            self._restart(np.flatnonzero(done).tolist(), obs)
         return BatchedStep(obs, reward, terminated, truncated, final)
+
+    def _restart(self, ended: List[int], obs: np.ndarray) -> None:
+        """Columns ``ended`` go on from spares' reset observations (written into ``obs``); their ended envs are
+        reset by EnvPool at the next step. Columns left without a spare are reset now, in a second call."""
+        ready, columns = self._ready, self._columns
+        n = min(len(ended), len(ready))
+        self._pending = columns[ended[:n]].copy()
+        for b in ended[:n]:
+            columns[b], obs[b] = ready.pop(0)
+        late = ended[n:]
+        if late:
+            reset_obs, info = self.env.reset(columns[late])
+            where = {int(e): row for row, e in enumerate(info["env_id"])}
+            for b in late:
+                obs[b] = reset_obs[where[int(columns[b])]]
 
     def close(self) -> None:
         self.env.close()

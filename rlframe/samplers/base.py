@@ -152,6 +152,63 @@ class TrajInfo:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
 
+class EpisodeStats:
+    """:meth:`TrajInfo.step` for ``B`` envs at once, for the batched collector (``samplers/batched.py``) when the
+    TrajInfo class keeps that method.
+
+    The same float64 sums in the same order as ``B`` :class:`TrajInfo` objects (so the figures are identical,
+    tests/samplers/test_batched.py), as a few numpy operations per time step instead of ``B`` Python calls.
+    Loaded from the TrajInfo objects (:meth:`load` per env), stored back into them (:meth:`store`) before an
+    episode's ``terminate`` and when the batch ends. ``Length`` is counted once for all envs (steps since each
+    env was loaded); when every episode is undiscounted and its ``DiscountedReturn`` equals its ``Return`` (as
+    from the start: both sums of the same rewards), one sum serves both.
+    """
+
+    def __init__(self, trajs: List[Any]):
+        B = len(trajs)
+        self.t = 0  # time steps so far
+        self.length, self.loaded_at = np.zeros(B, np.int64), np.zeros(B, np.int64)
+        self.nonzero = np.zeros(B, np.int64)
+        self.ret, self.disc_ret = np.zeros(B), np.zeros(B)
+        self.cur, self.discount = np.ones(B), np.ones(B)
+        self.undiscounted = self.same_sums = True
+        for b, traj in enumerate(trajs):
+            self.load(b, traj)
+
+    def load(self, b: int, traj: Any) -> None:
+        self.length[b], self.loaded_at[b], self.nonzero[b] = traj.Length, self.t, traj.NonzeroRewards
+        self.ret[b], self.disc_ret[b] = traj.Return, traj.DiscountedReturn
+        self.cur[b], self.discount[b] = traj._cur_discount, traj._discount
+        discounted = traj._discount != 1.0 or traj._cur_discount != 1.0
+        if self.same_sums and (discounted or traj.DiscountedReturn != traj.Return):
+            # From now on DiscountedReturn is summed apart; every other env's equals its Return so far.
+            self.disc_ret[:] = self.ret
+            self.disc_ret[b] = traj.DiscountedReturn
+            self.same_sums = False
+        if discounted:
+            self.undiscounted = False
+
+    def step(self, reward: Any) -> None:
+        """One step of every env (``reward``: ``[B]`` numbers)."""
+        r = np.asarray(reward, dtype=np.float64)
+        self.t += 1
+        self.nonzero += r != 0
+        self.ret += r
+        if self.undiscounted:  # cur stays exactly 1.0 (TrajInfo skips the product too)
+            if not self.same_sums:
+                self.disc_ret += r
+            return
+        self.disc_ret += self.cur * r
+        self.cur *= self.discount  # x * 1.0 == x exactly: undiscounted envs keep 1.0 as TrajInfo does
+
+    def store(self, b: int, traj: Any) -> None:
+        traj.Length = int(self.length[b] + (self.t - self.loaded_at[b]))
+        traj.NonzeroRewards = int(self.nonzero[b])
+        traj.Return = float(self.ret[b])
+        traj.DiscountedReturn = float(self.ret[b] if self.same_sums else self.disc_ret[b])
+        traj._cur_discount = float(self.cur[b])
+
+
 class BaseSampler:
     """What every sampler takes and offers (rlpyt's constructor, kept).
 

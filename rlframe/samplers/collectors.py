@@ -169,11 +169,15 @@ class _AgentStepper:
 
     def _act(self, t: int, itr: int):
         """Agent actions for all envs of this collector: ``(action [B] numpy, agent_info numpy or None)``."""
-        with torch.no_grad():
-            agent_step = self.agent.step(*self.step_pyt)
-        action = agent_step.action
-        action = action.detach().numpy() if isinstance(action, torch.Tensor) else np.asarray(action)
-        info = agent_step.agent_info
+        if torch.is_grad_enabled():  # collect_batch turns autograd off once per batch; other callers here
+            with torch.no_grad():
+                return self._act(t, itr)
+        agent_step = self.agent.step(*self.step_pyt)
+        action, info = agent_step.action, agent_step.agent_info
+        if isinstance(action, torch.Tensor):  # .numpy() directly unless autograd tracks it (detach: ~0.8 µs)
+            action = action.detach().numpy() if action.requires_grad else action.numpy()
+        else:
+            action = np.asarray(action)
         if info is not None:
             info = map_leaves(lambda x: x.detach().numpy() if isinstance(x, torch.Tensor) else x, info)
         return action, info
@@ -313,6 +317,10 @@ class BaseCollector(_AgentStepper):
         self._itr = itr
         if self.waiting.any():
             self._reset_waiting()
+        with torch.no_grad():  # once per batch (~1 µs a time): the agent's calls below need no autograd
+            return self._collect(itr)
+
+    def _collect(self, itr: int) -> List[Any]:
         agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
         obs_np, pa_np, pr_np = self.step_np
         # Everything the inner loop touches is a local (attribute and global lookups cost ~20-40 ns each,
@@ -331,6 +339,10 @@ class BaseCollector(_AgentStepper):
         NewTrajInfo, logical_or = self.TrajInfoCls, np.logical_or
         waiting = self.waiting
         scalar_actions = action_buf.ndim == 2 and action_buf.dtype.kind in "iu"
+        # The flags of a time step go into lists and into their rows once per step: about the CPU cost of the
+        # per-env numpy stores, but a row of B bools is 32 bytes, so with several workers each writing its
+        # columns of one row, per-env stores hit a cache line the other workers are writing too (false sharing).
+        terms, truncs = [False] * len(envs), [False] * len(envs)
         env_buf.timeout_value.fill(0)
         if self._final_obs_written:
             self._clear_final_observations()
@@ -346,7 +358,7 @@ class BaseCollector(_AgentStepper):
             traj_agent_info = agent_info if full_traj else None
             # Python scalars for 1-d integer actions: cheaper to index and what envs want (REFERENCES.md)
             acts = action.tolist() if scalar_actions else action
-            r_row, te_row, tr_row = reward_buf[t], term_buf[t], trunc_buf[t]
+            r_row = reward_buf[t]
             info_rows = [None if f is None else f[t] for f in env_info_buf] if info_cls is not None else None
             was_waiting = waiting.copy() if wait_reset and waiting.any() else None
             ended: List[int] = []
@@ -372,14 +384,17 @@ class BaseCollector(_AgentStepper):
                             env_info_buf[t, b] = info
                 except (ValueError, TypeError) as e:
                     self._diagnose_write(b, step, t, itr, e)
-                te_row[b] = term
-                tr_row[b] = trunc
+                terms[b] = term
+                truncs[b] = trunc
                 traj = traj_infos[b]
                 traj.step(o, a, r, term, trunc, None if traj_agent_info is None else traj_agent_info[b], info)
                 if term or trunc:
                     completed.append(traj.terminate(o, term, trunc, info))
                     traj_infos[b] = NewTrajInfo()
                     ended.append(b)
+            te_row, tr_row = term_buf[t], trunc_buf[t]
+            te_row[:] = terms
+            tr_row[:] = truncs
             logical_or(te_row, tr_row, out=done_buf[t])
             pa_np[:] = action
             pr_np[:] = r_row

@@ -27,9 +27,9 @@ class StepCountingTrajInfo(TrajInfo):
         self.ObsSum += float(np.sum(observation))
 
 
-def _run(EnvCls, env_kwargs, seed=3, TrajInfoCls=TrajInfo):
+def _run(EnvCls, env_kwargs, seed=3, TrajInfoCls=TrajInfo, discount=0.9):
     sampler = SerialSampler(EnvCls, env_kwargs, batch_T=T, batch_B=B, max_decorrelation_steps=0,
-                            TrajInfoCls=TrajInfoCls, TrajInfo_kwargs=dict(discount=0.9))
+                            TrajInfoCls=TrajInfoCls, TrajInfo_kwargs=dict(discount=discount))
     agent = RandomAgent(seed=1)
     sampler.initialize(agent, seed=seed, bootstrap_value=True, final_observation=True)
     out = []
@@ -60,10 +60,11 @@ def _assert_same(single, batched):
     assert n_episodes > 4 and flags[0].any() and flags[1].any()  # both kinds of episode end were compared
 
 
-@pytest.mark.parametrize("TrajInfoCls", [TrajInfo, StepCountingTrajInfo])
-def test_gymnasium_vector_env_matches_single_envs(TrajInfoCls):
+@pytest.mark.parametrize("TrajInfoCls, discount", [(TrajInfo, 0.9), (TrajInfo, 1.0), (StepCountingTrajInfo, 0.9)])
+def test_gymnasium_vector_env_matches_single_envs(TrajInfoCls, discount):
     kwargs = dict(id=ID, max_episode_steps=12)  # truncations (at 12 steps) and terminations both occur
-    _assert_same(_run(GymEnv, kwargs, TrajInfoCls=TrajInfoCls), _run(GymVectorEnv, kwargs, TrajInfoCls=TrajInfoCls))
+    _assert_same(_run(GymEnv, kwargs, TrajInfoCls=TrajInfoCls, discount=discount),
+                 _run(GymVectorEnv, kwargs, TrajInfoCls=TrajInfoCls, discount=discount))
 
 
 def test_envpool_matches_gymnasium_vector_env_semantics():

@@ -12,7 +12,7 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from rlframe.agents.base import AgentStep, BaseAgent
+from rlframe.agents.base import AgentStep, BaseAgent, no_grad
 from rlframe.core.buffers import buffer_to
 from rlframe.core.namedarraytuple import namedarraytuple
 
@@ -37,7 +37,7 @@ class PgAgentBase(BaseAgent):
         *pi_out, value = self.model(observation, prev_action, prev_reward)
         return self._dist_info(pi_out, observation), value
 
-    @torch.no_grad()
+    @no_grad
     def step(self, observation, prev_action, prev_reward) -> AgentStep:
         """Act on ``[B]`` inputs: sampled actions in train/sample mode, greedy/mean actions in eval mode."""
         observation, prev_action, prev_reward = self._to_device(observation, prev_action, prev_reward)
@@ -56,7 +56,7 @@ class PgAgentBase(BaseAgent):
     def _env_action(self, action: torch.Tensor) -> torch.Tensor:
         return action
 
-    @torch.no_grad()
+    @no_grad
     def value(self, observation, prev_action, prev_reward) -> torch.Tensor:
         """``V(observation)`` (CPU tensor, the observation's leading dims) for bootstrapping."""
         observation, prev_action, prev_reward = self._to_device(observation, prev_action, prev_reward)

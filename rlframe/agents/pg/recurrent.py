@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from rlframe.agents.base import AgentStep
+from rlframe.agents.base import AgentStep, no_grad
 from rlframe.agents.pg.base import PgAgentBase
 from rlframe.agents.pg.categorical import CategoricalPgAgent
 from rlframe.agents.pg.gaussian import GaussianPgAgent
@@ -40,7 +40,7 @@ class RecurrentPgAgentBase(RecurrentStateMixin, PgAgentBase):
         *pi_out, value, _ = self.model(observation, prev_action, prev_reward, init_rnn_state, reset)
         return self._dist_info(pi_out, observation), value
 
-    @torch.no_grad()
+    @no_grad
     def step(self, observation, prev_action, prev_reward) -> AgentStep:
         """Act on ``[B]`` inputs from the envs' current state and advance it (see the module docstring)."""
         observation, prev_action, prev_reward = self._to_device(observation, prev_action, prev_reward)
@@ -53,7 +53,7 @@ class RecurrentPgAgentBase(RecurrentStateMixin, PgAgentBase):
         step = AgentStep(action=self._env_action(action), agent_info=info)
         return step if self.device.type == "cpu" else buffer_to(step, "cpu")
 
-    @torch.no_grad()
+    @no_grad
     def value(self, observation, prev_action, prev_reward) -> torch.Tensor:
         """``V(observation)`` of all ``B`` envs from their current state (the state is not advanced)."""
         observation, prev_action, prev_reward = self._to_device(observation, prev_action, prev_reward)

@@ -74,11 +74,12 @@ class SamplerWorker:
         self.cfg, self.rank = cfg, rank
         set_global_seeds(cfg.worker_seed)
         self.agent = self.make_agent()
-        self.envs = self._make(cfg.EnvCls, cfg.env_kwargs, cfg.train_seeds, cfg.env_ranks, heartbeat_row)
+        counter = [0]  # this worker's env-call count, shared by all its envs (GuardedEnv)
+        self.envs = self._make(cfg.EnvCls, cfg.env_kwargs, cfg.train_seeds, cfg.env_ranks, heartbeat_row, counter)
         self.eval_envs: List[Any] = []
         try:
             self.eval_envs = self._make(cfg.EnvCls, cfg.eval_env_kwargs, cfg.eval_seeds,
-                                        [-2 - i for i in cfg.eval_ranks], heartbeat_row)
+                                        [-2 - i for i in cfg.eval_ranks], heartbeat_row, counter)
             self.collector = start_collector(
                 self.collector_class(cfg.CollectorCls, evaluation=False), rank=rank, envs=self.envs,
                 samples_np=numpify(cfg.samples_slice), batch_T=cfg.batch_T, TrajInfoCls=cfg.TrajInfoCls,
@@ -95,9 +96,10 @@ class SamplerWorker:
             raise
 
     @staticmethod
-    def _make(EnvCls: Callable, kwargs: dict, seeds: Sequence[int], indices: Sequence[int], hb: Any) -> List[Any]:
+    def _make(EnvCls: Callable, kwargs: dict, seeds: Sequence[int], indices: Sequence[int], hb: Any,
+              counter: List[int]) -> List[Any]:
         envs = make_envs(EnvCls, kwargs, seeds)
-        return [GuardedEnv(env, i, hb) for env, i in zip(envs, indices)]
+        return [GuardedEnv(env, i, hb, counter) for env, i in zip(envs, indices)]
 
     # --- hooks for the samplers -------------------------------------------------------------------
     def make_agent(self) -> Any:

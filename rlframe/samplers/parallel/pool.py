@@ -35,6 +35,7 @@ from rlframe.errors import ConfigError, SharedMemoryError, WorkerError
 START_METHODS = ("fork", "forkserver", "spawn")
 START_METHOD_ENV = "RLFRAME_START_METHOD"
 _TICK = 0.05  # seconds between liveness checks while waiting
+HEARTBEAT_ROW = 8  # int64 slots per worker's heartbeat row (3 used): one 64-byte cache line each
 _PRELOADED = False
 
 
@@ -141,8 +142,10 @@ class WorkerPool:
         self.procs: List[Any] = []
         self.conns: List[Any] = []
         # heartbeat[rank] = (env steps so far, global index of the env being stepped, -1 when none,
-        # the call in progress: 1 step, 2 reset, 0 none)
-        self.heartbeat = torch.zeros((self.n, 3), dtype=torch.int64).share_memory_()
+        # the call in progress: 1 step, 2 reset, 0 none). Each row is padded to its own 64-byte cache line
+        # (8 int64): workers write their row on every env step, and with rows of 3 the workers' rows shared a
+        # line that bounced between their cores (false sharing).
+        self.heartbeat = torch.zeros((self.n, HEARTBEAT_ROW), dtype=torch.int64).share_memory_()
         self.env_name = ""  # the env id, for hang errors (set by the sampler)
         self._closed = False
         self._finalizer = None
