@@ -274,6 +274,8 @@ class PolicyTrainer:
 
         if episodes is None and seconds is None:
             raise ConfigError("PolicyTrainer.sample: give episodes= or seconds= (or both)")
+        if (seconds is not None and seconds <= 0) or episodes == 0:
+            return []
         t0 = time.perf_counter()
         B = max(1, int(envs if episodes is None else min(envs, episodes)))
         pool = self._sample_envs
