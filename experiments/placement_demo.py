@@ -5,9 +5,11 @@ Circuit Training's formulation (Mirhoseini et al., Nature 2021): one hard macro 
 the action a grid cell, infeasible cells masked out; MaskPlace's image observations and CNN policy (Lai et
 al., NeurIPS 2022; rlframe/placement/policies/maskplace_cnn.py). The policy was pre-trained on synthetic and
 small shipped netlists (rlframe/placement/data/pretrained/README.md, experiments/placement_pretrain.py);
-here PPO fine-tunes it (reward: the final -proxy cost) for ``--budget`` seconds (``rlframe placement rl``,
-rlframe/placement/rl.py) and the result is the best of the policy's own placements in that time (best-of-N:
-the deterministic placement after each iteration and every complete sampled training episode; the counts
+here PPO fine-tunes it (reward: the final -proxy cost; 16 envs x 32 steps, one epoch per iteration) for
+the first 70 % of ``--budget`` seconds, then the fine-tuned policy samples placements without training
+for the rest (``--sample-share``; ``rlframe placement rl``, rlframe/placement/rl.py). The result is the
+best of the policy's own placements in that time (best-of-N: the deterministic placement after each
+iteration, every complete sampled training episode and every placement of the sampling phase; the counts
 are printed). Greedy and simulated annealing are never called by the policy.
 
 The default design, ``rlframe/placement/data/synthetic/demo_16`` (16 hard macros, 64 soft macros; made
@@ -17,7 +19,7 @@ wire-mask placer (least HPWL increase per macro, largest first) scores worse tha
 the macros into one block, the lowest wirelength cost of all placers but a density cost of 0.85 against
 ~0.6 for random legal placements.
 
-    python experiments/placement_demo.py                       # 60 s per placer, ~3 min on 2 cores
+    python experiments/placement_demo.py                       # 60 s per placer, ~3.5 min on 2 cores
     python experiments/placement_demo.py --budget 5 --json demo.json         # a smoke test
 
 Every placer gets ``--budget`` seconds: the policy (loading, fine-tuning, its final placement), random
