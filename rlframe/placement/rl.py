@@ -6,10 +6,12 @@ netlist or the grid, so a checkpoint trained on one design places another). ``ch
 loads the weights shipped in ``rlframe/placement/data/pretrained/`` (how they were made: the README there,
 ``experiments/placement_pretrain.py``).
 
-During fine-tuning the result is the best of the policy's own placements (best-of-N, stated in the result
-as ``evaluations``): the deterministic policy's placement after every PPO iteration, and every complete
-episode the stochastic policy sampled while training (its actions are replayed to rebuild the placement:
-the env is deterministic). No baseline placer is called. The written ``.plc`` holds the soft macros where
+The result is the best of the policy's own placements (best-of-N, counted in the result as
+``evaluations`` and ``sampled``): zero-shot, the deterministic placement and ``samples`` placements drawn
+from the stochastic policy without training (:meth:`PolicyTrainer.sample`); fine-tuning, the deterministic
+placement after every PPO iteration, every complete episode the stochastic policy sampled while training,
+and the placements it samples without training in the last ``sample_share`` of the budget (a sampled
+placement's actions are replayed to rebuild it: the env is deterministic). No baseline placer is called. The written ``.plc`` holds the soft macros where
 the score put them and is scored under the protocol (:func:`rlframe.placement.evaluate`).
 
 Checkpoint format (``torch.save``): ``{"policy": name, "model_kwargs": {...}, "state_dict": {...},
