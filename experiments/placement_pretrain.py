@@ -71,6 +71,10 @@ e.add_argument("--eval-samples", type=int, default=SAMPLES, help="best-of-N: pla
 e.add_argument("--eval-seconds", type=float, default=90.0, help="budget of each fine-tuning / from-scratch run")
 e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED[:SOFT[:UTIL]]",
                help="held-out synthetic netlists for fine-tuning vs from scratch")
+e.add_argument("--eval-reward", choices=("mix", "proxy", "hpwl"), default="mix",
+               help="reward of the fine-tuning / from-scratch runs")
+e.add_argument("--eval-batch-B", type=int, default=4, help="envs of those runs (x 32 steps per iteration)")
+e.add_argument("--eval-epochs", type=int, default=PPO_KWARGS["epochs"], help="PPO epochs of those runs")
 e.add_argument("--eval-json", default=None, help="write the measurements here")
 
 
@@ -127,8 +131,9 @@ def synthetic_spec(text):
     return SyntheticSpec(**kw)
 
 
-def tuning_run(name, checkpoint, seconds, out_dir, seed):
-    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run."""
+def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"]):
+    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run
+    (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; no sampling phase)."""
     trace, start = [], []
 
     def record(tr, elapsed):
@@ -136,7 +141,8 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed):
         trace.append((round(elapsed, 1), tr.env_steps - start[0], tr.best.cost if tr.best else None))
 
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
-                   on_iteration=record, sample_share=0.0)   # PPO only: its trace is the comparison
+                   on_iteration=record, sample_share=0.0,   # PPO only: its trace is the comparison
+                   reward=reward, batch_B=batch_B, algo_kwargs=dict(epochs=epochs))
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
                 deterministic=res.evaluations, sampled=res.sampled, trace=trace)
 
@@ -161,10 +167,11 @@ def evaluate_checkpoint(args):
         write_json(args.eval_json, result)   # after every row: a long run stopped early keeps its rows
     tuning = []
     for name in synth:
-        ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed)
-        sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed)
+        ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs)
+        ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
+        sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget
-        tuning.append(dict(netlist=os.path.basename(name), budget_s=args.eval_seconds, target=target,
+        tuning.append(dict(netlist=os.path.basename(name), budget_s=args.eval_seconds, target=target, **ppo,
                            fine_tune_time_to_target=time_to(ft["trace"], target),
                            scratch_time_to_target=time_to(sc["trace"], target), fine_tune=ft, scratch=sc))
         print(json.dumps({k: v for k, v in tuning[-1].items() if k not in ("fine_tune", "scratch")}), flush=True)

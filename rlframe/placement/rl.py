@@ -400,7 +400,7 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
                 break
         if train and sample_share > 0:
             tr.sample(seconds=max(0.0, seconds - (time.perf_counter() - t0)), envs=sample_envs)
-        elif samples:
+        elif not train and samples:
             tr.sample(episodes=samples, envs=sample_envs)
     finally:
         tr.close()

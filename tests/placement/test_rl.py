@@ -107,5 +107,8 @@ def test_zero_shot_best_of_n_and_sampling_after_fine_tuning(tmp_path, capsys):
     ft = rl_place(netlist, str(tmp_path / "f.plc"), checkpoint="pretrained", seconds=3.0, seed=0,
                   batch_T=6, batch_B=2, sample_share=0.5, sample_envs=4)
     assert ft.sampled > 2 and ft.seconds < 10.0
+    ppo_only = rl_place(netlist, str(tmp_path / "g.plc"), checkpoint="pretrained", seconds=0.1, batch_T=12,
+                        batch_B=2, sample_share=0.0)   # one PPO iteration: 2 envs x 2 episodes, nothing after
+    assert ppo_only.sampled <= 4
     with pytest.raises(ConfigError, match="sample_share"):
         rl_place(netlist, out, checkpoint="pretrained", sample_share=1.0)
