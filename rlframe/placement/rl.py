@@ -268,9 +268,9 @@ class PolicyTrainer:
                envs: int = 16) -> List[float]:
         """Best-of-N without training: complete placements drawn from the stochastic policy (each a
         candidate for :attr:`best`), ``envs`` copies of the env stepped in lockstep with one batched
-        forward per step. Stops after ``episodes`` complete episodes or once ``seconds`` have passed
-        (whichever comes first; episodes still running then are dropped). Returns their proxy costs
-        (dead ends are not counted as episodes)."""
+        forward per step. Stops after ``episodes`` episodes (dead ends included) or once ``seconds``
+        have passed (whichever comes first; episodes still running then are dropped). Returns the
+        proxy costs of the complete placements among them."""
         from rlframe.core.buffers import buffer_from_example, torchify
         from rlframe.envs.gym import GymEnv
 
