@@ -5,9 +5,11 @@ Circuit Training's formulation (Mirhoseini et al., Nature 2021): one hard macro 
 the action a grid cell, infeasible cells masked out; MaskPlace's image observations and CNN policy (Lai et
 al., NeurIPS 2022; rlframe/placement/policies/maskplace_cnn.py). The policy was pre-trained on synthetic and
 small shipped netlists (rlframe/placement/data/pretrained/README.md, experiments/placement_pretrain.py);
-here PPO fine-tunes it (reward: the final -proxy cost) for ``--budget`` seconds (``rlframe placement rl``,
-rlframe/placement/rl.py) and the result is the best of the policy's own placements in that time (best-of-N:
-the deterministic placement after each iteration and every complete sampled training episode; the counts
+here PPO fine-tunes it (reward: the final -proxy cost; 16 envs x 32 steps, one epoch per iteration) for
+the first 70 % of ``--budget`` seconds, then the fine-tuned policy samples placements without training
+for the rest (``--sample-share``; ``rlframe placement rl``, rlframe/placement/rl.py). The result is the
+best of the policy's own placements in that time (best-of-N: the deterministic placement after each
+iteration, every complete sampled training episode and every placement of the sampling phase; the counts
 are printed). Greedy and simulated annealing are never called by the policy.
 
 The default design, ``rlframe/placement/data/synthetic/demo_16`` (16 hard macros, 64 soft macros; made
@@ -17,7 +19,7 @@ wire-mask placer (least HPWL increase per macro, largest first) scores worse tha
 the macros into one block, the lowest wirelength cost of all placers but a density cost of 0.85 against
 ~0.6 for random legal placements.
 
-    python experiments/placement_demo.py                       # 60 s per placer, ~3 min on 2 cores
+    python experiments/placement_demo.py                       # 60 s per placer, ~3.5 min on 2 cores
     python experiments/placement_demo.py --budget 5 --json demo.json         # a smoke test
 
 Every placer gets ``--budget`` seconds: the policy (loading, fine-tuning, its final placement), random
@@ -48,11 +50,14 @@ from rlframe.placement.baselines import greedy_placement, random_placement, simu
 from rlframe.placement.cost import PlacementCost
 from rlframe.placement.designs import DATA_DIR, companion_plc, load_design, resolve_plc
 from rlframe.placement.protocol import evaluate
-from rlframe.placement.rl import rl_place
+from rlframe.placement.rl import SAMPLE_SHARE, rl_place
 from rlframe.placement.state import PlacementProblem
 
 DEMO_NETLIST = os.path.join(DATA_DIR, "synthetic", "demo_16", "netlist.pb.txt")
 COMPONENTS = ("proxy_cost", "wirelength_cost", "density_cost", "congestion_cost")
+#: PPO batch of the fine-tuning: many envs, one epoch (docs/placement.md, "The demo": sampling a placement
+#: costs ~20 ms of CPU here, a PPO epoch over it ~150 ms, so more placements per update pays)
+BATCH_B, EPOCHS = 16, 1
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--design", default=DEMO_NETLIST, help="shipped design name or netlist path (default: demo_16)")
@@ -64,9 +69,12 @@ p.add_argument("--log-dir", default="runs")
 p.add_argument("--log-interval", type=int, default=2, help="PPO iterations between log rows and images")
 p.add_argument("--reward", choices=("proxy", "mix", "hpwl"), default="proxy",
                help="fine-tuning reward (default proxy: the final -proxy cost, the table's objective)")
-p.add_argument("--batch-T", type=int, default=32, help="PPO batch: time steps per env (4 envs)")
-p.add_argument("--epochs", type=int, default=4,
-               help="PPO epochs per iteration (fewer: more sampled placements in the budget, slower learning)")
+p.add_argument("--batch-T", type=int, default=32, help="PPO batch: time steps per env")
+p.add_argument("--batch-B", type=int, default=BATCH_B, help="PPO batch: envs (one batched forward per step)")
+p.add_argument("--epochs", type=int, default=EPOCHS,
+               help="PPO epochs per iteration (the update is most of the learner's CPU time: see the docstring)")
+p.add_argument("--sample-share", type=float, default=SAMPLE_SHARE,
+               help="share of the policy's budget spent sampling from the fine-tuned policy after PPO (best-of-N)")
 p.add_argument("--json", default=None, help="write the results here")
 
 
@@ -128,13 +136,15 @@ def main(argv=None):
     if plc is None and os.path.isfile(companion_plc(netlist)):
         plc = companion_plc(netlist)
     config = dict(design=netlist, plc=plc, budget=args.budget, checkpoint=args.checkpoint, seed=args.seed,
-                  fd="centre", reward=args.reward, batch_T=args.batch_T, epochs=args.epochs)
+                  fd="centre", reward=args.reward, batch_T=args.batch_T, batch_B=args.batch_B, epochs=args.epochs,
+                  sample_share=args.sample_share)
     results = {}
     with logger_context(args.log_dir, name="placement_demo", params=config, console=False) as logger:
         run_dir = logger.run_dir
         out = os.path.join(run_dir, "policy.plc")
         res = rl_place(netlist, out, plc=plc, checkpoint=args.checkpoint, seconds=args.budget, seed=args.seed,
-                       reward=args.reward, batch_T=args.batch_T, batch_B=4, algo_kwargs=dict(epochs=args.epochs),
+                       reward=args.reward, batch_T=args.batch_T, batch_B=args.batch_B,
+                       algo_kwargs=dict(epochs=args.epochs), sample_share=args.sample_share,
                        on_iteration=log_policy(logger, args.log_interval))
         results["policy"] = row_of(netlist, out, res.seconds, env_steps=res.env_steps,
                                    best_of=dict(deterministic=res.evaluations, sampled=res.sampled),

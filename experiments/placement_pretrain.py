@@ -32,8 +32,12 @@ import time
 import numpy as np
 import torch
 
-from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, PolicyTrainer, load_checkpoint, rl_place
+from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, SAMPLES, PolicyTrainer, load_checkpoint, rl_place
 from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
+
+#: held-out synthetic netlists of the zero-shot table (docs/placement.md): sizes below, inside and above the
+#: pre-training's 4-24 hard macros, 2-6 soft macros per hard macro, utilisation 0.4-0.7
+HELD_OUT = ["6:21:6", "12:22:2", "16:23:4:0.4", "24:1", "32:24:3", "48:25:4:0.7"]
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--out", default=PRETRAINED, help="checkpoint path (default: the package's pre-trained weights)")
@@ -59,10 +63,18 @@ e = p.add_argument_group("measuring a checkpoint instead of training (docs/place
 e.add_argument("--evaluate", default=None, metavar="CHECKPOINT",
                help="measure CHECKPOINT ('pretrained' for the shipped one) on netlists it has not seen: zero-shot "
                     "vs greedy vs random legal placements, then fine-tuning vs training from scratch")
-e.add_argument("--eval-designs", nargs="*", default=["ariane133"], help="shipped designs for the zero-shot table")
+e.add_argument("--eval-designs", nargs="*", default=["ariane133"],
+               help="shipped designs or netlist paths (a .plc beside each) for the zero-shot table")
+e.add_argument("--eval-synthetic", nargs="*", default=HELD_OUT, metavar="MACROS:SEED[:SOFT[:UTIL]]",
+               help="held-out synthetic netlists (generator seeds 0-99) for the zero-shot table")
+e.add_argument("--eval-samples", type=int, default=SAMPLES, help="best-of-N: placements sampled zero-shot")
 e.add_argument("--eval-seconds", type=float, default=90.0, help="budget of each fine-tuning / from-scratch run")
-e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED",
+e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED[:SOFT[:UTIL]]",
                help="held-out synthetic netlists for fine-tuning vs from scratch")
+e.add_argument("--eval-reward", choices=("mix", "proxy", "hpwl"), default="mix",
+               help="reward of the fine-tuning / from-scratch runs")
+e.add_argument("--eval-batch-B", type=int, default=4, help="envs of those runs (x 32 steps per iteration)")
+e.add_argument("--eval-epochs", type=int, default=PPO_KWARGS["epochs"], help="PPO epochs of those runs")
 e.add_argument("--eval-json", default=None, help="write the measurements here")
 
 
@@ -88,23 +100,40 @@ def save(trainer, path, trained_on, seconds, meta):
     os.replace(path + ".json.tmp", path + ".json")
 
 
-def zero_shot_row(name, checkpoint, out_dir, seed):
-    """Zero-shot (one deterministic placement) vs greedy vs random legal placements on one netlist."""
+def zero_shot_row(name, checkpoint, out_dir, seed, samples, plc=None):
+    """Zero-shot on one netlist: the policy's deterministic placement and the best of it and ``samples``
+    placements sampled from the policy (no training), against greedy, the mean of five random legal
+    placements and the best random legal placement found in the time the best-of-N took."""
     from rlframe.placement.baselines import greedy_placement, random_placement
     from rlframe.placement.state import PlacementProblem
-    z = rl_place(name, os.path.join(out_dir, "zero_shot.plc"), checkpoint=checkpoint, seconds=0, seed=seed)
-    problem = PlacementProblem(name)
+    z = rl_place(name, os.path.join(out_dir, "zero_shot.plc"), plc=plc, checkpoint=checkpoint, seconds=0,
+                 seed=seed, samples=samples)
+    problem = PlacementProblem(name, plc=plc)
     g = greedy_placement(problem)
     rand = [random_placement(problem, seed=s) for s in range(5)]
     rb = random_placement(problem, seed=seed, time_budget=z.seconds)
-    return dict(netlist=os.path.basename(name), macros=problem.n_macros, zero_shot=z.costs["proxy_cost"],
-                zero_shot_s=round(z.seconds, 2), greedy=g.costs["proxy_cost"], greedy_s=round(g.seconds, 2),
+    return dict(netlist=os.path.basename(name), macros=problem.n_macros,
+                soft_macros=len(problem.netlist.soft_macro_indices), deterministic=z.zero_shot_cost,
+                best_of_n=z.costs["proxy_cost"], samples=z.sampled, zero_shot_s=round(z.seconds, 2),
+                greedy=g.costs["proxy_cost"], greedy_s=round(g.seconds, 2),
                 random_mean5=float(np.mean([r.costs["proxy_cost"] for r in rand])),
                 random_best_same_time=rb.costs["proxy_cost"], random_best_samples=rb.evaluations)
 
 
-def tuning_run(name, checkpoint, seconds, out_dir, seed):
-    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run."""
+def synthetic_spec(text):
+    """``MACROS:SEED[:SOFT_PER_MACRO[:UTILIZATION]]`` -> SyntheticSpec (held out: seeds 0-99)."""
+    v = text.split(":")
+    kw = dict(n_macros=int(v[0]), seed=int(v[1]))
+    if len(v) > 2:
+        kw["soft_per_macro"] = float(v[2])
+    if len(v) > 3:
+        kw["utilization"] = float(v[3])
+    return SyntheticSpec(**kw)
+
+
+def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"]):
+    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run
+    (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; no sampling phase)."""
     trace, start = [], []
 
     def record(tr, elapsed):
@@ -112,7 +141,8 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed):
         trace.append((round(elapsed, 1), tr.env_steps - start[0], tr.best.cost if tr.best else None))
 
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
-                   on_iteration=record)
+                   on_iteration=record, sample_share=0.0,   # PPO only: its trace is the comparison
+                   reward=reward, batch_B=batch_B, algo_kwargs=dict(epochs=epochs))
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
                 deterministic=res.evaluations, sampled=res.sampled, trace=trace)
 
@@ -125,39 +155,58 @@ def time_to(trace, target):
 def evaluate_checkpoint(args):
     import tempfile
     out_dir = tempfile.mkdtemp(prefix="pretrain_eval_")
-    specs = [SyntheticSpec(n_macros=int(m), seed=int(s)) for m, s in (x.split(":") for x in args.eval_finetune)]
-    synth = [write_synthetic(os.path.join(out_dir, "netlists"), s)[0] for s in specs]
+    synth_dir = os.path.join(out_dir, "netlists")
+    held_out = [write_synthetic(synth_dir, synthetic_spec(x))[0] for x in args.eval_synthetic]
+    synth = [write_synthetic(synth_dir, synthetic_spec(x))[0] for x in args.eval_finetune]
     rows = []
-    for name in synth + list(args.eval_designs):
-        rows.append(zero_shot_row(name, args.evaluate, out_dir, args.seed))
+    result = dict(checkpoint=args.evaluate, seed=args.seed, samples=args.eval_samples, zero_shot=rows, tuning=[],
+                  command="python experiments/placement_pretrain.py " + " ".join(args.argv))
+    for name in held_out + list(args.eval_designs):
+        rows.append(zero_shot_row(name, args.evaluate, out_dir, args.seed, args.eval_samples))
         print(json.dumps(rows[-1]), flush=True)
+        write_json(args.eval_json, result)   # after every row: a long run stopped early keeps its rows
     tuning = []
     for name in synth:
-        ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed)
-        sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed)
+        ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs)
+        ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
+        sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget
-        tuning.append(dict(netlist=os.path.basename(name), budget_s=args.eval_seconds, target=target,
+        tuning.append(dict(netlist=os.path.basename(name), budget_s=args.eval_seconds, target=target, **ppo,
                            fine_tune_time_to_target=time_to(ft["trace"], target),
                            scratch_time_to_target=time_to(sc["trace"], target), fine_tune=ft, scratch=sc))
         print(json.dumps({k: v for k, v in tuning[-1].items() if k not in ("fine_tune", "scratch")}), flush=True)
-    result = dict(checkpoint=args.evaluate, seed=args.seed, zero_shot=rows, tuning=tuning,
-                  command="python experiments/placement_pretrain.py " + " ".join(args.argv))
-    print("\n| netlist | macros | zero-shot | greedy | random (mean of 5) | random best, same time |")
-    print("|---|---|---|---|---|---|")
+    result["tuning"] = tuning
+    print(f"\n| netlist | hard / soft macros | zero-shot: deterministic | best of 1 + {args.eval_samples} sampled "
+          "(time) | greedy | random (mean of 5) | random best, same time |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['netlist']} | {r['macros']} | {r['zero_shot']:.4f} ({r['zero_shot_s']:.1f} s) | "
-              f"{r['greedy']:.4f} | {r['random_mean5']:.4f} | {r['random_best_same_time']:.4f} |")
+        det = "dead end" if r["deterministic"] is None else f"{r['deterministic']:.4f}"
+        print(f"| {r['netlist']} | {r['macros']} / {r['soft_macros']} | {det} | "
+              f"{r['best_of_n']:.4f} ({r['zero_shot_s']:.1f} s) | {r['greedy']:.4f} | {r['random_mean5']:.4f} | "
+              f"{r['random_best_same_time']:.4f} |")
+    wins = sum(beats(r["best_of_n"], r) for r in rows)
+    print(f"best-of-N beats greedy and random (mean of 5) on {wins} of {len(rows)}; deterministic alone on "
+          f"{sum(beats(r['deterministic'], r) for r in rows)} of {len(rows)}")
     print("\n| netlist | budget | from scratch: final | fine-tuned: final | to scratch's final (s, env steps): "
           "fine-tune | scratch |")
     print("|---|---|---|---|---|---|")
     for t in tuning:
         print(f"| {t['netlist']} | {t['budget_s']:g} s | {t['scratch']['final']:.4f} | {t['fine_tune']['final']:.4f} | "
               f"{t['fine_tune_time_to_target']} | {t['scratch_time_to_target']} |")
-    if args.eval_json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.eval_json)), exist_ok=True)
-        with open(args.eval_json, "w") as f:
-            json.dump(result, f, indent=1)
+    write_json(args.eval_json, result)
     return 0
+
+
+def beats(cost, row):
+    """``cost`` (None: a dead end) below both greedy's and the mean random placement's in ``row``."""
+    return cost is not None and cost < min(row["greedy"], row["random_mean5"])
+
+
+def write_json(path, result):
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
 
 
 def main(argv=None):

@@ -22,3 +22,26 @@ def test_pretrain_over_two_netlists_then_place_zero_shot(tmp_path):
     assert len(meta["phases"]) == 2 and {ph["netlist"] for ph in meta["phases"]} == {0, 1}
     res = rl_place("sample_clustered", str(tmp_path / "z.plc"), checkpoint=out)
     assert res.costs["overlap"] == 0.0 and res.evaluations == 1
+
+
+def test_evaluate_zero_shot_table_on_held_out_netlists(tmp_path, capsys):
+    """--evaluate: per held-out netlist the deterministic zero-shot cost, the best of it and N sampled ones
+    (never worse), greedy and random; the JSON holds the rows and the command."""
+    out = str(tmp_path / "eval.json")
+    argv = ["--evaluate", "pretrained", "--eval-synthetic", "4:7:2", "5:8", "--eval-designs",
+            "--eval-finetune", "4:9", "--eval-seconds", "0.5", "--eval-reward", "proxy", "--eval-batch-B", "2",
+            "--eval-epochs", "1", "--eval-samples", "4", "--eval-json", out]
+    assert load_experiment("placement_pretrain").main(argv) == 0
+    res = json.load(open(out))
+    assert res["samples"] == 4 and res["command"].endswith(" ".join(argv))
+    (tune,) = res["tuning"]   # fine-tuning vs from scratch, PPO only, with the given settings
+    assert (tune["netlist"], tune["reward"], tune["batch_B"], tune["epochs"]) == ("synthetic_4_s9.pb.txt", "proxy", 2, 1)
+    for run in (tune["fine_tune"], tune["scratch"]):
+        assert run["trace"] and run["trace"][0][1] == 64 and run["final"] > 0
+    rows = res["zero_shot"]
+    assert [(r["netlist"], r["macros"], r["soft_macros"]) for r in rows] == \
+        [("synthetic_4_s7.pb.txt", 4, 8), ("synthetic_5_s8.pb.txt", 5, 20)]
+    for r in rows:
+        assert r["samples"] == 4 and r["best_of_n"] <= r["deterministic"] + 1e-12
+        assert r["greedy"] > 0 and r["random_mean5"] > 0 and r["random_best_samples"] >= 1
+    assert "best-of-N beats greedy and random (mean of 5) on" in capsys.readouterr().out

@@ -68,6 +68,12 @@ def _add_rl(sub) -> None:
     r.add_argument("--time", type=float, default=0.0,
                    help="wall-clock budget of PPO fine-tuning in seconds; the result is the best of the policy's "
                         "deterministic and sampled placements in it (0: zero-shot, needs --checkpoint)")
+    r.add_argument("--samples", type=int, default=None,
+                   help="best-of-N with --time 0: placements sampled from the policy after its deterministic "
+                        "one, without training (default: rlframe.placement.rl.SAMPLES)")
+    r.add_argument("--sample-share", type=float, default=None,
+                   help="with --time: the share of the budget spent sampling from the fine-tuned policy after "
+                        "PPO (default: rlframe.placement.rl.SAMPLE_SHARE)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
     r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
@@ -81,7 +87,7 @@ def cmd_rl(args: argparse.Namespace) -> int:
     from rlframe.placement.rl import rl_place
     res = rl_place(args.netlist, args.out, plc=args.plc, checkpoint=args.checkpoint, policy=args.policy,
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
-                   save_checkpoint=args.save_checkpoint)
+                   save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "checkpoint": res.checkpoint, **res.costs}

@@ -6,10 +6,12 @@ netlist or the grid, so a checkpoint trained on one design places another). ``ch
 loads the weights shipped in ``rlframe/placement/data/pretrained/`` (how they were made: the README there,
 ``experiments/placement_pretrain.py``).
 
-During fine-tuning the result is the best of the policy's own placements (best-of-N, stated in the result
-as ``evaluations``): the deterministic policy's placement after every PPO iteration, and every complete
-episode the stochastic policy sampled while training (its actions are replayed to rebuild the placement:
-the env is deterministic). No baseline placer is called. The written ``.plc`` holds the soft macros where
+The result is the best of the policy's own placements (best-of-N, counted in the result as
+``evaluations`` and ``sampled``): zero-shot, the deterministic placement and ``samples`` placements drawn
+from the stochastic policy without training (:meth:`PolicyTrainer.sample`); fine-tuning, the deterministic
+placement after every PPO iteration, every complete episode the stochastic policy sampled while training,
+and the placements it samples without training in the last ``sample_share`` of the budget (a sampled
+placement's actions are replayed to rebuild it: the env is deterministic). No baseline placer is called. The written ``.plc`` holds the soft macros where
 the score put them and is scored under the protocol (:func:`rlframe.placement.evaluate`).
 
 Checkpoint format (``torch.save``): ``{"policy": name, "model_kwargs": {...}, "state_dict": {...},
@@ -41,6 +43,12 @@ PPO_KWARGS = dict(discount=0.99, gae_lambda=0.95, learning_rate=1e-3, epochs=4, 
                   entropy_loss_coeff=0.003)
 
 
+#: best-of-N defaults of :func:`rl_place` (docs/placement.md, "The pre-trained placer", measured there):
+#: placements sampled after the zero-shot one, and the share of a fine-tuning budget spent sampling
+SAMPLES = 64
+SAMPLE_SHARE = 0.3
+
+
 @dataclasses.dataclass
 class RlResult:
     """What :func:`rl_place` did: the protocol score of ``out``, time, steps and the checkpoint it saved.
@@ -55,6 +63,8 @@ class RlResult:
     checkpoint: Optional[str]
     source: str = "deterministic"
     sampled: int = 0
+    #: the checkpoint's deterministic placement before any training (None: no checkpoint)
+    zero_shot_cost: Optional[float] = None
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -137,6 +147,8 @@ class PolicyTrainer:
         self.last_costs: List[float] = []                  # sampled episodes of the last iteration
         self.last_deterministic: Optional[float] = None    # the last deterministic placement's cost
         self.sampler = self.agent = self.algo = self.show = None
+        self._sample_envs: List[Any] = []   # the env copies of :meth:`sample` (per netlist)
+        self.sample_steps = 0                # env steps of :meth:`sample` (not counted in env_steps)
         self.netlist: Optional[str] = None
         self.best: Optional[Candidate] = None
         torch.manual_seed(seed)
@@ -160,7 +172,7 @@ class PolicyTrainer:
             model_kwargs["grid"] = (grid.rows, grid.cols)
         self.agent = CategoricalPgAgent(POLICIES[self.policy], model_kwargs=model_kwargs,
                                         initial_model_state_dict=self.state_dict)
-        self.netlist, self.best = netlist, None
+        self.netlist, self.best, self._sample_envs = netlist, None, []
         if not train:
             self.agent.initialize(self.show.spaces)
             return
@@ -252,6 +264,59 @@ class PolicyTrainer:
         self._offer(Candidate(cost, tuple(actions), "deterministic"))
         return cost
 
+    def sample(self, episodes: Optional[int] = None, seconds: Optional[float] = None,
+               envs: int = 16) -> List[float]:
+        """Best-of-N without training: complete placements drawn from the stochastic policy (each a
+        candidate for :attr:`best`), ``envs`` copies of the env stepped in lockstep with one batched
+        forward per step. Stops after ``episodes`` episodes (dead ends included) or once ``seconds``
+        have passed (whichever comes first; episodes still running then are dropped). Returns the
+        proxy costs of the complete placements among them."""
+        from rlframe.core.buffers import buffer_from_example, torchify
+        from rlframe.envs.gym import GymEnv
+
+        if episodes is None and seconds is None:
+            raise ConfigError("PolicyTrainer.sample: give episodes= or seconds= (or both)")
+        if (seconds is not None and seconds <= 0) or episodes == 0:
+            return []
+        t0 = time.perf_counter()
+        B = max(1, int(envs if episodes is None else min(envs, episodes)))
+        pool = self._sample_envs
+        while len(pool) < B:
+            pool.append(GymEnv(**self.env_kwargs))
+        self.agent.sample_mode(self.itr)
+        first = pool[0].reset()
+        obs = buffer_from_example(first, (B,))
+        obs[0] = first
+        for b in range(1, B):
+            obs[b] = pool[b].reset()
+        runs: List[List[int]] = [[] for _ in range(B)]
+        prev_a, prev_r = torch.zeros(B, dtype=torch.long), torch.zeros(B)
+        costs: List[float] = []
+        ended = 0   # episodes ended, dead ends included
+        while (episodes is None or ended < episodes) and \
+                (seconds is None or time.perf_counter() - t0 < seconds):
+            action = self.agent.step(torchify(obs), prev_a, prev_r).action
+            for b in range(B):
+                a = int(action[b])
+                runs[b].append(a)
+                step = pool[b].step(a)
+                self.sample_steps += 1
+                if step.terminated or step.truncated:
+                    if episodes is not None and ended >= episodes:   # the last round's extra episodes
+                        continue
+                    ended += 1
+                    info = step.env_info
+                    if step.terminated and not getattr(info, "dead_end", False) \
+                            and not getattr(info, "infeasible_action", False):
+                        self.sampled += 1
+                        costs.append(float(info.proxy_cost))
+                        self._offer(Candidate(costs[-1], tuple(runs[b]), "sampled"))
+                    runs[b] = []
+                    obs[b] = pool[b].reset()
+                else:
+                    obs[b] = step.observation
+        return costs
+
     def replay(self, cand: Candidate):
         """Re-run ``cand``'s actions in the evaluation env; returns the env (its ``placement()`` is the
         candidate's, soft macros where FD put them)."""
@@ -280,22 +345,34 @@ class PolicyTrainer:
 def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Optional[str] = None,
              policy: str = "cnn", seconds: float = 0.0, seed: int = 0, fd: str = "centre",
              reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
-             batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
+             batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None,
+             samples: Optional[int] = None, sample_share: Optional[float] = None,
+             sample_envs: int = 16) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
-    ``on_iteration(trainer, elapsed)`` is called after each iteration (logging)."""
+    ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
+
+    Best-of-N sampling without training (:meth:`PolicyTrainer.sample`, ``sample_envs`` envs in lockstep):
+    zero-shot (``seconds=0``), ``samples`` placements drawn from the policy after its deterministic one;
+    fine-tuning, the last ``sample_share`` of the ``seconds`` budget is spent sampling from the fine-tuned
+    policy (PPO gets the rest). None: :data:`SAMPLES` / :data:`SAMPLE_SHARE`."""
+    samples = SAMPLES if samples is None else int(samples)
+    sample_share = SAMPLE_SHARE if sample_share is None else float(sample_share)
+    if samples < 0 or not 0.0 <= sample_share < 1.0:
+        raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}; need "
+                          "samples >= 0 and 0 <= sample_share < 1")
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-step forwards of one env: a thread pool only costs time
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-                         batch_T, batch_B, t0, on_iteration, algo_kwargs)
+                         batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs)
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-              batch_T, batch_B, t0, on_iteration, algo_kwargs) -> RlResult:
+              batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -307,10 +384,10 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
                        {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
     train = seconds > 0
+    train_until = seconds * (1.0 - sample_share)
     tr.use(netlist, plc, train=train)
     try:
-        if ck:
-            tr.evaluate()
+        zero_shot = tr.evaluate() if ck else None
         last = 0.0
         while train:  # at least one iteration, then while the next one fits in the budget
             t_it = time.perf_counter()
@@ -319,8 +396,12 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             last = time.perf_counter() - t_it
             if on_iteration is not None:
                 on_iteration(tr, time.perf_counter() - t0)
-            if time.perf_counter() - t0 + last >= seconds:
+            if time.perf_counter() - t0 + last >= train_until:
                 break
+        if train and sample_share > 0:
+            tr.sample(seconds=max(0.0, seconds - (time.perf_counter() - t0)), envs=sample_envs)
+        elif not train and samples:
+            tr.sample(episodes=samples, envs=sample_envs)
     finally:
         tr.close()
     if tr.best is None:
@@ -335,4 +416,4 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
     costs = evaluate(netlist, out, fd=fd).costs
     return RlResult(out=out, costs=dict(costs), seconds=elapsed, env_steps=tr.env_steps,
                     evaluations=tr.evaluations, checkpoint=save_checkpoint, source=tr.best.source,
-                    sampled=tr.sampled)
+                    sampled=tr.sampled, zero_shot_cost=zero_shot)

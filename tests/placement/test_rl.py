@@ -53,7 +53,7 @@ def test_pretrained_checkpoint_places_an_unseen_netlist_zero_shot(tmp_path, caps
     assert not any(os.path.basename(netlist) in n for n in ck["trained_on"])
     out = str(tmp_path / "z.plc")
     assert placement_main(["rl", "--netlist", netlist, "--checkpoint", "pretrained", "--time", "0",
-                           "--out", out, "--json"]) == 0
+                           "--samples", "0", "--out", out, "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["evaluations"] == 1 and res["sampled"] == 0 and res["winner"] == "deterministic"
     assert res["overlap"] == 0.0
@@ -75,3 +75,40 @@ def test_fine_tuning_keeps_the_best_sampled_placement(tmp_path):
     assert tr.sampled >= 4 and tr.best.cost == pytest.approx(min(c for c in seen if c is not None), rel=1e-6)
     env = tr.replay(tr.best)
     assert env.final_costs["proxy_cost"] == pytest.approx(tr.best.cost, rel=1e-6)
+
+
+def test_sampling_without_training_keeps_the_best_of_n(tmp_path):
+    """PolicyTrainer.sample: exactly N complete placements from the stochastic policy (envs in lockstep),
+    the best of them and the deterministic one kept, replayed to the same cost; no PPO step taken."""
+    from rlframe.placement.rl import PolicyTrainer
+    netlist, _ = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=4))
+    tr = PolicyTrainer("cnn", seed=0)
+    tr.use(netlist, train=False)
+    det = tr.evaluate()
+    costs = tr.sample(episodes=10, envs=4)
+    assert len(costs) == 10 and tr.sampled == 10 and tr.env_steps == 0 and tr.sample_steps >= 50
+    assert len(set(costs)) > 1   # a stochastic policy, not the deterministic placement ten times
+    assert tr.best.cost == pytest.approx(min(costs + [det]), rel=1e-6)
+    assert tr.replay(tr.best).final_costs["proxy_cost"] == pytest.approx(tr.best.cost, rel=1e-6)
+    with pytest.raises(ConfigError, match="episodes= or seconds="):
+        tr.sample()
+
+
+def test_zero_shot_best_of_n_and_sampling_after_fine_tuning(tmp_path, capsys):
+    """`--samples N` adds N sampled placements to the zero-shot one; with --time, ``sample_share`` of the
+    budget goes to sampling after PPO. The written .plc re-scores to the printed value."""
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=6, seed=5))
+    out = str(tmp_path / "z.plc")
+    assert placement_main(["rl", "--netlist", netlist, "--checkpoint", "pretrained", "--time", "0",
+                           "--samples", "6", "--out", out, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["evaluations"] == 1 and res["sampled"] == 6
+    assert evaluate(netlist, out, fd="none").costs["proxy_cost"] == pytest.approx(res["proxy_cost"], rel=1e-9)
+    ft = rl_place(netlist, str(tmp_path / "f.plc"), checkpoint="pretrained", seconds=3.0, seed=0,
+                  batch_T=6, batch_B=2, sample_share=0.5, sample_envs=4)
+    assert ft.sampled > 2 and ft.seconds < 10.0
+    ppo_only = rl_place(netlist, str(tmp_path / "g.plc"), checkpoint="pretrained", seconds=0.1, batch_T=12,
+                        batch_B=2, sample_share=0.0)   # one PPO iteration: 2 envs x 2 episodes, nothing after
+    assert ppo_only.sampled <= 4
+    with pytest.raises(ConfigError, match="sample_share"):
+        rl_place(netlist, out, checkpoint="pretrained", sample_share=1.0)
