@@ -76,7 +76,12 @@ def build_config(args):
 
 def recipe_args(argv):
     """The recipe's own flags (the runner flags of common.parse_args are not used by it)."""
-    p = argparse.ArgumentParser(description="placement recipe (see the module docstring)")
+    p = argparse.ArgumentParser(
+        description="The placement recipe: fine-tune (or train) a placement policy for a wall-clock budget and "
+                    "write its best placement. With --steps N instead, a plain PPO run with the flags common to "
+                    "every experiment (python experiments/placement_ppo.py --steps 1 --help lists them).",
+        epilog="Also: --design NAME|PATH (default macro_tiles_10x10), --reward proxy|hpwl|mix (default proxy), "
+               "--policy cnn|cell|gnn (default cnn; a checkpoint brings its own).")
     p.add_argument("--time", type=float, default=3600.0, help="wall-clock budget in seconds (0: zero-shot)")
     p.add_argument("--checkpoint", default="pretrained",
                    help="'pretrained' (the shipped CNN, default), 'none' (train from scratch) or a checkpoint path")
