@@ -91,6 +91,7 @@ def recipe_args(argv):
     p.add_argument("--learning-rate", type=float, default=3e-4)
     p.add_argument("--entropy", type=float, default=0.003, help="PPO entropy bonus coefficient")
     p.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration")
+    p.add_argument("--discount", type=float, default=0.99, help="PPO discount (the reward comes at the episode's end)")
     return p.parse_args(argv)
 
 
@@ -139,7 +140,7 @@ def score_regimes(design, plc_path):
 
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
-               entropy=0.003, epochs=4, policy="cnn", log=print):
+               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement;
     returns the result dict of ``--json``."""
     import torch
@@ -154,11 +155,12 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
     progress = []
 
     def on_iteration(tr, elapsed):
-        progress.append(dict(seconds=round(elapsed, 2), env_steps=tr.env_steps - start_steps, best=tr.best.cost if tr.best else None,
+        best = tr.best.cost if tr.best else None
+        progress.append(dict(seconds=round(elapsed, 2), env_steps=tr.env_steps - start_steps, best=best,
                              deterministic=tr.last_deterministic,
                              sampled_mean=sum(tr.last_costs) / len(tr.last_costs) if tr.last_costs else None))
         if len(progress) % 10 == 0:
-            log(f"{elapsed:7.1f} s  {tr.env_steps - start_steps:7,d} steps  best {tr.best.cost if tr.best else float('nan'):.4f}")
+            log(f"{elapsed:7.1f} s  {tr.env_steps - start_steps:7,d} steps  best {best or float('nan'):.4f}")
 
     targets = {"sampling (env steps, forwards, episode ends)": (SerialSampler, "obtain_samples"),
                "ppo_update": (PPO, "optimize_agent"),
@@ -168,15 +170,16 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
     with timed_calls(targets) as timing:
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed, fd="centre",
                        reward=reward, on_iteration=on_iteration,
-                       algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs))
+                       algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
+                                        discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     regimes = score_regimes(design, out)
     return dict(design=str(design), placer="rl", checkpoint=checkpoint, seed=seed, budget_seconds=seconds,
                 seconds=res.seconds, cpu_seconds=cpu, wall_seconds_with_scoring=time.perf_counter() - w0,
-                rl_place_wall=wall, env_steps=res.env_steps - start_steps, deterministic_evaluations=res.evaluations,
-                sampled_episodes=res.sampled, winner=res.source, out=out, reward=reward,
-                ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs, batch_T=32,
-                         batch_B=4),
+                rl_place_wall=wall, env_steps=res.env_steps - start_steps,
+                deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
+                reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
+                                        discount=discount, batch_T=32, batch_B=4),
                 proxy_cost=res.costs["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
 
 
@@ -184,13 +187,14 @@ def recipe_main(design, reward, policy, argv):
     a = recipe_args(argv)
     checkpoint = None if a.checkpoint == "none" else a.checkpoint
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
-                        policy)
+                        policy, a.discount)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "
               f"density {c['density_cost']:.4f}  congestion {c['congestion_cost']:.4f}")
-    print(f"{result['env_steps']:,d} env steps in {result['seconds']:.0f} s; best of {result['deterministic_evaluations']}"
-          f" deterministic + {result['sampled_episodes']} sampled placements ({result['winner']}) -> {result['out']}")
+    print(f"{result['env_steps']:,d} env steps in {result['seconds']:.0f} s; best of "
+          f"{result['deterministic_evaluations']} deterministic + {result['sampled_episodes']} sampled placements "
+          f"({result['winner']}) -> {result['out']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
