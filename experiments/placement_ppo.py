@@ -6,10 +6,11 @@ planes -- position mask, wire mask, canvas -- and the macro descriptor), ``cell`
 (MaskPlace-style CNN, MaskPlaceCnnPolicy) or ``gnn`` (Circuit Training's edge-GNN with a deconvolution
 head over the graph observation, EdgeGnnPolicy); see rlframe/placement/policies/.
 
-    python experiments/placement_ppo.py                               # macro_tiles_10x10, 100 macros
+    python experiments/placement_ppo.py --steps 40000                  # macro_tiles_10x10, 100 macros
     python experiments/placement_ppo.py --design toy_macro_stdcell --steps 20000
-    python experiments/placement_ppo.py --reward hpwl --sampler cpu --workers 2
+    python experiments/placement_ppo.py --steps 40000 --reward hpwl --sampler cpu --workers 2
     python experiments/placement_ppo.py --policy gnn --reward mix --steps 20000
+    python experiments/placement_ppo.py --policy cnn --next-macro-planes --steps 20000   # 5 image planes
 
 Logged like every run (progress.csv, TensorBoard); the final deterministic evaluation's return is
 minus the proxy cost (proxy reward) of the placement the policy makes. TensorBoard also holds the
@@ -17,15 +18,36 @@ placement tags of the training episodes (``placement/proxy_cost``, ``placement/w
 ``placement/density_cost``, ``placement/congestion_cost``, ``placement/hpwl``) and, at every log
 interval, the deterministic policy's layout as the image ``placement/layout``. For the flagship demo
 (a conv policy, the baselines table, the .plc) see ``experiments/placement_demo.py``.
+
+**The recipe** (``--time SECONDS``; the default when ``--steps`` is not given): place a design with the
+shipped pre-trained MaskPlace CNN (``--checkpoint pretrained``, default; ``none``: from scratch, ``PATH``: a
+checkpoint of ``rlframe placement rl``), fine-tuned by PPO for a wall-clock budget
+(rlframe/placement/rl.py, ``rl_place``: one process, serial sampler, 4 envs x 32 steps per iteration), and
+write its best placement as a ``.plc`` (``--out``; best-of-N over the deterministic placement after every
+iteration and every complete sampled training episode -- no baseline placer is called). The hard macros are
+then scored under the evaluation protocol in every soft-macro regime (``centre``: FD from the canvas centre,
+``refine``: FD from the design's initial soft-macro positions kept if better, ``none``), as the
+``rlframe placement sa|random|greedy`` baselines are. ``--json PATH`` writes every regime's costs and where
+the time went (sampling -- env steps and policy forwards --, the FD + proxy cost at each episode end, the PPO
+updates, the deterministic evaluations)::
+
+    python experiments/placement_ppo.py --design ariane133 --time 3600 --seed 0 --out a133.plc --json a133.json
+    python experiments/placement_ppo.py --design ariane133 --time 0                  # zero-shot
+    python experiments/placement_ppo.py --design ariane133 --time 600 --checkpoint none   # from scratch
 """
 import argparse
+import contextlib
+import json
+import os
 import sys
+import time
 
 from common import (make_run_affinity, make_runner, make_sampler, parse_args, report, resolve_config, run_fields,
                     run_main)
 
 from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
+from rlframe.errors import ConfigError
 from rlframe.logging import logger_context
 from rlframe.placement.env import MacroPlacementEnv
 from rlframe.placement.policies import POLICIES
@@ -44,22 +66,161 @@ def build_config(args):
         batch_B=4,
         log_interval_steps=4_000,
         eval=dict(n_envs=1, max_trajectories=1, max_steps=1_000),
-        env_kwargs=dict(observation="graph" if args.policy == "gnn" else "image", run_fd=True),
+        env_kwargs=dict(observation="graph" if args.policy == "gnn" else "image", run_fd=True,
+                        **(dict(next_macro_planes=True) if args.next_macro_planes else {})),
         model=dict(hidden_sizes=[256, 256]) if args.policy == "mlp" else {},
         algo=dict(discount=1.0, gae_lambda=0.95, learning_rate=3e-4, epochs=4, minibatches=4,
                   ratio_clip=0.2, entropy_loss_coeff=0.01),
     )
 
 
+def recipe_args(argv):
+    """The recipe's own flags (the runner flags of common.parse_args are not used by it)."""
+    p = argparse.ArgumentParser(
+        description="The placement recipe: fine-tune (or train) a placement policy for a wall-clock budget and "
+                    "write its best placement. With --steps N instead, a plain PPO run with the flags common to "
+                    "every experiment (python experiments/placement_ppo.py --steps 1 --help lists them).",
+        epilog="Also: --design NAME|PATH (default macro_tiles_10x10), --reward proxy|hpwl|mix (default proxy), "
+               "--policy cnn|cell|gnn (default cnn; a checkpoint brings its own).")
+    p.add_argument("--time", type=float, default=3600.0, help="wall-clock budget in seconds (0: zero-shot)")
+    p.add_argument("--checkpoint", default="pretrained",
+                   help="'pretrained' (the shipped CNN, default), 'none' (train from scratch) or a checkpoint path")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="best placement .plc (default placement_ppo_<design>_s<seed>.plc)")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the result (all regimes, timings) here")
+    p.add_argument("--learning-rate", type=float, default=3e-4)
+    p.add_argument("--entropy", type=float, default=0.003, help="PPO entropy bonus coefficient")
+    p.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration")
+    p.add_argument("--discount", type=float, default=0.99, help="PPO discount (the reward comes at the episode's end)")
+    return p.parse_args(argv)
+
+
+@contextlib.contextmanager
+def timed_calls(targets):
+    """Accumulate wall and CPU seconds of the calls to ``owner.method`` for each ``label: (owner, method)``
+    while the block runs (the methods are wrapped, then restored): where the learner's time goes."""
+    totals = {label: {"wall": 0.0, "cpu": 0.0, "calls": 0} for label in targets}
+    saved = []
+    for label, (owner, name) in targets.items():
+        fn = getattr(owner, name)
+        saved.append((owner, name, fn))
+
+        def wrapper(*args, _fn=fn, _t=totals[label], **kwargs):
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                _t["wall"] += time.perf_counter() - w0
+                _t["cpu"] += time.process_time() - c0
+                _t["calls"] += 1
+        setattr(owner, name, wrapper)
+    try:
+        yield totals
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+
+
+def score_regimes(design, plc_path):
+    """The hard macros of ``plc_path`` scored under every regime of the protocol, the soft macros starting
+    from the design's own .plc (as the baselines score theirs): ``{regime: costs}``."""
+    from rlframe.placement.designs import resolve_plc
+    from rlframe.placement.formats.plc import read_plc
+    from rlframe.placement.state import Finisher, PlacementProblem
+
+    problem = PlacementProblem(design, plc=resolve_plc(design, None))
+    placed = read_plc(plc_path)
+    x, y = problem.x0.copy(), problem.y0.copy()
+    where = {int(n): i for i, n in enumerate(placed.node_index)}
+    hard = [int(n) for n in problem.order]
+    x[hard] = [placed.x[where[n]] for n in hard]
+    y[hard] = [placed.y[where[n]] for n in hard]
+    fin = Finisher(problem)
+    return {fd: dict(fin.score(x, y, problem.orientation0, fd).costs) for fd in ("centre", "refine", "none")}
+
+
+def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
+               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print):
+    """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement;
+    returns the result dict of ``--json``."""
+    import torch
+    from rlframe.algos.pg import PPO
+    from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
+    from rlframe.placement.state import Finisher
+    from rlframe.samplers.serial import SerialSampler
+
+    out = out or f"placement_ppo_{os.path.basename(str(design)).split('.')[0]}_s{seed}.plc"
+    torch.manual_seed(seed)
+    start_steps = int(load_checkpoint(checkpoint).get("env_steps", 0)) if checkpoint else 0  # pre-training's
+    progress = []
+
+    def on_iteration(tr, elapsed):
+        best = tr.best.cost if tr.best else None
+        progress.append(dict(seconds=round(elapsed, 2), env_steps=tr.env_steps - start_steps, best=best,
+                             deterministic=tr.last_deterministic,
+                             sampled_mean=sum(tr.last_costs) / len(tr.last_costs) if tr.last_costs else None))
+        if len(progress) % 10 == 0:
+            log(f"{elapsed:7.1f} s  {tr.env_steps - start_steps:7,d} steps  best {best or float('nan'):.4f}")
+
+    targets = {"sampling (env steps, forwards, episode ends)": (SerialSampler, "obtain_samples"),
+               "ppo_update": (PPO, "optimize_agent"),
+               "deterministic_evaluations": (PolicyTrainer, "evaluate"),
+               "fd_and_proxy_cost (inside the two above)": (Finisher, "evaluate")}
+    c0, w0 = time.process_time(), time.perf_counter()
+    with timed_calls(targets) as timing:
+        res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed, fd="centre",
+                       reward=reward, on_iteration=on_iteration,
+                       algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
+                                        discount=discount))
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    regimes = score_regimes(design, out)
+    return dict(design=str(design), placer="rl", checkpoint=checkpoint, seed=seed, budget_seconds=seconds,
+                seconds=res.seconds, cpu_seconds=cpu, wall_seconds_with_scoring=time.perf_counter() - w0,
+                rl_place_wall=wall, env_steps=res.env_steps - start_steps,
+                deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
+                reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
+                                        discount=discount, batch_T=32, batch_B=4),
+                proxy_cost=res.costs["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
+
+
+def recipe_main(design, reward, policy, argv):
+    a = recipe_args(argv)
+    checkpoint = None if a.checkpoint == "none" else a.checkpoint
+    result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
+                        policy, a.discount)
+    for fd in ("centre", "refine"):
+        c = result["regimes"][fd]
+        print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "
+              f"density {c['density_cost']:.4f}  congestion {c['congestion_cost']:.4f}")
+    print(f"{result['env_steps']:,d} env steps in {result['seconds']:.0f} s; best of "
+          f"{result['deterministic_evaluations']} deterministic + {result['sampled_episodes']} sampled placements "
+          f"({result['winner']}) -> {result['out']}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
 def main(argv=None):
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--design", default="macro_tiles_10x10",
                        help="shipped design name or netlist path (default macro_tiles_10x10)")
-    extra.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="proxy")
-    extra.add_argument("--policy", choices=("mlp",) + tuple(POLICIES), default="mlp")
+    extra.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default=None,
+                       help="default: proxy (the recipe), proxy (--steps runs)")
+    extra.add_argument("--policy", choices=("mlp",) + tuple(POLICIES), default=None,
+                       help="default: cnn (the recipe), mlp (--steps runs)")
+    extra.add_argument("--next-macro-planes", action="store_true",
+                       help="--steps runs: add MaskPlace's next-macro position/wire planes to the image")
     known, rest = extra.parse_known_args(argv)
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    if "--steps" not in argv_list and "--resume" not in argv_list:
+        if known.policy == "mlp":
+            raise ConfigError("placement_ppo.py: the recipe (no --steps) trains a conv or graph policy; "
+                              "give --policy cnn|cell|gnn, or --steps N for an mlp run")
+        return recipe_main(known.design, known.reward or "proxy", known.policy or "cnn", rest)
     args = parse_args(__doc__, env=ENV_ID, steps=40_000, argv=rest)
-    args.design, args.reward, args.policy = known.design, known.reward, known.policy
+    args.design, args.reward, args.policy = known.design, known.reward or "proxy", known.policy or "mlp"
+    args.next_macro_planes = known.next_macro_planes
     config = resolve_config(args, build_config)
 
     if config["policy"] == "gnn":  # the graph observation does not carry the grid's shape

@@ -27,3 +27,28 @@ def test_placement_ppo_policy_option(tmp_path, policy, reward):
         sys.path.remove(os.path.join(REPO, "experiments"))
     assert rc == 0
     assert (tmp_path / "placement_ppo" / "run_0" / "progress.csv").is_file()
+
+
+def test_recipe_writes_its_best_placement_scored_in_every_regime(tmp_path, one_torch_thread):
+    """Without --steps the script is the recipe: PPO for a wall-clock budget, the best placement as a .plc,
+    its hard macros scored under every soft-macro regime, and where the time went."""
+    import json
+    import sys
+
+    from rlframe.placement import evaluate
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    out, js = tmp_path / "best.plc", tmp_path / "best.json"
+    try:
+        rc = _load().main(["--design", "sample_clustered", "--time", "2", "--checkpoint", "none", "--out", str(out),
+                           "--json", str(js)])
+    finally:
+        sys.path.remove(os.path.join(REPO, "experiments"))
+    assert rc == 0 and out.is_file()
+    res = json.loads(js.read_text())
+    assert set(res["regimes"]) == {"centre", "refine", "none"} and res["env_steps"] >= 128
+    # the .plc holds the soft macros where FD from the centre put them: it re-scores to the centre cost
+    assert evaluate("sample_clustered", str(out), fd="centre").costs["proxy_cost"] == \
+        pytest.approx(res["regimes"]["centre"]["proxy_cost"], rel=1e-9)
+    assert res["regimes"]["refine"]["proxy_cost"] <= res["regimes"]["none"]["proxy_cost"] + 1e-12
+    assert res["timing"]["ppo_update"]["calls"] >= 1
+    assert res["timing"]["fd_and_proxy_cost (inside the two above)"]["calls"] >= 1

@@ -333,25 +333,36 @@ class PlacementState:
         """HPWL increase (weighted microns) of putting the current macro at each cell,
         ``[rows, cols]`` (zeros when done)."""
         if self._wire is None:
-            p = self.p
-            g = p.grid
-            if self.done:
-                self._wire = np.zeros((g.rows, g.cols))
-            else:
-                s = p.groups(self.k)
-                nets, w = p.g_net[s], p.g_w[s]
-                if self.compiled:
-                    dx = _axis_delta_compiled(self.xmin, self.xmax, nets, p.g_dxmin[s], p.g_dxmax[s],
-                                              p.col_x)
-                    dy = _axis_delta_compiled(self.ymin, self.ymax, nets, p.g_dymin[s], p.g_dymax[s],
-                                              p.row_y)
-                else:
-                    dx = self._axis_delta(self.xmin[nets], self.xmax[nets], p.g_dxmin[s],
-                                          p.g_dxmax[s], p.col_x)
-                    dy = self._axis_delta(self.ymin[nets], self.ymax[nets], p.g_dymin[s],
-                                          p.g_dymax[s], p.row_y)
-                self._wire = (w @ dy)[:, None] + (w @ dx)[None, :]
+            self._wire = self._wire_of(self.k)
         return self._wire
+
+    def _wire_of(self, k: int) -> np.ndarray:
+        """The wire mask of the macro of rank ``k`` on the current canvas (zeros when ``k`` is past the last)."""
+        p = self.p
+        g = p.grid
+        if k >= p.n_macros:
+            return np.zeros((g.rows, g.cols))
+        s = p.groups(k)
+        nets, w = p.g_net[s], p.g_w[s]
+        if self.compiled:
+            dx = _axis_delta_compiled(self.xmin, self.xmax, nets, p.g_dxmin[s], p.g_dxmax[s], p.col_x)
+            dy = _axis_delta_compiled(self.ymin, self.ymax, nets, p.g_dymin[s], p.g_dymax[s], p.row_y)
+        else:
+            dx = self._axis_delta(self.xmin[nets], self.xmax[nets], p.g_dxmin[s], p.g_dxmax[s], p.col_x)
+            dy = self._axis_delta(self.ymin[nets], self.ymax[nets], p.g_dymin[s], p.g_dymax[s], p.row_y)
+        return (w @ dy)[:, None] + (w @ dx)[None, :]
+
+    def next_masks(self) -> Tuple[np.ndarray, np.ndarray]:
+        """MaskPlace's look-ahead (Lai et al., NeurIPS 2022): the position mask (bool ``[rows * cols]``) and the
+        wire mask (``[rows, cols]``) of the macro *after* the current one, on the current canvas (the current
+        macro not yet placed); all False / zeros when the current macro is the last (or none is left)."""
+        p, j = self.p, self.k + 1
+        if j >= p.n_macros:
+            return np.zeros(p.grid.n_cells, bool), np.zeros((p.grid.rows, p.grid.cols))
+        w, h = float(p.macro_w[j]), float(p.macro_h[j])
+        rows, cols = p.hits(w, h, self.obstacles())
+        blocked = (rows.T.astype(np.float32) @ cols.astype(np.float32)) > 0
+        return (p.fits_canvas(w, h) & ~blocked).ravel(), self._wire_of(j)
 
     @staticmethod
     def _axis_delta(lo, hi, dlo, dhi, centres) -> np.ndarray:

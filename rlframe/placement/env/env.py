@@ -70,6 +70,8 @@ class MacroPlacementEnv(gym.Env):
         cost_weights: proxy-cost weights, one per registered cost term in order (``(wirelength,
             density, congestion)``, rlframe/placement/cost.py) or a mapping by term name; default 1 / 0.5 / 0.5.
         observation: ``"image"``, ``"graph"`` or ``"both"``.
+        next_macro_planes: add MaskPlace's look-ahead planes to the image (the next macro's position and
+            wire masks: ``image`` ``[5, rows, cols]`` instead of ``[3, rows, cols]``; see observations.py).
         infeasible_action: ``"error"`` or ``"penalty"``.
         infeasible_penalty: reward of an infeasible action in ``"penalty"`` mode.
         dead_end_reward: reward when the next macro fits nowhere (episode ends; Circuit
@@ -100,6 +102,7 @@ class MacroPlacementEnv(gym.Env):
         reward: str = "proxy",
         cost_weights: Union[None, Sequence[float], Dict[str, float]] = None,
         observation: str = "image",
+        next_macro_planes: bool = False,
         infeasible_action: str = "error",
         infeasible_penalty: float = -1.0,
         dead_end_reward: float = -2.0,
@@ -168,7 +171,7 @@ class MacroPlacementEnv(gym.Env):
         self.state = PlacementState(p)
         self._views = []
         if observation in ("image", "both"):
-            self._views.append(ImageObservation(p))
+            self._views.append(ImageObservation(p, next_macro=next_macro_planes))
         if observation in ("graph", "both"):
             self._views.append(GraphObservation(p))
         n_cells = p.grid.n_cells

@@ -9,6 +9,12 @@
   2. **canvas** -- fraction of each cell covered by placed hard macros, fixed macros and
      blockages (clipped to 1).
 
+  with ``next_macro=True`` (env kwarg ``next_macro_planes``; opt-in, so policies trained on three planes keep
+  loading) two more planes, MaskPlace's look-ahead for the macro after the current one, on the current canvas:
+
+  3. **next position mask** -- 1 where the next macro would fit (0 everywhere at the last macro);
+  4. **next wire mask** -- its wire mask, normalised as plane 1 over its feasible cells (1 at the last macro);
+
   plus ``macro``: float32 ``[4]`` = (width / canvas width, height / canvas height, macros placed
   so far / macros, covered area / canvas area), all clipped to ``[0, 1]``.
 * :class:`GraphObservation` -- Circuit Training's graph view (Mirhoseini et al., Nature 2021) as
@@ -38,17 +44,21 @@ except ImportError:  # pragma: no cover - exercised only where numba is not inst
     numba = None
 
 IMAGE_CHANNELS = ("position_mask", "wire_mask", "canvas")
+NEXT_MACRO_CHANNELS = ("next_position_mask", "next_wire_mask")
 NODE_FEATURES = ("x", "y", "width", "height", "is_hard", "is_soft", "is_port", "is_placed",
                  "is_current")
 
 
 class ImageObservation:
-    """MaskPlace-style image planes plus a small macro descriptor (see the module docstring)."""
+    """MaskPlace-style image planes plus a small macro descriptor (see the module docstring);
+    ``next_macro``: add the next macro's position and wire masks (planes 3 and 4)."""
 
-    def __init__(self, problem: PlacementProblem):
+    def __init__(self, problem: PlacementProblem, next_macro: bool = False):
         self.p = problem
         g = problem.grid
-        self.shape = (len(IMAGE_CHANNELS), g.rows, g.cols)
+        self.next_macro = bool(next_macro)
+        self.channels = IMAGE_CHANNELS + (NEXT_MACRO_CHANNELS if self.next_macro else ())
+        self.shape = (len(self.channels), g.rows, g.cols)
         self.canvas_area = g.width * g.height
         #: build the planes with the compiled loop (bit-identical to the numpy code, tested);
         #: False: numpy only
@@ -69,21 +79,28 @@ class ImageObservation:
 
     def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
         img = np.empty(self.shape, np.float32)     # fresh every step: callers may keep observations
-        if self.compiled:
-            _image_planes_compiled(state.mask(), state.wire_mask(), state.occupancy, img)
-        else:
-            self._planes_numpy(state, img)
+        self._planes(state.mask(), state.wire_mask(), state.occupancy, img)
+        if self.next_macro:
+            nxt = np.empty((3,) + self.shape[1:], np.float32)
+            self._planes(*state.next_masks(), state.occupancy, nxt)
+            img[3:5] = nxt[:2]
         macro = self._macro_rows[state.k].copy()
         covered = float(state.occupancy.sum()) * self._cell_w * self._cell_h / self.canvas_area
         macro[3] = min(max(covered, 0.0), 1.0)
         return {"image": img, "macro": macro}
 
+    def _planes(self, mask: np.ndarray, wire: np.ndarray, occupancy: np.ndarray, img: np.ndarray) -> None:
+        """Position mask, normalised wire mask and canvas of one macro into ``img[0:3]``."""
+        if self.compiled:
+            _image_planes_compiled(mask, wire, occupancy, img)
+        else:
+            self._planes_numpy(mask, wire, occupancy, img)
+
     @staticmethod
-    def _planes_numpy(state: PlacementState, img: np.ndarray) -> None:
+    def _planes_numpy(mask: np.ndarray, wire: np.ndarray, occupancy: np.ndarray, img: np.ndarray) -> None:
         """The three planes with numpy (what :func:`_image_planes_loop` computes in one pass)."""
-        mask = state.mask().reshape(img.shape[1:])
+        mask = mask.reshape(img.shape[1:])
         img[0] = mask
-        wire = state.wire_mask()
         if mask.any():
             feas = wire[mask]
             lo, hi = feas.min(), feas.max()
@@ -91,7 +108,7 @@ class ImageObservation:
             img[1] = np.where(mask, norm, 1.0)
         else:
             img[1] = 1.0
-        np.clip(state.occupancy, 0.0, 1.0, out=img[2])
+        np.clip(occupancy, 0.0, 1.0, out=img[2])
 
 
 def _image_planes_loop(mask, wire, occ, img):

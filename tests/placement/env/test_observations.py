@@ -76,3 +76,47 @@ def test_graph_edges_follow_nets():
             if a >= 0 and b >= 0 and a != b:
                 expected.add((min(a, b), max(a, b)))
     assert set(map(tuple, obs["edge_index"].T.tolist())) == expected
+
+
+def _masks_of_the_next_macro(state):
+    """The next macro's masks by definition: a copy of the state whose current macro is skipped (not placed)."""
+    import copy
+    ahead = copy.deepcopy(state)
+    ahead.k += 1
+    ahead._mask = ahead._wire = ahead._blocked = None
+    return ahead.mask(), ahead.wire_mask()
+
+
+def test_next_macro_planes_are_the_next_macros_masks_on_the_current_canvas():
+    env = MacroPlacementEnv(design="ariane133", observation="image", next_macro_planes=True, run_fd=False)
+    plain = MacroPlacementEnv(design="ariane133", observation="image", run_fd=False)
+    obs, _ = env.reset(seed=0)
+    ref, _ = plain.reset(seed=0)
+    g = env.problem.grid
+    assert obs["image"].shape == (5, g.rows, g.cols) and env.observation_space.contains(obs)
+    rng = np.random.default_rng(1)
+    for step in range(env.problem.n_macros):
+        np.testing.assert_array_equal(obs["image"][:3], ref["image"])      # planes 0-2 unchanged
+        mask, wire = _masks_of_the_next_macro(env.state)
+        np.testing.assert_array_equal(obs["image"][3], mask.reshape(g.rows, g.cols))
+        if mask.any():
+            best = np.unravel_index(np.argmin(np.where(mask.reshape(wire.shape), wire, np.inf)), wire.shape)
+            assert obs["image"][4][best] == 0.0 and np.all(obs["image"][4][~mask.reshape(wire.shape)] == 1.0)
+        if step in (0, 50):   # the wire plane, normalised over the feasible cells, against the definition
+            feas = wire[mask.reshape(wire.shape)]
+            norm = np.where(mask.reshape(wire.shape), (wire - feas.min()) / (feas.max() - feas.min()), 1.0)
+            np.testing.assert_allclose(obs["image"][4], norm, atol=1e-6)
+        a = int(rng.choice(np.flatnonzero(env.action_masks())))
+        obs, _, term, _, _ = env.step(a)
+        ref, *_ = plain.step(a)
+        if term:
+            break
+    assert term and step == env.problem.n_macros - 1
+
+
+def test_next_macro_planes_at_the_last_macro_are_empty():
+    env = MacroPlacementEnv(design="toy_macro_stdcell", observation="image", next_macro_planes=True, run_fd=False)
+    obs, _ = env.reset(seed=0)
+    assert obs["image"][3].any()                                   # two macros: the second is next
+    obs, *_ = env.step(int(np.flatnonzero(env.action_masks())[0]))
+    assert not obs["image"][3].any() and np.all(obs["image"][4] == 1.0)   # last macro: nothing next
