@@ -1,0 +1,134 @@
+"""A whole MLP as ONE autograd node, with its backward pass written out (and optional bf16 matmuls).
+
+Autograd records three to four nodes per linear layer (matmul, bias, nonlinearity, views) and allocates a
+fresh tensor for every intermediate gradient; for the small MLPs of off-policy RL (SAC's 256x256, TD3's
+400x300, DQN's 256x256 on CartPole) that bookkeeping costs about as much as the matrix products themselves.
+:func:`mlp_forward` evaluates ``h <- act(h W_i + b_i)`` (no nonlinearity after the last layer) and registers
+one node whose backward is the textbook recursion (``dW = h_in^T g``, ``db = sum g``,
+``g_in = (g W^T) * act'(h_in)``), computing only the gradients that are needed: weights passed detached (the
+critic in an actor loss, ``rlframe/models/qpg.py``) get none, and the input gets one only when it requires it.
+Same function and same gradients as the layer-by-layer autograd graph, up to float rounding
+(tests/models/test_mlp_function.py compares them).
+
+Two weight layouts, as the models store them:
+
+- stacked ``W [k, in, out]``, ``b [k, 1, out]``, input ``[k, N, in]`` (:class:`~rlframe.models.mlp.TwinMlpModel`:
+  ``k`` MLPs in one batched matmul per layer);
+- ``nn.Linear``'s ``W [out, in]``, ``b [out]``, input ``[N, in]`` (:class:`~rlframe.models.mlp.MlpModel`).
+
+``compute_dtype=torch.bfloat16`` (mixed precision, opt-in): the hidden layers multiply in bf16 (weights cast
+from their fp32 masters at each call; on CPUs with AMX/AVX512-bf16 about three times faster than fp32), the
+last layer runs in fp32 on the fp32 copy of its input, so outputs (Q-values, action means) keep fp32
+resolution; gradients come back in fp32 to the fp32 weights, so optimiser and weights stay fp32.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+
+ACTIVATIONS = ("relu", "tanh")
+
+
+def _linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.baddbmm(b, h, w) if w.dim() == 3 else torch.addmm(b, h, w.t())
+
+
+def _grad_weight(h_in: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.bmm(h_in.transpose(1, 2), g) if w.dim() == 3 else torch.mm(g.t(), h_in)
+
+
+def _grad_bias(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return g.sum(-2, keepdim=True) if w.dim() == 3 else g.sum(0)
+
+
+def _grad_input(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.bmm(g, w.transpose(1, 2)) if w.dim() == 3 else torch.mm(g, w)
+
+
+def _run(x: torch.Tensor, activation: str, compute_dtype: Optional[torch.dtype],
+         params: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor], List[torch.Tensor]]:
+    """The forward pass: ``(output, each layer's input, the weights as multiplied)``."""
+    n = len(params) // 2
+    ws, bs = params[0::2], params[1::2]
+    if compute_dtype is not None and compute_dtype != ws[-1].dtype:  # hidden layers low, last one as stored
+        ws_run = [w.to(compute_dtype) for w in ws[:-1]] + [ws[-1]]
+        bs_run = [b.to(compute_dtype) for b in bs[:-1]] + [bs[-1]]
+    else:
+        ws_run, bs_run = list(ws), list(bs)
+    act_ = torch.relu_ if activation == "relu" else torch.tanh_
+    h = x
+    inputs = []
+    for i in range(n):
+        if h.dtype != ws_run[i].dtype:
+            h = h.to(ws_run[i].dtype)
+        inputs.append(h)
+        h = _linear(h, ws_run[i], bs_run[i])
+        if i < n - 1:
+            h = act_(h)  # a fresh tensor: in place is safe
+    return h, inputs, ws_run
+
+
+class _MlpFunction(torch.autograd.Function):
+    """``apply(x, activation, compute_dtype, *params)`` with ``params = (W_0, b_0, W_1, b_1, ...)``."""
+
+    @staticmethod
+    def forward(ctx, x, activation, compute_dtype, *params):
+        out, inputs, ws_run = _run(x, activation, compute_dtype, params)
+        ctx.activation, ctx.n = activation, len(params) // 2
+        ctx.x_dtype, ctx.param_dtype = x.dtype, params[0].dtype
+        ctx.save_for_backward(*inputs, *ws_run)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        n, saved, need = ctx.n, ctx.saved_tensors, ctx.needs_input_grad
+        inputs, ws_run = saved[:n], saved[n:]
+        need_w = [need[3 + 2 * i] for i in range(n)]
+        need_b = [need[4 + 2 * i] for i in range(n)]
+        grads: List[Optional[torch.Tensor]] = [None] * (2 * n)
+        grad_x = None
+        # the lowest layer that needs the gradient at its output: x's, or the first layer with trained parameters
+        lowest = 0 if need[0] else next((i for i in range(n) if need_w[i] or need_b[i]), n)
+        g = grad_out
+        for i in range(n - 1, lowest - 1, -1):
+            w = ws_run[i]
+            if g.dtype != w.dtype:
+                g = g.to(w.dtype)
+            if need_w[i]:
+                grads[2 * i] = _grad_weight(inputs[i], g, w).to(ctx.param_dtype)
+            if need_b[i]:
+                grads[2 * i + 1] = _grad_bias(g, w).to(ctx.param_dtype)
+            if i == 0:
+                if need[0]:
+                    grad_x = _grad_input(g, w).to(ctx.x_dtype)
+            elif i > lowest:
+                g = _grad_input(g, w)
+                y = inputs[i]  # the previous layer's output, after its nonlinearity
+                if y.dtype != g.dtype:
+                    y = y.to(g.dtype)
+                g = (torch.ops.aten.threshold_backward(g, y, 0) if ctx.activation == "relu"
+                     else torch.ops.aten.tanh_backward(g, y))
+        return (grad_x, None, None, *grads)
+
+
+def mlp_forward(x: torch.Tensor, params: Sequence[torch.Tensor], activation: str = "relu",
+                compute_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """``W_n(act(... act(W_1 x + b_1) ...)) + b_n`` for ``params = (W_1, b_1, ..., W_n, b_n)`` in one of the two
+    layouts of the module docstring, as one autograd node (no node at all when no gradient is recorded).
+
+    Args:
+        x: ``[k, N, in]`` (stacked weights; an ``expand``-ed view is fine) or ``[N, in]`` (``nn.Linear``'s).
+        params: weights and biases, layer by layer (detached ones get no gradient).
+        activation: ``"relu"`` or ``"tanh"``, after every layer but the last.
+        compute_dtype: dtype of the hidden layers' matmuls (None: the weights'); e.g. ``torch.bfloat16``.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"mlp_forward: activation must be one of {ACTIVATIONS}, got {activation!r}.")
+    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
+        return _MlpFunction.apply(x, activation, compute_dtype, *params)
+    with torch.no_grad():
+        return _run(x, activation, compute_dtype, params)[0]
+
+
+__all__ = ["ACTIVATIONS", "mlp_forward"]
