@@ -18,8 +18,9 @@ Two weight layouts, as the models store them:
 
 ``compute_dtype=torch.bfloat16`` (mixed precision, opt-in): the hidden layers multiply in bf16 (weights cast
 from their fp32 masters at each call; on CPUs with AMX/AVX512-bf16 about three times faster than fp32), the
-last layer runs in fp32 on the fp32 copy of its input, so outputs (Q-values, action means) keep fp32
-resolution; gradients come back in fp32 to the fp32 weights, so optimiser and weights stay fp32.
+last layer runs in fp32 on an fp32 copy of its input, so outputs (Q-values, action means) keep fp32
+resolution; the backward pass runs in bf16 (fp32 accumulation inside the matmuls) and the gradients are
+handed back in fp32 to the fp32 weights, so the optimiser and the weights stay fp32.
 """
 from __future__ import annotations
 
@@ -48,25 +49,24 @@ def _grad_input(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def _run(x: torch.Tensor, activation: str, compute_dtype: Optional[torch.dtype],
          params: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor], List[torch.Tensor]]:
-    """The forward pass: ``(output, each layer's input, the weights as multiplied)``."""
+    """The forward pass: ``(output, each layer's input, the weights for the backward pass)``, all in the
+    compute dtype but the output (the last layer multiplies an fp32 copy of its input by the fp32 weights)."""
     n = len(params) // 2
     ws, bs = params[0::2], params[1::2]
-    if compute_dtype is not None and compute_dtype != ws[-1].dtype:  # hidden layers low, last one as stored
-        ws_run = [w.to(compute_dtype) for w in ws[:-1]] + [ws[-1]]
-        bs_run = [b.to(compute_dtype) for b in bs[:-1]] + [bs[-1]]
+    if compute_dtype is None or compute_dtype == ws[-1].dtype:
+        compute_dtype = None
+        ws_low, bs_low = list(ws), list(bs)
     else:
-        ws_run, bs_run = list(ws), list(bs)
+        ws_low, bs_low = [w.to(compute_dtype) for w in ws], [b.to(compute_dtype) for b in bs[:-1]]
     act_ = torch.relu_ if activation == "relu" else torch.tanh_
-    h = x
+    h = x if compute_dtype is None else x.to(compute_dtype)
     inputs = []
-    for i in range(n):
-        if h.dtype != ws_run[i].dtype:
-            h = h.to(ws_run[i].dtype)
+    for i in range(n - 1):
         inputs.append(h)
-        h = _linear(h, ws_run[i], bs_run[i])
-        if i < n - 1:
-            h = act_(h)  # a fresh tensor: in place is safe
-    return h, inputs, ws_run
+        h = act_(_linear(h, ws_low[i], bs_low[i]))  # a fresh tensor: in place is safe
+    inputs.append(h)
+    out = _linear(h if compute_dtype is None else h.to(ws[-1].dtype), ws[-1], bs[-1])
+    return out, inputs, ws_low
 
 
 class _MlpFunction(torch.autograd.Function):
@@ -90,11 +90,9 @@ class _MlpFunction(torch.autograd.Function):
         grad_x = None
         # the lowest layer that needs the gradient at its output: x's, or the first layer with trained parameters
         lowest = 0 if need[0] else next((i for i in range(n) if need_w[i] or need_b[i]), n)
-        g = grad_out
+        g = grad_out.to(ws_run[-1].dtype)
         for i in range(n - 1, lowest - 1, -1):
             w = ws_run[i]
-            if g.dtype != w.dtype:
-                g = g.to(w.dtype)
             if need_w[i]:
                 grads[2 * i] = _grad_weight(inputs[i], g, w).to(ctx.param_dtype)
             if need_b[i]:
@@ -103,10 +101,8 @@ class _MlpFunction(torch.autograd.Function):
                 if need[0]:
                     grad_x = _grad_input(g, w).to(ctx.x_dtype)
             elif i > lowest:
-                g = _grad_input(g, w)
                 y = inputs[i]  # the previous layer's output, after its nonlinearity
-                if y.dtype != g.dtype:
-                    y = y.to(g.dtype)
+                g = _grad_input(g, w)
                 g = (torch.ops.aten.threshold_backward(g, y, 0) if ctx.activation == "relu"
                      else torch.ops.aten.tanh_backward(g, y))
         return (grad_x, None, None, *grads)
