@@ -1,14 +1,13 @@
-"""A whole MLP as ONE autograd node, with its backward pass written out (and optional bf16 matmuls).
+"""A whole MLP as ONE autograd node, with its backward pass written out: the models' mixed-precision path.
 
-Autograd records three to four nodes per linear layer (matmul, bias, nonlinearity, views) and allocates a
-fresh tensor for every intermediate gradient; for the small MLPs of off-policy RL (SAC's 256x256, TD3's
-400x300, DQN's 256x256 on CartPole) that bookkeeping costs about as much as the matrix products themselves.
 :func:`mlp_forward` evaluates ``h <- act(h W_i + b_i)`` (no nonlinearity after the last layer) and registers
 one node whose backward is the textbook recursion (``dW = h_in^T g``, ``db = sum g``,
 ``g_in = (g W^T) * act'(h_in)``), computing only the gradients that are needed: weights passed detached (the
 critic in an actor loss, ``rlframe/models/qpg.py``) get none, and the input gets one only when it requires it.
 Same function and same gradients as the layer-by-layer autograd graph, up to float rounding
-(tests/models/test_mlp_function.py compares them).
+(tests/models/test_mlp_function.py compares them). Writing the backward out is what lets the bf16 path below
+keep its casts to the few places that need them. In fp32 it measured no faster than autograd on SAC's, TD3's
+and DQN's networks (docs/algorithms.md, "Mixed precision"), so the models use it only with ``compute_dtype``.
 
 Two weight layouts, as the models store them:
 
