@@ -73,8 +73,10 @@ SETTINGS: Dict[str, Dict[str, Any]] = {
 
 
 # --- rlframe side ---------------------------------------------------------------------------------------------
-def _rlframe_parts(algo: str, hp: Dict[str, Any], budget: int):
-    """``(agent, algorithm, batch_T, log_interval_steps)`` of rlframe for ``algo`` with the zoo's settings."""
+def _rlframe_parts(algo: str, hp: Dict[str, Any], budget: int, compute_dtype: Optional[torch.dtype] = None):
+    """``(agent, algorithm, batch_T, log_interval_steps)`` of rlframe for ``algo`` with the zoo's settings
+    (``compute_dtype``: the SAC/TD3 networks' mixed-precision knob, ``rlframe/models/mlp_function.py``)."""
+    net = dict(hidden_sizes=hp["net_arch"], compute_dtype=compute_dtype)
     if algo == "dqn":
         from rlframe.agents.dqn import DqnAgent
         from rlframe.algos.dqn import DQN
@@ -92,7 +94,7 @@ def _rlframe_parts(algo: str, hp: Dict[str, Any], budget: int):
         from rlframe.agents.qpg import SacAgent
         from rlframe.algos.qpg import SAC
 
-        agent = SacAgent(model_kwargs=dict(hidden_sizes=hp["net_arch"]), q_model_kwargs=dict(hidden_sizes=hp["net_arch"]))
+        agent = SacAgent(model_kwargs=net, q_model_kwargs=net)
         algorithm = SAC(discount=hp["gamma"], learning_rate=hp["learning_rate"], batch_size=hp["batch_size"],
                         replay_size=hp["buffer_size"], min_steps_learn=hp["learning_starts"], replay_ratio=1.0,
                         target_update_tau=hp["tau"])
@@ -100,8 +102,7 @@ def _rlframe_parts(algo: str, hp: Dict[str, Any], budget: int):
     from rlframe.agents.qpg import Td3Agent
     from rlframe.algos.qpg import TD3
 
-    agent = Td3Agent(model_kwargs=dict(hidden_sizes=hp["net_arch"]), q_model_kwargs=dict(hidden_sizes=hp["net_arch"]),
-                     exploration_noise=hp["noise_std"], noise_type="normal")
+    agent = Td3Agent(model_kwargs=net, q_model_kwargs=net, exploration_noise=hp["noise_std"], noise_type="normal")
     # SB3 trains at the end of an episode only once more than learning_starts steps were taken: the first
     # training episode is the one after the warm-up, hence + 1 (same number of updates on both sides).
     algorithm = TD3(discount=hp["gamma"], learning_rate=hp["learning_rate"], batch_size=hp["batch_size"],
@@ -113,7 +114,7 @@ def _rlframe_parts(algo: str, hp: Dict[str, Any], budget: int):
     return agent, algorithm, T, T
 
 
-def run_rlframe(algo: str, seed: int) -> Dict[str, Any]:
+def run_rlframe(algo: str, seed: int, compute_dtype: Optional[torch.dtype] = None) -> Dict[str, Any]:
     from rlframe.envs.gym import GymEnv
     from rlframe.logging import logger_context
     from rlframe.runners.minibatch_rl import MinibatchRl
@@ -122,7 +123,7 @@ def run_rlframe(algo: str, seed: int) -> Dict[str, Any]:
     s = SETTINGS[algo]
     clock = Clock()
     result: Dict[str, Any] = {}
-    agent, algorithm, T, log_steps = _rlframe_parts(algo, s["hp"], s["budget"])
+    agent, algorithm, T, log_steps = _rlframe_parts(algo, s["hp"], s["budget"], compute_dtype)
     result["optimize_cpu_s"] = 0.0
     optimize_agent = algorithm.optimize_agent
 
@@ -146,6 +147,20 @@ def run_rlframe(algo: str, seed: int) -> Dict[str, Any]:
     result["ms_per_update"] = 1e3 * result["optimize_s"] / max(runner.updates, 1)
     result["cpu_ms_per_update"] = 1e3 * result["optimize_cpu_s"] / max(runner.updates, 1)
     return result
+
+
+BF16_SIDE = "rlframe_bf16"  # --bf16: rlframe with bf16 hidden-layer matmuls (SAC and TD3 only)
+BF16_ALGOS = ("sac", "td3")
+
+
+def _sides(algo: str, args: argparse.Namespace) -> Dict[str, Callable[[int], Dict[str, Any]]]:
+    """The runs to compare for ``algo``: rlframe (default configuration) and SB3, plus ``rlframe_bf16``."""
+    runs: Dict[str, Callable[[int], Dict[str, Any]]] = {
+        "rlframe": lambda seed: run_rlframe(algo, seed), "sb3": lambda seed: run_sb3(algo, seed)}
+    runs = only(args.only, runs)
+    if (args.bf16 or args.only == BF16_SIDE) and algo in BF16_ALGOS:
+        runs[BF16_SIDE] = lambda seed: run_rlframe(algo, seed, torch.bfloat16)
+    return runs
 
 
 # --- SB3 side ---------------------------------------------------------------------------------------------------
@@ -358,12 +373,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--seeds", type=int, default=3, help="runs per framework and algorithm (seeds 0..N-1), interleaved")
     p.add_argument("--algos", default="dqn,sac,td3", help="comma-separated subset of dqn,sac,td3")
     p.add_argument("--threads", type=int, default=1, help="torch threads for both frameworks")
-    p.add_argument("--only", choices=["rlframe", "sb3"], default=None, help="run one side only")
+    p.add_argument("--only", choices=["rlframe", "sb3", BF16_SIDE], default=None, help="run one side only")
     p.add_argument("--json", type=str, default=None, help="write the results here")
     p.add_argument("--profile-updates", type=int, default=None, metavar="N",
                    help="time about N updates after a short warm-up instead of running to the target")
     p.add_argument("--seed-major", action="store_true",
                    help="seed 0 of every algorithm first, then seed 1, ...; the JSON is rewritten after every run")
+    p.add_argument("--bf16", action="store_true",
+                   help=f"also run rlframe with bf16 hidden-layer matmuls ({', '.join(BF16_ALGOS)}; JSON key {BF16_SIDE})")
     p.add_argument("--breakdown", type=int, default=None, metavar="N",
                    help="time the phases of about N updates per run on both sides (where the time goes)")
     args = p.parse_args(argv)
@@ -385,17 +402,23 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         return _run_seed_major(algos, args)
     out: Dict[str, Any] = {}
     for algo in algos:
-        runs: Dict[str, Callable[[int], Dict[str, Any]]] = {
-            "rlframe": lambda seed, a=algo: run_rlframe(a, seed), "sb3": lambda seed, a=algo: run_sb3(a, seed)}
-        res = summarise(interleave(args.seeds, only(args.only, runs), label=f"[{algo}] "), label=f"[{algo}] ")
+        res = summarise(interleave(args.seeds, _sides(algo, args), label=f"[{algo}] "), label=f"[{algo}] ")
         out[algo] = _finish(algo, res, args)
         write_json(args.json, out)  # after every algorithm, so a long run keeps what it has measured
     return out
 
 
 def _finish(algo: str, res: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
-    """Add the per-update ratios and the settings to one algorithm's summary."""
+    """Add the per-update ratios, the bf16 side's ratio and the settings to one algorithm's summary."""
     _time_split(res)
+    bf, sb = res.get(BF16_SIDE), res.get("sb3")
+    if bf and bf["wall_s"]:
+        bf["us_per_step"] = [1e6 * w / max(n, 1) for w, n in zip(bf["wall_s"], bf["steps"])]
+        res[f"ratio_median_{BF16_SIDE}"] = (median(bf["wall_s"]) / median(sb["wall_s"]) if sb and sb["wall_s"]
+                                            else None)
+        bf["ratio_median"] = res[f"ratio_median_{BF16_SIDE}"]
+        print(f"[{algo}] {BF16_SIDE}: median wall_s {median(bf['wall_s']):.2f}, steps {median(bf['steps']):,.0f}, "
+              f"solved {sum(map(bool, bf['solved']))}/{len(bf['solved'])}; ratio to sb3 {bf['ratio_median']}")
     for key in ("ms_per_update", "cpu_ms_per_update"):
         res[f"ratio_{key}_median"] = (median(res["rlframe"][key]) / median(res["sb3"][key])
                                       if res.get("rlframe") and res.get("sb3") and res["rlframe"][key]
@@ -420,15 +443,16 @@ def _run_seed_major(algos: List[str], args: argparse.Namespace) -> Dict[str, Any
             out = {k: v for k, v in json.load(f).items() if k not in algos}
     keys = ("wall_s", "steps", "cpu_s", "solved")
     raw: Dict[str, Dict[str, Dict[str, List[Any]]]] = {a: {} for a in algos}
-    sides = [s for s in ("rlframe", "sb3") if args.only in (None, s)]
     for seed in range(args.seeds):
         for algo in algos:
+            runs = _sides(algo, args)
+            sides = list(runs)
             for side in (sides if seed % 2 == 0 else sides[::-1]):
-                r = run_rlframe(algo, seed) if side == "rlframe" else run_sb3(algo, seed)
+                r = runs[side](seed)
                 store = raw[algo].setdefault(side, {k: [] for k in keys})
                 for k, v in r.items():
                     store.setdefault(k, []).append(v)
-                print(f"[{algo}] seed {seed} {side:8s} {'solved' if r['solved'] else 'NOT solved'} after "
+                print(f"[{algo}] seed {seed} {side:12s} {'solved' if r['solved'] else 'NOT solved'} after "
                       f"{r['steps']:7,d} steps in {r['wall_s']:7.2f} s (cpu {r['cpu_s']:7.2f} s)", flush=True)
                 res = summarise(copy.deepcopy(raw[algo]), label=f"[{algo}] ")
                 out[algo] = _finish(algo, res, args)

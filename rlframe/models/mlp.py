@@ -7,6 +7,11 @@ from typing import List, Optional, Sequence, Type
 import torch
 from torch import nn
 
+from rlframe.models.mlp_function import mlp_forward
+
+# nonlinearity classes that rlframe.models.mlp_function writes out, by its names for them
+_ACTIVATION_NAMES = {nn.ReLU: "relu", nn.Tanh: "tanh"}
+
 
 def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2.0)) -> nn.Module:
     """Orthogonal weights (Saxe et al. 2014) with ``gain`` and zero biases on every Linear/Conv layer,
@@ -45,6 +50,10 @@ class MlpModel(nn.Module):
         output_size: size of a final linear layer without nonlinearity; None leaves it out
             (the output is then the last hidden layer, after its nonlinearity).
         nonlinearity: module class applied after each hidden layer.
+        compute_dtype: mixed precision, opt-in: the hidden layers multiply in this dtype (``torch.bfloat16``),
+            weights, output layer and gradients stay fp32 (:func:`rlframe.models.mlp_function.mlp_forward`, the
+            MLP as one autograd node). Needs an ``output_size``, ReLU or Tanh, 2-D inputs (else the plain
+            layers run). None (default): the plain fp32 layers under autograd.
     """
 
     def __init__(
@@ -53,12 +62,14 @@ class MlpModel(nn.Module):
         hidden_sizes: Sequence[int] = (64, 64),
         output_size: Optional[int] = None,
         nonlinearity: Type[nn.Module] = nn.Tanh,
+        compute_dtype: Optional[torch.dtype] = None,
     ):
         super().__init__()
         layers = []
         last = int(input_size)
         for h in hidden_sizes or ():
-            layers += [nn.Linear(last, int(h)), nonlinearity()]
+            # ReLU in place: it overwrites the fresh output of the Linear before it (same maths, one allocation less)
+            layers += [nn.Linear(last, int(h)), nn.ReLU(inplace=True) if nonlinearity is nn.ReLU else nonlinearity()]
             last = int(h)
         if output_size is not None:
             layers.append(nn.Linear(last, int(output_size)))
@@ -66,12 +77,18 @@ class MlpModel(nn.Module):
         self.model = nn.Sequential(*layers)
         self.input_size = int(input_size)
         self._output_size = last
+        activation = _ACTIVATION_NAMES.get(nonlinearity)
+        self.compute_dtype = compute_dtype
+        self._mixed = activation if compute_dtype is not None and output_size is not None and activation else None
 
     @property
     def output_size(self) -> int:
         return self._output_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._mixed is not None and x.dim() == 2:
+            params = [t for layer in self.model if isinstance(layer, nn.Linear) for t in (layer.weight, layer.bias)]
+            return mlp_forward(x, params, self._mixed, self.compute_dtype)
         return self.model(x)
 
 

@@ -24,6 +24,7 @@ from torch import nn
 from rlframe.core.leading_dims import restore_leading_dims
 from rlframe.errors import ShapeMismatchError
 from rlframe.models.mlp import MlpModel, TwinMlpModel
+from rlframe.models.mlp_function import mlp_forward
 from rlframe.models.observation import FlatObservationEncoder, ObservationShape
 
 
@@ -43,15 +44,18 @@ class MuMlpModel(nn.Module):
         action_size: action dims.
         hidden_sizes: hidden layers (SB3's TD3 default: 400, 300).
         nonlinearity: hidden activation.
+        compute_dtype: mixed precision, opt-in (``torch.bfloat16``): :class:`~rlframe.models.mlp.MlpModel`'s.
     """
 
     def __init__(self, observation_shape: ObservationShape, action_size: int,
-                 hidden_sizes: Sequence[int] = (400, 300), nonlinearity: Type[nn.Module] = nn.ReLU):
+                 hidden_sizes: Sequence[int] = (400, 300), nonlinearity: Type[nn.Module] = nn.ReLU,
+                 compute_dtype: Optional[torch.dtype] = None):
         super().__init__()
         self.encoder = FlatObservationEncoder(observation_shape, component=type(self).__name__)
         self.observation_shape = self.encoder.observation_shape
         self.action_size = int(action_size)
-        self.mlp = MlpModel(self.encoder.output_size, hidden_sizes, self.action_size, nonlinearity)
+        self.mlp = MlpModel(self.encoder.output_size, hidden_sizes, self.action_size, nonlinearity,
+                            compute_dtype)
 
     def forward(self, observation, prev_action=None, prev_reward=None) -> torch.Tensor:
         x, lead_dim, T, B = self.encoder(observation)
@@ -63,20 +67,22 @@ class PiMlpModel(nn.Module):
     ``log_std_bounds`` (SB3's and the SAC paper's (-20, 2)). One output layer gives both halves.
 
     Args:
-        observation_shape, action_size, hidden_sizes, nonlinearity: as :class:`MuMlpModel`
-            (SB3's SAC default: 256, 256).
+        observation_shape, action_size, hidden_sizes, nonlinearity, compute_dtype: as
+            :class:`MuMlpModel` (SB3's SAC default: 256, 256).
         log_std_bounds: clamp of the log standard deviation.
     """
 
     def __init__(self, observation_shape: ObservationShape, action_size: int,
                  hidden_sizes: Sequence[int] = (256, 256), nonlinearity: Type[nn.Module] = nn.ReLU,
-                 log_std_bounds: Tuple[float, float] = (-20.0, 2.0)):
+                 log_std_bounds: Tuple[float, float] = (-20.0, 2.0),
+                 compute_dtype: Optional[torch.dtype] = None):
         super().__init__()
         self.encoder = FlatObservationEncoder(observation_shape, component=type(self).__name__)
         self.observation_shape = self.encoder.observation_shape
         self.action_size = int(action_size)
         self.log_std_bounds = (float(log_std_bounds[0]), float(log_std_bounds[1]))
-        self.mlp = MlpModel(self.encoder.output_size, hidden_sizes, 2 * self.action_size, nonlinearity)
+        self.mlp = MlpModel(self.encoder.output_size, hidden_sizes, 2 * self.action_size, nonlinearity,
+                            compute_dtype)
 
     def forward(self, observation, prev_action=None, prev_reward=None) -> Tuple[torch.Tensor, torch.Tensor]:
         x, lead_dim, T, B = self.encoder(observation)
@@ -102,11 +108,14 @@ class QMlpModel(nn.Module):
         hidden_sizes: hidden layers (SB3: 256, 256 for SAC; 400, 300 for TD3/DDPG).
         n_critics: number of Q-functions (1 for DDPG, 2 for TD3 and SAC).
         nonlinearity: hidden activation (ReLU or Tanh run as functions, anything else as a module).
+        compute_dtype: mixed precision, opt-in (``torch.bfloat16``; ReLU or Tanh): hidden-layer matmuls in this
+            dtype, weights, last layer, Q-values and gradients in fp32, all critics as one autograd node
+            (:func:`rlframe.models.mlp_function.mlp_forward`). None (default): fp32 layer by layer.
     """
 
     def __init__(self, observation_shape: ObservationShape, action_size: int,
                  hidden_sizes: Sequence[int] = (256, 256), n_critics: int = 2,
-                 nonlinearity: Type[nn.Module] = nn.ReLU):
+                 nonlinearity: Type[nn.Module] = nn.ReLU, compute_dtype: Optional[torch.dtype] = None):
         super().__init__()
         self.encoder = FlatObservationEncoder(observation_shape, component=type(self).__name__)
         self.observation_shape = self.encoder.observation_shape
@@ -121,7 +130,11 @@ class QMlpModel(nn.Module):
             for w, b in zip(self.critics.weights, self.critics.biases):
                 for j in range(self.n_critics):
                     _torch_default_init_(w[j], b[j, 0])
-        self._act = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh}.get(nonlinearity, self.critics.nonlinearity)
+        # in place: each activation overwrites its layer's fresh output (one allocation less per layer, ~5% of
+        # a SAC/TD3 update on 256- and 400-wide critics)
+        self._act = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh}.get(nonlinearity, self.critics.nonlinearity)
+        self.compute_dtype = compute_dtype
+        self._mixed = {nn.ReLU: "relu", nn.Tanh: "tanh"}.get(nonlinearity) if compute_dtype is not None else None
 
     def _params(self, detach: bool, n: int) -> List[Tuple[torch.Tensor, torch.Tensor]]:
         pairs = list(zip(self.critics.weights, self.critics.biases))
@@ -146,11 +159,14 @@ class QMlpModel(nn.Module):
         k = self.n_critics if n_critics is None else int(n_critics)
         params = self._params(detach_params, k)
         h = x.unsqueeze(0).expand(k, *x.shape)
-        last = len(params) - 1
-        for i, (w, b) in enumerate(params):
-            h = torch.baddbmm(b, h, w)
-            if i < last:
-                h = self._act(h)
+        if self._mixed is not None:
+            h = mlp_forward(h, [t for pair in params for t in pair], self._mixed, self.compute_dtype)
+        else:
+            last = len(params) - 1
+            for i, (w, b) in enumerate(params):
+                h = torch.baddbmm(b, h, w)
+                if i < last:
+                    h = self._act(h)
         q = h.squeeze(-1)  # [k, T*B]
         if lead_dim == 2:
             return q.view(k, T, B)
