@@ -1,11 +1,18 @@
 """PPO with an LSTM policy (``RecurrentCategoricalPgAgent`` / ``RecurrentGaussianPgAgent``) on a partially
 observed task: by default CartPole with the velocities hidden (``rlframe/CartPolePOMDP-v1``, observation
-``[x, theta]``), which a feed-forward policy cannot balance. Hyper-parameters after the RL zoo's
-RecurrentPPO on CartPoleNoVel (8 envs x 32 steps, 20 epochs, gamma 0.98, GAE lambda 0.8, lr 1e-3 and
-clip 0.2 decayed linearly, LSTM of 64); each gradient step sees whole env columns (``[T, B]`` sequences
-from the stored LSTM state, reset where an episode ended).
+``[x, theta]``), which a feed-forward policy cannot balance. Each gradient step sees whole env columns (``[T, B]``
+sequences from the stored LSTM state, reset where an episode ended).
+
+The settings follow the env's action space (never its id), as the RL zoo's sets do:
+
+- Discrete actions: the zoo's RecurrentPPO set for CartPoleNoVel (8 envs x 32 steps, 20 epochs, gamma 0.98,
+  GAE lambda 0.8, lr 1e-3 and clip 0.2 decayed linearly, LSTM of 64); default budget 100k steps.
+- Box actions (Gaussian policy): the zoo's PendulumNoVel set (gamma 0.9, GAE lambda 0.95, 10 epochs of minibatches
+  of 64 steps, lr 1e-3, 4,096 steps per iteration as 64 envs x 64 steps) with rewards scaled by the running std of
+  the return (``PPO(normalize_reward=True)``); default budget 200k steps.
 
     python experiments/pomdp_ppo_lstm.py                              # 100k steps, eval return 500
+    python experiments/pomdp_ppo_lstm.py --env rlframe/PendulumPOMDP-v1        # Box actions, 200k steps
     python experiments/pomdp_ppo_lstm.py --sampler cpu --workers 2
     python experiments/pomdp_ppo_lstm.py --env rlframe/TMaze-v0 --steps 30000     # memory task: eval 1.0
     python experiments/pomdp_ppo_lstm.py --env my_module:MyMemoryTask-v0 --target 0.9
@@ -13,10 +20,11 @@ from the stored LSTM state, reset where an episode ended).
 ``--env`` takes any env with a Discrete or 1-D Box action space. ``GpuSampler`` and
 ``AlternatingSampler`` do not support recurrent agents (a ConfigError says so): use serial or cpu.
 Evaluation (deterministic actions, 10 episodes) runs before training and at every log interval; the last one is
-printed at the end against the env's ``reward_threshold`` (``--target RETURN`` overrides it). The same settings
-for every env (docs/algorithms.md, "What the POMDP scripts solve"). Gradients run through one batch column of 32
-steps: measured, the 10-step T-maze is learned in 10k steps, a 20-step one with the default budget (not with
-``--steps 30000``: the learning rate decays over ``--steps``); longer memories: a larger ``batch_T``.
+printed at the end against the env's ``reward_threshold`` (``--target RETURN`` overrides it and is kept in the
+run's params.json). Measured figures: docs/algorithms.md, "What the POMDP scripts solve". Gradients run through
+one batch column (32 steps; 64 for Box actions): measured, the 10-step T-maze is learned in 10k steps, a 20-step
+one with the default budget (not with ``--steps 30000``: the learning rate decays over ``--steps``); longer
+memories: a larger ``batch_T``.
 """
 import sys
 
@@ -29,6 +37,9 @@ from rlframe.agents.pg.recurrent import RecurrentCategoricalPgAgent, RecurrentGa
 from rlframe.algos.pg import PPO
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
+
+
+DISCRETE_STEPS, BOX_STEPS = 100_000, 200_000  # default budgets (--steps), by action space
 
 
 def discrete_settings():
@@ -45,16 +56,18 @@ def discrete_settings():
 
 
 def continuous_settings():
-    """Box actions: after the RL zoo's RecurrentPPO on PendulumNoVel (gamma 0.9, GAE lambda 0.95, 10 epochs,
-    lr 1e-3, clip 0.2, 4,096 steps per iteration), with the batch laid out as 32 envs x 128 steps so that a
-    minibatch holds whole env columns (16 minibatches of 2 columns) instead of the zoo's 4 x 1024."""
+    """Box actions: after the RL zoo's RecurrentPPO on PendulumNoVel (4,096 steps per iteration, minibatches of 64
+    steps, 10 epochs, gamma 0.9, GAE lambda 0.95, lr 1e-3, clip 0.2), laid out as 64 envs x 64 steps so that a
+    minibatch is one whole env column; rewards scaled by the running std of the return (``normalize_reward``:
+    Pendulum's -16 per step gave value losses of hundreds, and the gradient clip shrank the policy's steps)."""
     return dict(
-        batch_T=128,
-        batch_B=32,
+        batch_T=64,
+        batch_B=64,
         model=dict(fc_sizes=[], lstm_size=64, head_sizes=[64], init_log_std=0.0),
         agent=dict(),
         algo=dict(discount=0.9, gae_lambda=0.95, learning_rate=1e-3, linear_lr_schedule=True, epochs=10,
-                  minibatches=16, ratio_clip=0.2, linear_clip_schedule=False, entropy_loss_coeff=0.0),
+                  minibatches=64, ratio_clip=0.2, linear_clip_schedule=False, entropy_loss_coeff=0.0,
+                  normalize_reward=True),
     )
 
 
@@ -83,7 +96,10 @@ def make_agent(config):
 
 
 def main(argv=None):
-    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=100_000, argv=argv, add_arguments=add_target_flag)
+    args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=DISCRETE_STEPS, argv=argv,
+                      add_arguments=add_target_flag)
+    if args.resume is None and args.steps is None and action_kind(args.env or args.default_env) == "box":
+        args.steps = BOX_STEPS
     config = resolve_config(args, build_config)
 
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
