@@ -6,7 +6,8 @@ sequences from the stored LSTM state, reset where an episode ended).
 The settings follow the env's action space (never its id), as the RL zoo's sets do:
 
 - Discrete actions: the zoo's RecurrentPPO set for CartPoleNoVel (8 envs x 32 steps, 20 epochs, gamma 0.98,
-  GAE lambda 0.8, lr 1e-3 and clip 0.2 decayed linearly, LSTM of 64); default budget 100k steps.
+  GAE lambda 0.8, lr 1e-3 and clip 0.2 decayed linearly, LSTM of 64, rewards scaled by the running std of the
+  return: ``PPO(normalize_reward=True)``); default budget 100k steps.
 - Box actions (Gaussian policy): the zoo's PendulumNoVel set (gamma 0.9, GAE lambda 0.95, 10 epochs of minibatches
   of 64 steps, lr 1e-3, 4,096 steps per iteration as 64 envs x 64 steps) with rewards scaled by the running std of
   the return (``PPO(normalize_reward=True)``); default budget 200k steps.
@@ -44,14 +45,16 @@ DISCRETE_STEPS, BOX_STEPS = 100_000, 200_000  # default budgets (--steps), by ac
 
 def discrete_settings():
     """Discrete actions: after the RL zoo's RecurrentPPO on CartPoleNoVel (8 envs x 32 steps, 20 epochs of one
-    minibatch, gamma 0.98, GAE lambda 0.8, lr 1e-3 and clip 0.2 decayed linearly, LSTM of 64)."""
+    minibatch, gamma 0.98, GAE lambda 0.8, lr 1e-3 and clip 0.2 decayed linearly, LSTM of 64), with the zoo's
+    reward normalisation (``normalize_reward``: without it the velocity-hidden Acrobot stayed at -500)."""
     return dict(
         batch_T=32,  # RL zoo (RecurrentPPO, CartPoleNoVel-v1): n_steps 32
         batch_B=8,  # n_envs 8
         model=dict(fc_sizes=[], lstm_size=64, head_sizes=[64]),
         agent=dict(),
         algo=dict(discount=0.98, gae_lambda=0.8, learning_rate=1e-3, linear_lr_schedule=True, epochs=20,
-                  minibatches=1, ratio_clip=0.2, linear_clip_schedule=True, entropy_loss_coeff=0.0),
+                  minibatches=1, ratio_clip=0.2, linear_clip_schedule=True, entropy_loss_coeff=0.0,
+                  normalize_reward=True),
     )
 
 
