@@ -93,8 +93,9 @@ def parse_args(description: str, env: str, steps: int, argv: Optional[List[str]]
 def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Namespace], Dict[str, Any]]
                    ) -> Dict[str, Any]:
     """The run's config: built from the command line, or, with ``--resume``, the run's saved config with
-    only ``--steps``, ``--sampler``, ``--workers``, ``--torch-threads``, ``--save-replay``, ``--worker-timeout``
-    and ``--debug`` overridable."""
+    only ``--steps``, ``--sampler``, ``--workers``, ``--torch-threads``, ``--save-replay``, ``--worker-timeout``,
+    ``--debug`` and ``--target`` overridable. Scripts with ``--target`` (:func:`add_target_flag`) keep it in the
+    config (``target``, None when not given), so a resumed run is judged against the same target."""
     check_counts(args)
     if args.resume is None:
         args.env = args.env or args.default_env
@@ -105,6 +106,8 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
         args.save_replay = bool(args.save_replay)
         args.runner = args.runner or "sync"
         config = build_config(args)
+        if hasattr(args, "target"):  # scripts with --target (add_target_flag): kept in params.json
+            config.setdefault("target", args.target)
         config.setdefault("worker_timeout", args.worker_timeout or DEFAULT_WORKER_TIMEOUT)
         config.setdefault("debug", bool(args.debug))
         config.setdefault("runner", args.runner)
@@ -124,6 +127,11 @@ def resolve_config(args: argparse.Namespace, build_config: Callable[[argparse.Na
         if value is not None:
             config[key] = value
     config.setdefault("runner", "sync")
+    if hasattr(args, "target"):  # --target overrides the saved one; without it the run keeps its own
+        if args.target is None:
+            args.target = config.get("target")
+        else:
+            config["target"] = args.target
     _RUNNER[0] = config["runner"]
     return config
 
@@ -288,6 +296,17 @@ def env_limits(env_id: str) -> Tuple[Optional[float], Optional[int]]:
     finally:
         env.close()
     return (None if threshold is None else float(threshold)), (None if limit is None else int(limit))
+
+
+def env_action_space(env_id: str) -> Any:
+    """The action space of the env ``env_id`` as the samplers build it (``module:EnvId`` ids import ``module``)."""
+    from rlframe.envs import GymEnv
+
+    env = GymEnv(env_id)
+    try:
+        return env.spaces.action
+    finally:
+        env.close()
 
 
 def env_reward_threshold(env_id: str) -> Optional[float]:

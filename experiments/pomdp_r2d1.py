@@ -11,7 +11,8 @@ first 30k env steps. The same settings for every env (docs/algorithms.md, "What 
     python experiments/pomdp_r2d1.py --env rlframe/TMaze-v0 --steps 30000    # memory task: eval 1.0
     python experiments/pomdp_r2d1.py --env my_module:MyMemoryTask-v0 --target 0.9
 
-``--env`` takes any env with a Discrete action space. ``GpuSampler`` and ``AlternatingSampler`` do not support
+``--env`` takes any env with a Discrete action space (a Box one stops with a ConfigError pointing to
+``pomdp_ppo_lstm.py``). ``GpuSampler`` and ``AlternatingSampler`` do not support
 recurrent agents (a ConfigError says so): use serial or cpu. Evaluation (greedy actions, 10 episodes) runs
 before training and at every log interval; the last one is printed at the end against the env's
 ``reward_threshold`` (``--target RETURN`` overrides it). The LSTM learns what to remember from the 20 trained
@@ -20,11 +21,14 @@ by 51k (with the default budget) (longer memories: try a larger ``sequence_lengt
 """
 import sys
 
-from common import (add_target_flag, eval_step_bound, make_run_affinity, make_runner, make_sampler, parse_args,
-                    report, resolve_config, run_fields, run_main, solved_target)
+from common import (add_target_flag, env_action_space, eval_step_bound, make_run_affinity, make_runner, make_sampler,
+                    parse_args, report, resolve_config, run_fields, run_main, solved_target)
+
+import gymnasium as gym
 
 from rlframe.agents.dqn.r2d1 import R2d1Agent
 from rlframe.algos.dqn.r2d1 import R2D1
+from rlframe.errors import ConfigError
 from rlframe.logging import logger_context
 from rlframe.runners import MinibatchRlEval
 
@@ -45,10 +49,22 @@ def build_config(args):
     )
 
 
+def check_discrete_actions(env_id):
+    """R2D1 acts by an argmax over one Q-value per action: only ``Discrete`` action spaces."""
+    space = env_action_space(env_id)
+    if not isinstance(space, gym.spaces.Discrete):
+        raise ConfigError(
+            f"pomdp_r2d1.py needs a Discrete action space (R2D1 picks the action with the largest Q-value), but "
+            f"{env_id} has {space}. For continuous actions use the recurrent Gaussian policy of "
+            f"experiments/pomdp_ppo_lstm.py: python experiments/pomdp_ppo_lstm.py --env {env_id}"
+        )
+
+
 def main(argv=None):
     args = parse_args(__doc__, env="rlframe/CartPolePOMDP-v1", steps=150_000, argv=argv,
                       add_arguments=add_target_flag)
     config = resolve_config(args, build_config)
+    check_discrete_actions(config["env"])
 
     sampler = make_sampler(config, env_kwargs=dict(id=config["env"]))  # --sampler serial|cpu
     agent = R2d1Agent(model_kwargs=config["model"], **config["agent"])

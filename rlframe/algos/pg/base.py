@@ -19,6 +19,7 @@ import torch
 from rlframe.algos.base import RlAlgorithm
 from rlframe.algos.finite import check_finite
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation
+from rlframe.algos.pg.reward_scaling import RewardScaler
 from rlframe.core.namedarraytuple import map_leaves
 from rlframe.errors import ConfigError
 from rlframe.samplers.base import valid_mask
@@ -26,6 +27,10 @@ from rlframe.samplers.base import valid_mask
 
 def _as_tensor(x):
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def normalize_advantage(advantage: torch.Tensor, valid: Optional[torch.Tensor] = None,
@@ -60,6 +65,7 @@ class PolicyGradientAlgo(RlAlgorithm):
     """
 
     bootstrap_value = True
+    reward_scaler: Optional[RewardScaler] = None  # set by subclasses that scale rewards (PPO(normalize_reward=True))
 
     def __init__(self, discount: float, gae_lambda: float, learning_rate: float, linear_lr_schedule: bool,
                  value_loss_coeff: float, entropy_loss_coeff: float, max_grad_norm: Optional[float],
@@ -113,12 +119,25 @@ class PolicyGradientAlgo(RlAlgorithm):
             )
         value = samples.agent.agent_info.value
         timeout_value = getattr(env, "timeout_value", None)
-        advantage, return_ = generalized_advantage_estimation(
-            env.reward, value, bootstrap, env.terminated, env.truncated, timeout_value,
-            self.discount, self.gae_lambda)
         valid = self._valid(samples)
+        reward = env.reward
+        if self.reward_scaler is not None:  # values and advantages in the scaled units (algos/pg/reward_scaling.py)
+            check_finite("reward", reward, getattr(self, "_itr", 0), self._batch_size(), type(self).__name__,
+                         "The env returned it.")
+            reward = self.reward_scaler(_numpy(reward), _numpy(env.done), valid)
+        advantage, return_ = generalized_advantage_estimation(
+            reward, value, bootstrap, env.terminated, env.truncated, timeout_value,
+            self.discount, self.gae_lambda)
         self._check_batch_finite(env.reward, value, bootstrap, timeout_value, advantage, return_)
         return return_, advantage, valid
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The reward scaler's running moments when rewards are scaled (a resume continues with them)."""
+        return {} if self.reward_scaler is None else {"reward_scaler": self.reward_scaler.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if self.reward_scaler is not None and "reward_scaler" in state:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
 
     def _check_batch_finite(self, reward, value, bootstrap, timeout_value, advantage, return_) -> None:
         """Stop on the first non-finite batch statistic (``algos.finite``), naming what it depends on."""

@@ -17,6 +17,7 @@ from rlframe.algos.pg.base import PolicyGradientAlgo, _as_tensor, normalize_adva
 from rlframe.algos.pg.closed_form import ClosedFormPolicy, closed_form_policy
 from rlframe.algos.optim import FastAdam
 from rlframe.algos.pg.recurrent import check_minibatches, optimize_ppo_recurrent
+from rlframe.algos.pg.reward_scaling import RewardScaler
 from rlframe.core.buffers import buffer_to
 from rlframe.core.namedarraytuple import namedarraytuple
 from rlframe.distributions.base import valid_mean
@@ -40,6 +41,9 @@ class PPO(PolicyGradientAlgo):
         value_clip: clip the value prediction to ``old_value +- value_clip`` (None: no clipping).
         target_kl: stop the epochs of an iteration early once the approximate KL exceeds 1.5x this, checked
             before each gradient step on that step's minibatch, which is then not taken (as SB3).
+        normalize_reward: divide rewards by the running std of the discounted return before computing returns
+            and advantages (SB3's ``VecNormalize(norm_reward=True)``; ``algos/pg/reward_scaling.py``), so the
+            value loss keeps the same scale whatever the env's reward units. Logged returns stay unscaled.
         fast_gradients: compute the loss's gradients with respect to ``log p(a)`` and ``V`` in closed form
             (:meth:`_fast_gradient_step`) instead of by autograd through :meth:`loss`, and for the usual
             twin-MLP actor-critics the network's backward pass too (``algos/pg/closed_form.py``): same
@@ -70,6 +74,7 @@ class PPO(PolicyGradientAlgo):
         optim_kwargs: Optional[Dict[str, Any]] = None,
         initial_optim_state_dict: Optional[Dict[str, Any]] = None,
         fast_gradients: bool = True,
+        normalize_reward: bool = False,
     ):
         if optim_kwargs is None:
             optim_kwargs = dict(eps=1e-5)
@@ -80,6 +85,7 @@ class PPO(PolicyGradientAlgo):
             raise ConfigError(f"PPO needs epochs >= 1 and minibatches >= 1, got {epochs} and {minibatches}.")
         self.epochs = int(epochs)
         self.minibatches = int(minibatches)
+        self.reward_scaler = RewardScaler(self.discount) if normalize_reward else None
         self.ratio_clip = float(ratio_clip)
         self.linear_clip_schedule = bool(linear_clip_schedule)
         self.value_clip = None if value_clip is None else float(value_clip)
