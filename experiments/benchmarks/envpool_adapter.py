@@ -1,47 +1,171 @@
-"""EnvPool's own step loop against ``EnvPoolEnv.step`` as it was (a second ``reset(env_ids)`` call per step with
-an ended env, EnvPool's public ``step``) and as it is (spare envs, EnvPool's C++ send/recv), interleaved rounds of
-64 steps of 32 CartPole-v1 envs with the same random actions, wall µs per step (best and median of the rounds).
+"""Where a 32-env EnvPool CartPole step goes: EnvPool's own loop against ``EnvPoolEnv`` and the sampler, per step.
 
-    python experiments/benchmarks/envpool_adapter.py
+Figures, measured in one process in interleaved rounds of 64 steps (one ``batch_T=64`` batch) so that load swings
+hit all of them, each the median over the rounds of wall µs, main-thread CPU µs (``time.thread_time``: the Python
+thread that runs the loop) and process CPU µs (``time.process_time``: EnvPool's worker threads included) per step
+of ``B`` envs:
+
+- ``envpool own loop``: the peer of ``sampler_throughput.py``'s EnvPool rows, EnvPool's public ``step`` with
+  actions drawn per step by numpy (``rng.integers(0, 2, B)``), sync mode, EnvPool's default threads;
+- ``envpool C++ send/recv loop``: the same through EnvPool's C++ ``_send``/``_recv`` (no Python layer);
+- ``EnvPoolEnv.step, spares=0, public step``: the adapter without spare envs (a second ``reset`` call per step
+  with an ended env) through EnvPool's public ``step``; ``EnvPoolEnv.step``: as configured by default;
+- ``sampler``: ``SerialSampler + EnvPoolEnv`` with ``RandomAgent``, one ``obtain_samples`` per round; its wall
+  time per round over the own loop's in the same round gives ``ratio_to_own`` (median of the per-round ratios,
+  the figure of the issue-11 target, as ``sampler_throughput.py``'s paired rows).
+
+``--baseline-rev REV`` runs the same measurement on ``rlframe/`` as it was at git revision ``REV`` (extracted with
+``git archive``, first on ``PYTHONPATH`` of a child process; collector_overhead.py's ``_extract``), current and
+baseline children alternating ``--repeats`` times: the A/B of a code change on one loaded machine.
+
+    python experiments/benchmarks/envpool_adapter.py --baseline-rev 1e8db12 --repeats 5 \\
+        --json experiments/benchmarks/results/envpool_adapter_s5.json
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from rlframe.envs.vector import EnvPoolEnv
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIELDS = ("wall_us", "thread_cpu_us", "process_cpu_us")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=21)
-    parser.add_argument("--B", type=int, default=32)
-    args = parser.parse_args()
+def _loops(B: int) -> Dict[str, Callable[[], None]]:
+    """The step loops of one round (64 steps each), built once."""
     import envpool
+    import torch
 
-    B = args.B
-    own_env = envpool.make_gymnasium("CartPole-v1", num_envs=B, seed=0)
-    own_env.reset()
-    actions = [np.random.default_rng(0).integers(0, 2, B) for _ in range(64)]
-    before = EnvPoolEnv("CartPole-v1", num_envs=B, spares=0, direct_calls=False)
-    after = EnvPoolEnv("CartPole-v1", num_envs=B)
-    for env in (before, after):
+    from rlframe.agents.random_agent import RandomAgent
+    from rlframe.envs.vector import EnvPoolEnv
+    from rlframe.samplers.serial import SerialSampler
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    own = envpool.make_gymnasium("CartPole-v1", num_envs=B, seed=0)
+    own.reset()
+    ids, i_obs = np.arange(B, dtype=np.int32), own._state_keys.index("obs")
+    direct = envpool.make_gymnasium("CartPole-v1", num_envs=B, seed=0)
+    direct.reset()
+    actions = [rng.integers(0, 2, B) for _ in range(64)]
+    plain = EnvPoolEnv("CartPole-v1", num_envs=B, spares=0, direct_calls=False)
+    adapter = EnvPoolEnv("CartPole-v1", num_envs=B)
+    for env in (plain, adapter):
         env.reset()
-    loops = {"EnvPool's own loop (public step)": own_env.step,
-             "EnvPoolEnv.step, spares=0, direct_calls=False (before)": before.step,
-             "EnvPoolEnv.step, spares and direct calls (now)": after.step}
-    times = {name: [] for name in loops}
-    for _ in range(args.rounds):
-        for name, step in loops.items():
-            t0 = time.perf_counter()
+    sampler = SerialSampler(EnvPoolEnv, dict(id="CartPole-v1"), batch_T=64, batch_B=B, max_decorrelation_steps=0)
+    agent = RandomAgent()
+    sampler.initialize(agent, seed=0)
+    agent.sample_mode(0)
+    sampler.obtain_samples(0)
+
+    def own_loop() -> None:
+        for _ in range(64):
+            own.step(rng.integers(0, 2, B))
+
+    def direct_loop() -> None:
+        for _ in range(64):
+            direct._send([ids, ids, rng.integers(0, 2, B).astype(np.int32)])
+            direct._recv()[i_obs]
+
+    def stepping(env: Any) -> Callable[[], None]:
+        def run() -> None:
             for a in actions:
-                step(a)
-            times[name].append((time.perf_counter() - t0) / len(actions) * 1e6)
-    for name, ts in times.items():
-        ts.sort()
-        print(f"{name:58} wall µs per {B}-env step: best {ts[0]:7.1f}  median {ts[len(ts) // 2]:7.1f}")
+                env.step(a)
+        return run
+
+    return {"envpool own loop": own_loop, "envpool C++ send/recv loop": direct_loop,
+            "EnvPoolEnv.step, spares=0, public step": stepping(plain), "EnvPoolEnv.step": stepping(adapter),
+            "sampler": lambda: sampler.obtain_samples(1)}
+
+
+def measure(B: int, rounds: int) -> Dict[str, Any]:
+    """Interleaved rounds; per figure the median µs per step of each field, and the sampler / own-loop ratio."""
+    loops = _loops(B)
+    samples: Dict[str, Dict[str, List[float]]] = {name: {f: [] for f in FIELDS} for name in loops}
+    for _ in range(rounds):
+        for name, run in loops.items():
+            w, c, p = time.perf_counter(), time.thread_time(), time.process_time()
+            run()
+            w, c, p = time.perf_counter() - w, time.thread_time() - c, time.process_time() - p
+            for field, seconds in zip(FIELDS, (w, c, p)):
+                samples[name][field].append(seconds / 64 * 1e6)
+    own, ours = samples["envpool own loop"]["wall_us"], samples["sampler"]["wall_us"]
+    return {"figures": {name: {f: statistics.median(v) for f, v in fields.items()} for name, fields in samples.items()},
+            "ratio_to_own": statistics.median(o / s for o, s in zip(own, ours)),
+            "ratio_to_own_thread_cpu": statistics.median(
+                o / s for o, s in zip(samples["envpool own loop"]["thread_cpu_us"],
+                                      samples["sampler"]["thread_cpu_us"]))}
+
+
+def _child(args: argparse.Namespace, pythonpath: Optional[str]) -> Dict[str, Any]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--B", str(args.B), "--rounds", str(args.rounds)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath or ROOT, env.get("PYTHONPATH")) if p)
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=30, help="interleaved rounds of 64 steps per child")
+    ap.add_argument("--B", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3, help="children per code version, alternating")
+    ap.add_argument("--baseline-rev", default=None, help="also measure rlframe/ as it was at this git revision")
+    ap.add_argument("--json", help="write the results to this JSON file")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        import rlframe
+
+        print(json.dumps({"rlframe": os.path.dirname(rlframe.__file__), **measure(args.B, args.rounds)}))
+        return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from collector_overhead import _extract
+
+    codes: Dict[str, Optional[str]] = {"current": None}
+    tmp = None
+    if args.baseline_rev:
+        tmp = tempfile.TemporaryDirectory(prefix="rlframe-baseline-")
+        codes[f"rev {args.baseline_rev}"] = _extract(args.baseline_rev, tmp.name)
+    runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in codes}
+    try:
+        for rep in range(args.repeats):
+            for name, path in codes.items():
+                runs[name].append(_child(args, path))
+                print(f"repeat {rep + 1}/{args.repeats} {name} ({runs[name][-1]['rlframe']}): sampler / own loop "
+                      f"{runs[name][-1]['ratio_to_own']:.3f}", file=sys.stderr, flush=True)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    medians = {name: {"figures": {fig: {f: statistics.median(r["figures"][fig][f] for r in rs) for f in FIELDS}
+                                  for fig in rs[0]["figures"]},
+                      "ratio_to_own": statistics.median(r["ratio_to_own"] for r in rs),
+                      "ratio_to_own_thread_cpu": statistics.median(r["ratio_to_own_thread_cpu"] for r in rs)}
+               for name, rs in runs.items()}
+    print(f"µs per {args.B}-env CartPole step, medians of {args.repeats} children x {args.rounds} rounds "
+          "(wall / main-thread CPU / process CPU)")
+    print(f"{'figure':42}" + "".join(f"{n:>30}" for n in codes))
+    for fig in medians["current"]["figures"]:
+        print(f"{fig:42}" + "".join("{:>12.1f}{:>9.1f}{:>9.1f}".format(*(medians[n]["figures"][fig][f] for f in FIELDS))
+                                    for n in codes))
+    for key in ("ratio_to_own", "ratio_to_own_thread_cpu"):
+        print(f"{'sampler / own loop, ' + key[len('ratio_to_own'):].strip('_') or 'wall':42}"
+              + "".join(f"{medians[n][key]:>30.3f}" for n in codes))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"medians": medians, "runs": runs, "B": args.B, "rounds": args.rounds, "repeats": args.repeats,
+                       "baseline_rev": args.baseline_rev, "env": "CartPole-v1", "batch_T": 64,
+                       "policy": "RandomAgent (sampler), numpy rng.integers per step (peers)",
+                       "date": time.strftime("%Y-%m-%d %H:%M"), "load_average_start": os.getloadavg()}, f, indent=1)
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ Contract (what the batched collector relies on): ``num_envs``, ``spaces`` (the *
 ``step(actions [B]) -> BatchedStep`` and ``close()``. ``step`` resets the envs whose episode ended *in the
 same call* (gymnasium's ``SAME_STEP`` autoreset): ``observation[b]`` is then the reset observation and
 ``final_observation[b]`` the true final one (rows of envs that did not end are unspecified), so the
-collector gets exactly what the single-env path gets from ``step`` followed by ``reset``. Env infos are not
-carried (the samples' ``env_info`` has no fields).
+collector gets exactly what the single-env path gets from ``step`` followed by ``reset``. The collector calls
+``step_into``, the same step written into its own arrays (the base class's version calls ``step``). Env infos
+are not carried (the samples' ``env_info`` has no fields).
 """
 from __future__ import annotations
 
-from collections import namedtuple
-from typing import Any, List, Optional, Sequence
+from collections import deque, namedtuple
+from typing import Any, Deque, List, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -46,6 +47,9 @@ class BatchedEnv:
     id: str = "batched env"
     num_envs: int
     spaces: EnvSpaces
+    #: dtype of the rewards ``step`` returns when known (the collector then keeps them only in the samples'
+    #: reward row when that row holds them exactly); None: unknown.
+    reward_dtype: Optional[np.dtype] = None
 
     def seed(self, seeds: Sequence[int]) -> None:
         raise NotImplementedError
@@ -55,6 +59,23 @@ class BatchedEnv:
 
     def step(self, actions: np.ndarray) -> BatchedStep:
         raise NotImplementedError
+
+    def step_into(self, actions: np.ndarray, obs: Any, reward: np.ndarray, terminated: np.ndarray,
+                  truncated: np.ndarray, done: np.ndarray) -> Optional[Tuple[List[int], Any]]:
+        """:meth:`step` with its ``[B]`` results written into the given arrays (the collector passes its step
+        buffer and rows of the samples buffer; ``done = terminated or truncated``). Returns None when no env
+        ended, else ``(ended, final)``: the ended envs' indices, ascending, and an array whose row ``b`` is env
+        ``b``'s true final observation for each ``b`` in ``ended``. This default calls :meth:`step`; a backend
+        overrides it to skip the intermediate arrays."""
+        o, r, te, tr, final = self.step(actions)
+        obs[:] = o
+        reward[:] = r
+        terminated[:] = te
+        truncated[:] = tr
+        np.logical_or(terminated, truncated, out=done)
+        if not done.any():
+            return None
+        return np.flatnonzero(done).tolist(), final
 
     def close(self) -> None:
         raise NotImplementedError
@@ -158,6 +179,10 @@ class EnvPoolEnv(BatchedEnv):
     every episode still starts from a fresh reset of an env seeded from ``seed`` (EnvPool seeds env ``i`` with
     ``seed + i``), and ``final_observation`` is the true last observation of the ended episode.
 
+    Per step (:meth:`step_into`) the actions go into a preallocated send buffer (columns first, then the ended
+    envs riding along), EnvPool's result rows are written straight into the caller's arrays, and Python runs per
+    column only for the columns that ended.
+
     Args:
         id: EnvPool task id (``"CartPole-v1"``, ``"HalfCheetah-v5"``, Atari ``"Pong-v5"``, ...).
         num_envs: batch size ``B``.
@@ -188,9 +213,18 @@ class EnvPoolEnv(BatchedEnv):
         self._action_dtype = np.int32 if _discrete_actions(self.spaces.action) else self.spaces.action.dtype
         self._direct_calls = bool(direct_calls)
         self._core = self._bind_core()
-        self._columns = np.arange(self.num_envs, dtype=np.int32)  # the EnvPool env behind each column
-        self._ready: List[Any] = []  # (EnvPool env id, its reset observation) of the spares, oldest first
-        self._pending = np.zeros(0, dtype=np.int32)  # envs that ended last step: EnvPool resets them next step
+        self.reward_dtype = self._spec_dtype("reward")
+        # What is sent each step: the EnvPool env behind each column (ids[:B]), then the envs that ended last
+        # step (ids[B:B + n_pending], reset by EnvPool's autoreset in this call, their actions ignored).
+        self._ids = np.arange(n_pool, dtype=np.int32)
+        self._actions = np.zeros((n_pool,) + tuple(self.spaces.action.shape or ()), dtype=self._action_dtype)
+        self._n_pending = 0
+        self._ready: Deque[Any] = deque()  # (EnvPool env id, its reset observation) of the spares, oldest first
+
+    @property
+    def _columns(self) -> np.ndarray:
+        """The EnvPool env behind each column (a view)."""
+        return self._ids[:self.num_envs]
 
     def seed(self, seeds: Sequence[int]) -> None:
         first = int(seeds[0]) % (2 ** 31)
@@ -218,60 +252,83 @@ class EnvPoolEnv(BatchedEnv):
             return None
         return (send, recv) + tuple(state_keys.index(k) for k in needed)
 
+    def _spec_dtype(self, key: str) -> Optional[np.dtype]:
+        """The dtype EnvPool's spec declares for state array ``key`` (None when the spec cannot be read)."""
+        try:
+            return np.dtype(self.env._spec._state_spec[list(self.env._state_keys).index(key)][0])
+        except (AttributeError, IndexError, TypeError, ValueError):
+            return None
+
     def reset(self) -> np.ndarray:
         obs, info = self.env.reset()
         obs = obs[np.argsort(info["env_id"])]  # rows in env-id order
         B = self.num_envs
-        self._columns = np.arange(B, dtype=np.int32)
-        self._ready = [(i, obs[i].copy()) for i in range(B, B + self.spares)]
-        self._pending = np.zeros(0, dtype=np.int32)
+        self._ids[:] = np.arange(len(self._ids), dtype=np.int32)
+        self._ready = deque((i, obs[i].copy()) for i in range(B, B + self.spares))
+        self._n_pending = 0
         return obs[:B]
 
     def step(self, actions: np.ndarray) -> BatchedStep:
-        actions = np.asarray(actions, dtype=self._action_dtype)
-        B, pending = self.num_envs, self._pending
-        ids = self._columns
-        if len(pending):  # their action is ignored: EnvPool resets them in this call
-            ids = np.concatenate([ids, pending])
-            actions = np.concatenate([actions, np.zeros((len(pending),) + actions.shape[1:], actions.dtype)])
+        B, space = self.num_envs, self.spaces.observation
+        obs = np.empty((B,) + tuple(space.shape), dtype=space.dtype)
+        reward = np.empty(B, dtype=np.float32)
+        terminated, truncated, done = np.empty(B, dtype=bool), np.empty(B, dtype=bool), np.empty(B, dtype=bool)
+        ended = self.step_into(actions, obs, reward, terminated, truncated, done)
+        return BatchedStep(obs, reward, terminated, truncated, None if ended is None else ended[1][:B])
+
+    def step_into(self, actions: np.ndarray, obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray,
+                  truncated: np.ndarray, done: np.ndarray) -> Optional[Tuple[List[int], np.ndarray]]:
+        B, n = self.num_envs, self.num_envs + self._n_pending
+        send_actions = self._actions
+        send_actions[:B] = actions  # the pending envs' rows: ignored by EnvPool (it resets them)
+        ids = self._ids[:n]
         core = self._core
         if core is not None:
             send, recv, i_obs, i_reward, i_done, i_trunc, i_id = core
-            send([ids, ids, np.ascontiguousarray(actions)])
+            send([ids, ids, send_actions[:n]])
             state = recv()
-            obs, reward, truncated, got = state[i_obs], state[i_reward], state[i_trunc], state[i_id]
-            terminated = state[i_done] & ~truncated  # as EnvPool's own step: done = terminated or truncated
+            o, r, d, tr, got = state[i_obs], state[i_reward], state[i_done], state[i_trunc], state[i_id]
+            te = None  # terminated = done and not truncated, as EnvPool's own step computes it
         else:
-            obs, reward, terminated, truncated, info = self.env.step(actions, ids)
+            o, r, te, tr, info = self.env.step(send_actions[:n].copy(), ids.copy())
             got = info["env_id"]
-        if not (got == ids).all():  # rows come back in the order sent; never trust it blindly
+        if got.tobytes() != ids.tobytes():  # rows come back in the order sent; never trust it blindly
             order = np.argsort(got)[np.argsort(np.argsort(ids))]
-            obs, reward, terminated, truncated = obs[order], reward[order], terminated[order], truncated[order]
-        if len(pending):
-            self._ready.extend(zip(pending.tolist(), obs[B:].copy()))
-            obs, reward, terminated, truncated = obs[:B], reward[:B], terminated[:B], truncated[:B]
-            self._pending = np.zeros(0, dtype=np.int32)
-        done = terminated | truncated
-        final = None
-        if done.any():
-            final = obs.copy()
-            self._restart(np.flatnonzero(done).tolist(), obs)
-        return BatchedStep(obs, reward, terminated, truncated, final)
+            o, r, tr = o[order], r[order], tr[order]
+            d, te = (d[order], None) if te is None else (None, te[order])
+        if n > B:  # reset rows: views of the array EnvPool returned (a new one per call, never written again)
+            self._ready.extend(zip(ids[B:].tolist(), o[B:]))
+            self._n_pending = 0
+        reward[:] = r[:B]
+        truncated[:] = tr[:B]
+        if te is None:
+            np.greater(d[:B], truncated, out=terminated)  # bools: d > t is d and not t
+        else:
+            terminated[:] = te[:B]
+        np.logical_or(terminated, truncated, out=done)
+        obs[:] = o[:B]
+        ended = done.nonzero()[0]
+        if not len(ended):
+            return None
+        ended = ended.tolist()
+        self._restart(ended, obs)
+        return ended, o  # o: the true final observations, row b for column b
 
     def _restart(self, ended: List[int], obs: np.ndarray) -> None:
         """Columns ``ended`` go on from spares' reset observations (written into ``obs``); their ended envs are
         reset by EnvPool at the next step. Columns left without a spare are reset now, in a second call."""
-        ready, columns = self._ready, self._columns
+        ready, ids, B = self._ready, self._ids, self.num_envs
         n = min(len(ended), len(ready))
-        self._pending = columns[ended[:n]].copy()
-        for b in ended[:n]:
-            columns[b], obs[b] = ready.pop(0)
+        for k, b in enumerate(ended[:n]):
+            ids[B + k] = ids[b]
+            ids[b], obs[b] = ready.popleft()
+        self._n_pending = n
         late = ended[n:]
         if late:
-            reset_obs, info = self.env.reset(columns[late])
+            reset_obs, info = self.env.reset(ids[late])
             where = {int(e): row for row, e in enumerate(info["env_id"])}
             for b in late:
-                obs[b] = reset_obs[where[int(columns[b])]]
+                obs[b] = reset_obs[where[int(ids[b])]]
 
     def close(self) -> None:
         self.env.close()

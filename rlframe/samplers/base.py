@@ -190,7 +190,7 @@ class EpisodeStats:
 
     def step(self, reward: Any) -> None:
         """One step of every env (``reward``: ``[B]`` numbers)."""
-        r = np.asarray(reward, dtype=np.float64)
+        r = np.asarray(reward)  # float64 sums: numpy casts float32 (or integer) rewards exactly, without a copy
         self.t += 1
         self.nonzero += r != 0
         self.ret += r
@@ -202,11 +202,12 @@ class EpisodeStats:
         self.cur *= self.discount  # x * 1.0 == x exactly: undiscounted envs keep 1.0 as TrajInfo does
 
     def store(self, b: int, traj: Any) -> None:
-        traj.Length = int(self.length[b] + (self.t - self.loaded_at[b]))
-        traj.NonzeroRewards = int(self.nonzero[b])
-        traj.Return = float(self.ret[b])
-        traj.DiscountedReturn = float(self.ret[b] if self.same_sums else self.disc_ret[b])
-        traj._cur_discount = float(self.cur[b])
+        # .item(): the Python int/float of an element without numpy scalar arithmetic (same values)
+        traj.Length = self.length.item(b) + self.t - self.loaded_at.item(b)
+        traj.NonzeroRewards = self.nonzero.item(b)
+        traj.Return = ret = self.ret.item(b)
+        traj.DiscountedReturn = ret if self.same_sums else self.disc_ret.item(b)
+        traj._cur_discount = self.cur.item(b)
 
 
 class BaseSampler:

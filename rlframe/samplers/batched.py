@@ -106,6 +106,9 @@ class BatchedResetCollector(ResetCollector):
         B = self.benv.num_envs
         self.env_rows = [_RowView(self.benv, b) for b in range(B)]  # B "envs" for the base class's sizes
         super().__init__(rank, self.env_rows, samples_np, batch_T, *args, **kwargs)
+        reward_dtype = self.benv.reward_dtype
+        exact = reward_dtype is not None and np.can_cast(reward_dtype, samples_np.env.reward.dtype, "safe")
+        self._env_rewards = None if exact else np.zeros(B, dtype=np.float64)
         if self.debug:
             raise ConfigError("debug=True validates single envs step by step; use GymEnv (EnvCls) to debug, then "
                               "switch to the batched backend.")
@@ -159,13 +162,16 @@ class BatchedResetCollector(ResetCollector):
         agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
         obs_np, pa_np, pr_np = self.step_np
         # Locals for everything used per time step (attribute lookups cost ~20-40 ns each).
-        step, act, agent = self.benv.step, self._act, self.agent
+        step_into, act, agent = self.benv.step_into, self._act, self.agent
         obs_buf, prev_action_buf, prev_reward_buf = env_buf.observation, agent_buf.prev_action, env_buf.prev_reward
         action_buf, agent_info_buf, reward_buf = agent_buf.action, agent_buf.agent_info, env_buf.reward
         term_buf, trunc_buf, done_buf = env_buf.terminated, env_buf.truncated, env_buf.done
         timeout_buf = env_buf.timeout_value
         traj_infos, NewTrajInfo, full_traj = self.traj_infos, self.TrajInfoCls, self._full_traj_step
-        final_buf, has_value, logical_or = self._final_obs, self._has_value, np.logical_or
+        final_buf, has_value = self._final_obs, self._has_value
+        # The env writes its rewards straight into the reward row when that row holds them exactly (the episode
+        # statistics then read the row); otherwise into a float64 row that is copied into the buffer.
+        env_rewards = self._env_rewards
         stats = None if full_traj else EpisodeStats(traj_infos)
         timeout_buf.fill(0)
         if self._final_obs_written:
@@ -179,23 +185,20 @@ class BatchedResetCollector(ResetCollector):
             action_buf[t] = action
             if agent_info is not None:
                 agent_info_buf[t] = agent_info
-            o, r, te, tr, final = step(action)
-            r_row = reward_buf[t]
-            r_row[:] = r
-            term_buf[t] = te
-            trunc_buf[t] = tr
-            done = logical_or(te, tr, out=done_buf[t])
+            r_row, te, tr = reward_buf[t], term_buf[t], trunc_buf[t]
+            r = r_row if env_rewards is None else env_rewards
+            ended_final = step_into(action, obs_np, r, te, tr, done_buf[t])  # obs_np: reset rows where ended
+            if env_rewards is not None:
+                r_row[:] = r
             pa_np[:] = action
             pr_np[:] = r_row
-            any_done = done.any()
-            ended = done.nonzero()[0].tolist() if any_done else []
             if stats is not None:
                 stats.step(r)
             else:
-                self._traj_steps(o, r, te, tr, final, action, agent_info, ended)
-            obs_np[:] = o
-            if not any_done:
+                self._traj_steps(obs_np, r, te, tr, ended_final, action, agent_info)
+            if ended_final is None:
                 continue
+            ended, final = ended_final
             for b in ended:
                 traj = traj_infos[b]
                 if stats is not None:
@@ -210,13 +213,14 @@ class BatchedResetCollector(ResetCollector):
             if has_value:  # V(true final observation) of the truncated episodes, before their reset rows are used
                 trunc_ended = [b for b in ended if tr[b] and not te[b]]
                 if trunc_ended:
+                    reset_rows = obs_np[trunc_ended]
                     obs_np[trunc_ended] = final[trunc_ended]
                     timeout_buf[t, trunc_ended] = self._value(trunc_ended)
-                    obs_np[trunc_ended] = o[trunc_ended]
-            pa_np[ended] = 0
-            pr_np[ended] = 0
-            if agent is not None:
-                for b in ended:
+                    obs_np[trunc_ended] = reset_rows
+            for b in ended:  # one or two envs a step: scalar stores beat a fancy-indexed one
+                pa_np[b] = 0
+                pr_np[b] = 0
+                if agent is not None:
                     agent.reset_one(b)
         if stats is not None:
             for b, traj in enumerate(traj_infos):
@@ -225,11 +229,12 @@ class BatchedResetCollector(ResetCollector):
             agent_buf.bootstrap_value[0] = self._value(None) if has_value else 0
         return completed
 
-    def _traj_steps(self, o: Any, r: Any, te: Any, tr: Any, final: Any, action: Any, agent_info: Any,
-                    ended: List[int]) -> None:
-        """``TrajInfo.step`` of a subclass that overrides it, env by env, with what single envs give it."""
+    def _traj_steps(self, o: Any, r: Any, te: Any, tr: Any, ended_final: Any, action: Any, agent_info: Any) -> None:
+        """``TrajInfo.step`` of a subclass that overrides it, env by env, with what single envs give it (``o``:
+        the observations after the step, reset rows where an env ended; ``ended_final``: ``step_into``'s)."""
         rewards, terms, truncs = np.asarray(r).tolist(), te.tolist(), tr.tolist()
         acts = action.tolist() if action.ndim == 1 else action
+        ended, final = ended_final if ended_final is not None else ((), None)
         for b, traj in enumerate(self.traj_infos):
             obs = final[b] if b in ended else o[b]
             traj.step(obs, acts[b], rewards[b], terms[b], truncs[b], None if agent_info is None else agent_info[b],
