@@ -77,6 +77,18 @@ class BatchedEnv:
             return None
         return np.flatnonzero(done).tolist(), final
 
+    def send(self, actions: np.ndarray) -> None:
+        """First half of :meth:`step_into`: start the step (a backend whose envs run in their own threads, as
+        EnvPool's, steps them while the caller does other work); :meth:`recv_into` finishes it. This default
+        keeps the actions and steps in :meth:`recv_into`."""
+        self._sent_actions = actions
+
+    def recv_into(self, obs: Any, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                  done: np.ndarray) -> Optional[Tuple[List[int], Any]]:
+        """Second half of :meth:`step_into` (after :meth:`send`): the same outputs and return value."""
+        actions, self._sent_actions = self._sent_actions, None
+        return self.step_into(actions, obs, reward, terminated, truncated, done)
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -219,6 +231,7 @@ class EnvPoolEnv(BatchedEnv):
         self._ids = np.arange(n_pool, dtype=np.int32)
         self._actions = np.zeros((n_pool,) + tuple(self.spaces.action.shape or ()), dtype=self._action_dtype)
         self._n_pending = 0
+        self._sent = self._ids[:self.num_envs]  # the ids of the last send
         self._ready: Deque[Any] = deque()  # (EnvPool env id, its reset observation) of the spares, oldest first
 
     @property
@@ -278,19 +291,33 @@ class EnvPoolEnv(BatchedEnv):
 
     def step_into(self, actions: np.ndarray, obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray,
                   truncated: np.ndarray, done: np.ndarray) -> Optional[Tuple[List[int], np.ndarray]]:
-        B, n = self.num_envs, self.num_envs + self._n_pending
+        self.send(actions)
+        return self.recv_into(obs, reward, terminated, truncated, done)
+
+    def send(self, actions: np.ndarray) -> None:
+        """Send the columns' actions, and the envs that ended last step (EnvPool resets them): EnvPool's threads
+        step them while the caller goes on until :meth:`recv_into`."""
+        n = self.num_envs + self._n_pending
         send_actions = self._actions
-        send_actions[:B] = actions  # the pending envs' rows: ignored by EnvPool (it resets them)
+        send_actions[:self.num_envs] = actions  # the pending envs' rows: ignored by EnvPool (it resets them)
         ids = self._ids[:n]
-        core = self._core
+        if self._core is not None:
+            self._core[0]([ids, ids, send_actions[:n]])
+        else:
+            self.env.send(send_actions[:n].copy(), ids.copy())
+        self._sent = ids
+
+    def recv_into(self, obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                  done: np.ndarray) -> Optional[Tuple[List[int], np.ndarray]]:
+        B, ids, core = self.num_envs, self._sent, self._core
+        n = len(ids)
         if core is not None:
-            send, recv, i_obs, i_reward, i_done, i_trunc, i_id = core
-            send([ids, ids, send_actions[:n]])
+            _, recv, i_obs, i_reward, i_done, i_trunc, i_id = core
             state = recv()
             o, r, d, tr, got = state[i_obs], state[i_reward], state[i_done], state[i_trunc], state[i_id]
             te = None  # terminated = done and not truncated, as EnvPool's own step computes it
         else:
-            o, r, te, tr, info = self.env.step(send_actions[:n].copy(), ids.copy())
+            o, r, te, tr, info = self.env.recv(reset=False, return_info=True)
             got = info["env_id"]
         if got.tobytes() != ids.tobytes():  # rows come back in the order sent; never trust it blindly
             order = np.argsort(got)[np.argsort(np.argsort(ids))]

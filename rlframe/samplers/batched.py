@@ -162,13 +162,12 @@ class BatchedResetCollector(ResetCollector):
         agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
         obs_np, pa_np, pr_np = self.step_np
         # Locals for everything used per time step (attribute lookups cost ~20-40 ns each).
-        step_into, act, agent = self.benv.step_into, self._act, self.agent
+        send, recv_into, act, agent = self.benv.send, self.benv.recv_into, self._act, self.agent
         obs_buf, prev_action_buf, prev_reward_buf = env_buf.observation, agent_buf.prev_action, env_buf.prev_reward
         action_buf, agent_info_buf, reward_buf = agent_buf.action, agent_buf.agent_info, env_buf.reward
         term_buf, trunc_buf, done_buf = env_buf.terminated, env_buf.truncated, env_buf.done
         timeout_buf = env_buf.timeout_value
-        traj_infos, NewTrajInfo, full_traj = self.traj_infos, self.TrajInfoCls, self._full_traj_step
-        final_buf, has_value = self._final_obs, self._has_value
+        traj_infos, full_traj, has_value = self.traj_infos, self._full_traj_step, self._has_value
         # The env writes its rewards straight into the reward row when that row holds them exactly (the episode
         # statistics then read the row); otherwise into a float64 row that is copied into the buffer.
         env_rewards = self._env_rewards
@@ -177,39 +176,31 @@ class BatchedResetCollector(ResetCollector):
         if self._final_obs_written:
             self._clear_final_observations()
         completed: List[Any] = []
+        last = None  # the previous step's episode bookkeeping, done while the env steps (between send and recv)
         for t in range(self.batch_T):
+            action, agent_info = act(t, itr)
+            send(action)
             obs_buf[t] = obs_np
             prev_action_buf[t] = pa_np
             prev_reward_buf[t] = pr_np
-            action, agent_info = act(t, itr)
             action_buf[t] = action
             if agent_info is not None:
                 agent_info_buf[t] = agent_info
+            if last is not None:
+                self._end_step(stats, completed, *last)
             r_row, te, tr = reward_buf[t], term_buf[t], trunc_buf[t]
             r = r_row if env_rewards is None else env_rewards
-            ended_final = step_into(action, obs_np, r, te, tr, done_buf[t])  # obs_np: reset rows where ended
+            ended_final = recv_into(obs_np, r, te, tr, done_buf[t])  # obs_np: reset rows where ended
             if env_rewards is not None:
                 r_row[:] = r
             pa_np[:] = action
             pr_np[:] = r_row
-            if stats is not None:
-                stats.step(r)
-            else:
+            if stats is None:
                 self._traj_steps(obs_np, r, te, tr, ended_final, action, agent_info)
+            last = (t, r, te, tr, ended_final)
             if ended_final is None:
                 continue
             ended, final = ended_final
-            for b in ended:
-                traj = traj_infos[b]
-                if stats is not None:
-                    stats.store(b, traj)
-                completed.append(traj.terminate(final[b], bool(te[b]), bool(tr[b]), _NO_INFO))
-                traj_infos[b] = NewTrajInfo()
-                if stats is not None:
-                    stats.load(b, traj_infos[b])
-            if final_buf is not None:  # the true final observations
-                final_buf[t, ended] = final[ended]
-                self._final_obs_written.extend((t, b) for b in ended)
             if has_value:  # V(true final observation) of the truncated episodes, before their reset rows are used
                 trunc_ended = [b for b in ended if tr[b] and not te[b]]
                 if trunc_ended:
@@ -222,12 +213,36 @@ class BatchedResetCollector(ResetCollector):
                 pr_np[b] = 0
                 if agent is not None:
                     agent.reset_one(b)
+        if last is not None:
+            self._end_step(stats, completed, *last)
         if stats is not None:
             for b, traj in enumerate(traj_infos):
                 stats.store(b, traj)
         if self.bootstrap_value:
             agent_buf.bootstrap_value[0] = self._value(None) if has_value else 0
         return completed
+
+    def _end_step(self, stats: Optional[EpisodeStats], completed: List[Any], t: int, r: np.ndarray, te: np.ndarray,
+                  tr: np.ndarray, ended_final: Any) -> None:
+        """Step ``t``'s episode statistics and ended episodes (``completed`` gets their TrajInfos, new ones start;
+        the final observations go into the samples), in step order; nothing here is read by the agent."""
+        if stats is not None:
+            stats.step(r)
+        if ended_final is None:
+            return
+        ended, final = ended_final
+        traj_infos, NewTrajInfo = self.traj_infos, self.TrajInfoCls
+        for b in ended:
+            traj = traj_infos[b]
+            if stats is not None:
+                stats.store(b, traj)
+            completed.append(traj.terminate(final[b], bool(te[b]), bool(tr[b]), _NO_INFO))
+            traj_infos[b] = NewTrajInfo()
+            if stats is not None:
+                stats.load(b, traj_infos[b])
+        if self._final_obs is not None:  # the true final observations
+            self._final_obs[t, ended] = final[ended]
+            self._final_obs_written.extend((t, b) for b in ended)
 
     def _traj_steps(self, o: Any, r: Any, te: Any, tr: Any, ended_final: Any, action: Any, agent_info: Any) -> None:
         """``TrajInfo.step`` of a subclass that overrides it, env by env, with what single envs give it (``o``:
