@@ -78,3 +78,30 @@ def test_negative_spares_are_refused():
     from rlframe.errors import ConfigError
     with pytest.raises(ConfigError, match="spares"):
         EnvPoolEnv("CartPole-v1", num_envs=2, spares=-1)
+
+
+def test_step_into_and_the_split_step_give_what_step_gives():
+    # Three pools with one seed: step(), step_into() and send()/recv_into() into preallocated rows see the same
+    # observations, rewards, flags and final observations (of the envs that ended), through spare swaps.
+    envs = [EnvPoolEnv("CartPole-v1", num_envs=B, seed=4, max_episode_steps=9) for _ in range(3)]
+    obs = [env.reset() for env in envs]
+    np.testing.assert_array_equal(obs[0], obs[1])
+    rows = [(np.empty_like(obs[0]), np.empty(B, np.float32), *(np.empty(B, bool) for _ in range(3))) for _ in range(2)]
+    rng, n_ended = np.random.default_rng(0), 0
+    for _ in range(40):
+        a = rng.integers(0, 2, B)
+        o, r, te, tr, final = envs[0].step(a)
+        got = [envs[1].step_into(a, *rows[0])]
+        envs[2].send(a)
+        got.append(envs[2].recv_into(*rows[1]))
+        for (o2, r2, te2, tr2, done2), ended_final in zip(rows, got):
+            for x, y in ((o, o2), (r, r2), (te, te2), (tr, tr2), (te | tr, done2)):
+                np.testing.assert_array_equal(x, y)
+            ended = np.flatnonzero(te | tr).tolist()
+            assert (ended_final is None) == (not ended)
+            if ended:
+                assert ended_final[0] == ended
+                np.testing.assert_array_equal(ended_final[1][ended], final[ended])
+        n_ended += len(np.flatnonzero(te | tr))
+    assert n_ended > B  # spares swapped in many times
+    assert envs[0].reward_dtype == np.float32  # EnvPool's spec: the collector keeps rewards in the float32 row

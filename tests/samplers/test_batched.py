@@ -1,6 +1,7 @@
 """Batched env backends (rlframe.envs.vector) through SerialSampler write what B single GymEnvs write, field by
 field: observations, actions, rewards, terminated/truncated/done, final observations, timeout values, the
 bootstrap value, completed episodes and the agent's per-env resets."""
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -123,3 +124,50 @@ def test_batched_backend_evaluates_with_single_envs():
         assert len(trajs) == 3 and all(tr.Length > 0 for tr in trajs)
     finally:
         sampler.shutdown()
+
+
+class _TenthRewardCartPole(gym.Wrapper):
+    """CartPole with rewards of 0.1 per step: float64 rewards that a float32 reward row rounds."""
+
+    def __init__(self, **kwargs):
+        super().__init__(gym.make("CartPole-v1", **kwargs))
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, 0.1 * reward, terminated, truncated, info
+
+
+gym.register("RlframeTest/TenthRewardCartPole-v0", entry_point=_TenthRewardCartPole)
+
+
+@pytest.mark.parametrize("discount", [0.9, 1.0])
+def test_episode_returns_are_summed_from_the_env_rewards_not_the_float32_row(discount):
+    # The batched collector writes rewards into the float32 samples row; the episode statistics must still sum
+    # what the env returned (float64 0.1 here), as the single-env path does: GymVectorEnv declares no reward dtype,
+    # so the collector keeps the env's rewards in a float64 row.
+    kwargs = dict(id="RlframeTest/TenthRewardCartPole-v0", max_episode_steps=12)
+    single, batched = _run(GymEnv, kwargs, discount=discount), _run(GymVectorEnv, kwargs, discount=discount)
+    _assert_same(single, batched)
+    returns = [tr["Return"] for _, trajs in batched[0] for tr in trajs]
+    assert any(float(np.float32(r)) != r for r in returns)  # values a float32 row would have changed
+
+
+class _Stepping(GymVectorEnv):
+    """Counts send/recv_into calls: the collector must use the split step (the env steps while it writes)."""
+
+    calls = []
+
+    def send(self, actions):
+        self.calls.append("send")
+        super().send(actions)
+
+    def recv_into(self, *args):
+        self.calls.append("recv")
+        return super().recv_into(*args)
+
+
+def test_collector_sends_then_receives_each_step_with_the_same_records():
+    _Stepping.calls = []
+    kwargs = dict(id=ID, max_episode_steps=12)
+    _assert_same(_run(GymVectorEnv, kwargs), _run(_Stepping, kwargs))
+    assert _Stepping.calls[:4] == ["send", "recv", "send", "recv"] and len(_Stepping.calls) >= 2 * T * BATCHES
