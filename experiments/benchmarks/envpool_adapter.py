@@ -39,8 +39,40 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FIELDS = ("wall_us", "thread_cpu_us", "process_cpu_us")
 
 
-def _loops(B: int) -> Dict[str, Callable[[], None]]:
-    """The step loops of one round (64 steps each), built once."""
+class StubPool:
+    """EnvPool's C++ ``_send``/``_recv`` replaced by Python: ``_recv`` returns new arrays of the layout EnvPool
+    returns for the envs sent (zero observations, reward 1, each env done with probability 1/22, about random
+    CartPole's rate). What remains of a loop's CPU is its own Python work: the figures of ``--python-side``."""
+
+    def __init__(self, state_keys: List[str]):
+        self.keys, self.ids = list(state_keys), None
+        self.done = np.random.default_rng(0).random((4096, 256)) < 1 / 22
+        self.k = 0
+
+    def send(self, action: List[np.ndarray]) -> None:
+        self.ids = action[0]
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        self.ids = np.asarray(env_ids, dtype=np.int32)
+
+    def recv(self) -> List[np.ndarray]:
+        ids = self.ids
+        n, self.k = len(ids), (self.k + 1) % len(self.done)
+        state = {"info:env_id": ids.copy(), "info:players.env_id": ids.copy(), "elapsed_step": np.zeros(n, np.int32),
+                 "done": self.done[self.k, :n].copy(), "reward": np.ones(n, np.float32),
+                 "discount": np.ones(n, np.float32), "step_type": np.zeros(n, np.int32), "trunc": np.zeros(n, bool),
+                 "obs": np.zeros((n, 4), np.float32)}
+        return [state[k] for k in self.keys]
+
+    def patch(self, pool: Any) -> Any:
+        """Make ``pool`` (an EnvPool env) use this stub; returns it."""
+        pool._send, pool._recv, pool._reset = self.send, self.recv, self.reset
+        return pool
+
+
+def _loops(B: int, stub: bool = False) -> Dict[str, Callable[[], None]]:
+    """The step loops of one round (64 steps each), built once; with ``stub`` every EnvPool call goes to a
+    :class:`StubPool` instead (the loops' Python work only)."""
     import envpool
     import torch
 
@@ -65,6 +97,11 @@ def _loops(B: int) -> Dict[str, Callable[[], None]]:
     sampler.initialize(agent, seed=0)
     agent.sample_mode(0)
     sampler.obtain_samples(0)
+    if stub:
+        for pool in (own, direct, plain.env, adapter.env, sampler.collector.benv.env):
+            StubPool(pool._state_keys).patch(pool)
+        for env in (adapter, sampler.collector.benv):
+            env._core = env._bind_core()  # EnvPoolEnv binds EnvPool's calls when it is built
 
     def own_loop() -> None:
         for _ in range(64):
@@ -81,20 +118,30 @@ def _loops(B: int) -> Dict[str, Callable[[], None]]:
                 env.step(a)
         return run
 
+    def agent_calls() -> None:
+        for t in range(64):
+            sampler.collector._act(t, 1)
+
     # The own loop and the sampler run next to each other in every round: their ratio is taken per round.
-    return {"envpool own loop": own_loop, "sampler": lambda: sampler.obtain_samples(1),
-            "envpool C++ send/recv loop": direct_loop, "EnvPoolEnv.step, spares=0, public step": stepping(plain),
-            "EnvPoolEnv.step": stepping(adapter)}
+    loops = {"envpool own loop": own_loop, "sampler": lambda: sampler.obtain_samples(1),
+             "envpool C++ send/recv loop": direct_loop, "EnvPoolEnv.step, spares=0, public step": stepping(plain),
+             "EnvPoolEnv.step": stepping(adapter)}
+    if stub:
+        loops["agent call (RandomAgent through the collector)"] = agent_calls
+    return loops
 
 
-def measure(B: int, rounds: int) -> Dict[str, Any]:
+def measure(B: int, rounds: int, stub: bool = False) -> Dict[str, Any]:
     """Interleaved rounds; per figure the median µs per step of each field, and the sampler / own-loop ratio."""
-    loops = _loops(B)
+    import torch
+
+    loops = _loops(B, stub)
     samples: Dict[str, Dict[str, List[float]]] = {name: {f: [] for f in FIELDS} for name in loops}
     for _ in range(rounds):
         for name, run in loops.items():
             w, c, p = time.perf_counter(), time.thread_time(), time.process_time()
-            run()
+            with torch.no_grad():  # as in collect_batch (for the agent-call figure)
+                run()
             w, c, p = time.perf_counter() - w, time.thread_time() - c, time.process_time() - p
             for field, seconds in zip(FIELDS, (w, c, p)):
                 samples[name][field].append(seconds / 64 * 1e6)
@@ -114,6 +161,16 @@ def _child(args: argparse.Namespace, pythonpath: Optional[str]) -> Dict[str, Any
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+SECTIONS = {"envpool": "EnvPool's C++ step, sync mode", "python_side": "EnvPool's C++ calls replaced by StubPool"}
+
+
+def _median_section(rs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {"figures": {fig: {f: statistics.median(r["figures"][fig][f] for r in rs) for f in FIELDS}
+                        for fig in rs[0]["figures"]},
+            "ratio_to_own": statistics.median(r["ratio_to_own"] for r in rs),
+            "ratio_to_own_thread_cpu": statistics.median(r["ratio_to_own_thread_cpu"] for r in rs)}
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=30, help="interleaved rounds of 64 steps per child")
@@ -126,7 +183,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.child:
         import rlframe
 
-        print(json.dumps({"rlframe": os.path.dirname(rlframe.__file__), **measure(args.B, args.rounds)}))
+        print(json.dumps({"rlframe": os.path.dirname(rlframe.__file__), "envpool": measure(args.B, args.rounds),
+                          "python_side": measure(args.B, args.rounds, stub=True)}))
         return
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from collector_overhead import _extract
@@ -142,29 +200,26 @@ def main(argv: Optional[List[str]] = None) -> None:
             for name, path in codes.items():
                 runs[name].append(_child(args, path))
                 print(f"repeat {rep + 1}/{args.repeats} {name} ({runs[name][-1]['rlframe']}): sampler / own loop "
-                      f"{runs[name][-1]['ratio_to_own']:.3f}", file=sys.stderr, flush=True)
+                      f"{runs[name][-1]['envpool']['ratio_to_own']:.3f}", file=sys.stderr, flush=True)
     finally:
         if tmp is not None:
             tmp.cleanup()
-    medians = {name: {"figures": {fig: {f: statistics.median(r["figures"][fig][f] for r in rs) for f in FIELDS}
-                                  for fig in rs[0]["figures"]},
-                      "ratio_to_own": statistics.median(r["ratio_to_own"] for r in rs),
-                      "ratio_to_own_thread_cpu": statistics.median(r["ratio_to_own_thread_cpu"] for r in rs)}
-               for name, rs in runs.items()}
-    print(f"µs per {args.B}-env CartPole step, medians of {args.repeats} children x {args.rounds} rounds "
-          "(wall / main-thread CPU / process CPU)")
-    print(f"{'figure':42}" + "".join(f"{n:>30}" for n in codes))
-    for fig in medians["current"]["figures"]:
-        print(f"{fig:42}" + "".join("{:>12.1f}{:>9.1f}{:>9.1f}".format(*(medians[n]["figures"][fig][f] for f in FIELDS))
-                                    for n in codes))
-    for key in ("ratio_to_own", "ratio_to_own_thread_cpu"):
-        print(f"{'sampler / own loop, ' + key[len('ratio_to_own'):].strip('_') or 'wall':42}"
-              + "".join(f"{medians[n][key]:>30.3f}" for n in codes))
+    medians = {name: {sec: _median_section([r[sec] for r in rs]) for sec in SECTIONS} for name, rs in runs.items()}
+    for sec, title in SECTIONS.items():
+        print(f"\n{title}: µs per {args.B}-env CartPole step, medians of {args.repeats} children x {args.rounds} "
+              "rounds (wall / main-thread CPU / process CPU)")
+        print(f"{'figure':50}" + "".join(f"{n:>30}" for n in codes))
+        for fig in medians["current"][sec]["figures"]:
+            print(f"{fig:50}" + "".join("{:>12.1f}{:>9.1f}{:>9.1f}".format(
+                *(medians[n][sec]["figures"][fig][f] for f in FIELDS)) for n in codes))
+        for key, label in (("ratio_to_own", "wall"), ("ratio_to_own_thread_cpu", "main-thread CPU")):
+            print(f"{'own loop / sampler per step, ' + label:50}"
+                  + "".join(f"{medians[n][sec][key]:>30.3f}" for n in codes))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"medians": medians, "runs": runs, "B": args.B, "rounds": args.rounds, "repeats": args.repeats,
-                       "baseline_rev": args.baseline_rev, "env": "CartPole-v1", "batch_T": 64,
-                       "policy": "RandomAgent (sampler), numpy rng.integers per step (peers)",
+            json.dump({"medians": medians, "runs": runs, "sections": SECTIONS, "B": args.B, "rounds": args.rounds,
+                       "repeats": args.repeats, "baseline_rev": args.baseline_rev, "env": "CartPole-v1",
+                       "batch_T": 64, "policy": "RandomAgent (sampler), numpy rng.integers per step (peers)",
                        "date": time.strftime("%Y-%m-%d %H:%M"), "load_average_start": os.getloadavg()}, f, indent=1)
         print(f"wrote {args.json}")
 
