@@ -1,8 +1,10 @@
 """The collector and the shape checks for batched env backends (``rlframe.envs.vector``).
 
 :class:`BatchedResetCollector` is :class:`~rlframe.samplers.collectors.ResetCollector` for one
-:class:`~rlframe.envs.vector.BatchedEnv` of ``B`` envs: one ``env.step`` call per time step for the whole
-batch, whose ``[B]`` arrays are written straight into row ``t`` of the ``[T, B]`` samples buffer. What it
+:class:`~rlframe.envs.vector.BatchedEnv` of ``B`` envs: one step of the whole batch per time step, split in
+``env.send(actions)`` and ``env.recv_into(...)``, which writes the ``[B]`` results straight into row ``t`` of
+the ``[T, B]`` samples buffer; between the two, while a threaded backend (EnvPool) steps, the collector writes
+step ``t``'s observation and action rows and finishes the previous step's episode bookkeeping. What it
 writes is what ``ResetCollector`` writes for ``B`` single envs (tests/samplers/test_batched.py compares
 them field by field): ended envs restart at once with zero ``prev_action``/``prev_reward``,
 ``terminated``/``truncated``/``done`` per step, the true final observation in ``final_observation``,
