@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -42,27 +42,47 @@ FIELDS = ("wall_us", "thread_cpu_us", "process_cpu_us")
 class StubPool:
     """EnvPool's C++ ``_send``/``_recv`` replaced by Python: ``_recv`` returns new arrays of the layout EnvPool
     returns for the envs sent (zero observations, reward 1, each env done with probability 1/22, about random
-    CartPole's rate). What remains of a loop's CPU is its own Python work: the figures of ``--python-side``."""
+    CartPole's rate). What remains of a loop's CPU is its own Python work (the ``python_side`` figures). With
+    ``timed``, the calling thread's CPU clock is noted at each send and at the start and end of each recv."""
 
-    def __init__(self, state_keys: List[str]):
+    def __init__(self, state_keys: List[str], timed: bool = False):
         self.keys, self.ids = list(state_keys), None
         self.done = np.random.default_rng(0).random((4096, 256)) < 1 / 22
         self.k = 0
+        self.marks: Optional[List[Any]] = [] if timed else None
 
     def send(self, action: List[np.ndarray]) -> None:
+        if self.marks is not None:
+            self.marks.append(("send", time.thread_time()))
         self.ids = action[0]
 
     def reset(self, env_ids: np.ndarray) -> None:
         self.ids = np.asarray(env_ids, dtype=np.int32)
 
     def recv(self) -> List[np.ndarray]:
+        if self.marks is not None:
+            self.marks.append(("recv", time.thread_time()))
         ids = self.ids
         n, self.k = len(ids), (self.k + 1) % len(self.done)
         state = {"info:env_id": ids.copy(), "info:players.env_id": ids.copy(), "elapsed_step": np.zeros(n, np.int32),
                  "done": self.done[self.k, :n].copy(), "reward": np.ones(n, np.float32),
                  "discount": np.ones(n, np.float32), "step_type": np.zeros(n, np.int32), "trunc": np.zeros(n, bool),
                  "obs": np.zeros((n, 4), np.float32)}
+        if self.marks is not None:
+            self.marks.append(("received", time.thread_time()))
         return [state[k] for k in self.keys]
+
+    def split(self) -> Dict[str, float]:
+        """Median CPU µs of the caller's work between a send and its recv (done while EnvPool would step) and
+        between a recv's return and the next send (EnvPool idle), from the marks."""
+        marks, between, after = self.marks or [], [], []
+        for (kind, t), (nxt, t2) in zip(marks, marks[1:]):
+            if (kind, nxt) == ("send", "recv"):
+                between.append(t2 - t)
+            elif (kind, nxt) == ("received", "send"):
+                after.append(t2 - t)
+        return {"between_send_and_recv_us": 1e6 * statistics.median(between or [0.0]),
+                "between_recv_and_next_send_us": 1e6 * statistics.median(after or [0.0])}
 
     def patch(self, pool: Any) -> Any:
         """Make ``pool`` (an EnvPool env) use this stub; returns it."""
@@ -70,9 +90,9 @@ class StubPool:
         return pool
 
 
-def _loops(B: int, stub: bool = False) -> Dict[str, Callable[[], None]]:
+def _loops(B: int, stub: bool = False) -> Tuple[Dict[str, Callable[[], None]], Optional[StubPool]]:
     """The step loops of one round (64 steps each), built once; with ``stub`` every EnvPool call goes to a
-    :class:`StubPool` instead (the loops' Python work only)."""
+    :class:`StubPool` instead (the loops' Python work only), the sampler's timed (returned too)."""
     import envpool
     import torch
 
@@ -97,9 +117,12 @@ def _loops(B: int, stub: bool = False) -> Dict[str, Callable[[], None]]:
     sampler.initialize(agent, seed=0)
     agent.sample_mode(0)
     sampler.obtain_samples(0)
+    sampler_stub = None
     if stub:
-        for pool in (own, direct, plain.env, adapter.env, sampler.collector.benv.env):
+        for pool in (own, direct, plain.env, adapter.env):
             StubPool(pool._state_keys).patch(pool)
+        sampler_stub = StubPool(sampler.collector.benv.env._state_keys, timed=True)
+        sampler_stub.patch(sampler.collector.benv.env)
         for env in (adapter, sampler.collector.benv):
             env._core = env._bind_core()  # EnvPoolEnv binds EnvPool's calls when it is built
 
@@ -128,14 +151,14 @@ def _loops(B: int, stub: bool = False) -> Dict[str, Callable[[], None]]:
              "EnvPoolEnv.step": stepping(adapter)}
     if stub:
         loops["agent call (RandomAgent through the collector)"] = agent_calls
-    return loops
+    return loops, sampler_stub
 
 
 def measure(B: int, rounds: int, stub: bool = False) -> Dict[str, Any]:
     """Interleaved rounds; per figure the median µs per step of each field, and the sampler / own-loop ratio."""
     import torch
 
-    loops = _loops(B, stub)
+    loops, sampler_stub = _loops(B, stub)
     samples: Dict[str, Dict[str, List[float]]] = {name: {f: [] for f in FIELDS} for name in loops}
     for _ in range(rounds):
         for name, run in loops.items():
@@ -150,7 +173,8 @@ def measure(B: int, rounds: int, stub: bool = False) -> Dict[str, Any]:
             "ratio_to_own": statistics.median(o / s for o, s in zip(own, ours)),
             "ratio_to_own_thread_cpu": statistics.median(
                 o / s for o, s in zip(samples["envpool own loop"]["thread_cpu_us"],
-                                      samples["sampler"]["thread_cpu_us"]))}
+                                      samples["sampler"]["thread_cpu_us"])),
+            "sampler_split": sampler_stub.split() if sampler_stub is not None else None}
 
 
 def _child(args: argparse.Namespace, pythonpath: Optional[str]) -> Dict[str, Any]:
@@ -168,7 +192,9 @@ def _median_section(rs: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {"figures": {fig: {f: statistics.median(r["figures"][fig][f] for r in rs) for f in FIELDS}
                         for fig in rs[0]["figures"]},
             "ratio_to_own": statistics.median(r["ratio_to_own"] for r in rs),
-            "ratio_to_own_thread_cpu": statistics.median(r["ratio_to_own_thread_cpu"] for r in rs)}
+            "ratio_to_own_thread_cpu": statistics.median(r["ratio_to_own_thread_cpu"] for r in rs),
+            "sampler_split": ({k: statistics.median(r["sampler_split"][k] for r in rs) for k in rs[0]["sampler_split"]}
+                              if rs[0].get("sampler_split") else None)}
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -215,6 +241,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         for key, label in (("ratio_to_own", "wall"), ("ratio_to_own_thread_cpu", "main-thread CPU")):
             print(f"{'own loop / sampler per step, ' + label:50}"
                   + "".join(f"{medians[n][sec][key]:>30.3f}" for n in codes))
+        if medians["current"][sec]["sampler_split"]:
+            for key in medians["current"][sec]["sampler_split"]:
+                print(f"{'sampler CPU µs ' + key[:-3].replace('_', ' '):50}"
+                      + "".join(f"{medians[n][sec]['sampler_split'][key]:>30.1f}" for n in codes))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"medians": medians, "runs": runs, "sections": SECTIONS, "B": args.B, "rounds": args.rounds,
