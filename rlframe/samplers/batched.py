@@ -186,6 +186,7 @@ class BatchedResetCollector(ResetCollector):
             prev_action_buf[t] = pa_np
             prev_reward_buf[t] = pr_np
             action_buf[t] = action
+            pa_np[:] = action  # the agent's next input (rows of ended envs are zeroed after recv_into)
             if agent_info is not None:
                 agent_info_buf[t] = agent_info
             if last is not None:
@@ -195,7 +196,6 @@ class BatchedResetCollector(ResetCollector):
             ended_final = recv_into(obs_np, r, te, tr, done_buf[t])  # obs_np: reset rows where ended
             if env_rewards is not None:
                 r_row[:] = r
-            pa_np[:] = action
             pr_np[:] = r_row
             if stats is None:
                 self._traj_steps(obs_np, r, te, tr, ended_final, action, agent_info)
