@@ -14,11 +14,16 @@ of ``B`` envs:
   time per round over the own loop's in the same round gives ``ratio_to_own`` (median of the per-round ratios,
   the figure of the issue-11 target, as ``sampler_throughput.py``'s paired rows).
 
+Each child measures these loops twice: with EnvPool (section ``envpool``) and with EnvPool's C++ calls replaced
+by :class:`StubPool` (section ``python_side``: each loop's own Python CPU, which load moves much less than the
+wall clock; there also the agent call alone, and the sampler's CPU between ``send`` and ``recv``, which runs
+while EnvPool steps, and between ``recv`` and the next ``send``).
+
 ``--baseline-rev REV`` runs the same measurement on ``rlframe/`` as it was at git revision ``REV`` (extracted with
 ``git archive``, first on ``PYTHONPATH`` of a child process; collector_overhead.py's ``_extract``), current and
 baseline children alternating ``--repeats`` times: the A/B of a code change on one loaded machine.
 
-    python experiments/benchmarks/envpool_adapter.py --baseline-rev 1e8db12 --repeats 5 \\
+    python experiments/benchmarks/envpool_adapter.py --baseline-rev 1e8db12 --repeats 3 \\
         --json experiments/benchmarks/results/envpool_adapter_s5.json
 """
 from __future__ import annotations
