@@ -612,15 +612,18 @@ class PlacementCost:
         if len(nodes) == 0:
             return np.zeros((R, C)), np.zeros((R, C))
         gw, gh = g.cell_width, g.cell_height
-        ox, oy, _ = self._overlap_1d(nodes)
         w, h = self._sizes(nodes)
+        h_alloc, v_alloc = self.macro_routing_alloc
+        if self.compiled:
+            # the same four 0/1 and length matrices, built by one loop (rectangles, overlaps and all);
+            # the products stay numpy's
+            ok, a_v, b_v, a_h, b_h = _macro_routing_compiled(self.x, self.y, nodes, w, h, self._col_edges,
+                                                             self._row_edges, gw, gh, R, C)
+            if ok:
+                return h_alloc * (a_h.T @ b_h), v_alloc * (a_v.T @ b_v)
+        ox, oy, _ = self._overlap_1d(nodes)
         x0, x1 = self.x[nodes] - w / 2, self.x[nodes] + w / 2
         y0, y1 = self.y[nodes] - h / 2, self.y[nodes] + h / 2
-        h_alloc, v_alloc = self.macro_routing_alloc
-        if self.compiled and bool(np.all(np.abs(np.concatenate((x0, x1, y0, y1))) < 1e15)):
-            # the same four 0/1 and length matrices, built by one loop; the products stay numpy's
-            a_v, b_v, a_h, b_h = _macro_routing_operands_compiled(ox, oy, x0, x1, y0, y1, gw, gh, R, C)
-            return h_alloc * (a_h.T @ b_h), v_alloc * (a_v.T @ b_v)
         xpos, ypos = ox > 0, oy > 0
         xd, yd = np.where(xpos, ox, 0.0), np.where(ypos, oy, 0.0)
         bl_r, ur_r = np.floor(y0 / gh).astype(np.int64), np.floor(y1 / gh).astype(np.int64)
@@ -1046,9 +1049,31 @@ def _macro_routing_operands(ox, oy, x0, x1, y0, y1, gw, gh, R, C):
     return a_v, b_v, a_h, b_h
 
 
+def _macro_routing_loops(x, y, nodes, w, h, col_edges, row_edges, gw, gh, R, C):
+    """:meth:`PlacementCost._macro_routing`'s operands from the positions: the rectangles
+    (``x[nodes] -+ w / 2`` ...), :func:`_cell_overlaps` and :func:`_macro_routing_operands`; ``ok`` False
+    (and the operands unset) when a rectangle edge is not finite or beyond 1e15 (the numpy path's case)."""
+    n = len(nodes)
+    x0, x1, y0, y1 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    ok = True
+    for i in range(n):
+        x0[i] = x[nodes[i]] - w[i] / 2
+        x1[i] = x[nodes[i]] + w[i] / 2
+        y0[i] = y[nodes[i]] - h[i] / 2
+        y1[i] = y[nodes[i]] + h[i] / 2
+        ok = ok and abs(x0[i]) < 1e15 and abs(x1[i]) < 1e15 and abs(y0[i]) < 1e15 and abs(y1[i]) < 1e15
+    if not ok:
+        z = np.zeros((0, 0))
+        return False, z, z, z, z
+    ox, oy = _cell_overlaps_compiled(x, y, nodes, w, h, col_edges, row_edges, False)
+    a_v, b_v, a_h, b_h = _macro_routing_operands_compiled(ox, oy, x0, x1, y0, y1, gw, gh, R, C)
+    return True, a_v, b_v, a_h, b_h
+
+
 if numba is not None:
     _macro_routing_operands_compiled = numba.njit(cache=True, nogil=True)(_macro_routing_operands)
     _pair_overlaps_compiled = numba.njit(cache=True, nogil=True)(_pair_overlaps)
     _pins_follow_compiled = numba.njit(cache=True, nogil=True)(_pins_follow)
     _net_hpwl_compiled = numba.njit(cache=True, nogil=True)(_net_hpwl)
     _cell_overlaps_compiled = numba.njit(cache=True, nogil=True)(_cell_overlaps)
+    _macro_routing_compiled = numba.njit(cache=True, nogil=True)(_macro_routing_loops)
