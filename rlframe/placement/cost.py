@@ -27,7 +27,7 @@ registered with :func:`cost_term` under a name (its field is ``<name>_cost``), a
 .plc header label. Everything that lists the terms (``evaluate``, ``proxy_cost``, the env's info and
 logs, the .plc header written by the baselines, the CLI's ``--weights``) reads the registry.
 
-Speed (Ariane133, 12k nets): a full evaluation is ~1.5 ms of CPU on a 2-core machine with numba (the
+Speed (Ariane133, 12k nets): a full evaluation is ~1.3-1.5 ms of CPU on a 2-core machine with numba (the
 all-net routing, HPWL, pins, cell overlaps and macro-routing operands as compiled loops, each equal to the
 numpy expression it replaces; the numpy path runs without numba, ~6 ms). The per-netlist structure is built
 once (:class:`_NetBuckets` for the all-net HPWL, int32 sort keys for the distinct gcells of every net), and
