@@ -27,7 +27,7 @@ registered with :func:`cost_term` under a name (its field is ``<name>_cost``), a
 .plc header label. Everything that lists the terms (``evaluate``, ``proxy_cost``, the env's info and
 logs, the .plc header written by the baselines, the CLI's ``--weights``) reads the registry.
 
-Speed (Ariane133, 12k nets): a full evaluation is ~1.5 ms of CPU on a 2-core machine with numba (the
+Speed (Ariane133, 12k nets): a full evaluation is ~1.3-1.5 ms of CPU on a 2-core machine with numba (the
 all-net routing, HPWL, pins, cell overlaps and macro-routing operands as compiled loops, each equal to the
 numpy expression it replaces; the numpy path runs without numba, ~6 ms). The per-netlist structure is built
 once (:class:`_NetBuckets` for the all-net HPWL, int32 sort keys for the distinct gcells of every net), and
@@ -265,6 +265,7 @@ class PlacementCost:
                 canvas = (side, side)
         cols, rows = grid if grid is not None else DEFAULT_GRID
         self.grid = Grid(int(cols), int(rows), float(canvas[0]), float(canvas[1]))
+        self._col_edges, self._row_edges = self.grid.col_edges(), self.grid.row_edges()
         # gcell key (col * rows + row) -> col, row
         self._cell_col, self._cell_row = np.divmod(
             np.arange(self.grid.n_cells, dtype=np.int32), np.int32(self.grid.rows))
@@ -454,7 +455,7 @@ class PlacementCost:
         """Per-node overlap lengths with every column (x) and row (y), and the rectangles;
         ``positive``: lengths that are not finite and positive set to 0."""
         w, h = self._sizes(nodes)
-        ce, re_ = self.grid.col_edges(), self.grid.row_edges()
+        ce, re_ = self._col_edges, self._row_edges
         if self.compiled:
             ox, oy = _cell_overlaps_compiled(self.x, self.y, nodes, w, h, ce, re_, positive)
             return ox, oy, None
@@ -611,15 +612,18 @@ class PlacementCost:
         if len(nodes) == 0:
             return np.zeros((R, C)), np.zeros((R, C))
         gw, gh = g.cell_width, g.cell_height
-        ox, oy, _ = self._overlap_1d(nodes)
         w, h = self._sizes(nodes)
+        h_alloc, v_alloc = self.macro_routing_alloc
+        if self.compiled:
+            # the same four 0/1 and length matrices, built by one loop (rectangles, overlaps and all);
+            # the products stay numpy's
+            ok, a_v, b_v, a_h, b_h = _macro_routing_compiled(self.x, self.y, nodes, w, h, self._col_edges,
+                                                             self._row_edges, gw, gh, R, C)
+            if ok:
+                return h_alloc * (a_h.T @ b_h), v_alloc * (a_v.T @ b_v)
+        ox, oy, _ = self._overlap_1d(nodes)
         x0, x1 = self.x[nodes] - w / 2, self.x[nodes] + w / 2
         y0, y1 = self.y[nodes] - h / 2, self.y[nodes] + h / 2
-        h_alloc, v_alloc = self.macro_routing_alloc
-        if self.compiled and bool(np.all(np.abs(np.concatenate((x0, x1, y0, y1))) < 1e15)):
-            # the same four 0/1 and length matrices, built by one loop; the products stay numpy's
-            a_v, b_v, a_h, b_h = _macro_routing_operands_compiled(ox, oy, x0, x1, y0, y1, gw, gh, R, C)
-            return h_alloc * (a_h.T @ b_h), v_alloc * (a_v.T @ b_v)
         xpos, ypos = ox > 0, oy > 0
         xd, yd = np.where(xpos, ox, 0.0), np.where(ypos, oy, 0.0)
         bl_r, ur_r = np.floor(y0 / gh).astype(np.int64), np.floor(y1 / gh).astype(np.int64)
@@ -741,15 +745,18 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
     then the same row / column running sums, so the maps are bit-identical."""
     n_nets = len(net_ptr) - 1
     n_ent = len(net_nodes)
-    # the gcell key (col * R + row) of every entry first (a loop without branches on data: it vectorises)
-    ent_key = np.empty(n_ent, np.int64)
-    for e in range(n_ent):
-        node = net_nodes[e]
+    # the gcell key (col * R + row) of every node first (a loop without branches on data: it vectorises;
+    # a node is an entry of ~2.7 nets on average, so per node rather than per entry)
+    node_key = np.empty(len(x), np.int64)
+    for node in range(len(x)):
         r = y[node] / cell_h
         c = x[node] / cell_w
         r = r if r >= 0.0 else 0.0      # fmax(r, 0): NaN -> 0
         c = c if c >= 0.0 else 0.0
-        ent_key[e] = np.int64(min(c, C - 1.0)) * R + np.int64(min(r, R - 1.0))
+        node_key[node] = np.int64(min(c, C - 1.0)) * R + np.int64(min(r, R - 1.0))
+    ent_key = np.empty(n_ent, np.int64)
+    for e in range(n_ent):
+        ent_key[e] = node_key[net_nodes[e]]
     row_of = np.empty(R * C, np.int64)
     col_of = np.empty(R * C, np.int64)
     for key in range(R * C):
@@ -768,6 +775,9 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
         cells[a] = min(k0, k1)
         cells[a + 1] = max(k0, k1)
         n_cells[k] = 1 + (k0 != k1)
+    # the other nets: distinct keys first, without a branch (a key is kept when the net has not
+    # stamped its gcell yet), then an insertion sort of those few
+    stamp = np.full(R * C, -1, np.int64)
     for k in range(n_nets):
         a, b = net_ptr[k], net_ptr[k + 1]
         if b - a == 2:
@@ -775,16 +785,37 @@ def _route_all(x, y, net_ptr, net_nodes, route_w, cell_w, cell_h, R, C):
         n_u = a
         for e in range(a, b):
             key = ent_key[e]
-            j = n_u                 # insertion into the sorted distinct keys of this net
-            while j > a and cells[j - 1] > key:
-                j -= 1
-            if j > a and cells[j - 1] == key:
-                continue
-            for q in range(n_u, j, -1):
-                cells[q] = cells[q - 1]
-            cells[j] = key
-            n_u += 1
-        n_cells[k] = n_u - a
+            cells[n_u] = key
+            n_u += stamp[key] != k
+            stamp[key] = k
+        n = n_u - a
+        if n <= 4:      # most nets: a sorting network on four slots (padded), no branch on the keys
+            big = R * C
+            k0 = cells[a]
+            k1 = cells[a + 1] if n > 1 else big
+            k2 = cells[a + 2] if n > 2 else big
+            k3 = cells[a + 3] if n > 3 else big
+            k0, k1 = min(k0, k1), max(k0, k1)
+            k2, k3 = min(k2, k3), max(k2, k3)
+            k0, k2 = min(k0, k2), max(k0, k2)
+            k1, k3 = min(k1, k3), max(k1, k3)
+            k1, k2 = min(k1, k2), max(k1, k2)
+            cells[a] = k0
+            if n > 1:
+                cells[a + 1] = k1
+            if n > 2:
+                cells[a + 2] = k2
+            if n > 3:
+                cells[a + 3] = k3
+        else:
+            for p in range(a + 1, n_u):
+                key = cells[p]
+                j = p
+                while j > a and cells[j - 1] > key:
+                    cells[j] = cells[j - 1]
+                    j -= 1
+                cells[j] = key
+        n_cells[k] = n
     # nets of exactly 3 gcells (their own rules below) and the others, each in net order
     three = np.empty(n_nets, np.int64)
     other = np.empty(n_nets, np.int64)
@@ -1018,9 +1049,31 @@ def _macro_routing_operands(ox, oy, x0, x1, y0, y1, gw, gh, R, C):
     return a_v, b_v, a_h, b_h
 
 
+def _macro_routing_loops(x, y, nodes, w, h, col_edges, row_edges, gw, gh, R, C):
+    """:meth:`PlacementCost._macro_routing`'s operands from the positions: the rectangles
+    (``x[nodes] -+ w / 2`` ...), :func:`_cell_overlaps` and :func:`_macro_routing_operands`; ``ok`` False
+    (and the operands unset) when a rectangle edge is not finite or beyond 1e15 (the numpy path's case)."""
+    n = len(nodes)
+    x0, x1, y0, y1 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    ok = True
+    for i in range(n):
+        x0[i] = x[nodes[i]] - w[i] / 2
+        x1[i] = x[nodes[i]] + w[i] / 2
+        y0[i] = y[nodes[i]] - h[i] / 2
+        y1[i] = y[nodes[i]] + h[i] / 2
+        ok = ok and abs(x0[i]) < 1e15 and abs(x1[i]) < 1e15 and abs(y0[i]) < 1e15 and abs(y1[i]) < 1e15
+    if not ok:
+        z = np.zeros((0, 0))
+        return False, z, z, z, z
+    ox, oy = _cell_overlaps_compiled(x, y, nodes, w, h, col_edges, row_edges, False)
+    a_v, b_v, a_h, b_h = _macro_routing_operands_compiled(ox, oy, x0, x1, y0, y1, gw, gh, R, C)
+    return True, a_v, b_v, a_h, b_h
+
+
 if numba is not None:
     _macro_routing_operands_compiled = numba.njit(cache=True, nogil=True)(_macro_routing_operands)
     _pair_overlaps_compiled = numba.njit(cache=True, nogil=True)(_pair_overlaps)
     _pins_follow_compiled = numba.njit(cache=True, nogil=True)(_pins_follow)
     _net_hpwl_compiled = numba.njit(cache=True, nogil=True)(_net_hpwl)
     _cell_overlaps_compiled = numba.njit(cache=True, nogil=True)(_cell_overlaps)
+    _macro_routing_compiled = numba.njit(cache=True, nogil=True)(_macro_routing_loops)

@@ -147,6 +147,7 @@ class PlacementProblem:
         self.col_x = (np.arange(self.grid.cols) + 0.5) * self.grid.cell_width
         self.row_y = (np.arange(self.grid.rows) + 0.5) * self.grid.cell_height
         self.col_edges, self.row_edges = self.grid.col_edges(), self.grid.row_edges()
+        self.cell_w, self.cell_h = self.grid.cell_width, self.grid.cell_height
         self.eps = 1e-9 * (self.grid.width + self.grid.height)
         self.hpwl_norm = (self.grid.width + self.grid.height) * max(float(nl.net_weight.sum()), 1e-12)
         self._build_nets()
@@ -196,10 +197,27 @@ class PlacementProblem:
             self.g_dxmin = self.g_dxmax = self.g_dymin = self.g_dymax = np.zeros(0)
         self.g_w = self.net_w[self.g_net]
         self.g_ptr = np.searchsorted(g_rank, np.arange(self.n_macros + 1))
+        # per rank, the views every step reads (slicing six arrays costs more than a step's update)
+        self._group_views = [tuple(a[self.groups(k)] for a in (
+            self.g_net, self.g_dxmin, self.g_dxmax, self.g_dymin, self.g_dymax, self.g_w))
+            for k in range(self.n_macros)]
+        self._initial_hpwl: Optional[float] = None
 
     def groups(self, k: int) -> slice:
         """Slice of the per-(macro, net) arrays ``g_*`` for the macro of placement rank ``k``."""
         return slice(int(self.g_ptr[k]), int(self.g_ptr[k + 1]))
+
+    def group_arrays(self, k: int) -> Tuple[np.ndarray, ...]:
+        """``(g_net, g_dxmin, g_dxmax, g_dymin, g_dymax, g_w)[groups(k)]``, views made once."""
+        return self._group_views[k]
+
+    @property
+    def initial_hpwl(self) -> float:
+        """The placed-net HPWL at the start of an episode (every box from the base entries)."""
+        if self._initial_hpwl is None:
+            self._initial_hpwl = float(np.sum(
+                _span(self.base_xmin, self.base_xmax, self.base_ymin, self.base_ymax) * self.net_w))
+        return self._initial_hpwl
 
     # ----- feasibility ----------------------------------------------------------------------
     def hits(self, w: float, h: float, rects: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -283,7 +301,7 @@ class PlacementState:
         self.cells = np.full(p.n_macros, -1, np.int64)
         self.xmin, self.xmax = p.base_xmin.copy(), p.base_xmax.copy()
         self.ymin, self.ymax = p.base_ymin.copy(), p.base_ymax.copy()
-        self.placed_hpwl = float(np.sum(self._span(np.arange(len(self.xmin))) * p.net_w))
+        self.placed_hpwl = p.initial_hpwl
         self.initial_hpwl = self.placed_hpwl
         self._obstacles = [p.static_obstacles]
         self._blocked: Optional[np.ndarray] = None
@@ -342,14 +360,13 @@ class PlacementState:
         g = p.grid
         if k >= p.n_macros:
             return np.zeros((g.rows, g.cols))
-        s = p.groups(k)
-        nets, w = p.g_net[s], p.g_w[s]
+        nets, dxmin, dxmax, dymin, dymax, w = p.group_arrays(k)
         if self.compiled:
-            dx = _axis_delta_compiled(self.xmin, self.xmax, nets, p.g_dxmin[s], p.g_dxmax[s], p.col_x)
-            dy = _axis_delta_compiled(self.ymin, self.ymax, nets, p.g_dymin[s], p.g_dymax[s], p.row_y)
+            dx, dy = _axis_deltas_compiled(self.xmin, self.xmax, self.ymin, self.ymax, nets, dxmin, dxmax,
+                                           dymin, dymax, p.col_x, p.row_y)
         else:
-            dx = self._axis_delta(self.xmin[nets], self.xmax[nets], p.g_dxmin[s], p.g_dxmax[s], p.col_x)
-            dy = self._axis_delta(self.ymin[nets], self.ymax[nets], p.g_dymin[s], p.g_dymax[s], p.row_y)
+            dx = self._axis_delta(self.xmin[nets], self.xmax[nets], dxmin, dxmax, p.col_x)
+            dy = self._axis_delta(self.ymin[nets], self.ymax[nets], dymin, dymax, p.row_y)
         return (w @ dy)[:, None] + (w @ dx)[None, :]
 
     def next_masks(self) -> Tuple[np.ndarray, np.ndarray]:
@@ -382,9 +399,9 @@ class PlacementState:
         w, h = float(p.macro_w[k]), float(p.macro_h[k])
         self.x[i], self.y[i] = cx, cy
         self.cells[k] = cell
-        s = p.groups(k)
         if self.compiled:
-            return self._place_fused(k, s, cx, cy, w, h)
+            return self._place_fused(k, cx, cy, w, h)
+        s = p.groups(k)
         # nets: gather the macro's nets once, extend their boxes, scatter back
         nets = p.g_net[s]
         xmin, xmax = self.xmin[nets], self.xmax[nets]
@@ -414,11 +431,10 @@ class PlacementState:
                 self._blocked = None
         return delta
 
-    def _place_fused(self, k: int, s: slice, cx: float, cy: float, w: float, h: float) -> float:
+    def _place_fused(self, k: int, cx: float, cy: float, w: float, h: float) -> float:
         """:meth:`place`'s updates (net boxes, occupancy, blocked cells) in one compiled call
         (:func:`_place_loop`: the same loops as the separate compiled updates, tested)."""
         p = self.p
-        g = p.grid
         nxt = k + 1
         grow = False
         if self._blocked is not None and nxt < p.n_macros:
@@ -427,17 +443,18 @@ class PlacementState:
             if not grow:
                 self._blocked = None
         bw, bh = self._blocked_size if grow else (0.0, 0.0)
-        cw, ch = g.cell_width, g.cell_height
-        grown = _place_compiled(self.xmin, self.xmax, self.ymin, self.ymax, p.g_net[s],
-                                p.g_dxmin[s], p.g_dxmax[s], p.g_dymin[s], p.g_dymax[s], cx, cy, w, h,
-                                self.occupancy, p.col_edges, p.row_edges, cw, ch,
-                                self._blocked if grow else _NO_CELLS, p.row_y, p.col_x, bw, bh,
-                                p.eps, grow)
-        delta = float(p.g_w[s] @ grown)
+        nets, dxmin, dxmax, dymin, dymax, gw = p.group_arrays(k)
+        grown, mask = _place_compiled(self.xmin, self.xmax, self.ymin, self.ymax, nets,
+                                      dxmin, dxmax, dymin, dymax, cx, cy, w, h,
+                                      self.occupancy, p.col_edges, p.row_edges, p.cell_w, p.cell_h,
+                                      self._blocked if grow else _NO_CELLS, self._fits if grow else _NO_CELLS,
+                                      p.row_y, p.col_x, bw, bh, p.eps, grow)
+        delta = float(gw @ grown)
         self.placed_hpwl += delta
         self._obstacles.append(np.array([[cx, cy, w, h]]))
         self.k = nxt
-        self._mask = None
+        # the next macro's mask when its blocked cells grew here (== mask()'s ``fits & ~blocked``)
+        self._mask = mask if grow else None
         self._wire = None
         return delta
 
@@ -542,6 +559,12 @@ def _occupy_loop(occ, ce, re_, c0, c1, r0, r1, cx, cy, w, h, cell_area):
 if numba is not None:   # compiled on first use (cached on disk beside this file)
     _box_span = numba.njit(cache=True)(_box_span)
     _axis_delta_compiled = numba.njit(cache=True)(_axis_delta_loop)
+
+    @numba.njit(cache=True)
+    def _axis_deltas_compiled(xmin, xmax, ymin, ymax, nets, dxmin, dxmax, dymin, dymax, col_x, row_y):
+        """Both axes' :func:`_axis_delta_loop` in one call (the wire mask's two operands)."""
+        return (_axis_delta_compiled(xmin, xmax, nets, dxmin, dxmax, col_x),
+                _axis_delta_compiled(ymin, ymax, nets, dymin, dymax, row_y))
     _extend_boxes_compiled = numba.njit(cache=True)(_extend_boxes_loop)
     _block_compiled = numba.njit(cache=True)(_block_loop)
     _occupy_compiled = numba.njit(cache=True)(_occupy_loop)
@@ -549,18 +572,23 @@ if numba is not None:   # compiled on first use (cached on disk beside this file
 
     @numba.njit(cache=True)
     def _place_compiled(xmin, xmax, ymin, ymax, nets, dxmin, dxmax, dymin, dymax, cx, cy, w, h,
-                        occ, ce, re_, cw, ch, blocked, row_y, col_x, bw, bh, eps, grow_blocked):
+                        occ, ce, re_, cw, ch, blocked, fits, row_y, col_x, bw, bh, eps, grow_blocked):
         """One macro placed: net boxes extended (span increase per net returned), occupancy
-        added, and ``blocked`` (for a next macro of size ``bw x bh``) grown when asked."""
+        added, and ``blocked`` (for a next macro of size ``bw x bh``) grown when asked, then that
+        macro's feasible cells ``fits & ~blocked`` (flat; empty when not asked)."""
         grown = _extend_boxes_compiled(xmin, xmax, ymin, ymax, nets, dxmin, dxmax, dymin, dymax,
                                        cx, cy)
         rows, cols = occ.shape
         c0, c1, r0, r1 = _covered_range_compiled(cx, cy, w, h, cw, ch, cols, rows)
         if c1 > c0 and r1 > r0:
             _occupy_compiled(occ, ce, re_, c0, c1, r0, r1, cx, cy, w, h, cw * ch)
+        mask = np.empty(rows * cols if grow_blocked else 0, np.bool_)
         if grow_blocked:
             _block_compiled(blocked, row_y, col_x, bw, bh, cx, cy, w, h, eps)
-        return grown
+            for r in range(rows):
+                for c in range(cols):
+                    mask[r * cols + c] = fits[r, c] and not blocked[r, c]
+        return grown, mask
 
 
 _NO_CELLS = np.zeros((0, 0), bool)   # the blocked-cells argument when there is none to grow

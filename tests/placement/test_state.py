@@ -55,24 +55,45 @@ def test_compiled_step_updates_equal_the_numpy_code():
     if state_mod.numba is None:
         pytest.skip("numba is not installed")
     for design in ("ariane133", "macro_tiles_10x10"):
-        p = PlacementProblem(design)
-        for policy in ("random", "greedy"):
-            fast, ref = PlacementState(p), PlacementState(p)
-            ref.compiled = False
-            assert fast.compiled
-            rng = np.random.default_rng(0)
-            while not ref.done:
-                np.testing.assert_array_equal(fast.mask(), ref.mask())
-                np.testing.assert_array_equal(fast.wire_mask(), ref.wire_mask())
-                if not ref.mask().any():
-                    break
-                if policy == "random":
-                    cell = int(rng.choice(np.flatnonzero(ref.mask())))
-                else:
-                    cell = int(np.argmin(np.where(ref.mask(), ref.wire_mask().ravel(), np.inf)))
-                assert fast.place(cell) == ref.place(cell)
-                np.testing.assert_array_equal(fast.occupancy, ref.occupancy)
-                for a, b in ((fast.xmin, ref.xmin), (fast.xmax, ref.xmax), (fast.ymin, ref.ymin),
-                             (fast.ymax, ref.ymax)):
-                    np.testing.assert_array_equal(a, b)
-            assert fast.placed_hpwl == ref.placed_hpwl
+        _assert_compiled_steps_equal_numpy(PlacementProblem(design))
+
+
+def _assert_compiled_steps_equal_numpy(p: PlacementProblem) -> None:
+    for policy in ("random", "greedy"):
+        fast, ref = PlacementState(p), PlacementState(p)
+        ref.compiled = False
+        assert fast.compiled
+        rng = np.random.default_rng(0)
+        while not ref.done:
+            np.testing.assert_array_equal(fast.mask(), ref.mask())
+            np.testing.assert_array_equal(fast.wire_mask(), ref.wire_mask())
+            if not ref.mask().any():
+                break
+            if policy == "random":
+                cell = int(rng.choice(np.flatnonzero(ref.mask())))
+            else:
+                cell = int(np.argmin(np.where(ref.mask(), ref.wire_mask().ravel(), np.inf)))
+            assert fast.place(cell) == ref.place(cell)
+            np.testing.assert_array_equal(fast.occupancy, ref.occupancy)
+            for a, b in ((fast.xmin, ref.xmin), (fast.xmax, ref.xmax), (fast.ymin, ref.ymin),
+                         (fast.ymax, ref.ymax)):
+                np.testing.assert_array_equal(a, b)
+        assert fast.placed_hpwl == ref.placed_hpwl
+
+
+def test_compiled_step_updates_equal_the_numpy_code_with_mixed_macro_sizes(tmp_path):
+    """As above on a netlist whose consecutive macros change size (the next macro's mask then comes
+    from mask(), otherwise from the compiled place), and the cached start-of-episode HPWL equals the
+    sum over the base boxes."""
+    import pytest
+    from rlframe.placement import state as state_mod
+    from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
+    if state_mod.numba is None:
+        pytest.skip("numba is not installed")
+    net, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=24, seed=3, size_classes=3))
+    p = PlacementProblem(net, plc=plc)
+    sizes = np.stack([p.macro_w, p.macro_h], 1)
+    assert (sizes[1:] != sizes[:-1]).any(1).any() and (sizes[1:] == sizes[:-1]).all(1).any()
+    _assert_compiled_steps_equal_numpy(p)
+    st = PlacementState(p)
+    assert st.placed_hpwl == float(np.sum(st._span(np.arange(len(st.xmin))) * p.net_w))
