@@ -134,6 +134,11 @@ class EnvInfoConverter:
     def fields(self) -> Tuple[str, ...]:
         return tuple(self.cls._fields) if self.cls is not None else ()
 
+    @property
+    def empty(self) -> Any:
+        """The one env info every call returns once the fields are fixed as none; None otherwise."""
+        return self._empty
+
 
 class GymEnv(Env):
     """A gymnasium env (``gymnasium.make(id, **kwargs)``) following rlframe's env contract.
@@ -190,6 +195,7 @@ class GymEnv(Env):
         else:
             self._convert_action = None
         self._info = EnvInfoConverter()
+        self._empty_info: Any = None  # self._info.empty, read per step without calling the converter
         self._pending_seed: Optional[int] = None
         self._closed = False
         self.last_reset_info: Dict[str, Any] = {}
@@ -230,7 +236,11 @@ class GymEnv(Env):
             obs = to_structured(obs, self._obs_spec)
         if terminated.__class__ is not bool or truncated.__class__ is not bool:
             terminated, truncated = self._flags(terminated, truncated)
-        return _tuple_new(EnvStep, (obs, reward, terminated, truncated, self._info(info)))
+        env_info = self._empty_info  # the one empty env info once the fields are fixed as none (CartPole)
+        if env_info is None:
+            env_info = self._info(info)
+            self._empty_info = self._info.empty
+        return _tuple_new(EnvStep, (obs, reward, terminated, truncated, env_info))
 
     def _flags(self, terminated: Any, truncated: Any) -> Tuple[bool, bool]:
         """``terminated``/``truncated`` as Python bools; anything but a bool (or a 0/1 integer) is an error
