@@ -1,4 +1,5 @@
 """GymEnv: gymnasium adapter (CartPole, module:EnvId ids, Dict observations, fixed info fields, seeding)."""
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -103,3 +104,31 @@ def test_unimportable_env_module_is_a_clear_error():
 
     with pytest.raises(ConfigError, match="cannot import module 'no_such_module_xyz'.*PYTHONPATH"):
         GymEnv("no_such_module_xyz:Env-v0")
+
+
+def test_env_info_without_numeric_fields_is_one_shared_instance_and_others_are_converted():
+    env = GymEnv("CartPole-v1")
+    env.reset()
+    first, second = env.step(0).env_info, env.step(1).env_info
+    assert first is second and first._fields == ()
+    timed = GymEnv("CartPole-v1", wrappers=[_info_t])
+    timed.reset()
+    infos = [timed.step(0).env_info for _ in range(3)]
+    assert [i.t for i in infos] == [1, 2, 3]
+
+
+def _info_t(env):
+    return _InfoT(env)
+
+
+class _InfoT(gym.Wrapper):
+    """Adds a numeric ``t`` (steps since reset) to every step info."""
+
+    def reset(self, **kwargs):
+        self.t = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        self.t += 1
+        return obs, r, te, tr, {**info, "t": self.t}
