@@ -25,8 +25,11 @@ the worker's ``GuardedEnv`` heartbeat adds, the agent call (per time step / 16),
 adds (one-worker ``CpuSampler``: pipe, wake-ups, reply pickling), the master's CPU per env step, and what a
 second worker adds to a worker's CPU per step (B=32 on 2 workers vs B=16 on 1).
 
-    python experiments/benchmarks/collector_overhead.py --breakdown --baseline-rev 65a6691 --repeats 5 \
-        --json experiments/benchmarks/results/collector_breakdown_s4.json
+    python experiments/benchmarks/collector_overhead.py --breakdown --baseline-rev 1e8db12 --repeats 5 \
+        --json experiments/benchmarks/results/collector_breakdown_s5.json
+
+The ``env`` row steps the wrapper stack ``GymEnv`` steps (``rlframe.envs.gym.without_usage_checks``); an extra
+row, not part of the sum, steps ``gym.make``'s full stack as ``sampler_throughput.py``'s limit does.
 """
 from __future__ import annotations
 
@@ -265,14 +268,16 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
         raw = [without_usage_checks(e) for e in raw]  # what GymEnv steps
     except ImportError:
         pass
+    full = [gym.make("CartPole-v1") for _ in range(B)]  # with gymnasium's usage-checking wrappers, as the limit
     gymenvs, guarded = [GymEnv("CartPole-v1") for _ in range(B)], []
     hb = np.zeros(8, np.int64)
     guarded = [GuardedEnv(GymEnv("CartPole-v1"), i, hb) for i in range(B)]
-    for i, e in enumerate(raw):
-        e.reset(seed=i)
+    for i, e in enumerate(raw + full):
+        e.reset(seed=i % B)
     for e in gymenvs + guarded:
         e.reset()
     env_us = _cpu_us(_round_robin(raw, actions), len(actions), rounds)
+    full_env_us = _cpu_us(_round_robin(full, actions), len(actions), rounds)
     gymenv_us = _cpu_us(_round_robin(gymenvs, actions), len(actions), rounds)
     guarded_us = _cpu_us(_round_robin(guarded, actions), len(actions), rounds)
     out: Dict[str, Dict[str, float]] = {}
@@ -287,6 +292,8 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
         one = _process_cpu_per_step(1, B, policy, batches)
         two = _process_cpu_per_step(2, 2 * B, policy, batches)
         out[policy] = {
+            "env as gym.make gives it, usage-checking wrappers included (the limit's loop; not in the sum)":
+                full_env_us,
             "env (gymnasium CartPole, 16 envs round-robin)": env_us,
             "GymEnv wrapper": gymenv_us - env_us,
             "GuardedEnv heartbeat": guarded_us - gymenv_us,
