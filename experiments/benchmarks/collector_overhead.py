@@ -253,6 +253,25 @@ def _process_cpu_per_step(workers: int, B: int, policy: str, batches: int) -> Di
     return best
 
 
+def collect_only(rounds: int = 21) -> Dict[str, Dict[str, float]]:
+    """``collect_batch`` alone (in process, 16 GuardedEnv(GymEnv CartPole) envs, ``batch_T=64``), CPU µs per env
+    step: the least and the median of ``rounds`` batches, random and MLP policies (``--collect-only``)."""
+    out: Dict[str, Dict[str, float]] = {}
+    for policy in ("random", "mlp"):
+        serial, collector = _in_process_collector(policy, 16)
+        try:
+            per_step = []
+            for _ in range(rounds):
+                c0 = time.thread_time()
+                collector.collect_batch(1)
+                per_step.append(1e6 * (time.thread_time() - c0) / (64 * 16))
+        finally:
+            serial.shutdown()
+        out[policy] = {"collect_batch, least of the batches": min(per_step),
+                       "collect_batch, median of the batches": statistics.median(per_step)}
+    return out
+
+
 def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]:
     """Per-env-step CPU µs of one worker's step loop, component by component (see the module docstring)."""
     import torch
@@ -312,7 +331,7 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
 def _child(args: argparse.Namespace, pythonpath: Optional[str]) -> Dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--seconds", str(args.seconds),
            "--start-method", args.start_method, "--B", *map(str, args.B), "--kinds", *args.kinds,
-           "--envs", *args.envs] + (["--unpinned"] if args.unpinned else []) + (["--breakdown"] if args.breakdown else [])
+           "--envs", *args.envs] + (["--unpinned"] if args.unpinned else []) + (["--breakdown"] if args.breakdown else []) + (["--collect-only"] if args.collect_only else [])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath or ROOT, env.get("PYTHONPATH")) if p)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
@@ -353,13 +372,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument("--unpinned", action="store_true", help="also run the CpuSamplers with unpinned workers")
     ap.add_argument("--breakdown", action="store_true",
                     help="per-step CPU µs of one worker's step loop, component by component (module docstring)")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="only collect_batch in process (least and median of 21 batches per repeat): a quick A/B")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         import rlframe
 
-        if args.breakdown:
-            res = {f"{policy}: {k}": {"cpu_us_per_step": v} for policy, parts in breakdown().items()
+        if args.breakdown or args.collect_only:
+            parts_of = collect_only() if args.collect_only else breakdown()
+            res = {f"{policy}: {k}": {"cpu_us_per_step": v} for policy, parts in parts_of.items()
                    for k, v in parts.items()}
         else:
             res = figures(args.seconds, args.start_method, args.B, args.kinds, args.envs, args.unpinned)
@@ -381,7 +403,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     finally:
         if tmp is not None:
             tmp.cleanup()
-    if args.breakdown:
+    if args.breakdown or args.collect_only:
         _report_breakdown(runs, args)
         return
     # Medians say what to expect; the best repeat (max steps/s, min CPU per step) is the code's own cost
