@@ -28,8 +28,9 @@ second worker adds to a worker's CPU per step (B=32 on 2 workers vs B=16 on 1).
     python experiments/benchmarks/collector_overhead.py --breakdown --baseline-rev 1e8db12 --repeats 5 \
         --json experiments/benchmarks/results/collector_breakdown_s5.json
 
-The ``env`` row steps the wrapper stack ``GymEnv`` steps (``rlframe.envs.gym.without_usage_checks``); an extra
-row, not part of the sum, steps ``gym.make``'s full stack as ``sampler_throughput.py``'s limit does.
+The ``env`` row steps the env as each revision's ``GymEnv`` steps it (``rlframe.envs.gym.lean_stack``, before
+session 5 ``without_usage_checks``); an extra row, not part of the sum, steps ``gym.make``'s full stack as
+``sampler_throughput.py``'s limit does.
 """
 from __future__ import annotations
 
@@ -282,11 +283,15 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
     B = 16
     actions = [int(a) for a in np.random.default_rng(0).integers(0, 2, 64 * B)]
     raw = [gym.make("CartPole-v1") for _ in range(B)]
-    try:
-        from rlframe.envs.gym import without_usage_checks
-        raw = [without_usage_checks(e) for e in raw]  # what GymEnv steps
+    try:  # what GymEnv steps (each revision's own: lean_stack since session 5, without_usage_checks before)
+        from rlframe.envs.gym import lean_stack
+        raw = [lean_stack(e) for e in raw]
     except ImportError:
-        pass
+        try:
+            from rlframe.envs.gym import without_usage_checks
+            raw = [without_usage_checks(e) for e in raw]
+        except ImportError:
+            pass
     full = [gym.make("CartPole-v1") for _ in range(B)]  # with gymnasium's usage-checking wrappers, as the limit
     gymenvs, guarded = [GymEnv("CartPole-v1") for _ in range(B)], []
     hb = np.zeros(8, np.int64)
