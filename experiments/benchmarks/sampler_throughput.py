@@ -303,7 +303,7 @@ def main() -> None:
         limit_lean[name] = raw_steps_per_s(env_id, seconds, lean=True) * args.workers
         concurrent[name] = concurrent_raw_steps_per_s(env_id, seconds, args.workers)
         print(f"\n{name}: physical limit (raw single-process step loop x {args.workers}) = {limit[name]:,.0f} steps/s;"
-              f" over GymEnv's lean wrapper stack = {limit_lean[name]:,.0f}; {args.workers} raw loops at once = "
+              f" over GymEnv's lean stack (lean_stack) = {limit_lean[name]:,.0f}; {args.workers} raw loops at once = "
               f"{concurrent[name]:,.0f} steps/s")
         print(f"{'policy':7} {'B':>3}  {'design':32} {'steps/s':>10}  {'% limit':>7}  {'% lean':>6}  {'% concurrent':>12}")
         for policy in args.policies:
