@@ -25,8 +25,12 @@ the worker's ``GuardedEnv`` heartbeat adds, the agent call (per time step / 16),
 adds (one-worker ``CpuSampler``: pipe, wake-ups, reply pickling), the master's CPU per env step, and what a
 second worker adds to a worker's CPU per step (B=32 on 2 workers vs B=16 on 1).
 
-    python experiments/benchmarks/collector_overhead.py --breakdown --baseline-rev 65a6691 --repeats 5 \
-        --json experiments/benchmarks/results/collector_breakdown_s4.json
+    python experiments/benchmarks/collector_overhead.py --breakdown --baseline-rev 1e8db12 --repeats 5 \
+        --json experiments/benchmarks/results/collector_breakdown_s5.json
+
+The ``env`` row steps the env as each revision's ``GymEnv`` steps it (``rlframe.envs.gym.lean_stack``, before
+session 5 ``without_usage_checks``); an extra row, not part of the sum, steps ``gym.make``'s full stack as
+``sampler_throughput.py``'s limit does.
 """
 from __future__ import annotations
 
@@ -250,6 +254,25 @@ def _process_cpu_per_step(workers: int, B: int, policy: str, batches: int) -> Di
     return best
 
 
+def collect_only(rounds: int = 21) -> Dict[str, Dict[str, float]]:
+    """``collect_batch`` alone (in process, 16 GuardedEnv(GymEnv CartPole) envs, ``batch_T=64``), CPU µs per env
+    step: the least and the median of ``rounds`` batches, random and MLP policies (``--collect-only``)."""
+    out: Dict[str, Dict[str, float]] = {}
+    for policy in ("random", "mlp"):
+        serial, collector = _in_process_collector(policy, 16)
+        try:
+            per_step = []
+            for _ in range(rounds):
+                c0 = time.thread_time()
+                collector.collect_batch(1)
+                per_step.append(1e6 * (time.thread_time() - c0) / (64 * 16))
+        finally:
+            serial.shutdown()
+        out[policy] = {"collect_batch, least of the batches": min(per_step),
+                       "collect_batch, median of the batches": statistics.median(per_step)}
+    return out
+
+
 def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]:
     """Per-env-step CPU µs of one worker's step loop, component by component (see the module docstring)."""
     import torch
@@ -260,19 +283,25 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
     B = 16
     actions = [int(a) for a in np.random.default_rng(0).integers(0, 2, 64 * B)]
     raw = [gym.make("CartPole-v1") for _ in range(B)]
-    try:
-        from rlframe.envs.gym import without_usage_checks
-        raw = [without_usage_checks(e) for e in raw]  # what GymEnv steps
+    try:  # what GymEnv steps (each revision's own: lean_stack since session 5, without_usage_checks before)
+        from rlframe.envs.gym import lean_stack
+        raw = [lean_stack(e) for e in raw]
     except ImportError:
-        pass
+        try:
+            from rlframe.envs.gym import without_usage_checks
+            raw = [without_usage_checks(e) for e in raw]
+        except ImportError:
+            pass
+    full = [gym.make("CartPole-v1") for _ in range(B)]  # with gymnasium's usage-checking wrappers, as the limit
     gymenvs, guarded = [GymEnv("CartPole-v1") for _ in range(B)], []
     hb = np.zeros(8, np.int64)
     guarded = [GuardedEnv(GymEnv("CartPole-v1"), i, hb) for i in range(B)]
-    for i, e in enumerate(raw):
-        e.reset(seed=i)
+    for i, e in enumerate(raw + full):
+        e.reset(seed=i % B)
     for e in gymenvs + guarded:
         e.reset()
     env_us = _cpu_us(_round_robin(raw, actions), len(actions), rounds)
+    full_env_us = _cpu_us(_round_robin(full, actions), len(actions), rounds)
     gymenv_us = _cpu_us(_round_robin(gymenvs, actions), len(actions), rounds)
     guarded_us = _cpu_us(_round_robin(guarded, actions), len(actions), rounds)
     out: Dict[str, Dict[str, float]] = {}
@@ -287,6 +316,8 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
         one = _process_cpu_per_step(1, B, policy, batches)
         two = _process_cpu_per_step(2, 2 * B, policy, batches)
         out[policy] = {
+            "env as gym.make gives it, usage-checking wrappers included (the limit's loop; not in the sum)":
+                full_env_us,
             "env (gymnasium CartPole, 16 envs round-robin)": env_us,
             "GymEnv wrapper": gymenv_us - env_us,
             "GuardedEnv heartbeat": guarded_us - gymenv_us,
@@ -305,7 +336,7 @@ def breakdown(rounds: int = 5, batches: int = 20) -> Dict[str, Dict[str, float]]
 def _child(args: argparse.Namespace, pythonpath: Optional[str]) -> Dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--seconds", str(args.seconds),
            "--start-method", args.start_method, "--B", *map(str, args.B), "--kinds", *args.kinds,
-           "--envs", *args.envs] + (["--unpinned"] if args.unpinned else []) + (["--breakdown"] if args.breakdown else [])
+           "--envs", *args.envs] + (["--unpinned"] if args.unpinned else []) + (["--breakdown"] if args.breakdown else []) + (["--collect-only"] if args.collect_only else [])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath or ROOT, env.get("PYTHONPATH")) if p)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
@@ -346,13 +377,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument("--unpinned", action="store_true", help="also run the CpuSamplers with unpinned workers")
     ap.add_argument("--breakdown", action="store_true",
                     help="per-step CPU µs of one worker's step loop, component by component (module docstring)")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="only collect_batch in process (least and median of 21 batches per repeat): a quick A/B")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         import rlframe
 
-        if args.breakdown:
-            res = {f"{policy}: {k}": {"cpu_us_per_step": v} for policy, parts in breakdown().items()
+        if args.breakdown or args.collect_only:
+            parts_of = collect_only() if args.collect_only else breakdown()
+            res = {f"{policy}: {k}": {"cpu_us_per_step": v} for policy, parts in parts_of.items()
                    for k, v in parts.items()}
         else:
             res = figures(args.seconds, args.start_method, args.B, args.kinds, args.envs, args.unpinned)
@@ -374,7 +408,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     finally:
         if tmp is not None:
             tmp.cleanup()
-    if args.breakdown:
+    if args.breakdown or args.collect_only:
         _report_breakdown(runs, args)
         return
     # Medians say what to expect; the best repeat (max steps/s, min CPU per step) is the code's own cost

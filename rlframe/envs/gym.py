@@ -24,6 +24,9 @@ into preallocated ``[T, B]`` buffers (Stooke & Abbeel, 2019). This is the gymnas
   first-call API checks, already run on the spaces by ``gymnasium.make``) are taken out of the wrapper
   chain: rlframe's collectors always reset first and its probe checks every value against the spaces
   (``samplers/checks.py``), and the two wrappers cost ~0.7 µs per CartPole step (~10% of the step).
+- A ``Discrete`` action space of the env gets a ``contains`` that answers for Python ints directly
+  (:func:`fast_discrete_check`: the same answers, ~2-3 µs less per CartPole step, whose ``step`` checks every
+  action with it). ``lean_stack`` is both steps; benchmarks use it for the ceiling of GymEnv's own stepping.
 - Exact resume: ``get_state()`` pickles the gymnasium env with its wrappers (simulator state, ``np_random``,
   the ``TimeLimit`` step count, the action space's generator); ``set_state`` swaps that env in. Classic-control
   envs pickle; an env that does not (e.g. one holding a native simulator handle) raises ``EnvStateError``
@@ -86,6 +89,41 @@ def without_usage_checks(env: gym.Env) -> gym.Env:
     return env
 
 
+def _discrete_contains(space: gym.spaces.Discrete, start: int, stop: int, x: Any) -> bool:
+    """``Discrete.contains(space, x)``, with the answer for a Python ``int`` computed directly."""
+    if x.__class__ is int:
+        return start <= x < stop
+    return gym.spaces.Discrete.contains(space, x)
+
+
+def fast_discrete_check(env: gym.Env) -> None:
+    """Give the unwrapped env's ``Discrete`` action space a ``contains`` with a fast path for Python ints.
+
+    Many envs check every action (CartPole's ``step`` starts with ``assert self.action_space.contains(action)``);
+    gymnasium 1.x's ``Discrete.contains`` builds ``np.iinfo`` and a numpy scalar for an ``int``, ~2.3 µs of a
+    ~6.5 µs CartPole step. For a Python ``int`` (what ``GymEnv`` passes for ``Discrete`` actions) the answer is
+    ``start <= x < start + n`` exactly (gymnasium's range and cast checks cannot fail for a value in that range
+    of the space's own dtype); anything else (numpy integers, ``bool``) goes to ``Discrete.contains``. Set as an
+    attribute of that space object only (a ``functools.partial`` of a module function: it pickles), only for a
+    space whose class is exactly ``gymnasium.spaces.Discrete`` and whose range fits its dtype; nothing else is
+    touched. Idempotent.
+    """
+    space = getattr(env.unwrapped, "action_space", None)
+    if type(space) is not gym.spaces.Discrete or not np.issubdtype(space.dtype, np.integer):
+        return
+    start, n, limits = int(space.start), int(space.n), np.iinfo(space.dtype)
+    if limits.min <= start and start + n - 1 <= limits.max:
+        space.contains = functools.partial(_discrete_contains, space, start, start + n)
+
+
+def lean_stack(env: gym.Env) -> gym.Env:
+    """What ``GymEnv`` steps of a ``gymnasium.make`` env: :func:`without_usage_checks` and
+    :func:`fast_discrete_check` (the same results, ~3 µs less per CartPole step)."""
+    env = without_usage_checks(env)
+    fast_discrete_check(env)
+    return env
+
+
 class EnvInfoConverter:
     """Turns gymnasium info dicts into namedarraytuples with the fields fixed by the first info seen.
 
@@ -134,6 +172,11 @@ class EnvInfoConverter:
     def fields(self) -> Tuple[str, ...]:
         return tuple(self.cls._fields) if self.cls is not None else ()
 
+    @property
+    def empty(self) -> Any:
+        """The one env info every call returns once the fields are fixed as none; None otherwise."""
+        return self._empty
+
 
 class GymEnv(Env):
     """A gymnasium env (``gymnasium.make(id, **kwargs)``) following rlframe's env contract.
@@ -172,7 +215,7 @@ class GymEnv(Env):
                 f"folder that holds {module.replace('.', '/')}.py, add that folder to PYTHONPATH, or install "
                 "the package that provides it."
             ) from e
-        self.env = without_usage_checks(self.env)
+        self.env = lean_stack(self.env)
         for wrap in wrappers:
             self.env = wrap(self.env)
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
@@ -190,6 +233,7 @@ class GymEnv(Env):
         else:
             self._convert_action = None
         self._info = EnvInfoConverter()
+        self._empty_info: Any = None  # self._info.empty, read per step without calling the converter
         self._pending_seed: Optional[int] = None
         self._closed = False
         self.last_reset_info: Dict[str, Any] = {}
@@ -230,7 +274,11 @@ class GymEnv(Env):
             obs = to_structured(obs, self._obs_spec)
         if terminated.__class__ is not bool or truncated.__class__ is not bool:
             terminated, truncated = self._flags(terminated, truncated)
-        return _tuple_new(EnvStep, (obs, reward, terminated, truncated, self._info(info)))
+        env_info = self._empty_info  # the one empty env info once the fields are fixed as none (CartPole)
+        if env_info is None:
+            env_info = self._info(info)
+            self._empty_info = self._info.empty
+        return _tuple_new(EnvStep, (obs, reward, terminated, truncated, env_info))
 
     def _flags(self, terminated: Any, truncated: Any) -> Tuple[bool, bool]:
         """``terminated``/``truncated`` as Python bools; anything but a bool (or a 0/1 integer) is an error
@@ -252,6 +300,7 @@ class GymEnv(Env):
         old, self.env = self.env, saved["env"]
         if old is not self.env:
             old.close()
+        fast_discrete_check(self.env)  # a state saved before GymEnv set it
         self._pending_seed, self.last_reset_info = saved["pending_seed"], saved["last_reset_info"]
         self.spaces = EnvSpaces(observation=self.env.observation_space, action=self.env.action_space)
         self._bind_action_masks()

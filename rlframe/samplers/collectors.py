@@ -165,6 +165,10 @@ class _AgentStepper:
             )
         self.step_np = step_buffer_np
         self.step_pyt = torchify(step_buffer_np)
+        obs = step_buffer_np.observation
+        # One view per env row (the step buffer is never reallocated; resume writes into it): writing
+        # ``row[...] = o`` skips building the row view at every step. Scalar observations have no row view.
+        self._obs_rows = [obs[b] for b in range(len(self.envs))] if isinstance(obs, tuple) or obs.ndim > 1 else None
         self._has_value = callable(getattr(self.agent, "value", None))
 
     def _act(self, t: int, itr: int):
@@ -336,13 +340,18 @@ class BaseCollector(_AgentStepper):
         # the cost of the namedarraytuple's generic ``buf[t, b] = info``); anything else takes that path.
         info_cls = type(env_info_buf) if env_info_buf is not None else None
         full_traj, wait_reset = self._full_traj_step, not self.mid_batch_reset
-        NewTrajInfo, logical_or = self.TrajInfoCls, np.logical_or
+        NewTrajInfo = self.TrajInfoCls
         waiting = self.waiting
         scalar_actions = action_buf.ndim == 2 and action_buf.dtype.kind in "iu"
-        # The flags of a time step go into lists and into their rows once per step: about the CPU cost of the
-        # per-env numpy stores, but a row of B bools is 32 bytes, so with several workers each writing its
-        # columns of one row, per-env stores hit a cache line the other workers are writing too (false sharing).
-        terms, truncs = [False] * len(envs), [False] * len(envs)
+        # Observations go into per-env row views of the step buffer made once (``row[...] = o``: ~40 ns less
+        # than ``obs_np[b] = o``, which builds the row view at every step); None for scalar observations.
+        obs_rows = self._obs_rows
+        # terminated / truncated / done are false except at an episode's end: their [T, B] slices are zeroed
+        # once per batch and only the ending envs' entries are written (a row of B bools is 32 bytes, so
+        # per-step whole-row writes also hit a cache line that the other workers write too).
+        term_buf.fill(False)
+        trunc_buf.fill(False)
+        done_buf.fill(False)
         env_buf.timeout_value.fill(0)
         if self._final_obs_written:
             self._clear_final_observations()
@@ -373,7 +382,10 @@ class BaseCollector(_AgentStepper):
                     validator.check_step(b, step, t, itr)
                 o, r, term, trunc, info = step
                 try:
-                    obs_np[b] = o
+                    if obs_rows is None:
+                        obs_np[b] = o
+                    else:
+                        obs_rows[b][...] = o
                     r_row[b] = r
                     if info_rows is not None:
                         if type(info) is info_cls:
@@ -384,18 +396,15 @@ class BaseCollector(_AgentStepper):
                             env_info_buf[t, b] = info
                 except (ValueError, TypeError) as e:
                     self._diagnose_write(b, step, t, itr, e)
-                terms[b] = term
-                truncs[b] = trunc
                 traj = traj_infos[b]
                 traj.step(o, a, r, term, trunc, None if traj_agent_info is None else traj_agent_info[b], info)
                 if term or trunc:
+                    term_buf[t, b] = term
+                    trunc_buf[t, b] = trunc
+                    done_buf[t, b] = True
                     completed.append(traj.terminate(o, term, trunc, info))
                     traj_infos[b] = NewTrajInfo()
                     ended.append(b)
-            te_row, tr_row = term_buf[t], trunc_buf[t]
-            te_row[:] = terms
-            tr_row[:] = truncs
-            logical_or(te_row, tr_row, out=done_buf[t])
             pa_np[:] = action
             pr_np[:] = r_row
             if was_waiting is not None:

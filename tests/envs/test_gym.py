@@ -1,4 +1,5 @@
 """GymEnv: gymnasium adapter (CartPole, module:EnvId ids, Dict observations, fixed info fields, seeding)."""
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -103,3 +104,86 @@ def test_unimportable_env_module_is_a_clear_error():
 
     with pytest.raises(ConfigError, match="cannot import module 'no_such_module_xyz'.*PYTHONPATH"):
         GymEnv("no_such_module_xyz:Env-v0")
+
+
+def test_env_info_without_numeric_fields_is_one_shared_instance_and_others_are_converted():
+    env = GymEnv("CartPole-v1")
+    env.reset()
+    first, second = env.step(0).env_info, env.step(1).env_info
+    assert first is second and first._fields == ()
+    timed = GymEnv("CartPole-v1", wrappers=[_info_t])
+    timed.reset()
+    infos = [timed.step(0).env_info for _ in range(3)]
+    assert [i.t for i in infos] == [1, 2, 3]
+
+
+def _info_t(env):
+    return _InfoT(env)
+
+
+class _InfoT(gym.Wrapper):
+    """Adds a numeric ``t`` (steps since reset) to every step info."""
+
+    def reset(self, **kwargs):
+        self.t = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        self.t += 1
+        return obs, r, te, tr, {**info, "t": self.t}
+
+
+@pytest.mark.parametrize("space_args", [dict(n=2), dict(n=5, start=-2), dict(n=8, start=120, dtype=np.int8),
+                                        dict(n=8, start=125, dtype=np.int8)])
+def test_fast_discrete_check_answers_as_gymnasium(space_args):
+    from rlframe.envs.gym import fast_discrete_check
+
+    class _Env(gym.Env):
+        def __init__(self):
+            self.action_space = gym.spaces.Discrete(**space_args)
+
+    env, reference = _Env(), gym.spaces.Discrete(**space_args)
+    fast_discrete_check(env)
+    patched = "contains" in vars(env.action_space)
+    assert patched == (space_args.get("start", 0) + space_args["n"] - 1 <= np.iinfo(reference.dtype).max)
+    values = [x for v in range(-5, 135) for x in (v, np.int64(v), np.int32(v))] + [
+        True, False, 2 ** 70, -(2 ** 70), 1.0, np.float32(1), "1", None, np.array(1), np.array([1]), np.uint8(1)]
+    for x in values:
+        assert env.action_space.contains(x) == reference.contains(x), x
+
+
+def test_fast_discrete_check_leaves_other_spaces_alone():
+    from rlframe.envs.gym import fast_discrete_check
+
+    class MyDiscrete(gym.spaces.Discrete):
+        pass
+
+    class _Env(gym.Env):
+        def __init__(self, space):
+            self.action_space = space
+
+    for space in (MyDiscrete(3), gym.spaces.Box(-1, 1, (2,)), gym.spaces.MultiDiscrete([2, 3])):
+        fast_discrete_check(_Env(space))
+        assert "contains" not in vars(space)
+
+
+def test_gym_env_steps_cartpole_exactly_as_gym_make_and_keeps_the_check_through_a_resume():
+    env, raw = GymEnv("CartPole-v1"), gym.make("CartPole-v1")
+    assert "contains" in vars(env.unwrapped.action_space)  # the fast Discrete check is in place
+    env.seed(7)
+    obs = env.reset()
+    assert np.array_equal(obs, raw.reset(seed=7)[0])
+    actions = np.random.default_rng(0).integers(0, 2, 400).tolist()
+    for i, a in enumerate(actions):
+        if i == 200:  # resume from a saved state half way
+            state = env.get_state()
+            env = GymEnv("CartPole-v1")
+            env.set_state(state)
+            assert "contains" in vars(env.unwrapped.action_space)
+        step, (o, r, te, tr, _) = env.step(a), raw.step(a)
+        assert np.array_equal(step.observation, o) and (step.reward, step.terminated, step.truncated) == (r, te, tr)
+        if te or tr:
+            assert np.array_equal(env.reset(), raw.reset()[0])
+    with pytest.raises(AssertionError):
+        env.step(2)  # an invalid action still fails CartPole's check

@@ -123,3 +123,20 @@ def test_eval_collector_bounds():
     assert agent.n_resets == 1 and len(agent.reset_one_calls) == 4
     col = EvalCollector(0, envs, TrajInfo, agent, max_T=7, obs_example=obs_ex, action_example=np.int64(0))
     assert len(col.collect_evaluation(1)) == 4  # 2 complete episodes per env in 7 steps; partial ones dropped
+
+
+@pytest.mark.parametrize("CollectorCls", [ResetCollector, WaitResetCollector])
+def test_flags_of_a_previous_batch_are_cleared(CollectorCls):
+    """terminated / truncated / done are zeroed per batch and written at episode ends only: nothing of the
+    previous batch's ends may survive in the next one."""
+    col, s, _, _ = setup(CollectorCls, truncate_at=5)
+    col.collect_batch(0)
+    assert s.env.done[4].all() and s.env.truncated[4].all()
+    col.collect_batch(1)
+    if CollectorCls is ResetCollector:  # the episodes continue: counters 2, 3, 4 -> end at t=2
+        expected = [False, False, True, False, False, False, False]
+        assert s.env.done[:, 0].tolist() == expected and s.env.truncated[:, 1].tolist() == expected
+    else:  # reset at the batch start, then 5 steps to the end at t=4, then waiting (done kept true)
+        assert s.env.done[:, 0].tolist() == [False] * 4 + [True] * 3
+        assert s.env.truncated[:, 1].tolist() == [False] * 4 + [True, False, False]
+    assert not s.env.terminated.any()

@@ -14,7 +14,7 @@ import signal
 import traceback
 from multiprocessing import parent_process
 from multiprocessing.connection import wait as mp_wait
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class GuardedEnv:
     ``action_masks``, ...) is the wrapped env's.
     """
 
-    __slots__ = ("env", "index", "_hb", "_count")
+    __slots__ = ("env", "index", "_hb", "_count", "step")
 
     def __init__(self, env: Any, index: int, heartbeat_row: Any, counter: Optional[List[int]] = None):
         self.env = env
@@ -41,20 +41,9 @@ class GuardedEnv:
         # store into it costs ~50-90 ns against ~70-210 ns for a numpy scalar store.
         self._hb = memoryview(heartbeat_row) if isinstance(heartbeat_row, np.ndarray) else heartbeat_row
         self._count = counter if counter is not None else [int(self._hb[0])]
-
-    def step(self, action: Any) -> Any:
-        # The call kind (slot 2) stays "step" between resets (reset() puts it back): one store fewer per step.
-        hb = self._hb
-        hb[1] = self.index
-        try:
-            out = self.env.step(action)
-        except BaseException as e:
-            _tag(e, self.index)
-            raise
-        count = self._count
-        n = count[0] + 1
-        count[0] = hb[0] = n
-        return out
+        #: ``step(action)``: the env's step with the heartbeat around it, a closure over its state (no
+        #: attribute look-ups, no bound method: ~75 ns less per call than a method doing the same).
+        self.step = _guarded_step(self)
 
     def reset(self) -> Any:
         hb = self._hb
@@ -76,6 +65,26 @@ class GuardedEnv:
 
     def __repr__(self) -> str:
         return f"GuardedEnv({self.env!r}, index={self.index})"
+
+
+def _guarded_step(guarded: GuardedEnv) -> Callable[[Any], Any]:
+    """:attr:`GuardedEnv.step`: records the env's index, steps it (``env.step`` looked up at each call, so a
+    patched env is seen), tags an exception with the index, stores the worker's call count."""
+    env, index, hb, count = guarded.env, guarded.index, guarded._hb, guarded._count
+
+    def step(action: Any) -> Any:
+        # The call kind (slot 2) stays "step" between resets (reset() puts it back): one store fewer per step.
+        hb[1] = index
+        try:
+            out = env.step(action)
+        except BaseException as e:
+            _tag(e, index)
+            raise
+        n = count[0] + 1
+        count[0] = hb[0] = n
+        return out
+
+    return step
 
 
 def _tag(e: BaseException, index: int) -> None:
