@@ -52,3 +52,32 @@ def test_recipe_writes_its_best_placement_scored_in_every_regime(tmp_path, one_t
     assert res["regimes"]["refine"]["proxy_cost"] <= res["regimes"]["none"]["proxy_cost"] + 1e-12
     assert res["timing"]["ppo_update"]["calls"] >= 1
     assert res["timing"]["fd_and_proxy_cost (inside the two above)"]["calls"] >= 1
+
+
+def test_recipe_regime_refine_trains_on_the_plc_positions_and_writes_the_refined_placement(tmp_path,
+                                                                                           one_torch_thread):
+    """--regime refine: reward and best-of-N with the soft macros at the design's .plc positions (no FD at
+    the episode ends), the written .plc holds the refined placement and re-scores as written to the refine
+    cost; the default stays the centre regime (FD at every episode end)."""
+    import json
+    import sys
+
+    from rlframe.placement import evaluate
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    out, js = tmp_path / "best.plc", tmp_path / "best.json"
+    try:
+        mod = _load()
+        assert mod.recipe_args([]).regime == "centre"
+        rc = mod.main(["--design", "sample_clustered", "--time", "2", "--checkpoint", "none", "--regime", "refine",
+                       "--out", str(out), "--json", str(js)])
+    finally:
+        sys.path.remove(os.path.join(REPO, "experiments"))
+    assert rc == 0
+    res = json.loads(js.read_text())
+    assert res["regime"] == "refine" and res["trained_on_fd"] == "none"
+    assert res["proxy_cost"] == pytest.approx(res["regimes"]["refine"]["proxy_cost"], rel=1e-9)
+    assert evaluate("sample_clustered", str(out), fd="none").costs["proxy_cost"] == \
+        pytest.approx(res["regimes"]["refine"]["proxy_cost"], rel=1e-6)
+    timing = res["timing"]
+    assert timing["fd_and_proxy_cost (inside the two above)"]["calls"] == 0       # no FD from the centre
+    assert timing["proxy_cost_in_the_env_fd_regime (inside the two above)"]["calls"] >= res["sampled_episodes"]
