@@ -108,6 +108,9 @@ def recipe_args(argv):
                    help="the soft-macro regime the placement is for: centre (reward and best-of-N by the proxy "
                         "cost with FD from the canvas centre, default) or refine (reward and best-of-N by the cost "
                         "with the soft macros at the design's .plc positions, then FD from there kept if better)")
+    p.add_argument("--train-fd", choices=("none", "refine"), default=None,
+                   help="--regime refine: the env's final-cost regime the policy trains and is selected on "
+                        f"(default {REGIMES['refine']}; refine: FD from the .plc positions at every episode end)")
     return p.parse_args(argv)
 
 
@@ -162,7 +165,7 @@ def score_regimes(design, plc_path, write=None):
 
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
-               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre"):
+               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``."""
     import torch
@@ -189,30 +192,35 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                "deterministic_evaluations": (PolicyTrainer, "evaluate"),
                "fd_and_proxy_cost (inside the two above)": (Finisher, "evaluate"),
                "proxy_cost_in_the_env_fd_regime (inside the two above)": (Finisher, "score")}
-    env_kwargs = dict(fd=REGIMES[regime]) if REGIMES[regime] else None
+    if train_fd is not None and regime != "refine":
+        raise ConfigError("placement_ppo.py: --train-fd goes with --regime refine (the centre regime trains on "
+                          "FD from the centre)")
+    train_fd = train_fd or REGIMES[regime]
+    env_kwargs = dict(fd=train_fd) if train_fd else None
     c0, w0 = time.process_time(), time.perf_counter()
     with timed_calls(targets) as timing:
-        res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed, fd=regime,
+        res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
+                       fd="none" if train_fd == "refine" else regime,   # the env refined it already
                        reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     regimes = score_regimes(design, out, write=regime)
     return dict(design=str(design), placer="rl", checkpoint=checkpoint, seed=seed, budget_seconds=seconds,
-                regime=regime, trained_on_fd=REGIMES[regime] or "centre",
+                regime=regime, trained_on_fd=train_fd or "centre",
                 seconds=res.seconds, cpu_seconds=cpu, wall_seconds_with_scoring=time.perf_counter() - w0,
                 rl_place_wall=wall, env_steps=res.env_steps - start_steps,
                 deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=32, batch_B=4),
-                proxy_cost=res.costs["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
+                proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
 
 
 def recipe_main(design, reward, policy, argv):
     a = recipe_args(argv)
     checkpoint = None if a.checkpoint == "none" else a.checkpoint
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
-                        policy, a.discount, regime=a.regime)
+                        policy, a.discount, regime=a.regime, train_fd=a.train_fd)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "
