@@ -34,6 +34,15 @@ updates, the deterministic evaluations)::
     python experiments/placement_ppo.py --design ariane133 --time 3600 --seed 0 --out a133.plc --json a133.json
     python experiments/placement_ppo.py --design ariane133 --time 0                  # zero-shot
     python experiments/placement_ppo.py --design ariane133 --time 600 --checkpoint none   # from scratch
+
+``--regime refine`` makes the placement for the protocol's ``refine`` regime instead: the policy's reward and
+the best-of-N are the proxy cost with the soft macros at the design's own ``.plc`` positions (the env's
+``fd="none"``: no FD at the episode ends, so many more episodes per second; the cost ``rlframe placement sa``
+searches on), and the best placement is then refined (FD from those positions, kept if it lowers the cost)
+and written with the soft macros where that put them (``rlframe placement cost --plc OUT --fd none``
+re-scores it). The default ``--regime centre`` trains on, selects by and writes the centre regime::
+
+    python experiments/placement_ppo.py --design ariane133 --time 300 --checkpoint none --regime refine
 """
 import argparse
 import contextlib
@@ -54,6 +63,9 @@ from rlframe.placement.policies import POLICIES
 from rlframe.runners import MinibatchRlEval
 
 ENV_ID = "rlframe.placement:rlframe/MacroPlacement-v0"
+#: ``--regime``: the env's final-cost regime the policy trains and is selected on (rlframe/placement/env/env.py,
+#: ``fd=``; None: the env's default, FD from the centre) for the protocol regime the placement is written in
+REGIMES = {"centre": None, "refine": "none"}
 
 
 def build_config(args):
@@ -92,6 +104,13 @@ def recipe_args(argv):
     p.add_argument("--entropy", type=float, default=0.003, help="PPO entropy bonus coefficient")
     p.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration")
     p.add_argument("--discount", type=float, default=0.99, help="PPO discount (the reward comes at the episode's end)")
+    p.add_argument("--regime", choices=REGIMES, default="centre",
+                   help="the soft-macro regime the placement is for: centre (reward and best-of-N by the proxy "
+                        "cost with FD from the canvas centre, default) or refine (reward and best-of-N by the cost "
+                        "with the soft macros at the design's .plc positions, then FD from there kept if better)")
+    p.add_argument("--train-fd", choices=("none", "refine"), default=None,
+                   help="--regime refine: the env's final-cost regime the policy trains and is selected on "
+                        f"(default {REGIMES['refine']}; refine: FD from the .plc positions at every episode end)")
     return p.parse_args(argv)
 
 
@@ -121,12 +140,13 @@ def timed_calls(targets):
             setattr(owner, name, fn)
 
 
-def score_regimes(design, plc_path):
+def score_regimes(design, plc_path, write=None):
     """The hard macros of ``plc_path`` scored under every regime of the protocol, the soft macros starting
-    from the design's own .plc (as the baselines score theirs): ``{regime: costs}``."""
+    from the design's own .plc (as the baselines score theirs): ``{regime: costs}``. ``write``: a regime
+    whose placement (soft macros where it put them, its costs in the header) replaces ``plc_path``."""
     from rlframe.placement.designs import resolve_plc
-    from rlframe.placement.formats.plc import read_plc
-    from rlframe.placement.state import Finisher, PlacementProblem
+    from rlframe.placement.formats.plc import make_placement, read_plc
+    from rlframe.placement.state import Finisher, PlacementProblem, plc_header
 
     problem = PlacementProblem(design, plc=resolve_plc(design, None))
     placed = read_plc(plc_path)
@@ -136,13 +156,18 @@ def score_regimes(design, plc_path):
     x[hard] = [placed.x[where[n]] for n in hard]
     y[hard] = [placed.y[where[n]] for n in hard]
     fin = Finisher(problem)
-    return {fd: dict(fin.score(x, y, problem.orientation0, fd).costs) for fd in ("centre", "refine", "none")}
+    scored = {fd: fin.score(x, y, problem.orientation0, fd) for fd in ("centre", "refine", "none")}
+    if write:
+        ev = scored[write]
+        make_placement(problem.netlist, ev.x, ev.y, ev.orientation,
+                       header=plc_header(problem, ev.costs)).write(plc_path)
+    return {fd: dict(ev.costs) for fd, ev in scored.items()}
 
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
-               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print):
-    """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement;
-    returns the result dict of ``--json``."""
+               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None):
+    """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
+    for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -165,29 +190,38 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
     targets = {"sampling (env steps, forwards, episode ends)": (SerialSampler, "obtain_samples"),
                "ppo_update": (PPO, "optimize_agent"),
                "deterministic_evaluations": (PolicyTrainer, "evaluate"),
-               "fd_and_proxy_cost (inside the two above)": (Finisher, "evaluate")}
+               "best_of_n_sampling (after PPO)": (PolicyTrainer, "sample"),
+               "fd_and_proxy_cost (inside the two above)": (Finisher, "evaluate"),
+               "proxy_cost_in_the_env_fd_regime (inside the two above)": (Finisher, "score")}
+    if train_fd is not None and regime != "refine":
+        raise ConfigError("placement_ppo.py: --train-fd goes with --regime refine (the centre regime trains on "
+                          "FD from the centre)")
+    train_fd = train_fd or REGIMES[regime]
+    env_kwargs = dict(fd=train_fd) if train_fd else None
     c0, w0 = time.process_time(), time.perf_counter()
     with timed_calls(targets) as timing:
-        res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed, fd="centre",
-                       reward=reward, on_iteration=on_iteration,
+        res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
+                       fd="none" if train_fd == "refine" else regime,   # the env refined it already
+                       reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-    regimes = score_regimes(design, out)
+    regimes = score_regimes(design, out, write=regime)
     return dict(design=str(design), placer="rl", checkpoint=checkpoint, seed=seed, budget_seconds=seconds,
+                regime=regime, trained_on_fd=train_fd or "centre",
                 seconds=res.seconds, cpu_seconds=cpu, wall_seconds_with_scoring=time.perf_counter() - w0,
                 rl_place_wall=wall, env_steps=res.env_steps - start_steps,
                 deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=32, batch_B=4),
-                proxy_cost=res.costs["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
+                proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
 
 
 def recipe_main(design, reward, policy, argv):
     a = recipe_args(argv)
     checkpoint = None if a.checkpoint == "none" else a.checkpoint
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
-                        policy, a.discount)
+                        policy, a.discount, regime=a.regime, train_fd=a.train_fd)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

@@ -52,3 +52,37 @@ def test_recipe_writes_its_best_placement_scored_in_every_regime(tmp_path, one_t
     assert res["regimes"]["refine"]["proxy_cost"] <= res["regimes"]["none"]["proxy_cost"] + 1e-12
     assert res["timing"]["ppo_update"]["calls"] >= 1
     assert res["timing"]["fd_and_proxy_cost (inside the two above)"]["calls"] >= 1
+
+
+@pytest.mark.parametrize("train_fd", [None, "refine"])
+def test_recipe_regime_refine_trains_on_the_plc_positions_and_writes_the_refined_placement(tmp_path, train_fd,
+                                                                                           one_torch_thread):
+    """--regime refine: reward and best-of-N with the soft macros at the design's .plc positions (no FD at
+    the episode ends; --train-fd refine: FD from there, kept if better, at every episode end), the written .plc
+    holds the refined placement and re-scores as written to the refine cost; the default stays the centre
+    regime (FD from the centre at every episode end), and --train-fd goes with --regime refine only."""
+    from rlframe.errors import ConfigError
+    import json
+    import sys
+
+    from rlframe.placement import evaluate
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    out, js = tmp_path / "best.plc", tmp_path / "best.json"
+    try:
+        mod = _load()
+        assert mod.recipe_args([]).regime == "centre"
+        with pytest.raises(ConfigError, match="--train-fd goes with --regime refine"):
+            mod.main(["--design", "sample_clustered", "--time", "1", "--train-fd", "refine"])
+        rc = mod.main(["--design", "sample_clustered", "--time", "2", "--checkpoint", "none", "--regime", "refine",
+                       "--out", str(out), "--json", str(js)] + (["--train-fd", train_fd] if train_fd else []))
+    finally:
+        sys.path.remove(os.path.join(REPO, "experiments"))
+    assert rc == 0
+    res = json.loads(js.read_text())
+    assert res["regime"] == "refine" and res["trained_on_fd"] == (train_fd or "none")
+    assert res["proxy_cost"] == pytest.approx(res["regimes"]["refine"]["proxy_cost"], rel=1e-9)
+    assert evaluate("sample_clustered", str(out), fd="none").costs["proxy_cost"] == \
+        pytest.approx(res["regimes"]["refine"]["proxy_cost"], rel=1e-6)
+    timing = res["timing"]
+    assert timing["fd_and_proxy_cost (inside the two above)"]["calls"] == 0       # no FD from the centre
+    assert timing["proxy_cost_in_the_env_fd_regime (inside the two above)"]["calls"] >= res["sampled_episodes"]

@@ -126,17 +126,21 @@ class PolicyTrainer:
         batch_T, batch_B: sampler batch (time steps x envs) of one PPO iteration.
         algo_kwargs: PPO arguments (default :data:`PPO_KWARGS`).
         seed: sampler and torch seed.
+        env_kwargs: extra env arguments over :func:`env_kwargs_for`'s (e.g. ``fd="none"``: the final
+            cost with the soft macros at the .plc's positions, rlframe/placement/env/env.py).
     """
 
     def __init__(self, policy: str = "cnn", model_kwargs: Optional[Dict[str, Any]] = None,
                  state_dict: Optional[Dict[str, Any]] = None, reward: str = "mix", batch_T: int = 100,
-                 batch_B: int = 4, algo_kwargs: Optional[Dict[str, Any]] = None, seed: int = 0):
+                 batch_B: int = 4, algo_kwargs: Optional[Dict[str, Any]] = None, seed: int = 0,
+                 env_kwargs: Optional[Dict[str, Any]] = None):
         from rlframe.placement.policies import POLICIES
         if policy not in POLICIES:
             raise ConfigError(f"rlframe placement rl: policy {policy!r}; choose one of {sorted(POLICIES)}")
         self.policy, self.reward, self.seed = policy, reward, seed
         self.model_kwargs = {k: v for k, v in (model_kwargs or {}).items() if k != "grid"}
         self.state_dict = state_dict
+        self.extra_env_kwargs = dict(env_kwargs or {})
         self.batch_T, self.batch_B = batch_T, batch_B
         self.algo_kwargs = dict(algo_kwargs or PPO_KWARGS)
         self.optim_state: Optional[Dict[str, Any]] = None
@@ -164,7 +168,7 @@ class PolicyTrainer:
         from rlframe.samplers.serial import SerialSampler
 
         self._release()
-        self.env_kwargs = env_kwargs_for(netlist, plc, self.policy, self.reward)
+        self.env_kwargs = {**env_kwargs_for(netlist, plc, self.policy, self.reward), **self.extra_env_kwargs}
         self.show = GymEnv(**self.env_kwargs, render_mode="rgb_array")
         model_kwargs = dict(self.model_kwargs)
         if self.policy == "gnn":
@@ -347,7 +351,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
              batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None,
              samples: Optional[int] = None, sample_share: Optional[float] = None,
-             sample_envs: int = 16) -> RlResult:
+             sample_envs: int = 16, env_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -355,7 +359,11 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     Best-of-N sampling without training (:meth:`PolicyTrainer.sample`, ``sample_envs`` envs in lockstep):
     zero-shot (``seconds=0``), ``samples`` placements drawn from the policy after its deterministic one;
     fine-tuning, the last ``sample_share`` of the ``seconds`` budget is spent sampling from the fine-tuned
-    policy (PPO gets the rest). None: :data:`SAMPLES` / :data:`SAMPLE_SHARE`."""
+    policy (PPO gets the rest). None: :data:`SAMPLES` / :data:`SAMPLE_SHARE`.
+
+    ``env_kwargs``: extra env arguments (:class:`PolicyTrainer`), e.g. ``fd="none"`` to train and choose
+    the best placement on the cost with the soft macros at the .plc's positions; ``fd`` here still
+    names the regime ``out`` is scored in."""
     samples = SAMPLES if samples is None else int(samples)
     sample_share = SAMPLE_SHARE if sample_share is None else float(sample_share)
     if samples < 0 or not 0.0 <= sample_share < 1.0:
@@ -366,13 +374,15 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     torch.set_num_threads(1)  # per-step forwards of one env: a thread pool only costs time
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-                         batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs)
+                         batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
+                         env_kwargs)
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
-              batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs) -> RlResult:
+              batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
+              env_kwargs=None) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -381,7 +391,7 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
                           "shipped weights); give --time SECONDS to train from scratch")
     tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None,
                        ck["state_dict"] if ck else None, reward, batch_T, batch_B,
-                       {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed)
+                       {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed, env_kwargs=env_kwargs)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
     train = seconds > 0
     train_until = seconds * (1.0 - sample_share)

@@ -112,3 +112,29 @@ def test_zero_shot_best_of_n_and_sampling_after_fine_tuning(tmp_path, capsys):
     assert ppo_only.sampled <= 4
     with pytest.raises(ConfigError, match="sample_share"):
         rl_place(netlist, out, checkpoint="pretrained", sample_share=1.0)
+
+
+def test_env_kwargs_reach_every_env_of_the_trainer(tmp_path, one_torch_thread):
+    """``rl_place(env_kwargs=dict(fd="none"))``: the policy trains and is selected on the cost with the soft
+    macros at the .plc's positions (no FD at the episode ends), and the placement is written that way."""
+    from rlframe.placement.rl import PolicyTrainer
+    tr = PolicyTrainer("cnn", env_kwargs=dict(fd="none"), batch_T=8, batch_B=2)
+    tr.use("sample_clustered")
+    try:
+        assert tr.show.unwrapped.fd_regime == "none" and tr.env_kwargs["fd"] == "none"
+    finally:
+        tr.close()
+    out = str(tmp_path / "p.plc")
+    res = rl_place("sample_clustered", out, policy="cnn", seconds=1.0, fd="none", reward="proxy",
+                   env_kwargs=dict(fd="none"), batch_T=8, batch_B=2)
+    # no FD at the episode's end: the soft macros were written where the design's .plc has them
+    from rlframe.placement.designs import load_design
+    nl, initial = load_design("sample_clustered", None)
+    _, written = load_design("sample_clustered", out)
+    def at(pl, node):
+        row = list(pl.node_index).index(node)
+        return pl.x[row], pl.y[row]
+    soft = [int(i) for i in nl.soft_macro_indices]
+    assert soft and all(at(written, i) == pytest.approx(at(initial, i), abs=1e-6) for i in soft)
+    assert evaluate("sample_clustered", out, fd="none").costs["proxy_cost"] == \
+        pytest.approx(res.costs["proxy_cost"], rel=1e-9)

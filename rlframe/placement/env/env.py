@@ -43,6 +43,7 @@ from rlframe.placement.cost import term_weights
 from rlframe.placement.designs import list_designs, resolve_plc
 from rlframe.placement.env.observations import GraphObservation, ImageObservation
 from rlframe.placement.formats.plc import Placement, make_placement
+from rlframe.placement.protocol import check_regime
 from rlframe.placement.state import (
     COST_KEYS, Finisher, PlacementProblem, PlacementState, plc_header)
 
@@ -79,6 +80,12 @@ class MacroPlacementEnv(gym.Env):
         run_fd: place soft macros by force-directed placement before the final cost (else they
             stay at their initial positions).
         fd_schedule: :class:`~rlframe.placement.force_directed.FDSchedule` override.
+        fd: the soft-macro regime of the final cost, as in the evaluation protocol
+            (rlframe/placement/protocol.py): ``"centre"`` (FD from the canvas centre), ``"refine"`` (FD
+            from the soft macros' initial ``.plc`` positions, kept only if it lowers the proxy cost) or
+            ``"none"`` (the soft macros at their initial ``.plc`` positions: no FD, the cheapest; the
+            cost that ``rlframe placement sa`` searches on). None (default): ``"centre"`` when
+            ``run_fd``, else ``"none"`` (``run_fd=False`` with ``"centre"``/``"refine"`` is an error).
         hpwl_reward_norm: divisor of the dense reward; default ``(W + H) * (mean over movable
             macros of the total weight of their nets)``, so one step's reward is about minus
             the mean span increase of the macro's nets relative to the canvas half-perimeter.
@@ -108,6 +115,7 @@ class MacroPlacementEnv(gym.Env):
         dead_end_reward: float = -2.0,
         run_fd: bool = True,
         fd_schedule: Any = None,
+        fd: Optional[str] = None,
         hpwl_reward_norm: Optional[float] = None,
         mix_proxy_weight: float = 1.0,
         max_episode_steps: Optional[int] = None,
@@ -158,6 +166,13 @@ class MacroPlacementEnv(gym.Env):
         self.infeasible_action = infeasible_action
         self.infeasible_penalty = float(infeasible_penalty)
         self.dead_end_reward = float(dead_end_reward)
+        if fd is not None:
+            check_regime(fd)
+            if not run_fd and fd != "none":
+                raise ConfigError(f"MacroPlacementEnv: fd={fd!r} places the soft macros by FD but run_fd=False; "
+                                  "drop run_fd=False or pass fd='none'")
+            run_fd = fd != "none"
+        self.fd_regime = fd
         self.finisher = Finisher(p, self.cost_weights, run_fd, fd_schedule)
         if hpwl_reward_norm is None:
             per_macro = np.bincount(np.repeat(np.arange(p.n_macros), np.diff(p.g_ptr)), p.g_w,
@@ -231,7 +246,7 @@ class MacroPlacementEnv(gym.Env):
         terminated, dead_end = False, False
         if st.done:
             terminated = True
-            fx, fy, self._final = self.finisher.evaluate(st.x, st.y, st.orientation)
+            fx, fy, self._final = self._finish()
             self._final_xy = (fx, fy)
             if self.reward_mode == "proxy":
                 reward = -self._final["proxy_cost"]
@@ -243,6 +258,14 @@ class MacroPlacementEnv(gym.Env):
         truncated = not terminated and self._steps >= self.max_episode_steps
         self._ended = terminated or truncated
         return self._obs(), float(reward), terminated, truncated, self._info(dead_end=dead_end)
+
+    def _finish(self) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+        """Soft macros placed (``fd`` regime) and every cost term of the finished placement."""
+        st = self.state
+        if self.fd_regime is None:
+            return self.finisher.evaluate(st.x, st.y, st.orientation)
+        ev = self.finisher.score(st.x, st.y, st.orientation, self.fd_regime)
+        return ev.x, ev.y, dict(ev.costs)
 
     def action_masks(self) -> np.ndarray:
         """Feasible cells of the current macro (bool ``[cols * rows]``; sb3-contrib's

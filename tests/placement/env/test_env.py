@@ -268,3 +268,37 @@ def test_mix_reward_is_dense_plus_weighted_final_proxy():
     assert proxy == proxy_mix > 0
     np.testing.assert_allclose(mix[:-1], dense[:-1])
     np.testing.assert_allclose(mix[-1], dense[-1] - 0.5 * proxy)
+
+
+def test_fd_regime_of_the_final_cost(design="sample_clustered"):
+    """``fd=`` scores the finished placement under a protocol regime: ``None`` keeps run_fd's behaviour,
+    ``"none"`` is run_fd=False (soft macros at the .plc's positions), ``"centre"`` the default, and
+    ``"refine"`` is rlframe.placement.evaluate(fd="refine") of that placement (never above ``"none"``)."""
+    from rlframe.placement import evaluate
+    runs = {}
+    for name, kw in {"default": {}, "no_fd": dict(run_fd=False), "centre": dict(fd="centre"),
+                     "none": dict(fd="none"), "refine": dict(fd="refine")}.items():
+        env = MacroPlacementEnv(design=design, **kw)
+        rewards, infos = rollout(env, seed=1)
+        runs[name] = (rewards[-1], infos[-1], env)
+    for a, b in (("default", "centre"), ("no_fd", "none")):
+        assert runs[a][0] == runs[b][0]
+        for k in COST_KEYS:
+            assert runs[a][1][k] == runs[b][1][k]
+    assert runs["refine"][0] == pytest.approx(-runs["refine"][1]["proxy_cost"])
+    refine = evaluate(design, runs["none"][2].placement(), fd="refine").costs
+    for k in COST_KEYS:
+        assert runs["refine"][1][k] == pytest.approx(refine[k], rel=1e-12, abs=1e-12)
+    assert runs["refine"][1]["proxy_cost"] <= runs["none"][1]["proxy_cost"]
+    assert runs["none"][1]["proxy_cost"] != runs["centre"][1]["proxy_cost"]
+    # the written placement is the scored one: re-scored as written, the same costs
+    for name in ("none", "refine", "centre"):
+        again = evaluate(design, runs[name][2].placement(), fd="none").costs
+        assert again["proxy_cost"] == pytest.approx(runs[name][1]["proxy_cost"], rel=1e-6)
+
+
+def test_fd_regime_errors():
+    with pytest.raises(ConfigError, match="fd='middle'"):
+        MacroPlacementEnv(design="toy_macro_stdcell", fd="middle")
+    with pytest.raises(ConfigError, match="run_fd=False"):
+        MacroPlacementEnv(design="toy_macro_stdcell", fd="refine", run_fd=False)
