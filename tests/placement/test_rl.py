@@ -112,3 +112,26 @@ def test_zero_shot_best_of_n_and_sampling_after_fine_tuning(tmp_path, capsys):
     assert ppo_only.sampled <= 4
     with pytest.raises(ConfigError, match="sample_share"):
         rl_place(netlist, out, checkpoint="pretrained", sample_share=1.0)
+
+
+def test_fine_tuning_starts_from_the_priors_best_of_n_and_evaluates_every_k(tmp_path):
+    """With a checkpoint, the prior's best-of-N is sampled before the first PPO iteration (from scratch:
+    not); the deterministic policy is placed after every ``eval_every``-th iteration and after the last;
+    ``history`` lists each improvement of the best, ending at the written placement's cost."""
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=4, seed=6))
+    for checkpoint in ("pretrained", None):
+        seen = []
+        res = rl_place(netlist, str(tmp_path / "f.plc"), plc=plc, checkpoint=checkpoint, seconds=4.0, seed=0,
+                       batch_T=8, batch_B=2, samples=10, sample_share=0.5, sample_envs=4, eval_every=3,
+                       on_iteration=lambda tr, t: seen.append((tr.itr, tr.evaluations, tr.sample_steps)))
+        zero_shot = 1 if checkpoint else 0
+        assert (seen[0][2] >= 10) if checkpoint else (seen[0][2] == 0)   # 10 episodes of >= 1 step each
+        assert [e for _, e, _ in seen] == [zero_shot + itr // 3 for itr, _, _ in seen]
+        assert res.evaluations == zero_shot + -(-len(seen) // 3)   # and one after the last iteration
+        times, steps, costs, _ = zip(*res.history)
+        assert list(times) == sorted(times) and list(steps) == sorted(steps)
+        assert all(a > b for a, b in zip(costs, costs[1:])) and costs[-1] == pytest.approx(res.costs["proxy_cost"])
+        if checkpoint:   # the zero-shot placement first, before any env step of PPO or sampling
+            assert res.history[0][1:] == (0, res.zero_shot_cost, "deterministic")
+    with pytest.raises(ConfigError, match="eval_every"):
+        rl_place(netlist, str(tmp_path / "g.plc"), checkpoint="pretrained", seconds=1.0, eval_every=0)
