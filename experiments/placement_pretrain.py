@@ -82,6 +82,8 @@ e.add_argument("--eval-sample-share", type=float, default=SAMPLE_SHARE,
                     "checkpoint's best-of-N first, the rest at the end; 0: PPO only, session 4's runs)")
 e.add_argument("--eval-every", type=int, default=EVAL_EVERY,
                help="PPO iterations between deterministic evaluations in those runs (1: session 4's runs)")
+e.add_argument("--eval-imitate", type=int, default=0,
+               help="self-imitation steps on each new best in those runs (rl_place(imitate=); 0: none)")
 e.add_argument("--eval-json", default=None, help="write the measurements here")
 
 
@@ -150,10 +152,10 @@ def synthetic_spec(text):
 
 
 def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"],
-               sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY):
+               sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0):
     """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run of
     ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; ``sample_share`` of the budget
-    sampling without training, ``eval_every``). ``trace``: the best after each PPO iteration (seconds, PPO env
+    sampling without training, ``eval_every``, ``imitate``). ``trace``: the best after each PPO iteration (seconds, PPO env
     steps, cost); ``history``: every improvement of the best (seconds, env steps of PPO and sampling, cost,
     which kind of placement)."""
     trace, start = [], []
@@ -163,7 +165,7 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4
         trace.append((round(elapsed, 1), tr.env_steps - start[0], tr.best.cost if tr.best else None))
 
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
-                   on_iteration=record, sample_share=sample_share, eval_every=eval_every,
+                   on_iteration=record, sample_share=sample_share, eval_every=eval_every, imitate=imitate,
                    reward=reward, batch_B=batch_B, algo_kwargs=dict(epochs=epochs))
     history = [(round(t, 2), n, c, src) for t, n, c, src in res.history]
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
@@ -194,7 +196,7 @@ def evaluate_checkpoint(args):
     tuning = []
     for name in synth:
         ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs,
-                   sample_share=args.eval_sample_share, eval_every=args.eval_every)
+                   sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate)
         ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
         sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget

@@ -79,6 +79,9 @@ def _add_rl(sub) -> None:
     r.add_argument("--eval-every", type=int, default=None,
                    help="with --time: PPO iterations between deterministic placements of the policy (default: "
                         "rlframe.placement.rl.EVAL_EVERY)")
+    r.add_argument("--imitate", type=int, default=0,
+                   help="with --time: self-imitation steps on the policy's best placement whenever it improves "
+                        "(0: none; docs/placement.md, 'The pre-trained placer')")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
     r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
@@ -93,7 +96,7 @@ def cmd_rl(args: argparse.Namespace) -> int:
     res = rl_place(args.netlist, args.out, plc=args.plc, checkpoint=args.checkpoint, policy=args.policy,
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
                    save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
-                   eval_every=args.eval_every)
+                   eval_every=args.eval_every, imitate=args.imitate)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "checkpoint": res.checkpoint, **res.costs}

@@ -332,6 +332,35 @@ class PolicyTrainer:
                     obs[b] = step.observation
         return costs
 
+    def imitate(self, cand: Candidate, steps: int) -> float:
+        """Self-imitation (Oh et al., ICML 2018, "Self-Imitation Learning"): ``steps`` steps of PPO's
+        optimizer raising the log-likelihood of ``cand``'s actions in the states they met (``cand`` is one
+        of the policy's own placements, usually :attr:`best`), so that the policy samples around its best
+        placement. Returns the mean log-likelihood of those actions after the steps."""
+        from rlframe.core.buffers import buffer_from_example, torchify
+        if self.algo is None:
+            raise RuntimeError("PolicyTrainer.imitate: call use(netlist) (with train=True) first")
+        env = self.show
+        obs = env.reset()
+        seen = buffer_from_example(obs, (len(cand.actions),))
+        for t, a in enumerate(cand.actions):
+            seen[t] = obs
+            obs = env.step(a).observation
+        observation, action = torchify(seen), torch.as_tensor(cand.actions, dtype=torch.long)
+        zeros = (torch.zeros_like(action), torch.zeros(len(action)))
+        self.agent.train_mode(self.itr)
+
+        def mean_log_likelihood():
+            dist_info, _ = self.agent(observation, *zeros)
+            return self.agent.distribution.log_likelihood(action, dist_info).mean()
+
+        for _ in range(max(0, int(steps))):
+            self.algo.optimizer.zero_grad()
+            (-mean_log_likelihood()).backward()
+            self.algo.optimizer.step()
+        with torch.no_grad():
+            return float(mean_log_likelihood())
+
     def replay(self, cand: Candidate):
         """Re-run ``cand``'s actions in the evaluation env; returns the env (its ``placement()`` is the
         candidate's, soft macros where FD put them)."""
@@ -362,7 +391,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
              batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None,
              samples: Optional[int] = None, sample_share: Optional[float] = None,
-             sample_envs: int = 16, eval_every: Optional[int] = None) -> RlResult:
+             sample_envs: int = 16, eval_every: Optional[int] = None, imitate: int = 0) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -374,6 +403,9 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     if they would take the whole share), so that the best starts at the prior's level; PPO gets the other
     ``1 - sample_share`` of the budget; the rest of the share samples from the fine-tuned policy at the end.
     The deterministic policy is evaluated after every ``eval_every``-th PPO iteration and after the last.
+    ``imitate > 0``: that many self-imitation steps (:meth:`PolicyTrainer.imitate`) on the best placement
+    before PPO starts and whenever it improved since (before each PPO iteration, and in the final sampling
+    phase before each round of ``sample_envs`` placements); opt-in.
     None: :data:`SAMPLES` / :data:`SAMPLE_SHARE` / :data:`EVAL_EVERY`."""
     samples = SAMPLES if samples is None else int(samples)
     sample_share = SAMPLE_SHARE if sample_share is None else float(sample_share)
@@ -387,14 +419,14 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-                         eval_every)
+                         eval_every, imitate)
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-              eval_every) -> RlResult:
+              eval_every, imitate) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -416,9 +448,12 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             tr.sample(episodes=samples, seconds=seconds * sample_share, envs=sample_envs)
             warm = time.perf_counter() - w0
         train_until = seconds * (1.0 - sample_share) + warm
-        last, since_eval = 0.0, 0
+        last, since_eval, imitated = 0.0, 0, None
         while train:  # at least one iteration, then while the next one fits in the budget
             t_it = time.perf_counter()
+            if imitate and tr.best is not None and tr.best is not imitated:
+                tr.imitate(tr.best, imitate)
+                imitated = tr.best
             tr.iterate()
             since_eval += 1
             if since_eval >= eval_every:
@@ -431,7 +466,14 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
                 break
         if train and since_eval:   # the last PPO iteration's deterministic placement
             tr.evaluate()
-        if train and sample_share > 0:
+        if train and sample_share > 0 and imitate:   # rounds of sampling, imitating each new best
+            while time.perf_counter() - t0 < seconds:
+                if tr.best is not None and tr.best is not imitated:
+                    tr.imitate(tr.best, imitate)
+                    imitated = tr.best
+                tr.sample(episodes=sample_envs, seconds=max(0.0, seconds - (time.perf_counter() - t0)),
+                          envs=sample_envs)
+        elif train and sample_share > 0:
             tr.sample(seconds=max(0.0, seconds - (time.perf_counter() - t0)), envs=sample_envs)
         elif not train and samples:
             tr.sample(episodes=samples, envs=sample_envs)
