@@ -5,11 +5,12 @@ Circuit Training's formulation (Mirhoseini et al., Nature 2021): one hard macro 
 the action a grid cell, infeasible cells masked out; MaskPlace's image observations and CNN policy (Lai et
 al., NeurIPS 2022; rlframe/placement/policies/maskplace_cnn.py). The policy was pre-trained on synthetic and
 small shipped netlists (rlframe/placement/data/pretrained/README.md, experiments/placement_pretrain.py);
-here PPO fine-tunes it (reward: the final -proxy cost; 16 envs x 32 steps, one epoch per iteration) for
-the first 70 % of ``--budget`` seconds, then the fine-tuned policy samples placements without training
-for the rest (``--sample-share``; ``rlframe placement rl``, rlframe/placement/rl.py). The result is the
-best of the policy's own placements in that time (best-of-N: the deterministic placement after each
-iteration, every complete sampled training episode and every placement of the sampling phase; the counts
+here the pre-trained policy first samples 64 placements without training (its zero-shot best-of-N), PPO
+fine-tunes it (reward: the final -proxy cost; 16 envs x 32 steps, one epoch per iteration) for 70 % of
+``--budget`` seconds, then the fine-tuned policy samples placements without training for the rest
+(``--sample-share``; ``rlframe placement rl``, rlframe/placement/rl.py). The result is the best of the
+policy's own placements in that time (best-of-N: the deterministic placement after every 4th iteration and
+the last, every complete sampled training episode and every placement of the sampling phases; the counts
 are printed). Greedy and simulated annealing are never called by the policy.
 
 The default design, ``rlframe/placement/data/synthetic/demo_16`` (16 hard macros, 64 soft macros; made

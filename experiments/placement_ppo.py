@@ -214,7 +214,8 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=32, batch_B=4),
-                proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress)
+                proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
+                best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
 
 def recipe_main(design, reward, policy, argv):

@@ -32,7 +32,8 @@ import time
 import numpy as np
 import torch
 
-from rlframe.placement.rl import PPO_KWARGS, PRETRAINED, SAMPLES, PolicyTrainer, load_checkpoint, rl_place
+from rlframe.placement.rl import (EVAL_EVERY, PPO_KWARGS, PRETRAINED, SAMPLE_SHARE, SAMPLES, PolicyTrainer,
+                                  load_checkpoint, rl_place)
 from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
 
 #: held-out synthetic netlists of the zero-shot table (docs/placement.md): sizes below, inside and above the
@@ -69,12 +70,20 @@ e.add_argument("--eval-synthetic", nargs="*", default=HELD_OUT, metavar="MACROS:
                help="held-out synthetic netlists (generator seeds 0-99) for the zero-shot table")
 e.add_argument("--eval-samples", type=int, default=SAMPLES, help="best-of-N: placements sampled zero-shot")
 e.add_argument("--eval-seconds", type=float, default=90.0, help="budget of each fine-tuning / from-scratch run")
-e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED[:SOFT[:UTIL]]",
-               help="held-out synthetic netlists for fine-tuning vs from scratch")
+e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED[:SOFT[:UTIL]]|NETLIST",
+               help="netlists for fine-tuning vs from scratch: held-out synthetic specs, shipped design names or "
+                    "netlist paths (a .plc beside each)")
 e.add_argument("--eval-reward", choices=("mix", "proxy", "hpwl"), default="mix",
                help="reward of the fine-tuning / from-scratch runs")
 e.add_argument("--eval-batch-B", type=int, default=4, help="envs of those runs (x 32 steps per iteration)")
 e.add_argument("--eval-epochs", type=int, default=PPO_KWARGS["epochs"], help="PPO epochs of those runs")
+e.add_argument("--eval-sample-share", type=float, default=SAMPLE_SHARE,
+               help="share of those runs' budget spent sampling without training (rl_place's schedule: the "
+                    "checkpoint's best-of-N first, the rest at the end; 0: PPO only, session 4's runs)")
+e.add_argument("--eval-every", type=int, default=EVAL_EVERY,
+               help="PPO iterations between deterministic evaluations in those runs (1: session 4's runs)")
+e.add_argument("--eval-imitate", type=int, default=0,
+               help="self-imitation steps on each new best in those runs (rl_place(imitate=); 0: none)")
 e.add_argument("--eval-json", default=None, help="write the measurements here")
 
 
@@ -120,6 +129,17 @@ def zero_shot_row(name, checkpoint, out_dir, seed, samples, plc=None):
                 random_best_same_time=rb.costs["proxy_cost"], random_best_samples=rb.evaluations)
 
 
+def is_spec(text):
+    """``MACROS:SEED[...]`` (a synthetic netlist) rather than a design name or a path."""
+    return all(v.replace(".", "", 1).isdigit() for v in text.split(":")) and ":" in text
+
+
+def best_at(history, seconds):
+    """The best cost reached within ``seconds`` of a run's ``history`` (None: nothing yet)."""
+    costs = [h[2] for h in history if h[0] <= seconds]
+    return min(costs) if costs else None
+
+
 def synthetic_spec(text):
     """``MACROS:SEED[:SOFT_PER_MACRO[:UTILIZATION]]`` -> SyntheticSpec (held out: seeds 0-99)."""
     v = text.split(":")
@@ -131,9 +151,13 @@ def synthetic_spec(text):
     return SyntheticSpec(**kw)
 
 
-def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"]):
-    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run
-    (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; no sampling phase)."""
+def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"],
+               sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0):
+    """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run of
+    ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; ``sample_share`` of the budget
+    sampling without training, ``eval_every``, ``imitate``). ``trace``: the best after each PPO iteration (seconds, PPO env
+    steps, cost); ``history``: every improvement of the best (seconds, env steps of PPO and sampling, cost,
+    which kind of placement)."""
     trace, start = [], []
 
     def record(tr, elapsed):
@@ -141,15 +165,19 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4
         trace.append((round(elapsed, 1), tr.env_steps - start[0], tr.best.cost if tr.best else None))
 
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
-                   on_iteration=record, sample_share=0.0,   # PPO only: its trace is the comparison
+                   on_iteration=record, sample_share=sample_share, eval_every=eval_every, imitate=imitate,
                    reward=reward, batch_B=batch_B, algo_kwargs=dict(epochs=epochs))
+    history = [(round(t, 2), n, c, src) for t, n, c, src in res.history]
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
-                deterministic=res.evaluations, sampled=res.sampled, trace=trace)
+                deterministic=res.evaluations, sampled=res.sampled, winner=res.source, trace=trace,
+                history=history)
 
 
-def time_to(trace, target):
-    """``(seconds, env steps)`` at which the best cost first reached ``target`` (None: never)."""
-    return next(((t, n) for t, n, c in trace if c is not None and c <= target + 1e-12), None)
+def time_to(history, target):
+    """``(seconds, env steps)`` at which the best cost first reached ``target`` (None: never). The costs of
+    sampled training episodes come from float32 buffers, hence the tolerance."""
+    return next(((h[0], h[1]) for h in history if h[2] is not None and h[2] <= target + 1e-6 * max(1.0, target)),
+                None)
 
 
 def evaluate_checkpoint(args):
@@ -157,7 +185,7 @@ def evaluate_checkpoint(args):
     out_dir = tempfile.mkdtemp(prefix="pretrain_eval_")
     synth_dir = os.path.join(out_dir, "netlists")
     held_out = [write_synthetic(synth_dir, synthetic_spec(x))[0] for x in args.eval_synthetic]
-    synth = [write_synthetic(synth_dir, synthetic_spec(x))[0] for x in args.eval_finetune]
+    synth = [write_synthetic(synth_dir, synthetic_spec(x))[0] if is_spec(x) else x for x in args.eval_finetune]
     rows = []
     result = dict(checkpoint=args.evaluate, seed=args.seed, samples=args.eval_samples, zero_shot=rows, tuning=[],
                   command="python experiments/placement_pretrain.py " + " ".join(args.argv))
@@ -167,13 +195,20 @@ def evaluate_checkpoint(args):
         write_json(args.eval_json, result)   # after every row: a long run stopped early keeps its rows
     tuning = []
     for name in synth:
-        ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs)
+        ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs,
+                   sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate)
         ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
         sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget
+        half = best_at(sc["history"], args.eval_seconds / 2)   # a second target: scratch's best at half budget
         tuning.append(dict(netlist=os.path.basename(name), budget_s=args.eval_seconds, target=target, **ppo,
-                           fine_tune_time_to_target=time_to(ft["trace"], target),
-                           scratch_time_to_target=time_to(sc["trace"], target), fine_tune=ft, scratch=sc))
+                           fine_tune_time_to_target=time_to(ft["history"], target),
+                           scratch_time_to_target=time_to(sc["history"], target),
+                           half_budget_target=half,
+                           fine_tune_time_to_half_budget_target=None if half is None else time_to(ft["history"], half),
+                           scratch_time_to_half_budget_target=None if half is None else time_to(sc["history"], half),
+                           fine_tune=ft, scratch=sc))
+        write_json(args.eval_json, dict(result, tuning=tuning))
         print(json.dumps({k: v for k, v in tuning[-1].items() if k not in ("fine_tune", "scratch")}), flush=True)
     result["tuning"] = tuning
     print(f"\n| netlist | hard / soft macros | zero-shot: deterministic | best of 1 + {args.eval_samples} sampled "
@@ -188,11 +223,13 @@ def evaluate_checkpoint(args):
     print(f"best-of-N beats greedy and random (mean of 5) on {wins} of {len(rows)}; deterministic alone on "
           f"{sum(beats(r['deterministic'], r) for r in rows)} of {len(rows)}")
     print("\n| netlist | budget | from scratch: final | fine-tuned: final | to scratch's final (s, env steps): "
-          "fine-tune | scratch |")
-    print("|---|---|---|---|---|---|")
+          "fine-tune | scratch | scratch at half budget | to it: fine-tune | scratch |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for t in tuning:
+        half = "-" if t["half_budget_target"] is None else f"{t['half_budget_target']:.4f}"
         print(f"| {t['netlist']} | {t['budget_s']:g} s | {t['scratch']['final']:.4f} | {t['fine_tune']['final']:.4f} | "
-              f"{t['fine_tune_time_to_target']} | {t['scratch_time_to_target']} |")
+              f"{t['fine_tune_time_to_target']} | {t['scratch_time_to_target']} | {half} | "
+              f"{t['fine_tune_time_to_half_budget_target']} | {t['scratch_time_to_half_budget_target']} |")
     write_json(args.eval_json, result)
     return 0
 

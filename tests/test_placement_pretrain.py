@@ -45,3 +45,15 @@ def test_evaluate_zero_shot_table_on_held_out_netlists(tmp_path, capsys):
         assert r["samples"] == 4 and r["best_of_n"] <= r["deterministic"] + 1e-12
         assert r["greedy"] > 0 and r["random_mean5"] > 0 and r["random_best_samples"] >= 1
     assert "best-of-N beats greedy and random (mean of 5) on" in capsys.readouterr().out
+
+
+def test_fine_tune_vs_scratch_targets_from_the_runs_history():
+    """The measurement of docs/placement.md ("The pre-trained placer"): time and env steps at which a run's
+    best first reaches a target, and the best a run had at a given time (the second target)."""
+    pre = load_experiment("placement_pretrain")
+    history = [(1.0, 0, 0.9, "deterministic"), (5.0, 640, 0.8, "sampled"), (9.0, 1280, 0.7, "sampled")]
+    assert pre.time_to(history, 0.8) == (5.0, 640) and pre.time_to(history, 0.75) == (9.0, 1280)
+    assert pre.time_to(history, 0.6) is None
+    assert pre.best_at(history, 6.0) == 0.8 and pre.best_at(history, 0.5) is None
+    assert pre.is_spec("24:1") and pre.is_spec("16:23:4:0.4")
+    assert not pre.is_spec("ariane133") and not pre.is_spec("/data/a136/ariane136.pb.txt")

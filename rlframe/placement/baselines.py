@@ -100,6 +100,8 @@ def _finish(name: str, problem: PlacementProblem, finisher: Finisher, x, y, orie
         regimes["centre"] = finisher.score(x, y, orientation, "centre")
     main = regimes["centre"] if finisher.fd is not None else regimes["none"]
     refine = regimes["refine"].costs if "refine" in regimes else {}
+    if not len(problem.netlist.soft_macro_indices):   # nothing for FD to place: every regime is this placement
+        regimes["centre"] = regimes["refine"] = regimes["none"]
     return BaselineResult(name, problem, main.x, main.y, np.array(orientation), np.array(cells), main.costs,
                           regimes["none"].costs, time.perf_counter() - t0, evaluations, stats, refine, regimes)
 

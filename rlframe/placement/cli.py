@@ -69,11 +69,19 @@ def _add_rl(sub) -> None:
                    help="wall-clock budget of PPO fine-tuning in seconds; the result is the best of the policy's "
                         "deterministic and sampled placements in it (0: zero-shot, needs --checkpoint)")
     r.add_argument("--samples", type=int, default=None,
-                   help="best-of-N with --time 0: placements sampled from the policy after its deterministic "
-                        "one, without training (default: rlframe.placement.rl.SAMPLES)")
+                   help="best-of-N: placements sampled from the policy after its deterministic one, without "
+                        "training; with --time and --checkpoint, sampled before PPO starts (default: "
+                        "rlframe.placement.rl.SAMPLES)")
     r.add_argument("--sample-share", type=float, default=None,
-                   help="with --time: the share of the budget spent sampling from the fine-tuned policy after "
-                        "PPO (default: rlframe.placement.rl.SAMPLE_SHARE)")
+                   help="with --time: the share of the budget spent sampling without training: the "
+                        "checkpoint's --samples first, the rest from the fine-tuned policy after PPO (default: "
+                        "rlframe.placement.rl.SAMPLE_SHARE)")
+    r.add_argument("--eval-every", type=int, default=None,
+                   help="with --time: PPO iterations between deterministic placements of the policy (default: "
+                        "rlframe.placement.rl.EVAL_EVERY)")
+    r.add_argument("--imitate", type=int, default=0,
+                   help="with --time: self-imitation steps on the policy's best placement whenever it improves "
+                        "(0: none; docs/placement.md, 'The pre-trained placer')")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
     r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
@@ -87,7 +95,8 @@ def cmd_rl(args: argparse.Namespace) -> int:
     from rlframe.placement.rl import rl_place
     res = rl_place(args.netlist, args.out, plc=args.plc, checkpoint=args.checkpoint, policy=args.policy,
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
-                   save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share)
+                   save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
+                   eval_every=args.eval_every, imitate=args.imitate)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "checkpoint": res.checkpoint, **res.costs}

@@ -8,10 +8,12 @@ loads the weights shipped in ``rlframe/placement/data/pretrained/`` (how they we
 
 The result is the best of the policy's own placements (best-of-N, counted in the result as
 ``evaluations`` and ``sampled``): zero-shot, the deterministic placement and ``samples`` placements drawn
-from the stochastic policy without training (:meth:`PolicyTrainer.sample`); fine-tuning, the deterministic
-placement after every PPO iteration, every complete episode the stochastic policy sampled while training,
-and the placements it samples without training in the last ``sample_share`` of the budget (a sampled
-placement's actions are replayed to rebuild it: the env is deterministic). No baseline placer is called. The written ``.plc`` holds the soft macros where
+from the stochastic policy without training (:meth:`PolicyTrainer.sample`); fine-tuning, the same zero-shot
+best-of-N first when a checkpoint is given (so the best starts at the prior's level), then the deterministic
+placement after every ``eval_every``-th PPO iteration and after the last, every complete episode the
+stochastic policy sampled while training, and the placements it samples without training in the rest of the
+``sample_share`` of the budget (a sampled placement's actions are replayed to rebuild it: the env is
+deterministic). :attr:`PolicyTrainer.history` records when the best improved (time, env steps, cost). No baseline placer is called. The written ``.plc`` holds the soft macros where
 the score put them and is scored under the protocol (:func:`rlframe.placement.evaluate`).
 
 Checkpoint format (``torch.save``): ``{"policy": name, "model_kwargs": {...}, "state_dict": {...},
@@ -47,6 +49,9 @@ PPO_KWARGS = dict(discount=0.99, gae_lambda=0.95, learning_rate=1e-3, epochs=4, 
 #: placements sampled after the zero-shot one, and the share of a fine-tuning budget spent sampling
 SAMPLES = 64
 SAMPLE_SHARE = 0.3
+#: PPO iterations between two deterministic evaluations while fine-tuning (one forward per macro: on
+#: ariane133 with 4 envs x 32 steps, evaluating after every iteration took 32 % of the learner's CPU)
+EVAL_EVERY = 4
 
 
 @dataclasses.dataclass
@@ -65,6 +70,8 @@ class RlResult:
     sampled: int = 0
     #: the checkpoint's deterministic placement before any training (None: no checkpoint)
     zero_shot_cost: Optional[float] = None
+    #: every improvement of the best: ``(seconds since the start, env steps, cost, source)``
+    history: List[Tuple[float, int, float, str]] = dataclasses.field(default_factory=list)
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -116,7 +123,9 @@ class PolicyTrainer:
     """PPO (rlframe.algos.pg.PPO, the masked ``CategoricalPgAgent``) on a placement policy, one netlist at
     a time (:meth:`use`); the weights and Adam's state carry over to the next netlist (the policies'
     parameters do not depend on the grid). Tracks the best placement of the current netlist (:attr:`best`)
-    among the deterministic evaluations (:meth:`evaluate`) and the complete sampled training episodes.
+    among the deterministic evaluations (:meth:`evaluate`), the complete sampled training episodes and the
+    placements of :meth:`sample`; :attr:`history` lists its improvements ``(seconds since :attr:`started`,
+    env steps of training and sampling since :attr:`steps_origin`, cost, source)``.
 
     Args:
         policy: a key of :data:`rlframe.placement.policies.POLICIES`.
@@ -155,6 +164,9 @@ class PolicyTrainer:
         self.sample_steps = 0                # env steps of :meth:`sample` (not counted in env_steps)
         self.netlist: Optional[str] = None
         self.best: Optional[Candidate] = None
+        self.started = time.perf_counter()   # the clock of :attr:`history` (rl_place sets its own start)
+        self.steps_origin = 0                 # env steps not counted in :attr:`history` (a checkpoint's)
+        self.history: List[Tuple[float, int, float, str]] = []
         torch.manual_seed(seed)
 
     # ----- netlists ---------------------------------------------------------------------------------
@@ -176,7 +188,7 @@ class PolicyTrainer:
             model_kwargs["grid"] = (grid.rows, grid.cols)
         self.agent = CategoricalPgAgent(POLICIES[self.policy], model_kwargs=model_kwargs,
                                         initial_model_state_dict=self.state_dict)
-        self.netlist, self.best, self._sample_envs = netlist, None, []
+        self.netlist, self.best, self._sample_envs, self.history = netlist, None, [], []
         if not train:
             self.agent.initialize(self.show.spaces)
             return
@@ -211,10 +223,10 @@ class PolicyTrainer:
             raise RuntimeError("PolicyTrainer.iterate: call use(netlist) (with train=True) first")
         self.agent.sample_mode(self.itr)
         samples, _ = self.sampler.obtain_samples(self.itr)
+        self.env_steps += self.batch_T * self.batch_B   # before _collect: its candidates come from these steps
         costs = self.last_costs = self._collect(samples)
         self.agent.train_mode(self.itr)
         self.algo.optimize_agent(self.itr, samples)
-        self.env_steps += self.batch_T * self.batch_B
         self.itr += 1
         return costs
 
@@ -243,6 +255,9 @@ class PolicyTrainer:
     def _offer(self, cand: Candidate) -> None:
         if np.isfinite(cand.cost) and (self.best is None or cand.cost < self.best.cost):
             self.best = cand
+            self.history.append((time.perf_counter() - self.started,
+                                 self.env_steps + self.sample_steps - self.steps_origin,
+                                 cand.cost, cand.source))
 
     def evaluate(self) -> Optional[float]:
         """The deterministic policy's placement of the current netlist (a candidate for :attr:`best`);
@@ -321,6 +336,35 @@ class PolicyTrainer:
                     obs[b] = step.observation
         return costs
 
+    def imitate(self, cand: Candidate, steps: int) -> float:
+        """Self-imitation (Oh et al., ICML 2018, "Self-Imitation Learning"): ``steps`` steps of PPO's
+        optimizer raising the log-likelihood of ``cand``'s actions in the states they met (``cand`` is one
+        of the policy's own placements, usually :attr:`best`), so that the policy samples around its best
+        placement. Returns the mean log-likelihood of those actions after the steps."""
+        from rlframe.core.buffers import buffer_from_example, torchify
+        if self.algo is None:
+            raise RuntimeError("PolicyTrainer.imitate: call use(netlist) (with train=True) first")
+        env = self.show
+        obs = env.reset()
+        seen = buffer_from_example(obs, (len(cand.actions),))
+        for t, a in enumerate(cand.actions):
+            seen[t] = obs
+            obs = env.step(a).observation
+        observation, action = torchify(seen), torch.as_tensor(cand.actions, dtype=torch.long)
+        zeros = (torch.zeros_like(action), torch.zeros(len(action)))
+        self.agent.train_mode(self.itr)
+
+        def mean_log_likelihood():
+            dist_info, _ = self.agent(observation, *zeros)
+            return self.agent.distribution.log_likelihood(action, dist_info).mean()
+
+        for _ in range(max(0, int(steps))):
+            self.algo.optimizer.zero_grad()
+            (-mean_log_likelihood()).backward()
+            self.algo.optimizer.step()
+        with torch.no_grad():
+            return float(mean_log_likelihood())
+
     def replay(self, cand: Candidate):
         """Re-run ``cand``'s actions in the evaluation env; returns the env (its ``placement()`` is the
         candidate's, soft macros where FD put them)."""
@@ -351,38 +395,47 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              reward: str = "mix", save_checkpoint: Optional[str] = None, batch_T: int = 32,
              batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None,
              samples: Optional[int] = None, sample_share: Optional[float] = None,
-             sample_envs: int = 16, env_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
+             sample_envs: int = 16, eval_every: Optional[int] = None, imitate: int = 0,
+             env_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
 
     Best-of-N sampling without training (:meth:`PolicyTrainer.sample`, ``sample_envs`` envs in lockstep):
-    zero-shot (``seconds=0``), ``samples`` placements drawn from the policy after its deterministic one;
-    fine-tuning, the last ``sample_share`` of the ``seconds`` budget is spent sampling from the fine-tuned
-    policy (PPO gets the rest). None: :data:`SAMPLES` / :data:`SAMPLE_SHARE`.
+    zero-shot (``seconds=0``), ``samples`` placements drawn from the policy after its deterministic one.
+    Fine-tuning, ``sample_share`` of the ``seconds`` budget is spent sampling without training: with a
+    checkpoint, first the zero-shot best-of-N (``samples`` placements from the checkpoint's policy, cut short
+    if they would take the whole share), so that the best starts at the prior's level; PPO gets the other
+    ``1 - sample_share`` of the budget; the rest of the share samples from the fine-tuned policy at the end.
+    The deterministic policy is evaluated after every ``eval_every``-th PPO iteration and after the last.
+    ``imitate > 0``: that many self-imitation steps (:meth:`PolicyTrainer.imitate`) on the best placement
+    before PPO starts and whenever it improved since (before each PPO iteration, and in the final sampling
+    phase before each round of ``sample_envs`` placements); opt-in.
+    None: :data:`SAMPLES` / :data:`SAMPLE_SHARE` / :data:`EVAL_EVERY`.
 
     ``env_kwargs``: extra env arguments (:class:`PolicyTrainer`), e.g. ``fd="none"`` to train and choose
     the best placement on the cost with the soft macros at the .plc's positions; ``fd`` here still
     names the regime ``out`` is scored in."""
     samples = SAMPLES if samples is None else int(samples)
     sample_share = SAMPLE_SHARE if sample_share is None else float(sample_share)
-    if samples < 0 or not 0.0 <= sample_share < 1.0:
-        raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}; need "
-                          "samples >= 0 and 0 <= sample_share < 1")
+    eval_every = EVAL_EVERY if eval_every is None else int(eval_every)
+    if samples < 0 or not 0.0 <= sample_share < 1.0 or eval_every < 1:
+        raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}, "
+                          f"eval_every={eval_every}; need samples >= 0, 0 <= sample_share < 1 and eval_every >= 1")
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-step forwards of one env: a thread pool only costs time
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-                         env_kwargs)
+                         eval_every, imitate, env_kwargs)
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-              env_kwargs=None) -> RlResult:
+              eval_every, imitate, env_kwargs=None) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -394,21 +447,42 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
                        {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed, env_kwargs=env_kwargs)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
     train = seconds > 0
-    train_until = seconds * (1.0 - sample_share)
     tr.use(netlist, plc, train=train)
+    tr.started, tr.steps_origin = t0, tr.env_steps   # history: since this call, without pre-training's steps
     try:
         zero_shot = tr.evaluate() if ck else None
-        last = 0.0
+        warm = 0.0   # the prior's best-of-N, before PPO (fine-tuning from a checkpoint)
+        if train and ck and samples and sample_share > 0:
+            w0 = time.perf_counter()
+            tr.sample(episodes=samples, seconds=seconds * sample_share, envs=sample_envs)
+            warm = time.perf_counter() - w0
+        train_until = seconds * (1.0 - sample_share) + warm
+        last, since_eval, imitated = 0.0, 0, None
         while train:  # at least one iteration, then while the next one fits in the budget
             t_it = time.perf_counter()
+            if imitate and tr.best is not None and tr.best is not imitated:
+                tr.imitate(tr.best, imitate)
+                imitated = tr.best
             tr.iterate()
-            tr.evaluate()
+            since_eval += 1
+            if since_eval >= eval_every:
+                tr.evaluate()
+                since_eval = 0
             last = time.perf_counter() - t_it
             if on_iteration is not None:
                 on_iteration(tr, time.perf_counter() - t0)
             if time.perf_counter() - t0 + last >= train_until:
                 break
-        if train and sample_share > 0:
+        if train and since_eval:   # the last PPO iteration's deterministic placement
+            tr.evaluate()
+        if train and sample_share > 0 and imitate:   # rounds of sampling, imitating each new best
+            while time.perf_counter() - t0 < seconds:
+                if tr.best is not None and tr.best is not imitated:
+                    tr.imitate(tr.best, imitate)
+                    imitated = tr.best
+                tr.sample(episodes=sample_envs, seconds=max(0.0, seconds - (time.perf_counter() - t0)),
+                          envs=sample_envs)
+        elif train and sample_share > 0:
             tr.sample(seconds=max(0.0, seconds - (time.perf_counter() - t0)), envs=sample_envs)
         elif not train and samples:
             tr.sample(episodes=samples, envs=sample_envs)
@@ -426,4 +500,4 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
     costs = evaluate(netlist, out, fd=fd).costs
     return RlResult(out=out, costs=dict(costs), seconds=elapsed, env_steps=tr.env_steps,
                     evaluations=tr.evaluations, checkpoint=save_checkpoint, source=tr.best.source,
-                    sampled=tr.sampled, zero_shot_cost=zero_shot)
+                    sampled=tr.sampled, zero_shot_cost=zero_shot, history=list(tr.history))

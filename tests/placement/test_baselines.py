@@ -96,3 +96,13 @@ def test_cli_baselines_write_a_plc_that_cost_reads(cmd, tmp_path, capsys):
 def test_cli_errors(tmp_path, capsys):
     assert main(["greedy", "--netlist", "no_such_design", "--out", str(tmp_path / "x.plc")]) == 2
     assert "unknown design" in capsys.readouterr().err
+
+
+def test_without_soft_macros_every_regime_is_the_placement(tmp_path, capsys):
+    """toy_macro_stdcell has no soft macros: FD has nothing to place, so the protocol's centre and refine
+    regimes are the placement itself (the CLI's --json and the results table ask for them)."""
+    from rlframe.placement.baselines import greedy_placement
+    res = greedy_placement("toy_macro_stdcell")
+    assert res.regime("centre").costs == res.regime("refine").costs == res.regime("none").costs
+    assert main(["greedy", "--netlist", "toy_macro_stdcell", "--out", str(tmp_path / "g.plc"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["proxy_cost"] == pytest.approx(res.costs["proxy_cost"])

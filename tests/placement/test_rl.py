@@ -138,3 +138,45 @@ def test_env_kwargs_reach_every_env_of_the_trainer(tmp_path, one_torch_thread):
     assert soft and all(at(written, i) == pytest.approx(at(initial, i), abs=1e-6) for i in soft)
     assert evaluate("sample_clustered", out, fd="none").costs["proxy_cost"] == \
         pytest.approx(res.costs["proxy_cost"], rel=1e-9)
+
+
+def test_fine_tuning_starts_from_the_priors_best_of_n_and_evaluates_every_k(tmp_path):
+    """With a checkpoint, the prior's best-of-N is sampled before the first PPO iteration (from scratch:
+    not); the deterministic policy is placed after every ``eval_every``-th iteration and after the last;
+    ``history`` lists each improvement of the best, ending at the written placement's cost."""
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=4, seed=6))
+    for checkpoint in ("pretrained", None):
+        seen = []
+        res = rl_place(netlist, str(tmp_path / "f.plc"), plc=plc, checkpoint=checkpoint, seconds=4.0, seed=0,
+                       batch_T=8, batch_B=2, samples=10, sample_share=0.5, sample_envs=4, eval_every=3,
+                       on_iteration=lambda tr, t: seen.append((tr.itr, tr.evaluations, tr.sample_steps)))
+        zero_shot = 1 if checkpoint else 0
+        assert (seen[0][2] >= 10) if checkpoint else (seen[0][2] == 0)   # 10 episodes of >= 1 step each
+        assert [e for _, e, _ in seen] == [zero_shot + itr // 3 for itr, _, _ in seen]
+        assert res.evaluations == zero_shot + -(-len(seen) // 3)   # and one after the last iteration
+        times, steps, costs, _ = zip(*res.history)
+        assert list(times) == sorted(times) and list(steps) == sorted(steps)
+        assert all(a > b for a, b in zip(costs, costs[1:])) and costs[-1] == pytest.approx(res.costs["proxy_cost"])
+        if checkpoint:   # the zero-shot placement first, before any env step of PPO or sampling
+            assert res.history[0][1:] == (0, res.zero_shot_cost, "deterministic")
+    with pytest.raises(ConfigError, match="eval_every"):
+        rl_place(netlist, str(tmp_path / "g.plc"), checkpoint="pretrained", seconds=1.0, eval_every=0)
+
+
+def test_self_imitation_raises_the_likelihood_of_the_best_placement(tmp_path):
+    """PolicyTrainer.imitate: optimizer steps on the best placement's own actions raise their mean
+    log-likelihood (0 steps: measured only); rl_place(imitate=) fine-tunes with it and stays best-of-N."""
+    from rlframe.placement.rl import PolicyTrainer
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    tr = PolicyTrainer("cnn", batch_T=10, batch_B=2, seed=0)
+    tr.use(netlist)
+    tr.iterate()
+    tr.evaluate()
+    before = tr.imitate(tr.best, 0)
+    after = tr.imitate(tr.best, 30)
+    assert after > before + 0.05                     # a fresh policy: ~log(1 / cells) per action
+    assert tr.imitate(tr.best, 0) == pytest.approx(after)   # measured on the moved weights
+    tr.close()
+    res = rl_place(netlist, str(tmp_path / "i.plc"), plc=plc, checkpoint="pretrained", seconds=3.0, batch_T=10,
+                   batch_B=2, samples=8, sample_envs=4, imitate=5)
+    assert res.history[-1][2] == pytest.approx(res.costs["proxy_cost"]) and res.sampled >= 8
