@@ -91,9 +91,22 @@ def init_process_group(env: DistEnv, timeout_s: float = DEFAULT_TIMEOUT_S, backe
     return cuda_idx
 
 
+LEAVE_TOGETHER_S = 5.0
+
+
 def destroy_process_group() -> None:
-    if is_initialized():
-        torch.distributed.destroy_process_group()
+    """Leave the process group; with gloo, first wait (at most :data:`LEAVE_TOGETHER_S`) until every rank is
+    leaving. Rank 0 hosts the rendezvous store: if it exits while another rank still tears down, that rank can
+    abort at exit ("terminate called without an active exception", exit code -6; seen with torch 2.13). A rank
+    that is gone or late only costs the wait: errors of this barrier are ignored."""
+    if not is_initialized():
+        return
+    if torch.distributed.get_backend() == "gloo" and world_size() > 1:
+        try:
+            torch.distributed.monitored_barrier(timeout=datetime.timedelta(seconds=LEAVE_TOGETHER_S))
+        except RuntimeError:
+            pass
+    torch.distributed.destroy_process_group()
 
 
 # --- collectives that name what went wrong ---------------------------------------------------------------
