@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -349,6 +349,24 @@ def _extract(rev: str, into: str) -> str:
     return into
 
 
+def alternate_revisions(baseline_rev: Optional[str], repeats: int, run_one: Callable[[Optional[str]], Dict[str, Any]],
+                        describe: Callable[[Dict[str, Any]], str]) -> Dict[str, List[Dict[str, Any]]]:
+    """``run_one(path)`` for the current package (path None) and, with ``baseline_rev``, that revision's
+    ``rlframe/`` (extracted to a temporary folder), alternating ``repeats`` times so machine load hits both
+    alike; returns each one's results in order under ``"current"`` / ``"rev <baseline_rev>"``."""
+    codes: Dict[str, Optional[str]] = {"current": None}
+    with tempfile.TemporaryDirectory(prefix="rlframe-baseline-") as tmp:
+        if baseline_rev:
+            codes[f"rev {baseline_rev}"] = _extract(baseline_rev, tmp)
+        runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in codes}
+        for rep in range(repeats):
+            for name, path in codes.items():
+                runs[name].append(run_one(path))
+                print(f"repeat {rep + 1}/{repeats} {name} ({runs[name][-1]['rlframe']}): {describe(runs[name][-1])}",
+                      file=sys.stderr, flush=True)
+    return runs
+
+
 def _report_breakdown(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
     """Median over the repeats of each component (each repeat already keeps its best round), code by code."""
     names = list(runs)
@@ -393,21 +411,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(json.dumps({"rlframe": os.path.dirname(rlframe.__file__), "figures": res}))
         return
 
-    codes = {"current": None}
-    tmp = None
-    if args.baseline_rev:
-        tmp = tempfile.TemporaryDirectory(prefix="rlframe-baseline-")
-        codes[f"rev {args.baseline_rev}"] = _extract(args.baseline_rev, tmp.name)
-    runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in codes}
-    try:
-        for rep in range(args.repeats):
-            for name, path in codes.items():
-                r = _child(args, path)
-                runs[name].append(r["figures"])
-                print(f"repeat {rep + 1}/{args.repeats} {name} ({r['rlframe']}) done", file=sys.stderr, flush=True)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    runs = {name: [r["figures"] for r in rs] for name, rs in alternate_revisions(
+        args.baseline_rev, args.repeats, lambda path: _child(args, path), lambda r: "done").items()}
     if args.breakdown or args.collect_only:
         _report_breakdown(runs, args)
         return
@@ -419,7 +424,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         medians[name] = {fig: {k: statistics.median(r[fig][k] for r in rs) for k in rs[0][fig]} for fig in rs[0]}
         best[name] = {fig: {"steps_per_s": max(r[fig]["steps_per_s"] for r in rs),
                             "cpu_us_per_step": min(r[fig]["cpu_us_per_step"] for r in rs)} for fig in rs[0]}
-    names = list(codes)
+    names = list(runs)
     print(f"{'':38}" + "".join(f"{n:>46}" for n in names))
     print(f"{'figure':38}" + f"{'steps/s med':>13}{'best':>10}{'cpu us med':>12}{'best':>6}{'cpu/wall':>9}" * len(names))
     for fig in medians["current"]:

@@ -34,7 +34,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -218,38 +217,25 @@ def main(argv: Optional[List[str]] = None) -> None:
                           "python_side": measure(args.B, args.rounds, stub=True)}))
         return
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from collector_overhead import _extract
+    from collector_overhead import alternate_revisions
 
-    codes: Dict[str, Optional[str]] = {"current": None}
-    tmp = None
-    if args.baseline_rev:
-        tmp = tempfile.TemporaryDirectory(prefix="rlframe-baseline-")
-        codes[f"rev {args.baseline_rev}"] = _extract(args.baseline_rev, tmp.name)
-    runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in codes}
-    try:
-        for rep in range(args.repeats):
-            for name, path in codes.items():
-                runs[name].append(_child(args, path))
-                print(f"repeat {rep + 1}/{args.repeats} {name} ({runs[name][-1]['rlframe']}): sampler / own loop "
-                      f"{runs[name][-1]['envpool']['ratio_to_own']:.3f}", file=sys.stderr, flush=True)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    runs = alternate_revisions(args.baseline_rev, args.repeats, lambda path: _child(args, path),
+                               lambda r: f"sampler / own loop {r['envpool']['ratio_to_own']:.3f}")
     medians = {name: {sec: _median_section([r[sec] for r in rs]) for sec in SECTIONS} for name, rs in runs.items()}
     for sec, title in SECTIONS.items():
         print(f"\n{title}: µs per {args.B}-env CartPole step, medians of {args.repeats} children x {args.rounds} "
               "rounds (wall / main-thread CPU / process CPU)")
-        print(f"{'figure':50}" + "".join(f"{n:>30}" for n in codes))
+        print(f"{'figure':50}" + "".join(f"{n:>30}" for n in runs))
         for fig in medians["current"][sec]["figures"]:
             print(f"{fig:50}" + "".join("{:>12.1f}{:>9.1f}{:>9.1f}".format(
-                *(medians[n][sec]["figures"][fig][f] for f in FIELDS)) for n in codes))
+                *(medians[n][sec]["figures"][fig][f] for f in FIELDS)) for n in runs))
         for key, label in (("ratio_to_own", "wall"), ("ratio_to_own_thread_cpu", "main-thread CPU")):
             print(f"{'own loop / sampler per step, ' + label:50}"
-                  + "".join(f"{medians[n][sec][key]:>30.3f}" for n in codes))
+                  + "".join(f"{medians[n][sec][key]:>30.3f}" for n in runs))
         if medians["current"][sec]["sampler_split"]:
             for key in medians["current"][sec]["sampler_split"]:
                 print(f"{'sampler CPU µs ' + key[:-3].replace('_', ' '):50}"
-                      + "".join(f"{medians[n][sec]['sampler_split'][key]:>30.1f}" for n in codes))
+                      + "".join(f"{medians[n][sec]['sampler_split'][key]:>30.1f}" for n in runs))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"medians": medians, "runs": runs, "sections": SECTIONS, "B": args.B, "rounds": args.rounds,
