@@ -457,12 +457,16 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             tr.sample(episodes=samples, seconds=seconds * sample_share, envs=sample_envs)
             warm = time.perf_counter() - w0
         train_until = seconds * (1.0 - sample_share) + warm
-        last, since_eval, imitated = 0.0, 0, None
+        last, since_eval, imitated = 0.0, 0, [None]
+
+        def imitate_new_best() -> None:   # self-imitation on the best placement, once per new best
+            if imitate and tr.best is not None and tr.best is not imitated[0]:
+                tr.imitate(tr.best, imitate)
+                imitated[0] = tr.best
+
         while train:  # at least one iteration, then while the next one fits in the budget
             t_it = time.perf_counter()
-            if imitate and tr.best is not None and tr.best is not imitated:
-                tr.imitate(tr.best, imitate)
-                imitated = tr.best
+            imitate_new_best()
             tr.iterate()
             since_eval += 1
             if since_eval >= eval_every:
@@ -477,9 +481,7 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             tr.evaluate()
         if train and sample_share > 0 and imitate:   # rounds of sampling, imitating each new best
             while time.perf_counter() - t0 < seconds:
-                if tr.best is not None and tr.best is not imitated:
-                    tr.imitate(tr.best, imitate)
-                    imitated = tr.best
+                imitate_new_best()
                 tr.sample(episodes=sample_envs, seconds=max(0.0, seconds - (time.perf_counter() - t0)),
                           envs=sample_envs)
         elif train and sample_share > 0:
