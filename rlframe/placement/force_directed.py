@@ -110,6 +110,27 @@ class _Bodies:
     off4: np.ndarray     # (tdx, sdx, tdy, sdy) per spring edge, interleaved (the compiled loop's)
 
 
+@dataclasses.dataclass
+class _Springs:
+    """The attraction in linear form (``exact=False``): per axis, ``f = attract * (A p - d * p + c)``.
+
+    Every spring edge ``e`` between bodies ``s`` (driver side) and ``t`` adds ``v = k (p_t + o_t - p_s - o_s)``
+    to ``s`` and ``-v`` to ``t`` (``k = weight``, ``x io_factor`` with a port; ``o`` the pin offsets), so a
+    movable body ``i`` gets ``sum k p_other - (sum k) p_i + sum +-k (o_t - o_s)``: row ``i`` of ``A`` (CSR,
+    ``ptr``/``col``/``val``, columns are body indices, fixed bodies included) holds the edges' ``k`` merged
+    per other body, ``d`` the sum of ``k`` over the edges at ``i``, ``cx``/``cy`` the pin-offset terms.
+    Built once per (orientation, io_factor)."""
+
+    ptr: np.ndarray
+    col: np.ndarray      # body indices (uint32)
+    col_node: np.ndarray  # the same as node indices (the numpy loop's)
+    row: np.ndarray      # the row of each entry (the numpy loop's bincount)
+    val: np.ndarray
+    diag: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+
+
 class ForceDirectedPlacer:
     """Force-directed placer for the soft macros of one netlist (precomputes the spring edges).
 
@@ -123,7 +144,14 @@ class ForceDirectedPlacer:
             (vectorised per step) or ``"auto"`` (numba when it imports). Both do the same floating-point
             operations in the same order, so their results are bit-identical (tested): the method is
             chaotic -- summing the same spring forces in another order moves the proxy cost after FD
-            by up to 2.7% on ariane133 -- so no faster variant may reorder a sum.
+            by up to 2.8% on ariane133 -- so the exact path reorders no sum.
+        exact: ``True`` (default): the operations of the numpy loop in its order, so the results of
+            every earlier session (and the golden FD costs) are reproduced bit for bit. ``False``: the
+            same forces in linear-algebra form (:class:`_Springs`: springs merged per pair of bodies,
+            repulsion added per pair as it is found, ``sqrt`` instead of ``hypot``), ~2x less CPU; its
+            results differ from the exact ones as much as a reordered sum does (the method's chaos:
+            docs/placement.md, experiments/benchmarks/fd_order_sensitivity.py). Both backends give the
+            same bits in either mode.
 
     ``run(x, y, orientation)`` returns new ``(x, y)`` node arrays (pins of moved macros
     follow them).
@@ -131,7 +159,7 @@ class ForceDirectedPlacer:
 
     def __init__(self, netlist: Netlist, canvas: Tuple[float, float],
                  movable: Optional[Sequence[int]] = None, square_soft_macros: bool = True,
-                 min_dist: float = 1e-4, backend: str = "auto"):
+                 min_dist: float = 1e-4, backend: str = "auto", exact: bool = True):
         if backend not in BACKENDS:
             raise ConfigError(f"ForceDirectedPlacer: backend={backend!r}; choose one of {BACKENDS}")
         if backend == "numba" and numba is None:
@@ -145,6 +173,7 @@ class ForceDirectedPlacer:
         self.movable = (nl.soft_macro_indices if movable is None
                         else np.asarray(movable, np.int64))
         self.square_soft_macros = square_soft_macros
+        self.exact = bool(exact)
         m = len(self.movable)
         compact = np.full(nl.n_nodes, m, np.int64)       # m = "not movable" slot
         compact[self.movable] = np.arange(m)
@@ -185,6 +214,8 @@ class ForceDirectedPlacer:
         self._mv_pins = np.flatnonzero(np.isin(nl.pin_parent, self.movable))
         self._bodies: Optional[_Bodies] = None
         self._bodies_key: Optional[bytes] = None
+        self._springs: Optional[_Springs] = None
+        self._springs_key: Optional[tuple] = None
 
     @property
     def n_edges(self) -> int:
@@ -223,6 +254,31 @@ class ForceDirectedPlacer:
         self._bodies_key = key
         return self._bodies
 
+    def _springs_for(self, b: _Bodies, orientation: np.ndarray, io_factor: float) -> _Springs:
+        """:class:`_Springs` for ``orientation`` and ``io_factor`` (cached like :meth:`_bodies_for`)."""
+        key = (orientation.tobytes(), float(io_factor))
+        if self._springs is not None and self._springs_key == key:
+            return self._springs
+        m, nb = len(self.movable), len(self._bodies_nodes)
+        k = self._w * np.where(self._io, io_factor, 1.0)
+        s, t = self._e_s.astype(np.int64), self._e_t.astype(np.int64)
+        ox, oy = k * (b.tdx - b.sdx), k * (b.tdy - b.sdy)
+        s_mv, t_mv = s < m, t < m
+        row = np.concatenate((s[s_mv], t[t_mv]))
+        col = np.concatenate((t[s_mv], s[t_mv]))
+        kk = np.concatenate((k[s_mv], k[t_mv]))
+        key_rc, inv = np.unique(row * nb + col, return_inverse=True)
+        val = np.bincount(inv, kk, len(key_rc))
+        r, c = key_rc // nb, key_rc % nb
+        ptr = np.searchsorted(r, np.arange(m + 1))
+        diag = np.bincount(row, kk, m)
+        cx = np.bincount(s[s_mv], ox[s_mv], m) - np.bincount(t[t_mv], ox[t_mv], m)
+        cy = np.bincount(s[s_mv], oy[s_mv], m) - np.bincount(t[t_mv], oy[t_mv], m)
+        self._springs = _Springs(ptr.astype(np.int64), c.astype(np.uint32), self._bodies_nodes[c], r, val,
+                                 diag, cx, cy)
+        self._springs_key = key
+        return self._springs
+
     def run(self, x: np.ndarray, y: np.ndarray, orientation: np.ndarray,
             schedule: Optional[FDSchedule] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Place the movable macros; ``x, y, orientation`` are node arrays (not modified)."""
@@ -239,6 +295,10 @@ class ForceDirectedPlacer:
         b = self._bodies_for(orientation)
         k_io = self._w * np.where(self._io, sch.io_factor, 1.0)
         steps = self._steps_numba if self.backend == "numba" else self._steps_numpy
+        if not self.exact:
+            springs = self._springs_for(b, orientation, sch.io_factor)
+            fast = self._fast_numba if self.backend == "numba" else self._fast_numpy
+            steps = lambda X, Y, b, n, mm, k, st: fast(X, Y, b, springs, n, mm, k, st)  # noqa: E731
         size = max(W, H)
         for n_steps, mf, a, r in zip(sch.num_steps, sch.move_distance_factors,
                                      sch.attract_factor, sch.repel_factor):
@@ -247,7 +307,8 @@ class ForceDirectedPlacer:
             max_move = mf * size / n_steps
             do_attract = bool(r == 0 or a / r > 1e-4) and len(k_io) > 0
             do_repel = bool(a == 0 or r / a > 1e-4)
-            steps(X, Y, b, int(n_steps), max_move, k_io * a if do_attract else None,
+            steps(X, Y, b, int(n_steps), max_move,
+                  (a if not self.exact else k_io * a) if do_attract else None,
                   r * max_move if do_repel else None)
 
         # real sizes inside the canvas (where they fit)
@@ -271,11 +332,54 @@ class ForceDirectedPlacer:
                         self._macro_slot_u, b.mw, b.mh, self.min_dist, _own_hypot_matches())
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
 
+    # ----- one stage, exact=False: linear springs, pairs added as found -----------------------------
+    def _fast_numba(self, X, Y, b: _Bodies, sp: _Springs, n_steps: int, max_move: float,
+                    attract: Optional[float], strength: Optional[float]) -> None:
+        nodes, m = self._bodies_nodes, len(self.movable)
+        bx, by = X[nodes], Y[nodes]
+        _stage_fast(bx, by, m, b.mv_hw, b.mv_hh, self.canvas[0], self.canvas[1], n_steps, max_move,
+                    attract is not None, float(attract or 0.0), sp.ptr, sp.col, sp.val, sp.diag, sp.cx, sp.cy,
+                    strength is not None, float(strength or 0.0), self._macro_body, self._macros,
+                    self._macro_slot_u, b.mw, b.mh, self.min_dist)
+        X[self.movable], Y[self.movable] = bx[:m], by[:m]
+
+    def _fast_numpy(self, X, Y, b: _Bodies, sp: _Springs, n_steps: int, max_move: float,
+                    attract: Optional[float], strength: Optional[float]) -> None:
+        """:func:`_stage_fast` in numpy: the same operations in the same order (bit-identical)."""
+        mv, m = self.movable, len(self.movable)
+        for _ in range(n_steps):
+            fx = np.zeros(m + 1)
+            fy = np.zeros(m + 1)
+            if attract is not None:   # a row's entries are summed in order from 0, as the loop does
+                fx[:m] = attract * ((np.bincount(sp.row, sp.val * X[sp.col_node], m) - sp.diag * X[mv]) + sp.cx)
+                fy[:m] = attract * ((np.bincount(sp.row, sp.val * Y[sp.col_node], m) - sp.diag * Y[mv]) + sp.cy)
+            if strength is not None:
+                i, j, ux, uy = self._overlapping(X, Y, b.mw, b.mh, exact=False)
+                idx = np.stack((self._compact[self._macros[i]], self._compact[self._macros[j]]), 1).ravel()
+                np.add.at(fx, idx, np.stack((strength * ux, -(strength * ux)), 1).ravel())
+                np.add.at(fy, idx, np.stack((strength * uy, -(strength * uy)), 1).ravel())
+            self._move(X, Y, b, fx[:m], fy[:m], max_move)
+
+    def _move(self, X, Y, b: _Bodies, fx, fy, max_move: float) -> None:
+        """Normalise the forces per axis and move the movable macros (moves off the canvas skipped)."""
+        mv = self.movable
+        W, H = self.canvas
+        mx, my = np.abs(fx).max(), np.abs(fy).max()
+        if mx > 0:
+            fx = fx / mx
+        if my > 0:
+            fy = fy / my
+        nx = X[mv] + fx * max_move
+        ny = Y[mv] + fy * max_move
+        ok = ((nx - b.mv_hw >= 0) & (ny - b.mv_hh >= 0) & (nx + b.mv_hw <= W)
+              & (ny + b.mv_hh <= H))
+        X[mv] = np.where(ok, nx, X[mv])
+        Y[mv] = np.where(ok, ny, Y[mv])
+
     # ----- one stage: the numpy loop (the reference the compiled one must equal) --------------------
     def _steps_numpy(self, X, Y, b: _Bodies, n_steps: int, max_move: float,
                      k: Optional[np.ndarray], strength: Optional[float]) -> None:
-        mv, m = self.movable, len(self.movable)
-        W, H = self.canvas
+        m = len(self.movable)
         for _ in range(n_steps):
             fx = np.zeros(m + 1)
             fy = np.zeros(m + 1)
@@ -285,22 +389,20 @@ class ForceDirectedPlacer:
                 fx += np.bincount(self._s_idx, ex, m + 1) - np.bincount(self._t_idx, ex, m + 1)
                 fy += np.bincount(self._s_idx, ey, m + 1) - np.bincount(self._t_idx, ey, m + 1)
             if strength is not None:
-                self._repel(X, Y, self._macros, b.mw, b.mh, strength, fx, fy)
-            fx, fy = fx[:m], fy[:m]
-            mx, my = np.abs(fx).max(), np.abs(fy).max()
-            if mx > 0:
-                fx = fx / mx
-            if my > 0:
-                fy = fy / my
-            nx = X[mv] + fx * max_move
-            ny = Y[mv] + fy * max_move
-            ok = ((nx - b.mv_hw >= 0) & (ny - b.mv_hh >= 0) & (nx + b.mv_hw <= W)
-                  & (ny + b.mv_hh <= H))
-            X[mv] = np.where(ok, nx, X[mv])
-            Y[mv] = np.where(ok, ny, Y[mv])
+                i, j, ux, uy = self._overlapping(X, Y, b.mw, b.mh, exact=True)
+                ci, cj = self._compact[self._macros[i]], self._compact[self._macros[j]]
+                n = len(fx)
+                fx += np.bincount(ci, strength * ux, n) - np.bincount(cj, strength * ux, n)
+                fy += np.bincount(ci, strength * uy, n) - np.bincount(cj, strength * uy, n)
+            self._move(X, Y, b, fx[:m], fy[:m], max_move)
 
-    def _repel(self, X, Y, macros, mw, mh, strength, fx, fy) -> None:
-        """Add repulsive forces between overlapping macro pairs (sweep over sorted x)."""
+    def _overlapping(self, X, Y, mw, mh, exact: bool):
+        """The overlapping macro pairs (sweep over sorted x; positions in ``self._macros``), each as
+        ``(i, j, ux, uy)`` with ``i`` the lower node index (TILOS' convention) and ``(ux, uy)`` the unit
+        vector from ``j`` to ``i`` (``(-1, -1)`` when the centres coincide), in the sweep's order: macros
+        by ascending left edge (ties by position), each with the later ones left of its right edge.
+        ``exact``: the length by ``np.hypot``, else ``sqrt(dx*dx + dy*dy)`` (the fast path's)."""
+        macros = self._macros
         cx, cy = X[macros], Y[macros]
         lx, ux = cx - mw / 2, cx + mw / 2
         order = np.argsort(lx, kind="stable")
@@ -308,8 +410,6 @@ class ForceDirectedPlacer:
         end = np.searchsorted(lx_s, ux[order], side="left")   # candidates: (pos, end)
         pos = np.arange(len(order))
         cnt = np.maximum(end - pos - 1, 0)
-        if cnt.sum() == 0:
-            return
         a = np.repeat(pos, cnt)
         b = _ranges(pos + 1, cnt)
         i, j = order[a], order[b]
@@ -318,20 +418,14 @@ class ForceDirectedPlacer:
         dy = cy[i] - cy[j]
         hit = ((np.abs(dx) < (mw[i] + mw[j]) / 2 - md) & (np.abs(dy) < (mh[i] + mh[j]) / 2 - md))
         i, j, dx, dy = i[hit], j[hit], dx[hit], dy[hit]
-        if len(i) == 0:
-            return
-        # src = lower node index (TILOS' convention)
         swap = macros[i] > macros[j]
         i, j = np.where(swap, j, i), np.where(swap, i, j)
         dx, dy = np.where(swap, -dx, dx), np.where(swap, -dy, dy)
-        d = np.hypot(dx, dy)
+        d = np.hypot(dx, dy) if exact else np.sqrt(dx * dx + dy * dy)
         same = d == 0
         ux_ = np.where(same, -1.0, dx / np.where(same, 1.0, d))
         uy_ = np.where(same, -1.0, dy / np.where(same, 1.0, d))
-        ci, cj = self._compact[macros[i]], self._compact[macros[j]]
-        n = len(fx)
-        fx += np.bincount(ci, strength * ux_, n) - np.bincount(cj, strength * ux_, n)
-        fy += np.bincount(ci, strength * uy_, n) - np.bincount(cj, strength * uy_, n)
+        return i, j, ux_, uy_
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -423,6 +517,39 @@ def _hypot_many(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sweep_order(bx, mac, mw, lx, order):
+    """Re-sort ``order`` (the previous step's, nearly sorted) by (left edge, index) -- a stable argsort's
+    order -- with an insertion sort; ``lx`` gets the left edges."""
+    n = len(mac)
+    for i in range(n):
+        lx[i] = bx[mac[i]] - mw[i] / 2
+    for p in range(1, n):
+        q = order[p]
+        key = lx[q]
+        r = p - 1
+        while r >= 0 and (lx[order[r]] > key or (lx[order[r]] == key and order[r] > q)):
+            order[r + 1] = order[r]
+            r -= 1
+        order[r + 1] = q
+
+
+def _move_bodies(bx, by, fx, fy, m, mv_hw, mv_hh, W, H, max_move):
+    """:meth:`ForceDirectedPlacer._move` on the first ``m`` bodies (the movable ones)."""
+    mx = 0.0
+    my = 0.0
+    for i in range(m):
+        mx = max(mx, abs(fx[i]))
+        my = max(my, abs(fy[i]))
+    for i in range(m):
+        gx = fx[i] / mx if mx > 0 else fx[i]
+        gy = fy[i] / my if my > 0 else fy[i]
+        nx = bx[i] + gx * max_move
+        ny = by[i] + gy * max_move
+        if nx - mv_hw[i] >= 0 and ny - mv_hh[i] >= 0 and nx + mv_hw[i] <= W and ny + mv_hh[i] <= H:
+            bx[i] = nx
+            by[i] = ny
+
+
 def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
            attract, k, e_s, e_t, off4,
            repel, strength, mac, nid, slot, mw, mh, md, own_hypot):
@@ -505,16 +632,7 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 fx[i] += ax[i] - cxy[2 * i]
                 fy[i] += ay[i] - cxy[2 * i + 1]
         if repel:
-            for i in range(n):
-                lx[i] = bx[mac[i]] - mw[i] / 2
-            for p in range(1, n):      # insertion sort by (left edge, index): stable argsort's order
-                q = order[p]
-                key = lx[q]
-                r = p - 1
-                while r >= 0 and (lx[order[r]] > key or (lx[order[r]] == key and order[r] > q)):
-                    order[r + 1] = order[r]
-                    r -= 1
-                order[r + 1] = q
+            _sweep_order(bx, mac, mw, lx, order)
             for p in range(n):
                 i = order[p]
                 sv[4 * p] = lx[i]
@@ -581,19 +699,86 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
             for i in range(m):
                 fx[i] += ax[i] - cx_[i]
                 fy[i] += ay[i] - cy_[i]
-        mx = 0.0
-        my = 0.0
-        for i in range(m):
-            mx = max(mx, abs(fx[i]))
-            my = max(my, abs(fy[i]))
-        for i in range(m):
-            gx = fx[i] / mx if mx > 0 else fx[i]
-            gy = fy[i] / my if my > 0 else fy[i]
-            nx = bx[i] + gx * max_move
-            ny = by[i] + gy * max_move
-            if nx - mv_hw[i] >= 0 and ny - mv_hh[i] >= 0 and nx + mv_hw[i] <= W and ny + mv_hh[i] <= H:
-                bx[i] = nx
-                by[i] = ny
+        _move_bodies(bx, by, fx, fy, m, mv_hw, mv_hh, W, H, max_move)
+
+
+def _stage_fast(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
+                attract, a, ptr, col, val, diag, cx, cy,
+                repel, strength, mac, nid, slot, mw, mh, md):
+    """``n_steps`` steps of one stage with ``exact=False`` (:meth:`ForceDirectedPlacer._fast_numpy` as
+    loops, the same operations in the same order): attraction ``a * ((A p - d * p) + c)`` row by row
+    (:class:`_Springs`); each overlapping pair (found by the same sweep as :func:`_stage`) adds its force
+    to both sides as it is found, the length by ``sqrt``."""
+    n = len(mac)
+    fx = np.zeros(m + 1)
+    fy = np.zeros(m + 1)
+    lx = np.empty(n)
+    mu = np.uint32(m)
+    nu = np.uint32(n)
+    one = np.uint32(1)
+    order = np.arange(n).astype(np.uint32)
+    sv = np.empty(4 * n)    # per macro in sweep order: left edge, centre y, height, centre x
+    sw = np.empty(n)
+    ss = np.empty(n, np.uint32)
+    sn = np.empty(n, np.int64)
+    cand = np.empty(n, np.uint32)
+    for _ in range(n_steps):
+        if attract:
+            for i in range(m):
+                sx = 0.0
+                sy = 0.0
+                for q in range(ptr[i], ptr[i + 1]):
+                    j = col[q]
+                    sx += val[q] * bx[j]
+                    sy += val[q] * by[j]
+                fx[i] = a * ((sx - diag[i] * bx[i]) + cx[i])
+                fy[i] = a * ((sy - diag[i] * by[i]) + cy[i])
+        else:
+            fx[:] = 0.0
+            fy[:] = 0.0
+        if repel:
+            _sweep_order(bx, mac, mw, lx, order)
+            for p in range(n):
+                i = order[p]
+                sv[4 * p] = lx[i]
+                sv[4 * p + 1] = by[mac[i]]
+                sv[4 * p + 2] = mh[i]
+                sv[4 * p + 3] = bx[mac[i]]
+                sw[p] = mw[i]
+                ss[p] = slot[i]
+                sn[p] = nid[i]
+            for p in range(n):
+                xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
+                right = xp + wp / 2
+                nc = 0
+                r = np.uint32(p) + one
+                while r < nu and sv[4 * r] < right:
+                    cand[nc] = r
+                    nc += abs(yp - sv[4 * r + 1]) < (hp + sv[4 * r + 2]) / 2 - md
+                    r += one
+                for q in range(nc):
+                    rc = cand[q]
+                    dx = xp - sv[4 * rc + 3]
+                    if not abs(dx) < (wp + sw[rc]) / 2 - md:
+                        continue
+                    dy = yp - sv[4 * rc + 1]
+                    sr = ss[rc]
+                    if sp == mu and sr == mu:
+                        continue
+                    flip = idp > sn[rc]     # lo = the lower node index (TILOS' convention)
+                    lo = sr if flip else sp
+                    hi = sp if flip else sr
+                    if flip:
+                        dx = -dx
+                        dy = -dy
+                    d = math.sqrt(dx * dx + dy * dy)
+                    ux = -1.0 if d == 0 else dx / d
+                    uy = -1.0 if d == 0 else dy / d
+                    fx[lo] += strength * ux
+                    fx[hi] += -(strength * ux)
+                    fy[lo] += strength * uy
+                    fy[hi] += -(strength * uy)
+        _move_bodies(bx, by, fx, fy, m, mv_hw, mv_hh, W, H, max_move)
 
 
 if numba is not None:   # compiled on first use (cached on disk beside this file)
@@ -602,7 +787,10 @@ if numba is not None:   # compiled on first use (cached on disk beside this file
     _grown = numba.njit(cache=True)(_grown)
     # numpy's error model: a division by zero gives inf / nan instead of a check per division (the loop
     # never uses such a value: every division is guarded), so the pair loop can use vector lanes
+    _sweep_order = numba.njit(inline="always")(_sweep_order)
+    _move_bodies = numba.njit(inline="always")(_move_bodies)
     _stage = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage)
+    _stage_fast = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage_fast)
     _hypot_many = numba.njit(cache=True, error_model="numpy")(_hypot_many)
 
 
