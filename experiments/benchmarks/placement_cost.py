@@ -464,20 +464,28 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
         if fd_rev:
             fd_old = _placement_module_at(fd_rev, "force_directed").ForceDirectedPlacer(
                 nl, (pc.grid.width, pc.grid.height))
-        fd_s, fd_old_s, fd_cpu, fd_old_cpu = [], [], [], []
+        fast = ForceDirectedPlacer(nl, (pc.grid.width, pc.grid.height), exact=False)
+        fast.run(x0, y0, pc.orientation)
+        fd_s, fd_old_s, fd_cpu, fd_old_cpu, fast_s, fast_cpu = [], [], [], [], [], []
         for _ in range(9):      # interleaved with the baseline's placer (same machine load)
             c = time.process_time()
             fd_s += _time(lambda: fd.run(x0, y0, pc.orientation), 1)
             fd_cpu.append(time.process_time() - c)
+            c = time.process_time()
+            fast_s += _time(lambda: fast.run(x0, y0, pc.orientation), 1)
+            fast_cpu.append(time.process_time() - c)
             if fd_old is not None:
                 c = time.process_time()
                 fd_old_s += _time(lambda: fd_old.run(x0, y0, pc.orientation), 1)
                 fd_old_cpu.append(time.process_time() - c)
-        fd_costs = {}
+        fd_costs, fast_costs = {}, {}
         for start, sch in (("centre", FDSchedule()), ("current", FDSchedule(use_current_loc=True))):
             fx, fy = fd.run(x0, y0, pc.orientation, sch)
             pc.set_positions(fx, fy)
             fd_costs[start] = pc.evaluate()
+            fx, fy = fast.run(x0, y0, pc.orientation, sch)
+            pc.set_positions(fx, fy)
+            fast_costs[start] = pc.evaluate()["proxy_cost"]
         pc.set_positions(x0, y0)
         result["fd"] = {"soft_macros": int(len(nl.soft_macro_indices)), "edges": fd.n_edges,
                         "run_s": med(fd_s), "run_min_s": min(fd_s),
@@ -486,7 +494,12 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
                         "proxy_cost_fd_from_current": fd_costs["current"]["proxy_cost"],
                         "costs_fd_from_centre": fd_costs["centre"],
                         "costs_fd_from_current": fd_costs["current"],
-                        "run_cpu_s": med(fd_cpu)}
+                        "run_cpu_s": med(fd_cpu),
+                        # exact=False: the forces in linear-algebra form (not bit-identical; see
+                        # experiments/benchmarks/fd_order_sensitivity.py for how far results move)
+                        "fast_run_s": med(fast_s), "fast_run_min_s": min(fast_s), "fast_run_cpu_s": med(fast_cpu),
+                        "fast_proxy_cost_fd_from_centre": fast_costs["centre"],
+                        "fast_proxy_cost_fd_from_current": fast_costs["current"]}
         if fd_old is not None:
             old_costs = {}
             for start, sch in (("centre", FDSchedule()), ("current", FDSchedule(use_current_loc=True))):
@@ -499,6 +512,8 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
                 "baseline_run_cpu_s": med(fd_old_cpu),
                 "speedup_now_vs_rev": med(fd_old_s) / med(fd_s),
                 "cpu_speedup_now_vs_rev": med(fd_old_cpu) / med(fd_cpu),
+                "fast_speedup_vs_rev": med(fd_old_s) / med(fast_s),
+                "fast_cpu_speedup_vs_rev": med(fd_old_cpu) / med(fast_cpu),
                 "baseline_proxy_cost_fd_from_centre": old_costs["centre"],
                 "baseline_proxy_cost_fd_from_current": old_costs["current"]})
     if env and ENV_BENCHMARKS:
@@ -567,6 +582,9 @@ def main(argv=None) -> int:
         print(f"force-directed @ {f['baseline_rev']}: {f['baseline_run_s']:.3f} s; now x{f['speedup_now_vs_rev']:.1f} "
               f"faster (CPU time x{f['cpu_speedup_now_vs_rev']:.1f}); proxy cost then "
               f"{f['baseline_proxy_cost_fd_from_centre']:.4f} / {f['baseline_proxy_cost_fd_from_current']:.4f}")
+        print(f"force-directed exact=False: {f['fast_run_s'] * 1e3:.1f} ms, x{f['fast_speedup_vs_rev']:.1f} faster than "
+              f"@ {f['baseline_rev']} (CPU x{f['fast_cpu_speedup_vs_rev']:.1f}); proxy cost "
+              f"{f['fast_proxy_cost_fd_from_centre']:.4f} / {f['fast_proxy_cost_fd_from_current']:.4f}")
     for name, v in r.get("env", {}).items():
         extra = (f"  (@ {v['baseline_rev']}: {v['baseline_steps_per_s']:.1f}, x{v['speedup_now_vs_rev']:.2f}; "
                  f"CPU x{v['cpu_speedup_now_vs_rev']:.2f})" if "baseline_rev" in v else "")

@@ -211,3 +211,118 @@ def test_own_hypot_equals_the_library_one_and_the_loop_runs_without_it(ariane, m
     for a, b, c in zip(own, lib, ref):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, c)
+
+
+# ----- every shipped design with soft macros: recorded costs (exact path) and the fast path ----------
+def _sensitivity_script():
+    """experiments/benchmarks/fd_order_sensitivity.py (its cases are the fixture's)."""
+    import importlib.util
+    import os
+    import sys
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "benchmarks", "fd_order_sensitivity.py")
+    spec = importlib.util.spec_from_file_location("fd_order_sensitivity", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["fd_order_sensitivity"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def recorded_cases():
+    """(key, cost, x, y, use_current_loc, recorded proxy cost) for every case of fd_costs_b5e083d.json
+    (proxy cost after FD with force_directed.py at b5e083d: shipped and random legal placements of
+    ariane133, demo_16 and CT's small designs with a soft macro, from the centre and from the current
+    positions; how it was made is in the file)."""
+    import json
+    import os
+    with open(os.path.join(os.path.dirname(__file__), "fd_costs_b5e083d.json")) as f:
+        recorded = json.load(f)["costs"]
+    script = _sensitivity_script()
+    out = []
+    for design, seeds in script.DESIGNS.items():
+        for case, pc, x, y in script.fd_cases(design, seeds):
+            for start, cur in (("centre", False), ("current", True)):
+                key = f"{design}|{case}|{start}"
+                out.append((key, pc, x, y, cur, recorded[key]))
+    assert len(out) == len(recorded) == 20
+    return out
+
+
+def _cost_after(fd, pc, x, y, cur):
+    fx, fy = fd.run(x, y, pc.orientation, FDSchedule(use_current_loc=cur))
+    pc.set_positions(fx, fy, pc.orientation)
+    return pc.proxy_cost()
+
+
+def test_exact_path_keeps_the_recorded_costs(recorded_cases):
+    """The default (exact) path gives the recorded costs on every case (within 0.5%, the issue's
+    tolerance; measured: equal to the last bit, as the path does the recorded operations in order)."""
+    worst = 0.0
+    for key, pc, x, y, cur, rec in recorded_cases:
+        fd = ForceDirectedPlacer(pc.netlist, (pc.grid.width, pc.grid.height))
+        worst = max(worst, abs(_cost_after(fd, pc, x, y, cur) / rec - 1))
+        assert worst <= 0.005, key
+    assert worst < 1e-12
+
+
+def test_fast_path_stays_within_the_methods_own_spread(recorded_cases):
+    """``exact=False`` (the forces in linear-algebra form) is not bit-identical, and FD is chaotic: summing
+    the same spring forces in another order alone moves these costs by up to 1.7% (fd_order_sensitivity_s6.json).
+    Measured for exact=False: at most 0.8% on a case, 16 of 20 cases within 0.5%; asserted: every case
+    within 2% and the mean difference over the cases within 0.5%."""
+    rel = []
+    for key, pc, x, y, cur, rec in recorded_cases:
+        fd = ForceDirectedPlacer(pc.netlist, (pc.grid.width, pc.grid.height), exact=False)
+        rel.append(_cost_after(fd, pc, x, y, cur) / rec - 1)
+        assert abs(rel[-1]) <= 0.02, key
+    assert abs(np.mean(rel)) <= 0.005, rel
+
+
+@needs_numba
+def test_fast_path_compiled_equals_numpy_at_every_step(ariane):
+    """exact=False: the compiled stage and the numpy one give the same positions after every step (CT's
+    three stages, then a stage with both forces, an I/O factor and a custom movable set)."""
+    nl, pc = ariane
+    W, H = pc.grid.width, pc.grid.height
+    x, y = _fd_cases(pc)["random0"]
+    for movable, sch in ((None, FDSchedule()),
+                         (nl.soft_macro_indices[::2], FDSchedule((40,), 2.5, (1.5,), (100.0,), (1e5,)))):
+        fast = ForceDirectedPlacer(nl, (W, H), movable=movable, backend="numba", exact=False)
+        ref = ForceDirectedPlacer(nl, (W, H), movable=movable, backend="numpy", exact=False)
+        mv = fast.movable
+        X, Y = x.copy(), y.copy()
+        if not sch.use_current_loc:
+            X[mv], Y[mv] = W / 2, H / 2
+        X2, Y2 = X.copy(), Y.copy()
+        b = fast._bodies_for(pc.orientation)
+        springs = fast._springs_for(b, pc.orientation, sch.io_factor)
+        for n, mf, a, r in zip(sch.num_steps, sch.move_distance_factors, sch.attract_factor,
+                               sch.repel_factor):
+            max_move = mf * max(W, H) / n
+            attract = a if (r == 0 or a / r > 1e-4) else None
+            strength = r * max_move if (a == 0 or r / a > 1e-4) else None
+            for step in range(n):
+                fast._fast_numba(X, Y, b, springs, 1, max_move, attract, strength)
+                ref._fast_numpy(X2, Y2, b, springs, 1, max_move, attract, strength)
+                assert np.array_equal(X, X2) and np.array_equal(Y, Y2), f"step {step} of a stage"
+        # and whole runs agree
+        a_, b_ = fast.run(x, y, pc.orientation, sch), ref.run(x, y, pc.orientation, sch)
+        np.testing.assert_array_equal(a_[0], b_[0])
+        np.testing.assert_array_equal(a_[1], b_[1])
+
+
+def test_fast_path_springs_are_the_edge_forces(ariane):
+    """The linear form's attraction equals the per-edge sum (the exact path's) up to rounding, on a
+    random placement (so the two paths solve the same equations)."""
+    nl, pc = ariane
+    W, H = pc.grid.width, pc.grid.height
+    fd = ForceDirectedPlacer(nl, (W, H), backend="numpy", exact=False)
+    x, y = _fd_cases(pc)["random1"]
+    b = fd._bodies_for(pc.orientation)
+    sp = fd._springs_for(b, pc.orientation, 2.0)
+    m, mv = len(fd.movable), fd.movable
+    k = fd._w * np.where(fd._io, 2.0, 1.0)
+    ex = k * (x[fd._t_body] + b.tdx - x[fd._s_body] - b.sdx)
+    ref = (np.bincount(fd._s_idx, ex, m + 1) - np.bincount(fd._t_idx, ex, m + 1))[:m]
+    lin = (np.bincount(sp.row, sp.val * x[sp.col_node], m) - sp.diag * x[mv]) + sp.cx
+    np.testing.assert_allclose(lin, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
