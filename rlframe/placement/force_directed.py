@@ -26,6 +26,21 @@ module follows the open re-implementation of TILOS-AI-Institute/MacroPlacement
 Hard macros and ports never move. Finally every soft macro is clipped into the canvas with its
 real size (those that fit), so the result is always on the canvas.
 
+Two paths compute these forces (``ForceDirectedPlacer(exact=...)``), each with a compiled (numba) and a
+numpy backend that give the same bits:
+
+* ``exact=True`` (default): every floating-point operation of the original numpy loop in its order (spring
+  forces per edge summed per macro in edge order, overlapping pairs summed in the sweep's order, ``hypot``),
+  so the results of earlier sessions and the recorded costs (tests/placement/fd_costs_b5e083d.json) stay
+  bit for bit;
+* ``exact=False``: the attraction as a sparse linear map per axis, ``f = a (A p - d p + c)`` (the 31,814
+  spring edges of ariane133 merged into 18,709 entries, one row per movable macro; :class:`_Springs`), and
+  each overlapping pair's repulsion added to both macros as the sweep finds it, its length by ``sqrt``:
+  ~1.7x less CPU on ariane133. The method is chaotic, so the positions differ from the exact path's after a
+  few steps: summing the *same* spring forces in another order moves the proxy cost after FD by up to 2.6%
+  (experiments/benchmarks/fd_order_sensitivity.py), and ``exact=False`` lands within that spread (at most
+  0.8% from the recorded costs on the 20 recorded cases, mean +0.06%).
+
 Each choice and its source (Circuit Training @ ``placement_util.py``/``environment.py``, TILOS
 ``FD.cpp``; the binary's ``optimize_stdcells`` itself is closed):
 
