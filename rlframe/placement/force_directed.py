@@ -71,6 +71,7 @@ not in a parameter we could read off the sources.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -159,11 +160,11 @@ class ForceDirectedPlacer:
             (vectorised per step) or ``"auto"`` (numba when it imports). Both do the same floating-point
             operations in the same order, so their results are bit-identical (tested): the method is
             chaotic -- summing the same spring forces in another order moves the proxy cost after FD
-            by up to 2.8% on ariane133 -- so the exact path reorders no sum.
+            by up to 2.8% on ariane133's legalized.plc -- so the exact path reorders no sum.
         exact: ``True`` (default): the operations of the numpy loop in its order, so the results of
             every earlier session (and the golden FD costs) are reproduced bit for bit. ``False``: the
             same forces in linear-algebra form (:class:`_Springs`: springs merged per pair of bodies,
-            repulsion added per pair as it is found, ``sqrt`` instead of ``hypot``), ~2x less CPU; its
+            repulsion added per pair as it is found, ``sqrt`` instead of ``hypot``), ~1.7x less CPU; its
             results differ from the exact ones as much as a reordered sum does (the method's chaos:
             docs/placement.md, experiments/benchmarks/fd_order_sensitivity.py). Both backends give the
             same bits in either mode.
@@ -310,10 +311,9 @@ class ForceDirectedPlacer:
         b = self._bodies_for(orientation)
         k_io = self._w * np.where(self._io, sch.io_factor, 1.0)
         steps = self._steps_numba if self.backend == "numba" else self._steps_numpy
-        if not self.exact:
-            springs = self._springs_for(b, orientation, sch.io_factor)
+        if not self.exact:   # the linear form takes the attraction factor, the exact loop per-edge constants
             fast = self._fast_numba if self.backend == "numba" else self._fast_numpy
-            steps = lambda X, Y, b, n, mm, k, st: fast(X, Y, b, springs, n, mm, k, st)  # noqa: E731
+            steps = functools.partial(fast, sp=self._springs_for(b, orientation, sch.io_factor))
         size = max(W, H)
         for n_steps, mf, a, r in zip(sch.num_steps, sch.move_distance_factors,
                                      sch.attract_factor, sch.repel_factor):
@@ -348,8 +348,8 @@ class ForceDirectedPlacer:
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
 
     # ----- one stage, exact=False: linear springs, pairs added as found -----------------------------
-    def _fast_numba(self, X, Y, b: _Bodies, sp: _Springs, n_steps: int, max_move: float,
-                    attract: Optional[float], strength: Optional[float]) -> None:
+    def _fast_numba(self, X, Y, b: _Bodies, n_steps: int, max_move: float,
+                    attract: Optional[float], strength: Optional[float], sp: _Springs) -> None:
         nodes, m = self._bodies_nodes, len(self.movable)
         bx, by = X[nodes], Y[nodes]
         _stage_fast(bx, by, m, b.mv_hw, b.mv_hh, self.canvas[0], self.canvas[1], n_steps, max_move,
@@ -358,8 +358,8 @@ class ForceDirectedPlacer:
                     self._macro_slot_u, b.mw, b.mh, self.min_dist)
         X[self.movable], Y[self.movable] = bx[:m], by[:m]
 
-    def _fast_numpy(self, X, Y, b: _Bodies, sp: _Springs, n_steps: int, max_move: float,
-                    attract: Optional[float], strength: Optional[float]) -> None:
+    def _fast_numpy(self, X, Y, b: _Bodies, n_steps: int, max_move: float,
+                    attract: Optional[float], strength: Optional[float], sp: _Springs) -> None:
         """:func:`_stage_fast` in numpy: the same operations in the same order (bit-identical)."""
         mv, m = self.movable, len(self.movable)
         for _ in range(n_steps):

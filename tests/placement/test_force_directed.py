@@ -302,8 +302,8 @@ def test_fast_path_compiled_equals_numpy_at_every_step(ariane):
             attract = a if (r == 0 or a / r > 1e-4) else None
             strength = r * max_move if (a == 0 or r / a > 1e-4) else None
             for step in range(n):
-                fast._fast_numba(X, Y, b, springs, 1, max_move, attract, strength)
-                ref._fast_numpy(X2, Y2, b, springs, 1, max_move, attract, strength)
+                fast._fast_numba(X, Y, b, 1, max_move, attract, strength, springs)
+                ref._fast_numpy(X2, Y2, b, 1, max_move, attract, strength, springs)
                 assert np.array_equal(X, X2) and np.array_equal(Y, Y2), f"step {step} of a stage"
         # and whole runs agree
         a_, b_ = fast.run(x, y, pc.orientation, sch), ref.run(x, y, pc.orientation, sch)
