@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
 import torch
 
-from rlframe.algos.optim import clip_grad_norm
+from rlframe.algos.optim import FlatGradients, clip_grad_norm
 from rlframe.core.distributed import reduce_gradients
 
 
@@ -114,12 +114,15 @@ class RlAlgorithm:
     @staticmethod
     def optimizer_step(optimizer: torch.optim.Optimizer, params: List[torch.Tensor],
                        max_grad_norm: Optional[float],
-                       on_grad_norm: Optional[Callable[[torch.Tensor], None]] = None) -> torch.Tensor:
+                       on_grad_norm: Optional[Callable[[torch.Tensor], None]] = None,
+                       flat_grads: Optional[FlatGradients] = None) -> torch.Tensor:
         """Clip the global gradient norm of ``params`` to ``max_grad_norm`` (None: no clipping), step
         ``optimizer``; returns the norm before clipping (a 0-d tensor, to be logged). ``on_grad_norm(norm)``
-        runs before the step (e.g. ``algos.finite.check_finite``: a non-finite norm stops before the update)."""
+        runs before the step (e.g. ``algos.finite.check_finite``: a non-finite norm stops before the update).
+        ``flat_grads``: the :class:`~rlframe.algos.optim.FlatGradients` holding ``params``' gradients, if any
+        (clipping is then one operation on its buffer)."""
         reduce_gradients(optimizer, params)  # SyncRl (runners/sync_rl.py): average over the ranks before clipping
-        grad_norm = clip_grad_norm(params, max_grad_norm)
+        grad_norm = clip_grad_norm(params, max_grad_norm, flat_grads)
         if on_grad_norm is not None:
             on_grad_norm(grad_norm)
         optimizer.step()

@@ -198,7 +198,9 @@ class TwinMlpModel(nn.Module):
         """Set every parameter's ``.grad`` to ``d L / d param`` given ``grad_output = d L / d forward(x)``
         (``[k, N, out]``) and :meth:`forward_saving`'s ``saved``: the same gradients autograd would compute
         (backpropagation written out: ``dW = h_in^T g``, ``db = sum_N g``, ``g_in = g W^T * act'``), without
-        building or walking a graph. Gradients are overwritten, not accumulated."""
+        building or walking a graph. Gradients are overwritten, not accumulated: written into the existing
+        ``.grad`` tensors when they fit (e.g. views of one flat buffer, ``rlframe/algos/optim.py``'s
+        ``FlatGradients``), else set to new tensors."""
         params = self._parameters
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         g = grad_output
@@ -206,10 +208,14 @@ class TwinMlpModel(nn.Module):
             g = self._act_grad(saved[-1], g)
         for n in range(len(self._names) - 1, -1, -1):
             w_name, b_name = self._names[n]
-            w = params[w_name]
+            w, b = params[w_name], params[b_name]
             h_in = saved[n] if n > 0 else saved[0].unsqueeze(0).expand(self.k, *saved[0].shape)
-            w.grad = torch.bmm(h_in.transpose(1, 2), g)
-            params[b_name].grad = g.sum(1, keepdim=True)
+            if writable_grad(w) and writable_grad(b):
+                torch.bmm(h_in.transpose(1, 2), g, out=w.grad)
+                torch.sum(g, 1, keepdim=True, out=b.grad)
+            else:
+                w.grad = torch.bmm(h_in.transpose(1, 2), g)
+                b.grad = g.sum(1, keepdim=True)
             if n > 0:
                 g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
 
@@ -223,6 +229,13 @@ class TwinMlpModel(nn.Module):
             if n < n_act:
                 h = self._act(h)
         return h
+
+
+def writable_grad(p: torch.Tensor) -> bool:
+    """True when ``p.grad`` exists and a gradient of ``p`` can be written into it in place (same shape, dtype and
+    device as ``p``, contiguous)."""
+    g = p.grad
+    return g is not None and g.shape == p.shape and g.dtype == p.dtype and g.device == p.device and g.is_contiguous()
 
 
 def _tanh_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from torch import nn
 
 from rlframe.core.leading_dims import restore_leading_dims
 from rlframe.models.conv import ConvEncoder
-from rlframe.models.mlp import MlpModel, TwinMlpModel, orthogonal_init
+from rlframe.models.mlp import MlpModel, TwinMlpModel, orthogonal_init, writable_grad
 from rlframe.models.observation import FlatObservationEncoder, ObservationShape
 
 
@@ -200,7 +200,10 @@ class GaussianPgMlpModel(ActorCriticModel):
         g_mean, g_log_std = pi_grads
         if self.state_dependent_std:
             return torch.cat((g_mean, g_log_std), dim=-1)
-        self.log_std.grad = g_log_std.sum(0)
+        if writable_grad(self.log_std):  # keep it where it is (e.g. in a FlatGradients buffer)
+            torch.sum(g_log_std, 0, out=self.log_std.grad)
+        else:
+            self.log_std.grad = g_log_std.sum(0)
         return g_mean
 
 
