@@ -7,6 +7,7 @@ and the optimizer state for checkpoints.
 """
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
@@ -131,5 +132,11 @@ class RlAlgorithm:
     @classmethod
     def make_opt_info(cls):
         """An empty OptInfo (lists per field)."""
-        OptInfo = namedtuple("OptInfo", cls.opt_info_fields)
+        OptInfo = _opt_info_class(tuple(cls.opt_info_fields))
         return OptInfo(*([] for _ in cls.opt_info_fields))
+
+
+@functools.lru_cache(maxsize=None)
+def _opt_info_class(fields: Tuple[str, ...]) -> type:
+    """The OptInfo namedtuple class of ``fields``, made once (building a namedtuple class costs ~80 us, per call)."""
+    return namedtuple("OptInfo", fields)

@@ -102,8 +102,17 @@ class ActorCriticModel(nn.Module):
         """``(pi_outputs, value, saved)`` for ``[N, ...]`` observations without an autograd graph:
         ``pi_outputs`` is the tuple :meth:`forward` returns before the value, ``saved`` what
         :meth:`backward_from` needs. Only when :attr:`supports_manual_gradients`."""
+        return self.forward_saving_features(self.encode(observation))
+
+    def encode(self, observation) -> torch.Tensor:
+        """The encoder's features ``[N, D]`` of ``[N, ...]`` observations, without a graph. With
+        :attr:`supports_manual_gradients` the encoder has no parameters, so a batch's features can be computed once
+        and given to :meth:`forward_saving_features` at every step on it."""
         with torch.no_grad():
-            x = self.encoder(observation)[0]
+            return self.encoder(observation)[0]
+
+    def forward_saving_features(self, x: torch.Tensor):
+        """:meth:`forward_saving` from the encoder's features ``x`` (:meth:`encode`)."""
         out, saved = self.trunk.forward_saving(x)
         return self._pi_outputs(out[0]), out[1, :, 0], saved
 

@@ -24,9 +24,9 @@ from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
 
 PpoBatch = namedarraytuple("PpoBatch", ["agent_inputs", "action", "old_logp", "old_value", "return_", "advantage",
-                                        "valid", "action_aux"])
+                                        "valid", "closed_form_inputs"])
 PpoBatch.__doc__ = ("A flattened PPO batch (leading dim T*B); indexing selects a minibatch of every field. "
-                    "``action_aux``: per-batch work on the actions for the closed-form path (or None).")
+                    "``closed_form_inputs``: the closed-form path's per-batch inputs (algos/pg/closed_form.py; or None).")
 
 
 class PPO(PolicyGradientAlgo):
@@ -122,12 +122,12 @@ class PPO(PolicyGradientAlgo):
         closed_form = closed_form_policy(self.agent, samples.env.observation) if self.fast_gradients else None
         batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
         whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
-            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0)))
+            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0), clip))
         records = []
         for _ in range(self.epochs):
             # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1), with
             # 5. advantages standardised per minibatch (over its real steps), as SB3 - for all minibatches at once.
-            for mb, terms in self._epoch_minibatches(batch, whole):
+            for mb, terms in self._epoch_minibatches(batch, clip, whole):
                 # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
                 if self.fast_gradients:
                     record = self._fast_gradient_step(mb, terms, clip, closed_form)
@@ -165,11 +165,12 @@ class PPO(PolicyGradientAlgo):
                          None if valid is None else torch.from_numpy(valid.reshape(n)), None)
         batch = batch if self.agent.device.type == "cpu" else buffer_to(batch, self.agent.device)
         if closed_form is not None:
-            batch = batch._replace(action_aux=closed_form.action_aux(batch.action))
+            batch = batch._replace(closed_form_inputs=closed_form.batch_inputs(batch.agent_inputs.observation,
+                                                                               batch.action))
         return batch
 
-    def _epoch_minibatches(self, batch: "PpoBatch", whole: Optional[Tuple[torch.Tensor, ...]] = None):
-        """One epoch's ``(minibatch, (advantages, w, -advantages * w, advantages > 0))``: ``minibatches``
+    def _epoch_minibatches(self, batch: "PpoBatch", clip: float, whole: Optional[Tuple[torch.Tensor, ...]] = None):
+        """One epoch's ``(minibatch, terms)`` (``terms``: :meth:`_minibatch_terms`): ``minibatches``
         random disjoint minibatches of ``T*B // minibatches`` samples (the remaining ``T*B % minibatches``,
         random ones, sit out the epoch), advantages standardised per minibatch; the batch itself with
         ``whole`` (:meth:`_minibatch_terms` of the whole batch, computed once) when ``minibatches == 1``.
@@ -183,21 +184,27 @@ class PPO(PolicyGradientAlgo):
         perm = torch.randperm(n, device=batch.return_.device)
         epoch = batch[perm[:self.minibatches * size]]
         terms = self._minibatch_terms(epoch.advantage.view(self.minibatches, size),
-                                      None if epoch.valid is None else epoch.valid.view(self.minibatches, size))
+                                      None if epoch.valid is None else epoch.valid.view(self.minibatches, size), clip)
         for m in range(self.minibatches):
             yield epoch[m * size:(m + 1) * size], tuple(t[m] for t in terms)
 
-    def _minibatch_terms(self, adv: torch.Tensor, valid: Optional[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+    def _minibatch_terms(self, adv: torch.Tensor, valid: Optional[torch.Tensor], clip: float
+                         ) -> Tuple[torch.Tensor, ...]:
         """For each row (minibatch) of ``adv [M, size]``: the standardised advantages, the per-sample weight
-        ``w`` of a mean over the minibatch (``1/size``, or valid-normalised), ``-adv * w`` and ``adv > 0``
-        (what the closed-form surrogate gradient needs)."""
+        ``w`` of a mean over the minibatch (``1/size``, or valid-normalised), and what the closed-form
+        gradients (:meth:`_surrogate_grads`) need at clip range ``clip``: ``-adv * w``, the sign ``s`` of
+        ``adv > 0`` (+1 / -1) and the bound ``b`` (``1 + clip`` / ``-(1 - clip)``) such that the unclipped
+        term is the minimum exactly where ``s * ratio <= b``, and ``2 c_v w``."""
         if self.normalize_advantage:
             adv = normalize_advantage(adv, valid, dim=1)
         if valid is None:
             w = torch.full_like(adv, 1.0 / adv.shape[1])
         else:
             w = valid.to(adv.dtype) / valid.sum(1, keepdim=True).clamp_min(1.0)
-        return adv, w, -adv * w, adv > 0
+        pos = adv > 0
+        sign = torch.where(pos, 1.0, -1.0).to(adv.dtype)
+        bound = torch.where(pos, 1.0 + clip, -(1.0 - clip)).to(adv.dtype)
+        return adv, w, -adv * w, sign, bound, w * (2.0 * self.value_loss_coeff)
 
     def _kl_too_far(self, approx_kl: torch.Tensor) -> bool:
         """SB3's early stop: this minibatch's policy is already more than 1.5 * target_kl from the sampling one."""
@@ -221,10 +228,10 @@ class PPO(PolicyGradientAlgo):
         else by autograd - instead of recording the loss's dozen elementwise ops in the autograd graph.
         ``terms``: the minibatch's :meth:`_minibatch_terms`. Returns what :meth:`_step_stats` needs, or None
         when target_kl stops it."""
-        adv, w, neg_aw, pos = terms
+        adv, w, neg_aw, sign, bound, value_w = terms
         entropy_grad = self.entropy_loss_coeff != 0.0
         if closed_form is not None:
-            logp, entropy, value, ctx = closed_form.forward(mb.agent_inputs.observation, mb.action, mb.action_aux)
+            logp, entropy, value, ctx = closed_form.forward(mb.closed_form_inputs, mb.action)
         else:
             dist_info, value = self.agent(*mb.agent_inputs)
             logp, entropy = self.agent.distribution.log_likelihood_and_entropy(mb.action, dist_info,
@@ -233,7 +240,8 @@ class PPO(PolicyGradientAlgo):
         if self.target_kl is not None and self._kl_too_far(self._mean(torch.expm1(log_ratio) - log_ratio, w)):
             return None
         value_d = value.detach()
-        g_logp, g_value = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, pos, w, clip)
+        g_logp, g_value = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, sign, bound,
+                                                value_w)
         g_entropy = w * -self.entropy_loss_coeff if entropy_grad else None
         if closed_form is not None:
             closed_form.backward(ctx, g_logp, g_value, g_entropy)
@@ -250,23 +258,22 @@ class PPO(PolicyGradientAlgo):
     def _mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return (x * w).sum(-1)
 
-    def _surrogate_grads(self, log_ratio, value, old_value, return_, neg_aw, pos, w, clip):
+    def _surrogate_grads(self, log_ratio, value, old_value, return_, neg_aw, sign, bound, value_w):
         """Gradients of the PPO loss with respect to ``log p(a)`` and ``V`` (per sample).
 
         ``-mean(min(r A, clip(r) A))``: the unclipped term is the minimum (and carries the gradient
-        ``-A r w``) exactly when ``r <= 1 + clip`` for ``A > 0`` or ``r >= 1 - clip`` for ``A <= 0``
-        (ties between the two terms have equal gradients; ``A = 0`` has none). Value:
-        ``2 c_v (V' - R) w``, zero where value clipping is active.
+        ``-A r w``) exactly when ``r <= 1 + clip`` for ``A > 0`` or ``r >= 1 - clip`` for ``A <= 0``, i.e. when
+        ``sign * r <= bound`` (:meth:`_minibatch_terms`; ties between the two terms have equal gradients;
+        ``A = 0`` has none). Value: ``2 c_v (V' - R) w`` (``value_w = 2 c_v w``), zero where value clipping is active.
         """
         ratio = torch.exp(log_ratio)
-        take = torch.where(pos, ratio <= 1.0 + clip, ratio >= 1.0 - clip)
-        g_logp = ratio * neg_aw * take
+        g_logp = ratio * neg_aw * (ratio * sign <= bound)
         if self.value_clip is None:
-            g_value = (value - return_) * (2.0 * self.value_loss_coeff) * w
+            g_value = (value - return_) * value_w
         else:
             dv = value - old_value
             v_err = old_value + torch.clamp(dv, -self.value_clip, self.value_clip) - return_
-            g_value = v_err * (2.0 * self.value_loss_coeff) * w * (dv.abs() <= self.value_clip)
+            g_value = v_err * value_w * (dv.abs() <= self.value_clip)
         return g_logp, g_value
 
     def _step_stats(self, records, clip) -> torch.Tensor:
