@@ -22,6 +22,8 @@ from typing import Iterable, List, Optional
 import torch
 import torch.optim.optimizer as _optimizer_module
 
+from rlframe.core.grad_mode import no_grad
+
 
 class FlatGradients:
     """One contiguous buffer for the gradients of ``params`` (same device and dtype): each parameter's
@@ -68,16 +70,24 @@ def clip_grad_norm(params: List[torch.Tensor], max_norm: Optional[float],
     scale them in place so that the norm is at most ``max_norm`` (``torch.nn.utils.clip_grad_norm_``'s
     rule: coefficient ``max_norm / (norm + 1e-6)`` clamped to 1). ``flat``: the :class:`FlatGradients` of
     ``params``; while :meth:`FlatGradients.intact`, the norm and the scaling are one operation each on its
-    buffer (the same norm up to float rounding: one reduction instead of a norm of per-tensor norms)."""
+    buffer (the same norm and scaling up to float rounding: one reduction instead of a norm of per-tensor norms,
+    and on CPU the coefficient computed in Python)."""
+    if flat is not None and flat.intact():
+        buf = flat.flat  # gradients hold no graph: no need for no_grad
+        total = torch.linalg.vector_norm(buf)
+        if max_norm is not None:
+            if buf.device.type == "cpu":  # the coefficient as a Python float (no device sync on CPU); 1: no scaling
+                coef = min(max_norm / (total.item() + 1e-6), 1.0)
+                if coef < 1.0:
+                    buf.mul_(coef)
+            else:
+                buf.mul_((total + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0))
+        return total
     with torch.no_grad():
-        if flat is not None and flat.intact():
-            total = torch.linalg.vector_norm(flat.flat)
-            grads = [flat.flat]
-        else:
-            grads = [p.grad for p in params if p.grad is not None]
-            if not grads:
-                return torch.zeros(())
-            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return torch.zeros(())
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         if max_norm is not None:
             coef = (total + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)
             torch._foreach_mul_(grads, coef)
@@ -135,17 +145,21 @@ class FastAdam(torch.optim.Adam):
             loss = super().step(closure)
             self._cache = self._build_cache()
             return loss
-        with torch.no_grad():
-            for group, params, exp_avgs, exp_avg_sqs, steps, counter in self._cache:
-                grads = [p.grad for p in params]
-                if any(g is None for g in grads):
-                    self._cache = None
-                    return super().step()
-                beta1, beta2 = group["betas"]
-                counter.add_(1)
-                torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],
-                                   beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
-                                   maximize=False, grad_scale=None, found_inf=None)
+        return self._fused_steps()
+
+    @no_grad
+    def _fused_steps(self):
+        """One fused Adam step per parameter group (the cache is built: see :meth:`_build_cache`)."""
+        for group, params, exp_avgs, exp_avg_sqs, steps, counter in self._cache:
+            grads = [p.grad for p in params]
+            if any(g is None for g in grads):
+                self._cache = None
+                return super().step()
+            beta1, beta2 = group["betas"]
+            counter.add_(1)
+            torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],
+                               beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
+                               maximize=False, grad_scale=None, found_inf=None)
         return None
 
 

@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence, Type
 import torch
 from torch import nn
 
+from rlframe.core.grad_mode import no_grad
 from rlframe.models.mlp_function import mlp_forward
 
 # nonlinearity classes that rlframe.models.mlp_function writes out, by its names for them
@@ -177,7 +178,7 @@ class TwinMlpModel(nn.Module):
         """True when :meth:`backward_into` can differentiate this network (tanh or ReLU nonlinearity)."""
         return self._act_grad is not None
 
-    @torch.no_grad()
+    @no_grad
     def forward_saving(self, x: torch.Tensor):
         """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input and every
         layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
@@ -193,7 +194,7 @@ class TwinMlpModel(nn.Module):
             saved.append(h)
         return h, saved
 
-    @torch.no_grad()
+    @no_grad
     def backward_into(self, saved, grad_output: torch.Tensor) -> None:
         """Set every parameter's ``.grad`` to ``d L / d param`` given ``grad_output = d L / d forward(x)``
         (``[k, N, out]``) and :meth:`forward_saving`'s ``saved``: the same gradients autograd would compute

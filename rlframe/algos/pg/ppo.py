@@ -8,6 +8,7 @@ shuffled minibatches, linear decay of the learning rate and of the clip range ov
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, Optional, Tuple, Type
 
 import torch
@@ -123,22 +124,9 @@ class PPO(PolicyGradientAlgo):
         batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
         whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
             batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0), clip))
-        records = []
-        for _ in range(self.epochs):
-            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1), with
-            # 5. advantages standardised per minibatch (over its real steps), as SB3 - for all minibatches at once.
-            for mb, terms in self._epoch_minibatches(batch, clip, whole):
-                # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
-                if self.fast_gradients:
-                    record = self._fast_gradient_step(mb, terms, clip, closed_form)
-                else:
-                    record = self._autograd_step(mb, terms[0], clip)
-                if record is None:
-                    break
-                records.append(record)
-            else:
-                continue
-            break  # target_kl reached: no more steps this iteration
+        # The closed-form path records no graph at all: autograd off once for all its steps.
+        with torch.no_grad() if closed_form is not None else contextlib.nullcontext():
+            records = self._epochs(batch, clip, whole, closed_form)
 
         # 7. Statistics of every step (at the parameters before it), explained variance, schedules.
         opt_info = self.make_opt_info()
@@ -151,6 +139,25 @@ class PPO(PolicyGradientAlgo):
         opt_info.learning_rate.append(lr)
         opt_info.ratio_clip.append(clip)
         return opt_info
+
+    def _epochs(self, batch: "PpoBatch", clip: float, whole: Optional[Tuple[torch.Tensor, ...]],
+                closed_form: Optional[ClosedFormPolicy]) -> list:
+        """The iteration's gradient steps; returns each step's record (what :meth:`_step_stats` needs, or the
+        autograd path's statistics)."""
+        records = []
+        for _ in range(self.epochs):
+            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1), with
+            # 5. advantages standardised per minibatch (over its real steps), as SB3 - for all minibatches at once.
+            for mb, terms in self._epoch_minibatches(batch, clip, whole):
+                # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
+                if self.fast_gradients:
+                    record = self._fast_gradient_step(mb, terms, clip, closed_form)
+                else:
+                    record = self._autograd_step(mb, terms[0], clip)
+                if record is None:
+                    return records  # target_kl reached: no more steps this iteration
+                records.append(record)
+        return records
 
     def _flat_batch(self, samples, return_, advantage, valid, closed_form=None) -> "PpoBatch":
         """The ``[T, B]`` batch as ``T*B`` samples (views, no copies on CPU), moved to the agent's device once."""
