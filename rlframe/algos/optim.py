@@ -10,7 +10,7 @@
   registered, globally or on this optimiser, or the torch profiler on).
 - :func:`clip_grad_norm`: ``torch.nn.utils.clip_grad_norm_`` (global L2 norm, ``foreach``) without its
   decorator overhead; returns the norm before clipping. Given a :class:`FlatGradients` whose views are still
-  the parameters' gradients, it is one norm and one in-place scale of a single buffer.
+  the parameters' gradients, the scaling is one in-place multiplication of a single buffer.
 - :class:`FlatGradients`: one contiguous buffer for the gradients of a parameter list, each ``.grad`` a view
   of it (code that writes gradients in place, like ``rlframe/models/mlp.py``'s ``backward_into``, keeps them
   there).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional
 
+import numpy as np
 import torch
 import torch.optim.optimizer as _optimizer_module
 
@@ -69,16 +70,16 @@ def clip_grad_norm(params: List[torch.Tensor], max_norm: Optional[float],
     """Global L2 norm of the gradients of ``params`` (those that have one); when ``max_norm`` is set,
     scale them in place so that the norm is at most ``max_norm`` (``torch.nn.utils.clip_grad_norm_``'s
     rule: coefficient ``max_norm / (norm + 1e-6)`` clamped to 1). ``flat``: the :class:`FlatGradients` of
-    ``params``; while :meth:`FlatGradients.intact`, the norm and the scaling are one operation each on its
-    buffer (the same norm and scaling up to float rounding: one reduction instead of a norm of per-tensor norms,
-    and on CPU the coefficient computed in Python)."""
+    ``params``; while :meth:`FlatGradients.intact`, the scaling is one operation on its buffer and, on CPU, the
+    coefficient is computed in Python with float32 arithmetic: bit for bit the same result, fewer operations."""
     if flat is not None and flat.intact():
-        buf = flat.flat  # gradients hold no graph: no need for no_grad
-        total = torch.linalg.vector_norm(buf)
+        # Gradients hold no graph: no need for no_grad. The norm of the per-tensor norms, as below (the same bits).
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(flat.views)))
         if max_norm is not None:
-            if buf.device.type == "cpu":  # the coefficient as a Python float (no device sync on CPU); 1: no scaling
-                coef = min(max_norm / (total.item() + 1e-6), 1.0)
-                if coef < 1.0:
+            buf = flat.flat
+            if buf.device.type == "cpu":  # the coefficient without 4 tensor ops (and no device sync on CPU)
+                coef = _clip_coefficient(total.item(), max_norm)
+                if coef < 1.0:  # 1: no scaling
                     buf.mul_(coef)
             else:
                 buf.mul_((total + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0))
@@ -92,6 +93,13 @@ def clip_grad_norm(params: List[torch.Tensor], max_norm: Optional[float],
             coef = (total + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)
             torch._foreach_mul_(grads, coef)
     return total
+
+
+def _clip_coefficient(norm: float, max_norm: float) -> float:
+    """``min(max_norm / (norm + 1e-6), 1)`` in float32 arithmetic, operation by operation as the tensor expression
+    ``(norm + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)`` on a float32 norm computes it (the same value)."""
+    f32 = np.float32
+    return float(min(f32(max_norm) * (f32(1.0) / (f32(norm) + f32(1e-6))), f32(1.0)))
 
 
 class FastAdam(torch.optim.Adam):

@@ -56,7 +56,17 @@ class ClosedFormPolicy:
     def action_aux(self, action: torch.Tensor) -> Any:
         return None
 
-    def forward(self, inputs: ClosedFormInputs, action: torch.Tensor):
+    def forward(self, inputs: ClosedFormInputs, action: torch.Tensor, entropy: bool = True):
+        """``(logp, entropy, value, ctx)`` on a minibatch. ``entropy=False`` (no entropy term in the loss): the
+        entropy may be None, and :meth:`entropy_source` of ``ctx`` then gives what computes it later."""
+        raise NotImplementedError
+
+    def entropy_source(self, ctx: Tuple[Any, ...]) -> torch.Tensor:
+        """What :meth:`entropy_from_source` turns into the per-sample entropies of a :meth:`forward`."""
+        raise NotImplementedError
+
+    def entropy_from_source(self, source: torch.Tensor) -> torch.Tensor:
+        """Per-sample entropies from (stacked) :meth:`entropy_source` tensors (leading dims kept)."""
         raise NotImplementedError
 
     def backward(self, ctx: Tuple[Any, ...], g_logp: torch.Tensor, g_value: torch.Tensor,
@@ -78,13 +88,19 @@ class CategoricalClosedForm(ClosedFormPolicy):
         index = action.long()
         return CategoricalAux(F.one_hot(index, self.dim).to(torch.float32), index.unsqueeze(-1))
 
-    def forward(self, inputs, action):
+    def forward(self, inputs, action, entropy=True):
         (logits,), value, saved = self.model.forward_saving_features(inputs.features)
         log_p = torch.log_softmax(logits, dim=-1)
         p = torch.exp(log_p)
-        entropy = -(p * log_p).sum(-1)
+        h = self.entropy_from_source(log_p, p) if entropy else None
         logp = log_p.gather(-1, inputs.action_aux.index).squeeze(-1)
-        return logp, entropy, value, (saved, inputs.action_aux.onehot, p, log_p, entropy)
+        return logp, h, value, (saved, inputs.action_aux.onehot, p, log_p, h)
+
+    def entropy_source(self, ctx):
+        return ctx[3]  # log-probabilities
+
+    def entropy_from_source(self, log_p, p=None):
+        return -((torch.exp(log_p) if p is None else p) * log_p).sum(-1)
 
     def backward(self, ctx, g_logp, g_value, g_entropy):
         saved, onehot, p, log_p, entropy = ctx
@@ -97,12 +113,12 @@ class CategoricalClosedForm(ClosedFormPolicy):
 class GaussianClosedForm(ClosedFormPolicy):
     """Diagonal Gaussian over the model's ``(mean, log_std)`` (no std clamps)."""
 
-    def forward(self, inputs, action):
+    def forward(self, inputs, action, entropy=True):
         (mean, log_std), value, saved = self.model.forward_saving_features(inputs.features)
         inv_std = torch.exp(-log_std)
         u = (action - mean) * inv_std
         logp = -(0.5 * u * u + log_std).sum(-1) - 0.5 * mean.shape[-1] * _LOG_2PI
-        entropy = (log_std + 0.5 * (_LOG_2PI + 1.0)).sum(-1)
+        entropy = (log_std + 0.5 * (_LOG_2PI + 1.0)).sum(-1)  # always (cheap; log_std may be a parameter's view)
         return logp, entropy, value, (saved, u, inv_std)
 
     def backward(self, ctx, g_logp, g_value, g_entropy):

@@ -131,7 +131,7 @@ class PPO(PolicyGradientAlgo):
         # 7. Statistics of every step (at the parameters before it), explained variance, schedules.
         opt_info = self.make_opt_info()
         if records:  # target_kl may stop an iteration before its first step
-            stats = self._step_stats(records, clip) if self.fast_gradients else torch.stack(records, dim=1)
+            stats = self._step_stats(records, clip, closed_form) if self.fast_gradients else torch.stack(records, dim=1)
             for name, col in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
                                   "grad_norm"), stats.tolist()):
                 getattr(opt_info, name).extend(col)
@@ -237,16 +237,20 @@ class PPO(PolicyGradientAlgo):
         when target_kl stops it."""
         adv, w, neg_aw, sign, bound, value_w = terms
         entropy_grad = self.entropy_loss_coeff != 0.0
-        if closed_form is not None:
-            logp, entropy, value, ctx = closed_form.forward(mb.closed_form_inputs, mb.action)
+        if closed_form is not None:  # no graph (autograd is off): nothing to detach
+            logp, entropy, value, ctx = closed_form.forward(mb.closed_form_inputs, mb.action, entropy=entropy_grad)
+            logp_d, value_d = logp, value
+            # Without an entropy term the entropy is only a statistic: computed for all steps at once in _step_stats.
+            entropy_record = ({"entropy": entropy} if entropy is not None
+                              else {"entropy_source": closed_form.entropy_source(ctx)})
         else:
             dist_info, value = self.agent(*mb.agent_inputs)
             logp, entropy = self.agent.distribution.log_likelihood_and_entropy(mb.action, dist_info,
                                                                                 entropy_grad=entropy_grad)
-        log_ratio = logp.detach() - mb.old_logp
+            logp_d, value_d, entropy_record = logp.detach(), value.detach(), {"entropy": entropy.detach()}
+        log_ratio = logp_d - mb.old_logp
         if self.target_kl is not None and self._kl_too_far(self._mean(torch.expm1(log_ratio) - log_ratio, w)):
             return None
-        value_d = value.detach()
         g_logp, g_value = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, sign, bound,
                                                 value_w)
         g_entropy = w * -self.entropy_loss_coeff if entropy_grad else None
@@ -258,8 +262,8 @@ class PPO(PolicyGradientAlgo):
                 torch.autograd.backward((logp, value, entropy), (g_logp, g_value, g_entropy))
             else:
                 torch.autograd.backward((logp, value), (g_logp, g_value))
-        return dict(log_ratio=log_ratio, value=value_d, entropy=entropy.detach(), adv=adv, ret=mb.return_,
-                    old_value=mb.old_value, w=w, grad_norm=self._clip_and_step())
+        return dict(log_ratio=log_ratio, value=value_d, adv=adv, ret=mb.return_, old_value=mb.old_value, w=w,
+                    grad_norm=self._clip_and_step(), **entropy_record)
 
     @staticmethod
     def _mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -283,12 +287,14 @@ class PPO(PolicyGradientAlgo):
             g_value = v_err * value_w * (dv.abs() <= self.value_clip)
         return g_logp, g_value
 
-    def _step_stats(self, records, clip) -> torch.Tensor:
+    def _step_stats(self, records, clip, closed_form: Optional[ClosedFormPolicy] = None) -> torch.Tensor:
         """``[6, n_steps]``: policy_loss, value_loss, entropy, approx_kl, clip_fraction, grad_norm of every
-        fast gradient step (each evaluated at the parameters before that step), computed for all steps at once."""
+        fast gradient step (each evaluated at the parameters before that step), computed for all steps at once
+        (the entropies too, from ``closed_form``'s entropy sources, when the steps did not need them)."""
         rec = {k: [r[k] for r in records] for k in records[0]}
-        lr_, val, ent, adv, ret, w = (torch.stack(rec[k]) for k in ("log_ratio", "value", "entropy", "adv",
-                                                                     "ret", "w"))
+        lr_, val, adv, ret, w = (torch.stack(rec[k]) for k in ("log_ratio", "value", "adv", "ret", "w"))
+        ent = (torch.stack(rec["entropy"]) if "entropy" in rec
+               else closed_form.entropy_from_source(torch.stack(rec["entropy_source"])))
         ratio = torch.exp(lr_)
         policy_loss = -self._mean(torch.min(ratio * adv, torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * adv), w)
         if self.value_clip is not None:
