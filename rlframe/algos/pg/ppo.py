@@ -292,13 +292,13 @@ class PPO(PolicyGradientAlgo):
         fast gradient step (each evaluated at the parameters before that step), computed for all steps at once
         (the entropies too, from ``closed_form``'s entropy sources, when the steps did not need them)."""
         rec = {k: [r[k] for r in records] for k in records[0]}
-        lr_, val, adv, ret, w = (torch.stack(rec[k]) for k in ("log_ratio", "value", "adv", "ret", "w"))
-        ent = (torch.stack(rec["entropy"]) if "entropy" in rec
-               else closed_form.entropy_from_source(torch.stack(rec["entropy_source"])))
+        lr_, val, adv, ret, w = (_stack(rec[k]) for k in ("log_ratio", "value", "adv", "ret", "w"))
+        ent = (_stack(rec["entropy"]) if "entropy" in rec
+               else closed_form.entropy_from_source(_stack(rec["entropy_source"])))
         ratio = torch.exp(lr_)
         policy_loss = -self._mean(torch.min(ratio * adv, torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * adv), w)
         if self.value_clip is not None:
-            old_v = torch.stack(rec["old_value"])
+            old_v = _stack(rec["old_value"])
             val = old_v + torch.clamp(val - old_v, -self.value_clip, self.value_clip)
         value_loss = self._mean((val - ret) ** 2, w)
         approx_kl = self._mean((ratio - 1.0) - lr_, w)
@@ -331,3 +331,11 @@ class PPO(PolicyGradientAlgo):
             approx_kl = valid_mean((ratio - 1.0) - log_ratio, valid)
             clip_fraction = valid_mean(((ratio - 1.0).abs() > clip).float(), valid)
         return loss, (policy_loss.detach(), value_loss.detach(), entropy.detach(), approx_kl, clip_fraction)
+
+
+def _stack(xs: list) -> torch.Tensor:
+    """``torch.stack(xs)``, or ``xs[0]`` as one row when every entry is that same tensor (e.g. the advantages of
+    every step when each epoch is one minibatch): it broadcasts against the stacked per-step values to the same
+    results."""
+    first = xs[0]
+    return first.unsqueeze(0) if all(x is first for x in xs) else torch.stack(xs)
