@@ -17,9 +17,10 @@
 """
 from __future__ import annotations
 
+import struct
 from typing import Iterable, List, Optional
 
-import numpy as np
+
 import torch
 import torch.optim.optimizer as _optimizer_module
 
@@ -62,7 +63,10 @@ class FlatGradients:
 
     def intact(self) -> bool:
         """True when every parameter's ``.grad`` is still its view of :attr:`flat`."""
-        return all(p.grad is v for p, v in zip(self.params, self.views))
+        for p, v in zip(self.params, self.views):
+            if p.grad is not v:
+                return False
+        return True
 
 
 def clip_grad_norm(params: List[torch.Tensor], max_norm: Optional[float],
@@ -95,11 +99,21 @@ def clip_grad_norm(params: List[torch.Tensor], max_norm: Optional[float],
     return total
 
 
+_F32 = struct.Struct("f")
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to the nearest float32 (as a Python float)."""
+    return _F32.unpack(_F32.pack(x))[0]
+
+
 def _clip_coefficient(norm: float, max_norm: float) -> float:
     """``min(max_norm / (norm + 1e-6), 1)`` in float32 arithmetic, operation by operation as the tensor expression
-    ``(norm + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)`` on a float32 norm computes it (the same value)."""
-    f32 = np.float32
-    return float(min(f32(max_norm) * (f32(1.0) / (f32(norm) + f32(1e-6))), f32(1.0)))
+    ``(norm + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)`` on a float32 ``norm`` computes it (the same
+    value): each operation in double precision, then rounded to float32, which is exact for one +, / or * of
+    float32 operands (double's 53 bits >= 2 x 24 + 2)."""
+    x = _f32(norm + _f32(1e-6))
+    return min(_f32(_f32(1.0 / x) * _f32(max_norm)), 1.0)
 
 
 class FastAdam(torch.optim.Adam):

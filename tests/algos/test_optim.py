@@ -99,3 +99,15 @@ def test_fast_adam_runs_step_hooks_and_shows_in_the_profiler():
         opt_fast.step()
     assert any(e.name == "Optimizer.step#FastAdam.step" for e in prof.events())
     assert FastAdam.step.hooked and not hasattr(FastAdam.step, "__wrapped__")  # not wrapped a second time
+
+
+def test_clip_coefficient_in_python_equals_the_float32_tensor_expression():
+    from rlframe.algos.optim import _clip_coefficient
+
+    torch.manual_seed(4)
+    norms = torch.cat([torch.rand(3000) * 3, torch.rand(1000) * 1e-3, torch.rand(1000) * 1e4,
+                       torch.rand(1000) * 0.01 + 0.495, torch.tensor([0.0, 0.5, 1e-6, 1e30])])
+    for max_norm in (0.5, 0.7, 10.0, 1e-3):
+        ref = (norms + 1e-6).reciprocal_().mul_(max_norm).clamp_(max=1.0)
+        got = torch.tensor([_clip_coefficient(n, max_norm) for n in norms.tolist()])
+        assert torch.equal(got, ref), max_norm
