@@ -8,8 +8,7 @@ tensors. Algorithms call the agent (``agent(*agent_inputs)``) on ``[T, B]`` trai
 from __future__ import annotations
 
 import copy
-import functools
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 

@@ -121,7 +121,7 @@ class RlAlgorithm:
         ``optimizer``; returns the norm before clipping (a 0-d tensor, to be logged). ``on_grad_norm(norm)``
         runs before the step (e.g. ``algos.finite.check_finite``: a non-finite norm stops before the update).
         ``flat_grads``: the :class:`~rlframe.algos.optim.FlatGradients` holding ``params``' gradients, if any
-        (clipping is then one operation on its buffer)."""
+        (the clipping then scales that buffer in one operation)."""
         reduce_gradients(optimizer, params)  # SyncRl (runners/sync_rl.py): average over the ranks before clipping
         grad_norm = clip_grad_norm(params, max_grad_norm, flat_grads)
         if on_grad_norm is not None:

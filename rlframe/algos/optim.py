@@ -20,7 +20,6 @@ from __future__ import annotations
 import struct
 from typing import Iterable, List, Optional
 
-
 import torch
 import torch.optim.optimizer as _optimizer_module
 
@@ -31,7 +30,7 @@ class FlatGradients:
     """One contiguous buffer for the gradients of ``params`` (same device and dtype): each parameter's
     ``.grad`` is set to its view of :attr:`flat`, in the parameters' order. Whatever writes gradients in place
     (``out=``, ``copy_``, autograd accumulating into an existing ``.grad``) keeps them in the buffer, and
-    :func:`clip_grad_norm` then clips them with one norm and one scale; :meth:`intact` says whether every
+    :func:`clip_grad_norm` then scales them in one operation; :meth:`intact` says whether every
     ``.grad`` is still its view (code that replaces a ``.grad`` simply makes clipping take the per-tensor path)."""
 
     def __init__(self, params: List[torch.Tensor]):

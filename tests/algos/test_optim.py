@@ -69,7 +69,8 @@ def test_flat_gradients_clip_equals_per_tensor_clip_and_falls_back_when_a_grad_i
     flat.attach()
     assert flat.intact()
     assert FlatGradients.maybe([]) is None
-    assert FlatGradients.maybe([torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2).double())]) is None
+    mixed = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2).double())]
+    assert FlatGradients.maybe(mixed) is None
 
 
 def test_fast_adam_runs_step_hooks_and_shows_in_the_profiler():

@@ -452,9 +452,10 @@ def test_ppo_closed_form_keeps_the_gradients_in_one_flat_buffer(kind):
     if kind == "gauss":  # the same observations and rewards, the Gaussian policy's actions
         agent.sample_mode(0)
         step = agent.step(torch.from_numpy(s.env.observation), None, None)
-        info = AgentInfo(map_leaves(lambda v: v.detach().numpy().copy(), step.agent_info.dist_info), step.agent_info.value.numpy())
-        s = s._replace(agent=s.agent._replace(action=step.action.numpy(), prev_action=np.zeros_like(step.action.numpy()),
-                                              agent_info=info))
+        info = AgentInfo(map_leaves(lambda v: v.detach().numpy().copy(), step.agent_info.dist_info),
+                         step.agent_info.value.numpy())
+        action = step.action.numpy()
+        s = s._replace(agent=s.agent._replace(action=action, prev_action=np.zeros_like(action), agent_info=info))
     algo = PPO(epochs=2, minibatches=2, learning_rate=1e-2)
     algo.initialize(agent, 10, BatchSpec(T, B))
     before = [p.detach().clone() for p in agent.parameters()]

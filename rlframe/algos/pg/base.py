@@ -96,7 +96,7 @@ class PolicyGradientAlgo(RlAlgorithm):
         self.mid_batch_reset = bool(mid_batch_reset)
         self.world_size, self.rank = int(world_size), int(rank)
         self._params = [p for p in agent.parameters() if p.requires_grad]
-        # The gradients in one buffer: one norm and one scale to clip them (algos/optim.py FlatGradients).
+        # The gradients in one buffer, scaled in one operation by clipping (algos/optim.py FlatGradients).
         self._flat_grads = FlatGradients.maybe(self._params)
         self.optimizer = self.make_optimizer(self._params, self.OptimCls, self.learning_rate, self.optim_kwargs,
                                              self.initial_optim_state_dict)

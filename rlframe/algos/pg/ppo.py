@@ -27,7 +27,8 @@ from rlframe.errors import ConfigError
 PpoBatch = namedarraytuple("PpoBatch", ["agent_inputs", "action", "old_logp", "old_value", "return_", "advantage",
                                         "valid", "closed_form_inputs"])
 PpoBatch.__doc__ = ("A flattened PPO batch (leading dim T*B); indexing selects a minibatch of every field. "
-                    "``closed_form_inputs``: the closed-form path's per-batch inputs (algos/pg/closed_form.py; or None).")
+                    "``closed_form_inputs``: the closed-form path's per-batch inputs (algos/pg/closed_form.py), "
+                    "or None.")
 
 
 class PPO(PolicyGradientAlgo):
