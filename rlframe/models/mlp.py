@@ -180,13 +180,13 @@ class TwinMlpModel(nn.Module):
 
     @no_grad
     def forward_saving(self, x: torch.Tensor):
-        """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input and every
-        layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
+        """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input, as the ``[k, N, in]``
+        view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
         params = self._parameters
         act = self._act
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
-        saved = [x]
         h = x.unsqueeze(0).expand(self.k, *x.shape)
+        saved = [h]
         for n, (w, b) in enumerate(self._names):
             h = torch.baddbmm(params[b], h, params[w])
             if n < n_act:
@@ -207,11 +207,12 @@ class TwinMlpModel(nn.Module):
         g = grad_output
         if n_act == len(self._names):  # the last layer has a nonlinearity too
             g = self._act_grad(saved[-1], g)
+        in_place = self._grads_writable()
         for n in range(len(self._names) - 1, -1, -1):
             w_name, b_name = self._names[n]
             w, b = params[w_name], params[b_name]
-            h_in = saved[n] if n > 0 else saved[0].unsqueeze(0).expand(self.k, *saved[0].shape)
-            if writable_grad(w) and writable_grad(b):
+            h_in = saved[n]
+            if in_place:
                 torch.bmm(h_in.transpose(1, 2), g, out=w.grad)
                 torch.sum(g, 1, keepdim=True, out=b.grad)
             else:
@@ -219,6 +220,18 @@ class TwinMlpModel(nn.Module):
                 b.grad = g.sum(1, keepdim=True)
             if n > 0:
                 g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
+
+    def _grads_writable(self) -> bool:
+        """True when every parameter's ``.grad`` can take its gradient in place (:func:`writable_grad`); the
+        answer is remembered for the same ``.grad`` tensors, so the checks run once, not at every step."""
+        grads = [p.grad for p in self._parameters.values()]
+        known = getattr(self, "_writable_grads", None)
+        if known is not None and len(known) == len(grads) and all(a is b for a, b in zip(grads, known)):
+            return True
+        if all(writable_grad(p) for p in self._parameters.values()):
+            self._writable_grads = grads
+            return True
+        return False
 
     def forward_one(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """MLP ``i`` alone on ``x [N, in]`` (output padded like :meth:`forward`)."""

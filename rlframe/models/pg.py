@@ -122,10 +122,19 @@ class ActorCriticModel(nn.Module):
     def backward_from(self, saved, pi_grads, value_grad: torch.Tensor) -> None:
         """Set the parameters' ``.grad`` from the loss gradients with respect to :meth:`forward_saving`'s
         ``pi_outputs`` (a tuple of ``[N, ...]``) and ``value`` (``[N]``), overwriting any earlier ones."""
-        g = value_grad.new_zeros((2, value_grad.shape[0], self.trunk.output_size))
+        g = self._grad_output_buffer(value_grad)
         g[0, :, :self.pi_size] = self._pi_head_grad(pi_grads)
         g[1, :, 0] = value_grad
         self.trunk.backward_into(saved, g)
+
+    def _grad_output_buffer(self, value_grad: torch.Tensor) -> torch.Tensor:
+        """A zeroed ``[2, N, trunk outputs]`` tensor for :meth:`backward_from`, kept between calls of the same ``N``
+        (only the policy columns and the value column are ever written: the padding stays zero)."""
+        shape = (2, value_grad.shape[0], self.trunk.output_size)
+        buf = getattr(self, "_grad_out", None)
+        if buf is None or buf.shape != shape or buf.dtype != value_grad.dtype or buf.device != value_grad.device:
+            buf = self._grad_out = value_grad.new_zeros(shape)
+        return buf
 
     def _pi_head_grad(self, pi_grads) -> torch.Tensor:
         return pi_grads[0]

@@ -218,3 +218,21 @@ def test_ortho_init_false_is_torch_default_linear_init(Model, kwargs):
         w, b = plain.trunk.weights[-1], plain.trunk.biases[-1]
         assert torch.count_nonzero(w[1][:, 1:]) == 0 and torch.count_nonzero(b[1][:, 1:]) == 0
 
+
+
+def test_backward_from_reuses_its_output_gradient_buffer_across_batch_sizes():
+    """backward_from keeps its [2, N, width] output-gradient buffer between calls (the value row's padding stays
+    zero): batches of different sizes, one after the other, still give autograd's gradients."""
+    torch.manual_seed(1)
+    m = CategoricalPgMlpModel((5,), 3, hidden_sizes=(16, 16))
+    for n in (40, 7, 40, 40):
+        x = torch.randn(n, 5)
+        logits, value = m(x)
+        g_pi, g_v = torch.randn_like(logits), torch.randn_like(value)
+        m.zero_grad(set_to_none=True)
+        torch.autograd.backward((logits, value), (g_pi, g_v))
+        reference = {k: p.grad.clone() for k, p in m.named_parameters()}
+        (logits2,), value2, saved = m.forward_saving(x)
+        m.backward_from(saved, (g_pi,), g_v)
+        for k, p in m.named_parameters():
+            torch.testing.assert_close(p.grad, reference[k], rtol=1e-5, atol=1e-6, msg=k)
