@@ -7,12 +7,13 @@ and the optimizer state for checkpoints.
 """
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
 import torch
 
-from rlframe.algos.optim import clip_grad_norm
+from rlframe.algos.optim import FlatGradients, clip_grad_norm
 from rlframe.core.distributed import reduce_gradients
 
 
@@ -114,12 +115,15 @@ class RlAlgorithm:
     @staticmethod
     def optimizer_step(optimizer: torch.optim.Optimizer, params: List[torch.Tensor],
                        max_grad_norm: Optional[float],
-                       on_grad_norm: Optional[Callable[[torch.Tensor], None]] = None) -> torch.Tensor:
+                       on_grad_norm: Optional[Callable[[torch.Tensor], None]] = None,
+                       flat_grads: Optional[FlatGradients] = None) -> torch.Tensor:
         """Clip the global gradient norm of ``params`` to ``max_grad_norm`` (None: no clipping), step
         ``optimizer``; returns the norm before clipping (a 0-d tensor, to be logged). ``on_grad_norm(norm)``
-        runs before the step (e.g. ``algos.finite.check_finite``: a non-finite norm stops before the update)."""
+        runs before the step (e.g. ``algos.finite.check_finite``: a non-finite norm stops before the update).
+        ``flat_grads``: the :class:`~rlframe.algos.optim.FlatGradients` holding ``params``' gradients, if any
+        (the clipping then scales that buffer in one operation)."""
         reduce_gradients(optimizer, params)  # SyncRl (runners/sync_rl.py): average over the ranks before clipping
-        grad_norm = clip_grad_norm(params, max_grad_norm)
+        grad_norm = clip_grad_norm(params, max_grad_norm, flat_grads)
         if on_grad_norm is not None:
             on_grad_norm(grad_norm)
         optimizer.step()
@@ -128,5 +132,11 @@ class RlAlgorithm:
     @classmethod
     def make_opt_info(cls):
         """An empty OptInfo (lists per field)."""
-        OptInfo = namedtuple("OptInfo", cls.opt_info_fields)
+        OptInfo = _opt_info_class(tuple(cls.opt_info_fields))
         return OptInfo(*([] for _ in cls.opt_info_fields))
+
+
+@functools.lru_cache(maxsize=None)
+def _opt_info_class(fields: Tuple[str, ...]) -> type:
+    """The OptInfo namedtuple class of ``fields``, made once (building a namedtuple class costs ~80 us, per call)."""
+    return namedtuple("OptInfo", fields)

@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence, Type
 import torch
 from torch import nn
 
+from rlframe.core.grad_mode import no_grad
 from rlframe.models.mlp_function import mlp_forward
 
 # nonlinearity classes that rlframe.models.mlp_function writes out, by its names for them
@@ -177,15 +178,15 @@ class TwinMlpModel(nn.Module):
         """True when :meth:`backward_into` can differentiate this network (tanh or ReLU nonlinearity)."""
         return self._act_grad is not None
 
-    @torch.no_grad()
+    @no_grad
     def forward_saving(self, x: torch.Tensor):
-        """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input and every
-        layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
+        """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input, as the ``[k, N, in]``
+        view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
         params = self._parameters
         act = self._act
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
-        saved = [x]
         h = x.unsqueeze(0).expand(self.k, *x.shape)
+        saved = [h]
         for n, (w, b) in enumerate(self._names):
             h = torch.baddbmm(params[b], h, params[w])
             if n < n_act:
@@ -193,25 +194,44 @@ class TwinMlpModel(nn.Module):
             saved.append(h)
         return h, saved
 
-    @torch.no_grad()
+    @no_grad
     def backward_into(self, saved, grad_output: torch.Tensor) -> None:
         """Set every parameter's ``.grad`` to ``d L / d param`` given ``grad_output = d L / d forward(x)``
         (``[k, N, out]``) and :meth:`forward_saving`'s ``saved``: the same gradients autograd would compute
         (backpropagation written out: ``dW = h_in^T g``, ``db = sum_N g``, ``g_in = g W^T * act'``), without
-        building or walking a graph. Gradients are overwritten, not accumulated."""
+        building or walking a graph. Gradients are overwritten, not accumulated: written into the existing
+        ``.grad`` tensors when they fit (e.g. views of one flat buffer, ``rlframe/algos/optim.py``'s
+        ``FlatGradients``), else set to new tensors."""
         params = self._parameters
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         g = grad_output
         if n_act == len(self._names):  # the last layer has a nonlinearity too
             g = self._act_grad(saved[-1], g)
+        in_place = self._grads_writable()
         for n in range(len(self._names) - 1, -1, -1):
             w_name, b_name = self._names[n]
-            w = params[w_name]
-            h_in = saved[n] if n > 0 else saved[0].unsqueeze(0).expand(self.k, *saved[0].shape)
-            w.grad = torch.bmm(h_in.transpose(1, 2), g)
-            params[b_name].grad = g.sum(1, keepdim=True)
+            w, b = params[w_name], params[b_name]
+            h_in = saved[n]
+            if in_place:
+                torch.bmm(h_in.transpose(1, 2), g, out=w.grad)
+                torch.sum(g, 1, keepdim=True, out=b.grad)
+            else:
+                w.grad = torch.bmm(h_in.transpose(1, 2), g)
+                b.grad = g.sum(1, keepdim=True)
             if n > 0:
                 g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
+
+    def _grads_writable(self) -> bool:
+        """True when every parameter's ``.grad`` can take its gradient in place (:func:`writable_grad`); the
+        answer is remembered for the same ``.grad`` tensors, so the checks run once, not at every step."""
+        grads = [p.grad for p in self._parameters.values()]
+        known = getattr(self, "_writable_grads", None)
+        if known is not None and len(known) == len(grads) and all(a is b for a, b in zip(grads, known)):
+            return True
+        if all(writable_grad(p) for p in self._parameters.values()):
+            self._writable_grads = grads
+            return True
+        return False
 
     def forward_one(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """MLP ``i`` alone on ``x [N, in]`` (output padded like :meth:`forward`)."""
@@ -223,6 +243,13 @@ class TwinMlpModel(nn.Module):
             if n < n_act:
                 h = self._act(h)
         return h
+
+
+def writable_grad(p: torch.Tensor) -> bool:
+    """True when ``p.grad`` exists and a gradient of ``p`` can be written into it in place (same shape, dtype and
+    device as ``p``, contiguous)."""
+    g = p.grad
+    return g is not None and g.shape == p.shape and g.dtype == p.dtype and g.device == p.device and g.is_contiguous()
 
 
 def _tanh_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from torch import nn
 
 from rlframe.core.leading_dims import restore_leading_dims
 from rlframe.models.conv import ConvEncoder
-from rlframe.models.mlp import MlpModel, TwinMlpModel, orthogonal_init
+from rlframe.models.mlp import MlpModel, TwinMlpModel, orthogonal_init, writable_grad
 from rlframe.models.observation import FlatObservationEncoder, ObservationShape
 
 
@@ -102,8 +102,17 @@ class ActorCriticModel(nn.Module):
         """``(pi_outputs, value, saved)`` for ``[N, ...]`` observations without an autograd graph:
         ``pi_outputs`` is the tuple :meth:`forward` returns before the value, ``saved`` what
         :meth:`backward_from` needs. Only when :attr:`supports_manual_gradients`."""
+        return self.forward_saving_features(self.encode(observation))
+
+    def encode(self, observation) -> torch.Tensor:
+        """The encoder's features ``[N, D]`` of ``[N, ...]`` observations, without a graph. With
+        :attr:`supports_manual_gradients` the encoder has no parameters, so a batch's features can be computed once
+        and given to :meth:`forward_saving_features` at every step on it."""
         with torch.no_grad():
-            x = self.encoder(observation)[0]
+            return self.encoder(observation)[0]
+
+    def forward_saving_features(self, x: torch.Tensor):
+        """:meth:`forward_saving` from the encoder's features ``x`` (:meth:`encode`)."""
         out, saved = self.trunk.forward_saving(x)
         return self._pi_outputs(out[0]), out[1, :, 0], saved
 
@@ -113,10 +122,19 @@ class ActorCriticModel(nn.Module):
     def backward_from(self, saved, pi_grads, value_grad: torch.Tensor) -> None:
         """Set the parameters' ``.grad`` from the loss gradients with respect to :meth:`forward_saving`'s
         ``pi_outputs`` (a tuple of ``[N, ...]``) and ``value`` (``[N]``), overwriting any earlier ones."""
-        g = value_grad.new_zeros((2, value_grad.shape[0], self.trunk.output_size))
+        g = self._grad_output_buffer(value_grad)
         g[0, :, :self.pi_size] = self._pi_head_grad(pi_grads)
         g[1, :, 0] = value_grad
         self.trunk.backward_into(saved, g)
+
+    def _grad_output_buffer(self, value_grad: torch.Tensor) -> torch.Tensor:
+        """A zeroed ``[2, N, trunk outputs]`` tensor for :meth:`backward_from`, kept between calls of the same ``N``
+        (only the policy columns and the value column are ever written: the padding stays zero)."""
+        shape = (2, value_grad.shape[0], self.trunk.output_size)
+        buf = getattr(self, "_grad_out", None)
+        if buf is None or buf.shape != shape or buf.dtype != value_grad.dtype or buf.device != value_grad.device:
+            buf = self._grad_out = value_grad.new_zeros(shape)
+        return buf
 
     def _pi_head_grad(self, pi_grads) -> torch.Tensor:
         return pi_grads[0]
@@ -200,7 +218,10 @@ class GaussianPgMlpModel(ActorCriticModel):
         g_mean, g_log_std = pi_grads
         if self.state_dependent_std:
             return torch.cat((g_mean, g_log_std), dim=-1)
-        self.log_std.grad = g_log_std.sum(0)
+        if writable_grad(self.log_std):  # keep it where it is (e.g. in a FlatGradients buffer)
+            torch.sum(g_log_std, 0, out=self.log_std.grad)
+        else:
+            self.log_std.grad = g_log_std.sum(0)
         return g_mean
 
 

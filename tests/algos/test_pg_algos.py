@@ -438,3 +438,28 @@ def test_ppo_fast_and_autograd_paths_take_the_same_steps():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"):
         np.testing.assert_allclose(getattr(info_f, name), getattr(info_a, name), rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["categorical", "gauss"])
+def test_ppo_closed_form_keeps_the_gradients_in_one_flat_buffer(kind):
+    """The closed-form path writes every gradient into the algorithm's FlatGradients buffer (so clipping is one
+    norm of it), for the twin-MLP categorical and Gaussian (state-independent log_std) models."""
+    from rlframe.core.namedarraytuple import map_leaves
+
+    rng = np.random.default_rng(8)
+    s = bandit_samples(make_agent(3), rng)
+    agent = make_agent(3) if kind == "categorical" else _variant_agent("gauss", 3)
+    if kind == "gauss":  # the same observations and rewards, the Gaussian policy's actions
+        agent.sample_mode(0)
+        step = agent.step(torch.from_numpy(s.env.observation), None, None)
+        info = AgentInfo(map_leaves(lambda v: v.detach().numpy().copy(), step.agent_info.dist_info),
+                         step.agent_info.value.numpy())
+        action = step.action.numpy()
+        s = s._replace(agent=s.agent._replace(action=action, prev_action=np.zeros_like(action), agent_info=info))
+    algo = PPO(epochs=2, minibatches=2, learning_rate=1e-2)
+    algo.initialize(agent, 10, BatchSpec(T, B))
+    before = [p.detach().clone() for p in agent.parameters()]
+    algo.optimize_agent(0, s)
+    assert algo._flat_grads is not None and algo._flat_grads.intact()
+    assert algo._flat_grads.flat.abs().sum() > 0
+    assert any((p.detach() - b).abs().max() > 0 for p, b in zip(agent.parameters(), before))

@@ -67,18 +67,19 @@ def _gaussian_samples(agent, rng):
                    done=term.copy(), timeout_value=np.zeros((T, B), np.float32), env_info=None))
 
 
+@pytest.mark.parametrize("entropy_coeff", [0.01, 0.0])
 @pytest.mark.parametrize("kind", ["categorical", "gaussian"])
-def test_closed_form_and_autograd_backward_take_the_same_steps(kind, monkeypatch):
-    """2 epochs x 3 minibatches with Adam, gradient clipping, value clipping and an entropy bonus: the
-    closed-form backward pass and autograd's (PPO's fast path with the closed form switched off) end at the
-    same parameters with the same statistics."""
+def test_closed_form_and_autograd_backward_take_the_same_steps(kind, entropy_coeff, monkeypatch):
+    """2 epochs x 3 minibatches with Adam, gradient clipping, value clipping and an entropy bonus (or none: the
+    closed form then computes the logged entropies after the steps): the closed-form backward pass and autograd's
+    (PPO's fast path with the closed form switched off) end at the same parameters with the same statistics."""
     rng = np.random.default_rng(11)
     if kind == "categorical":
         s = bandit_samples(_agent(kind), rng)
         s.agent.agent_info.dist_info.logits[:] += rng.normal(scale=0.5, size=s.agent.agent_info.dist_info.logits.shape)
     else:
         s = _gaussian_samples(_agent(kind), rng)
-    common = dict(epochs=2, minibatches=3, learning_rate=1e-2, value_clip=0.1, entropy_loss_coeff=0.01,
+    common = dict(epochs=2, minibatches=3, learning_rate=1e-2, value_clip=0.1, entropy_loss_coeff=entropy_coeff,
                   max_grad_norm=0.5)
     out = {}
     for closed in (True, False):

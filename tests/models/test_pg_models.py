@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from rlframe.algos.optim import FlatGradients
 from rlframe.core.namedarraytuple import namedarraytuple
 from rlframe.errors import ShapeMismatchError
 from rlframe.models import (CategoricalPgConvModel, CategoricalPgMlpModel, Conv2dModel, GaussianPgMlpModel,
@@ -155,15 +156,24 @@ def test_backward_from_equals_autograd(Model, kwargs):
     g_value = torch.randn_like(value)
     torch.autograd.backward(tuple(pi) + (value,), pi_grads + (g_value,))
     reference = {n: p.grad.clone() for n, p in m.named_parameters()}
-    for p in m.parameters():
-        p.grad = torch.full_like(p, 7.0)  # overwritten, not accumulated
-    pi2, value2, saved = m.forward_saving(x)
-    for a, b in zip(pi2, pi):
-        torch.testing.assert_close(a, b.detach())
-    torch.testing.assert_close(value2, value.detach())
-    m.backward_from(saved, pi_grads, g_value)
-    for n, p in m.named_parameters():
-        torch.testing.assert_close(p.grad, reference[n], rtol=1e-5, atol=1e-6, msg=n)
+    for existing in (None, "stale", "flat"):
+        if existing == "flat":  # written into the views of one buffer, which stay the gradients
+            flat = FlatGradients(list(m.parameters()))
+            flat.flat.fill_(7.0)
+        for p in m.parameters():
+            if existing == "stale":
+                p.grad = torch.full_like(p, 7.0)  # overwritten, not accumulated
+            elif existing is None:
+                p.grad = None
+        pi2, value2, saved = m.forward_saving(x)
+        for a, b in zip(pi2, pi):
+            torch.testing.assert_close(a, b.detach())
+        torch.testing.assert_close(value2, value.detach())
+        m.backward_from(saved, pi_grads, g_value)
+        for n, p in m.named_parameters():
+            torch.testing.assert_close(p.grad, reference[n], rtol=1e-5, atol=1e-6, msg=n)
+        if existing == "flat":
+            assert flat.intact()
 
 
 def test_manual_gradients_only_for_fused_twin_trunks():
@@ -208,3 +218,21 @@ def test_ortho_init_false_is_torch_default_linear_init(Model, kwargs):
         w, b = plain.trunk.weights[-1], plain.trunk.biases[-1]
         assert torch.count_nonzero(w[1][:, 1:]) == 0 and torch.count_nonzero(b[1][:, 1:]) == 0
 
+
+
+def test_backward_from_reuses_its_output_gradient_buffer_across_batch_sizes():
+    """backward_from keeps its [2, N, width] output-gradient buffer between calls (the value row's padding stays
+    zero): batches of different sizes, one after the other, still give autograd's gradients."""
+    torch.manual_seed(1)
+    m = CategoricalPgMlpModel((5,), 3, hidden_sizes=(16, 16))
+    for n in (40, 7, 40, 40):
+        x = torch.randn(n, 5)
+        logits, value = m(x)
+        g_pi, g_v = torch.randn_like(logits), torch.randn_like(value)
+        m.zero_grad(set_to_none=True)
+        torch.autograd.backward((logits, value), (g_pi, g_v))
+        reference = {k: p.grad.clone() for k, p in m.named_parameters()}
+        (logits2,), value2, saved = m.forward_saving(x)
+        m.backward_from(saved, (g_pi,), g_v)
+        for k, p in m.named_parameters():
+            torch.testing.assert_close(p.grad, reference[k], rtol=1e-5, atol=1e-6, msg=k)

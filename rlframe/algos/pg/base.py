@@ -18,6 +18,7 @@ import torch
 
 from rlframe.algos.base import RlAlgorithm
 from rlframe.algos.finite import check_finite
+from rlframe.algos.optim import FlatGradients
 from rlframe.algos.pg.returns import explained_variance, generalized_advantage_estimation
 from rlframe.algos.pg.reward_scaling import RewardScaler
 from rlframe.core.namedarraytuple import map_leaves
@@ -95,6 +96,8 @@ class PolicyGradientAlgo(RlAlgorithm):
         self.mid_batch_reset = bool(mid_batch_reset)
         self.world_size, self.rank = int(world_size), int(rank)
         self._params = [p for p in agent.parameters() if p.requires_grad]
+        # The gradients in one buffer, scaled in one operation by clipping (algos/optim.py FlatGradients).
+        self._flat_grads = FlatGradients.maybe(self._params)
         self.optimizer = self.make_optimizer(self._params, self.OptimCls, self.learning_rate, self.optim_kwargs,
                                              self.initial_optim_state_dict)
         self.update_counter = 0
@@ -179,7 +182,7 @@ class PolicyGradientAlgo(RlAlgorithm):
         """Clip the global gradient norm (when ``max_grad_norm``), step the optimiser, count the update;
         returns the norm."""
         grad_norm = self.optimizer_step(self.optimizer, self._params, self.max_grad_norm,
-                                on_grad_norm=self._check_grad_norm)
+                                        on_grad_norm=self._check_grad_norm, flat_grads=self._flat_grads)
         self.update_counter += 1
         return grad_norm
 

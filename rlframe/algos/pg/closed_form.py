@@ -23,7 +23,7 @@ from typing import Any, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from rlframe.core.namedarraytuple import is_namedtuple
+from rlframe.core.namedarraytuple import is_namedtuple, namedarraytuple
 from rlframe.distributions.categorical import Categorical
 from rlframe.distributions.gaussian import Gaussian
 from rlframe.models.pg import ActorCriticModel
@@ -31,27 +31,50 @@ from rlframe.models.pg import ActorCriticModel
 _LOG_2PI = math.log(2 * math.pi)
 
 
+ClosedFormInputs = namedarraytuple("ClosedFormInputs", ["features", "action_aux"])
+ClosedFormInputs.__doc__ = ("A batch's per-sample inputs of :meth:`ClosedFormPolicy.forward`, computed once per batch "
+                            "(:meth:`ClosedFormPolicy.batch_inputs`); indexing selects a minibatch.")
+
+
 class ClosedFormPolicy:
     """Forward and backward of an agent's model + distribution for PPO's loss, without autograd.
 
-    ``action_aux(action)`` once per batch (what the per-step work can reuse, e.g. one-hot actions);
-    ``forward(observation, action, aux) -> (logp, entropy, value, ctx)`` (``[N]`` each, no graph);
-    ``backward(ctx, g_logp, g_value, g_entropy)`` sets every model parameter's ``.grad`` (overwriting) to
-    ``sum_i g_logp_i d logp_i + g_value_i d V_i + g_entropy_i d H_i`` (``g_entropy`` None: no entropy term).
+    ``batch_inputs(observation, action)`` once per batch (the encoder's features - the encoder has no
+    parameters here, so they do not change between steps - and what the per-step work can reuse from the
+    actions, e.g. one-hot actions); ``forward(inputs, action) -> (logp, entropy, value, ctx)`` (``[N]`` each,
+    no graph) on a minibatch of them; ``backward(ctx, g_logp, g_value, g_entropy)`` sets every model
+    parameter's ``.grad`` (overwriting) to ``sum_i g_logp_i d logp_i + g_value_i d V_i + g_entropy_i d H_i``
+    (``g_entropy`` None: no entropy term).
     """
 
     def __init__(self, model: ActorCriticModel):
         self.model = model
 
-    def action_aux(self, action: torch.Tensor) -> Optional[torch.Tensor]:
+    def batch_inputs(self, observation: Any, action: torch.Tensor) -> ClosedFormInputs:
+        return ClosedFormInputs(self.model.encode(observation), self.action_aux(action))
+
+    def action_aux(self, action: torch.Tensor) -> Any:
         return None
 
-    def forward(self, observation: torch.Tensor, action: torch.Tensor, aux: Optional[torch.Tensor]):
+    def forward(self, inputs: ClosedFormInputs, action: torch.Tensor, entropy: bool = True):
+        """``(logp, entropy, value, ctx)`` on a minibatch. ``entropy=False`` (no entropy term in the loss): the
+        entropy may be None, and :meth:`entropy_source` of ``ctx`` then gives what computes it later."""
+        raise NotImplementedError
+
+    def entropy_source(self, ctx: Tuple[Any, ...]) -> torch.Tensor:
+        """What :meth:`entropy_from_source` turns into the per-sample entropies of a :meth:`forward`."""
+        raise NotImplementedError
+
+    def entropy_from_source(self, source: torch.Tensor) -> torch.Tensor:
+        """Per-sample entropies from (stacked) :meth:`entropy_source` tensors (leading dims kept)."""
         raise NotImplementedError
 
     def backward(self, ctx: Tuple[Any, ...], g_logp: torch.Tensor, g_value: torch.Tensor,
                  g_entropy: Optional[torch.Tensor]) -> None:
         raise NotImplementedError
+
+
+CategoricalAux = namedarraytuple("CategoricalAux", ["onehot", "index"])
 
 
 class CategoricalClosedForm(ClosedFormPolicy):
@@ -61,15 +84,23 @@ class CategoricalClosedForm(ClosedFormPolicy):
         super().__init__(model)
         self.dim = int(dim)
 
-    def action_aux(self, action: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(action.long(), self.dim).to(torch.float32)
+    def action_aux(self, action: torch.Tensor) -> CategoricalAux:
+        index = action.long()
+        return CategoricalAux(F.one_hot(index, self.dim).to(torch.float32), index.unsqueeze(-1))
 
-    def forward(self, observation, action, onehot):
-        (logits,), value, saved = self.model.forward_saving(observation)
+    def forward(self, inputs, action, entropy=True):
+        (logits,), value, saved = self.model.forward_saving_features(inputs.features)
         log_p = torch.log_softmax(logits, dim=-1)
         p = torch.exp(log_p)
-        entropy = -(p * log_p).sum(-1)
-        return (log_p * onehot).sum(-1), entropy, value, (saved, onehot, p, log_p, entropy)
+        h = self.entropy_from_source(log_p, p) if entropy else None
+        logp = log_p.gather(-1, inputs.action_aux.index).squeeze(-1)
+        return logp, h, value, (saved, inputs.action_aux.onehot, p, log_p, h)
+
+    def entropy_source(self, ctx):
+        return ctx[3]  # log-probabilities
+
+    def entropy_from_source(self, log_p, p=None):
+        return -((torch.exp(log_p) if p is None else p) * log_p).sum(-1)
 
     def backward(self, ctx, g_logp, g_value, g_entropy):
         saved, onehot, p, log_p, entropy = ctx
@@ -82,12 +113,12 @@ class CategoricalClosedForm(ClosedFormPolicy):
 class GaussianClosedForm(ClosedFormPolicy):
     """Diagonal Gaussian over the model's ``(mean, log_std)`` (no std clamps)."""
 
-    def forward(self, observation, action, aux):
-        (mean, log_std), value, saved = self.model.forward_saving(observation)
+    def forward(self, inputs, action, entropy=True):
+        (mean, log_std), value, saved = self.model.forward_saving_features(inputs.features)
         inv_std = torch.exp(-log_std)
         u = (action - mean) * inv_std
         logp = -(0.5 * u * u + log_std).sum(-1) - 0.5 * mean.shape[-1] * _LOG_2PI
-        entropy = (log_std + 0.5 * (_LOG_2PI + 1.0)).sum(-1)
+        entropy = (log_std + 0.5 * (_LOG_2PI + 1.0)).sum(-1)  # always (cheap; log_std may be a parameter's view)
         return logp, entropy, value, (saved, u, inv_std)
 
     def backward(self, ctx, g_logp, g_value, g_entropy):

@@ -8,6 +8,7 @@ shuffled minibatches, linear decay of the learning rate and of the clip range ov
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, Optional, Tuple, Type
 
 import torch
@@ -24,9 +25,10 @@ from rlframe.distributions.base import valid_mean
 from rlframe.errors import ConfigError
 
 PpoBatch = namedarraytuple("PpoBatch", ["agent_inputs", "action", "old_logp", "old_value", "return_", "advantage",
-                                        "valid", "action_aux"])
+                                        "valid", "closed_form_inputs"])
 PpoBatch.__doc__ = ("A flattened PPO batch (leading dim T*B); indexing selects a minibatch of every field. "
-                    "``action_aux``: per-batch work on the actions for the closed-form path (or None).")
+                    "``closed_form_inputs``: the closed-form path's per-batch inputs (algos/pg/closed_form.py), "
+                    "or None.")
 
 
 class PPO(PolicyGradientAlgo):
@@ -122,28 +124,15 @@ class PPO(PolicyGradientAlgo):
         closed_form = closed_form_policy(self.agent, samples.env.observation) if self.fast_gradients else None
         batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
         whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
-            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0)))
-        records = []
-        for _ in range(self.epochs):
-            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1), with
-            # 5. advantages standardised per minibatch (over its real steps), as SB3 - for all minibatches at once.
-            for mb, terms in self._epoch_minibatches(batch, whole):
-                # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
-                if self.fast_gradients:
-                    record = self._fast_gradient_step(mb, terms, clip, closed_form)
-                else:
-                    record = self._autograd_step(mb, terms[0], clip)
-                if record is None:
-                    break
-                records.append(record)
-            else:
-                continue
-            break  # target_kl reached: no more steps this iteration
+            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0), clip))
+        # The closed-form path records no graph at all: autograd off once for all its steps.
+        with torch.no_grad() if closed_form is not None else contextlib.nullcontext():
+            records = self._epochs(batch, clip, whole, closed_form)
 
         # 7. Statistics of every step (at the parameters before it), explained variance, schedules.
         opt_info = self.make_opt_info()
         if records:  # target_kl may stop an iteration before its first step
-            stats = self._step_stats(records, clip) if self.fast_gradients else torch.stack(records, dim=1)
+            stats = self._step_stats(records, clip, closed_form) if self.fast_gradients else torch.stack(records, dim=1)
             for name, col in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
                                   "grad_norm"), stats.tolist()):
                 getattr(opt_info, name).extend(col)
@@ -151,6 +140,25 @@ class PPO(PolicyGradientAlgo):
         opt_info.learning_rate.append(lr)
         opt_info.ratio_clip.append(clip)
         return opt_info
+
+    def _epochs(self, batch: "PpoBatch", clip: float, whole: Optional[Tuple[torch.Tensor, ...]],
+                closed_form: Optional[ClosedFormPolicy]) -> list:
+        """The iteration's gradient steps; returns each step's record (what :meth:`_step_stats` needs, or the
+        autograd path's statistics)."""
+        records = []
+        for _ in range(self.epochs):
+            # 4. Each epoch: shuffled minibatches (the whole batch, unshuffled, when minibatches == 1), with
+            # 5. advantages standardised per minibatch (over its real steps), as SB3 - for all minibatches at once.
+            for mb, terms in self._epoch_minibatches(batch, clip, whole):
+                # 6. Loss, early stop on the approximate KL, backward pass, clipped optimizer step.
+                if self.fast_gradients:
+                    record = self._fast_gradient_step(mb, terms, clip, closed_form)
+                else:
+                    record = self._autograd_step(mb, terms[0], clip)
+                if record is None:
+                    return records  # target_kl reached: no more steps this iteration
+                records.append(record)
+        return records
 
     def _flat_batch(self, samples, return_, advantage, valid, closed_form=None) -> "PpoBatch":
         """The ``[T, B]`` batch as ``T*B`` samples (views, no copies on CPU), moved to the agent's device once."""
@@ -165,11 +173,12 @@ class PPO(PolicyGradientAlgo):
                          None if valid is None else torch.from_numpy(valid.reshape(n)), None)
         batch = batch if self.agent.device.type == "cpu" else buffer_to(batch, self.agent.device)
         if closed_form is not None:
-            batch = batch._replace(action_aux=closed_form.action_aux(batch.action))
+            batch = batch._replace(closed_form_inputs=closed_form.batch_inputs(batch.agent_inputs.observation,
+                                                                               batch.action))
         return batch
 
-    def _epoch_minibatches(self, batch: "PpoBatch", whole: Optional[Tuple[torch.Tensor, ...]] = None):
-        """One epoch's ``(minibatch, (advantages, w, -advantages * w, advantages > 0))``: ``minibatches``
+    def _epoch_minibatches(self, batch: "PpoBatch", clip: float, whole: Optional[Tuple[torch.Tensor, ...]] = None):
+        """One epoch's ``(minibatch, terms)`` (``terms``: :meth:`_minibatch_terms`): ``minibatches``
         random disjoint minibatches of ``T*B // minibatches`` samples (the remaining ``T*B % minibatches``,
         random ones, sit out the epoch), advantages standardised per minibatch; the batch itself with
         ``whole`` (:meth:`_minibatch_terms` of the whole batch, computed once) when ``minibatches == 1``.
@@ -183,21 +192,27 @@ class PPO(PolicyGradientAlgo):
         perm = torch.randperm(n, device=batch.return_.device)
         epoch = batch[perm[:self.minibatches * size]]
         terms = self._minibatch_terms(epoch.advantage.view(self.minibatches, size),
-                                      None if epoch.valid is None else epoch.valid.view(self.minibatches, size))
+                                      None if epoch.valid is None else epoch.valid.view(self.minibatches, size), clip)
         for m in range(self.minibatches):
             yield epoch[m * size:(m + 1) * size], tuple(t[m] for t in terms)
 
-    def _minibatch_terms(self, adv: torch.Tensor, valid: Optional[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+    def _minibatch_terms(self, adv: torch.Tensor, valid: Optional[torch.Tensor], clip: float
+                         ) -> Tuple[torch.Tensor, ...]:
         """For each row (minibatch) of ``adv [M, size]``: the standardised advantages, the per-sample weight
-        ``w`` of a mean over the minibatch (``1/size``, or valid-normalised), ``-adv * w`` and ``adv > 0``
-        (what the closed-form surrogate gradient needs)."""
+        ``w`` of a mean over the minibatch (``1/size``, or valid-normalised), and what the closed-form
+        gradients (:meth:`_surrogate_grads`) need at clip range ``clip``: ``-adv * w``, the sign ``s`` of
+        ``adv > 0`` (+1 / -1) and the bound ``b`` (``1 + clip`` / ``-(1 - clip)``) such that the unclipped
+        term is the minimum exactly where ``s * ratio <= b``, and ``2 c_v w``."""
         if self.normalize_advantage:
             adv = normalize_advantage(adv, valid, dim=1)
         if valid is None:
             w = torch.full_like(adv, 1.0 / adv.shape[1])
         else:
             w = valid.to(adv.dtype) / valid.sum(1, keepdim=True).clamp_min(1.0)
-        return adv, w, -adv * w, adv > 0
+        pos = adv > 0
+        sign = torch.where(pos, 1.0, -1.0).to(adv.dtype)
+        bound = torch.where(pos, 1.0 + clip, -(1.0 - clip)).to(adv.dtype)
+        return adv, w, -adv * w, sign, bound, w * (2.0 * self.value_loss_coeff)
 
     def _kl_too_far(self, approx_kl: torch.Tensor) -> bool:
         """SB3's early stop: this minibatch's policy is already more than 1.5 * target_kl from the sampling one."""
@@ -221,19 +236,24 @@ class PPO(PolicyGradientAlgo):
         else by autograd - instead of recording the loss's dozen elementwise ops in the autograd graph.
         ``terms``: the minibatch's :meth:`_minibatch_terms`. Returns what :meth:`_step_stats` needs, or None
         when target_kl stops it."""
-        adv, w, neg_aw, pos = terms
+        adv, w, neg_aw, sign, bound, value_w = terms
         entropy_grad = self.entropy_loss_coeff != 0.0
-        if closed_form is not None:
-            logp, entropy, value, ctx = closed_form.forward(mb.agent_inputs.observation, mb.action, mb.action_aux)
+        if closed_form is not None:  # no graph (autograd is off): nothing to detach
+            logp, entropy, value, ctx = closed_form.forward(mb.closed_form_inputs, mb.action, entropy=entropy_grad)
+            logp_d, value_d = logp, value
+            # Without an entropy term the entropy is only a statistic: computed for all steps at once in _step_stats.
+            entropy_record = ({"entropy": entropy} if entropy is not None
+                              else {"entropy_source": closed_form.entropy_source(ctx)})
         else:
             dist_info, value = self.agent(*mb.agent_inputs)
             logp, entropy = self.agent.distribution.log_likelihood_and_entropy(mb.action, dist_info,
                                                                                 entropy_grad=entropy_grad)
-        log_ratio = logp.detach() - mb.old_logp
+            logp_d, value_d, entropy_record = logp.detach(), value.detach(), {"entropy": entropy.detach()}
+        log_ratio = logp_d - mb.old_logp
         if self.target_kl is not None and self._kl_too_far(self._mean(torch.expm1(log_ratio) - log_ratio, w)):
             return None
-        value_d = value.detach()
-        g_logp, g_value = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, pos, w, clip)
+        g_logp, g_value = self._surrogate_grads(log_ratio, value_d, mb.old_value, mb.return_, neg_aw, sign, bound,
+                                                value_w)
         g_entropy = w * -self.entropy_loss_coeff if entropy_grad else None
         if closed_form is not None:
             closed_form.backward(ctx, g_logp, g_value, g_entropy)
@@ -243,42 +263,43 @@ class PPO(PolicyGradientAlgo):
                 torch.autograd.backward((logp, value, entropy), (g_logp, g_value, g_entropy))
             else:
                 torch.autograd.backward((logp, value), (g_logp, g_value))
-        return dict(log_ratio=log_ratio, value=value_d, entropy=entropy.detach(), adv=adv, ret=mb.return_,
-                    old_value=mb.old_value, w=w, grad_norm=self._clip_and_step())
+        return dict(log_ratio=log_ratio, value=value_d, adv=adv, ret=mb.return_, old_value=mb.old_value, w=w,
+                    grad_norm=self._clip_and_step(), **entropy_record)
 
     @staticmethod
     def _mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return (x * w).sum(-1)
 
-    def _surrogate_grads(self, log_ratio, value, old_value, return_, neg_aw, pos, w, clip):
+    def _surrogate_grads(self, log_ratio, value, old_value, return_, neg_aw, sign, bound, value_w):
         """Gradients of the PPO loss with respect to ``log p(a)`` and ``V`` (per sample).
 
         ``-mean(min(r A, clip(r) A))``: the unclipped term is the minimum (and carries the gradient
-        ``-A r w``) exactly when ``r <= 1 + clip`` for ``A > 0`` or ``r >= 1 - clip`` for ``A <= 0``
-        (ties between the two terms have equal gradients; ``A = 0`` has none). Value:
-        ``2 c_v (V' - R) w``, zero where value clipping is active.
+        ``-A r w``) exactly when ``r <= 1 + clip`` for ``A > 0`` or ``r >= 1 - clip`` for ``A <= 0``, i.e. when
+        ``sign * r <= bound`` (:meth:`_minibatch_terms`; ties between the two terms have equal gradients;
+        ``A = 0`` has none). Value: ``2 c_v (V' - R) w`` (``value_w = 2 c_v w``), zero where value clipping is active.
         """
         ratio = torch.exp(log_ratio)
-        take = torch.where(pos, ratio <= 1.0 + clip, ratio >= 1.0 - clip)
-        g_logp = ratio * neg_aw * take
+        g_logp = ratio * neg_aw * (ratio * sign <= bound)
         if self.value_clip is None:
-            g_value = (value - return_) * (2.0 * self.value_loss_coeff) * w
+            g_value = (value - return_) * value_w
         else:
             dv = value - old_value
             v_err = old_value + torch.clamp(dv, -self.value_clip, self.value_clip) - return_
-            g_value = v_err * (2.0 * self.value_loss_coeff) * w * (dv.abs() <= self.value_clip)
+            g_value = v_err * value_w * (dv.abs() <= self.value_clip)
         return g_logp, g_value
 
-    def _step_stats(self, records, clip) -> torch.Tensor:
+    def _step_stats(self, records, clip, closed_form: Optional[ClosedFormPolicy] = None) -> torch.Tensor:
         """``[6, n_steps]``: policy_loss, value_loss, entropy, approx_kl, clip_fraction, grad_norm of every
-        fast gradient step (each evaluated at the parameters before that step), computed for all steps at once."""
+        fast gradient step (each evaluated at the parameters before that step), computed for all steps at once
+        (the entropies too, from ``closed_form``'s entropy sources, when the steps did not need them)."""
         rec = {k: [r[k] for r in records] for k in records[0]}
-        lr_, val, ent, adv, ret, w = (torch.stack(rec[k]) for k in ("log_ratio", "value", "entropy", "adv",
-                                                                     "ret", "w"))
+        lr_, val, adv, ret, w = (_stack(rec[k]) for k in ("log_ratio", "value", "adv", "ret", "w"))
+        ent = (_stack(rec["entropy"]) if "entropy" in rec
+               else closed_form.entropy_from_source(_stack(rec["entropy_source"])))
         ratio = torch.exp(lr_)
         policy_loss = -self._mean(torch.min(ratio * adv, torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * adv), w)
         if self.value_clip is not None:
-            old_v = torch.stack(rec["old_value"])
+            old_v = _stack(rec["old_value"])
             val = old_v + torch.clamp(val - old_v, -self.value_clip, self.value_clip)
         value_loss = self._mean((val - ret) ** 2, w)
         approx_kl = self._mean((ratio - 1.0) - lr_, w)
@@ -311,3 +332,11 @@ class PPO(PolicyGradientAlgo):
             approx_kl = valid_mean((ratio - 1.0) - log_ratio, valid)
             clip_fraction = valid_mean(((ratio - 1.0).abs() > clip).float(), valid)
         return loss, (policy_loss.detach(), value_loss.detach(), entropy.detach(), approx_kl, clip_fraction)
+
+
+def _stack(xs: list) -> torch.Tensor:
+    """``torch.stack(xs)``, or ``xs[0]`` as one row when every entry is that same tensor (e.g. the advantages of
+    every step when each epoch is one minibatch): it broadcasts against the stacked per-step values to the same
+    results."""
+    first = xs[0]
+    return first.unsqueeze(0) if all(x is first for x in xs) else torch.stack(xs)
