@@ -180,3 +180,51 @@ def test_self_imitation_raises_the_likelihood_of_the_best_placement(tmp_path):
     res = rl_place(netlist, str(tmp_path / "i.plc"), plc=plc, checkpoint="pretrained", seconds=3.0, batch_T=10,
                    batch_B=2, samples=8, sample_envs=4, imitate=5)
     assert res.history[-1][2] == pytest.approx(res.costs["proxy_cost"]) and res.sampled >= 8
+
+
+@pytest.mark.parametrize("policy", ["cell", "cnn", "gnn"])
+def test_temper_divides_the_logits_and_keeps_the_argmax(tmp_path, policy):
+    """temper(policy, state_dict, T): the same policy's logits divided by T (a softmax temperature: the
+    deterministic placement's argmax is unchanged, the sampling distribution flatter for T > 1)."""
+    import torch
+    from rlframe.core.namedarraytuple import map_leaves
+    from rlframe.placement.rl import PolicyTrainer, temper
+    netlist, _ = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    tr = PolicyTrainer(policy, seed=0)
+    tr.use(netlist, train=False)
+    model = tr.agent.model
+    obs = map_leaves(lambda a: torch.as_tensor(a)[None], tr.show.reset())
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        logits, value = model(obs)
+        model.load_state_dict(temper(policy, sd, 2.5))
+        hot, hot_value = model(obs)
+    assert torch.allclose(hot, logits / 2.5, atol=1e-6) and torch.equal(hot_value, value)
+    assert torch.equal(hot.argmax(-1), logits.argmax(-1))
+    assert all(torch.equal(sd[k], v) for k, v in model.state_dict().items() if not k.startswith(("pi.", "head.out.")))
+    with pytest.raises(ConfigError, match="temperature"):
+        temper(policy, sd, 0.0)
+    with pytest.raises(ConfigError, match="logits"):
+        temper(policy, {"x.weight": torch.zeros(1)}, 2.0)
+
+
+def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
+    """rl_place(prior_temperature=T) hands PolicyTrainer the checkpoint tempered by T when fine-tuning,
+    the checkpoint as it is zero-shot."""
+    import torch
+    from rlframe.placement import rl
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    seen = []
+    real = rl.PolicyTrainer.__init__
+
+    def spy(self, policy="cnn", model_kwargs=None, state_dict=None, *a, **k):
+        seen.append(state_dict["head.out.weight"].clone())
+        real(self, policy, model_kwargs, state_dict, *a, **k)
+
+    monkeypatch.setattr(rl.PolicyTrainer, "__init__", spy)
+    prior = rl.load_checkpoint("pretrained")["state_dict"]["head.out.weight"]
+    rl_place(netlist, str(tmp_path / "t.plc"), plc=plc, checkpoint="pretrained", seconds=1.0, batch_T=10,
+             batch_B=2, samples=4, sample_envs=4, prior_temperature=4.0)
+    rl_place(netlist, str(tmp_path / "z.plc"), plc=plc, checkpoint="pretrained", seconds=0, samples=2,
+             prior_temperature=4.0)
+    assert torch.allclose(seen[0], prior / 4.0) and torch.equal(seen[1], prior)
