@@ -209,8 +209,8 @@ def test_temper_divides_the_logits_and_keeps_the_argmax(tmp_path, policy):
 
 
 def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
-    """rl_place(prior_temperature=T) hands PolicyTrainer the checkpoint tempered by T when fine-tuning,
-    the checkpoint as it is zero-shot."""
+    """rl_place(prior_temperature=T) (CLI --prior-temperature) hands PolicyTrainer the checkpoint tempered
+    by T when fine-tuning, the checkpoint as it is zero-shot."""
     import torch
     from rlframe.placement import rl
     netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
@@ -227,4 +227,7 @@ def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
              batch_B=2, samples=4, sample_envs=4, prior_temperature=4.0)
     rl_place(netlist, str(tmp_path / "z.plc"), plc=plc, checkpoint="pretrained", seconds=0, samples=2,
              prior_temperature=4.0)
+    assert placement_main(["rl", "--netlist", netlist, "--plc", plc, "--checkpoint", "pretrained", "--time", "1",
+                           "--samples", "4", "--prior-temperature", "2", "--out", str(tmp_path / "c.plc")]) == 0
     assert torch.allclose(seen[0], prior / 4.0) and torch.equal(seen[1], prior)
+    assert torch.allclose(seen[2], prior / 2.0)
