@@ -57,6 +57,9 @@ EVAL_EVERY = 4
 #: deterministic placement, an argmax, is unchanged). 1: the checkpoint as it is. docs/placement.md,
 #: "Fine-tuning vs from scratch"
 PRIOR_TEMPERATURE = 1.0
+#: the same for the checkpoint's first best-of-N only (the prior's zero-shot samples before PPO); None: the
+#: fine-tuning temperature
+WARM_TEMPERATURE: Optional[float] = None
 #: the layer of each policy (rlframe.placement.policies.POLICIES) whose output is the logits
 LOGIT_LAYER = {"cell": "pi", "cnn": "head.out", "gnn": "head.out"}
 
@@ -418,7 +421,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              samples: Optional[int] = None, sample_share: Optional[float] = None,
              sample_envs: int = 16, eval_every: Optional[int] = None, imitate: int = 0,
              env_kwargs: Optional[Dict[str, Any]] = None,
-             prior_temperature: Optional[float] = None) -> RlResult:
+             prior_temperature: Optional[float] = None, warm_temperature: Optional[float] = None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -434,8 +437,10 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     before PPO starts and whenever it improved since (before each PPO iteration, and in the final sampling
     phase before each round of ``sample_envs`` placements); opt-in.
     ``prior_temperature``: fine-tuning (``seconds > 0``) from a checkpoint, its logits are divided by this
-    first (:func:`temper`); zero-shot placements use the checkpoint as it is.
-    None: :data:`SAMPLES` / :data:`SAMPLE_SHARE` / :data:`EVAL_EVERY` / :data:`PRIOR_TEMPERATURE`.
+    first (:func:`temper`); zero-shot placements use the checkpoint as it is. ``warm_temperature``: the
+    temperature of the checkpoint's first best-of-N only (None: ``prior_temperature``).
+    None: :data:`SAMPLES` / :data:`SAMPLE_SHARE` / :data:`EVAL_EVERY` / :data:`PRIOR_TEMPERATURE` /
+    :data:`WARM_TEMPERATURE`.
 
     ``env_kwargs``: extra env arguments (:class:`PolicyTrainer`), e.g. ``fd="none"`` to train and choose
     the best placement on the cost with the soft macros at the .plc's positions; ``fd`` here still
@@ -444,6 +449,8 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     sample_share = SAMPLE_SHARE if sample_share is None else float(sample_share)
     eval_every = EVAL_EVERY if eval_every is None else int(eval_every)
     prior_temperature = PRIOR_TEMPERATURE if prior_temperature is None else float(prior_temperature)
+    if warm_temperature is None:
+        warm_temperature = prior_temperature if WARM_TEMPERATURE is None else WARM_TEMPERATURE
     if samples < 0 or not 0.0 <= sample_share < 1.0 or eval_every < 1:
         raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}, "
                           f"eval_every={eval_every}; need samples >= 0, 0 <= sample_share < 1 and eval_every >= 1")
@@ -453,14 +460,14 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-                         eval_every, imitate, env_kwargs, prior_temperature)
+                         eval_every, imitate, env_kwargs, prior_temperature, float(warm_temperature))
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-              eval_every, imitate, env_kwargs=None, prior_temperature=1.0) -> RlResult:
+              eval_every, imitate, env_kwargs=None, prior_temperature=1.0, warm_temperature=1.0) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -468,8 +475,8 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
         raise ConfigError("rlframe placement rl: --time 0 needs --checkpoint (zero-shot; 'pretrained' for the "
                           "shipped weights); give --time SECONDS to train from scratch")
     state = ck["state_dict"] if ck else None
-    if ck and seconds > 0 and prior_temperature != 1.0:
-        state = temper(ck["policy"], state, prior_temperature)
+    if ck and seconds > 0:   # the first best-of-N at warm_temperature, then fine-tuning at prior_temperature
+        state = temper(ck["policy"], state, warm_temperature)
     tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None, state, reward,
                        batch_T, batch_B, {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed, env_kwargs=env_kwargs)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
@@ -483,6 +490,8 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             w0 = time.perf_counter()
             tr.sample(episodes=samples, seconds=seconds * sample_share, envs=sample_envs)
             warm = time.perf_counter() - w0
+        if train and ck and warm_temperature != prior_temperature:
+            tr.agent.model.load_state_dict(temper(ck["policy"], ck["state_dict"], prior_temperature))
         train_until = seconds * (1.0 - sample_share) + warm
         last, since_eval, imitated = 0.0, 0, [None]
 
