@@ -52,14 +52,13 @@ SAMPLE_SHARE = 0.3
 #: PPO iterations between two deterministic evaluations while fine-tuning (one forward per macro: on
 #: ariane133 with 4 envs x 32 steps, evaluating after every iteration took 32 % of the learner's CPU)
 EVAL_EVERY = 4
-#: fine-tuning from a checkpoint: its last layer's logits are divided by this before the first placement
-#: (a flatter prior samples more varied placements in its best-of-N and explores more in PPO; the
-#: deterministic placement, an argmax, is unchanged). 1: the checkpoint as it is. docs/placement.md,
-#: "Fine-tuning vs from scratch"
-PRIOR_TEMPERATURE = 1.0
-#: the same for the checkpoint's first best-of-N only (the prior's zero-shot samples before PPO); None: the
-#: fine-tuning temperature
-WARM_TEMPERATURE: Optional[float] = None
+#: fine-tuning from a checkpoint: PPO starts from its logits divided by this (a flatter prior explores more;
+#: the deterministic placement, an argmax, is unchanged). 1: the checkpoint as it is. Measured in
+#: docs/placement.md, "The pre-trained placer", session 6 (8 against 1, 2, 4 on mempool_tile and ariane136)
+PRIOR_TEMPERATURE = 8.0
+#: the same for the checkpoint's first best-of-N only (the prior's samples before PPO: on ariane136 its best
+#: sample was best at 2); None: :data:`PRIOR_TEMPERATURE`
+WARM_TEMPERATURE: Optional[float] = 2.0
 #: the layer of each policy (rlframe.placement.policies.POLICIES) whose output is the logits
 LOGIT_LAYER = {"cell": "pi", "cnn": "head.out", "gnn": "head.out"}
 
