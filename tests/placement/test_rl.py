@@ -209,9 +209,9 @@ def test_temper_divides_the_logits_and_keeps_the_argmax(tmp_path, policy):
 
 
 def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
-    """rl_place(prior_temperature=T, warm_temperature=W) (CLI --prior-temperature / --warm-temperature): the
-    checkpoint's first best-of-N samples from it tempered by W, PPO starts from it tempered by T; zero-shot
-    uses the checkpoint as it is."""
+    """rl_place(prior_temperature=T, warm_temperature=W) (CLI --prior-temperature / --warm-temperature; default
+    rl.PRIOR_TEMPERATURE / rl.WARM_TEMPERATURE): the checkpoint's first best-of-N samples from it tempered by W,
+    PPO starts from it tempered by T; zero-shot uses the checkpoint as it is."""
     import torch
     from rlframe.placement import rl
     netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
@@ -231,12 +231,12 @@ def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
     monkeypatch.setattr(rl.PolicyTrainer, "iterate", spy_iterate)
     prior = rl.load_checkpoint("pretrained")["state_dict"]["head.out.weight"]
     kw = dict(plc=plc, checkpoint="pretrained", batch_T=10, batch_B=2, samples=4, sample_envs=4)
-    rl_place(netlist, str(tmp_path / "t.plc"), seconds=1.0, prior_temperature=4.0, **kw)
+    rl_place(netlist, str(tmp_path / "t.plc"), seconds=1.0, **kw)   # the defaults
     rl_place(netlist, str(tmp_path / "w.plc"), seconds=1.0, prior_temperature=4.0, warm_temperature=2.0, **kw)
     rl_place(netlist, str(tmp_path / "z.plc"), seconds=0, prior_temperature=4.0, **kw)
     assert placement_main(["rl", "--netlist", netlist, "--plc", plc, "--checkpoint", "pretrained", "--time", "1",
                            "--samples", "4", "--prior-temperature", "3", "--warm-temperature", "1.5",
                            "--out", str(tmp_path / "c.plc")]) == 0
-    assert [round(float(prior.norm() / w.norm()), 4) for w in built] == [4.0, 2.0, 1.0, 1.5]
-    assert [round(float(prior.norm() / w.norm()), 4) for w in trained] == [4.0, 4.0, 3.0]
+    assert [round(float(prior.norm() / w.norm()), 4) for w in built] == [rl.WARM_TEMPERATURE, 2.0, 1.0, 1.5]
+    assert [round(float(prior.norm() / w.norm()), 4) for w in trained] == [rl.PRIOR_TEMPERATURE, 4.0, 3.0]
     assert all(torch.allclose(w * float(prior.norm() / w.norm()), prior) for w in built + trained)
