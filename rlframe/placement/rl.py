@@ -14,7 +14,8 @@ best-of-N first when a checkpoint is given (so the best starts at the prior's le
 then the deterministic placement after every ``eval_every``-th PPO iteration and after the last, every
 complete episode the stochastic policy sampled while training, and the placements it samples without
 training in the rest of the ``sample_share`` of the budget (a sampled placement's actions are replayed to
-rebuild it: the env is deterministic). :attr:`PolicyTrainer.history` records when the best improved (time, env steps, cost). No baseline placer is called. The written ``.plc`` holds the soft macros where
+rebuild it: the env is deterministic). :attr:`PolicyTrainer.history` records when the best improved (time, env steps, cost).
+No baseline placer is called. The written ``.plc`` holds the soft macros where
 the score put them and is scored under the protocol (:func:`rlframe.placement.evaluate`).
 
 Checkpoint format (``torch.save``): ``{"policy": name, "model_kwargs": {...}, "state_dict": {...},
