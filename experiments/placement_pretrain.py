@@ -32,8 +32,8 @@ import time
 import numpy as np
 import torch
 
-from rlframe.placement.rl import (EVAL_EVERY, PPO_KWARGS, PRETRAINED, SAMPLE_SHARE, SAMPLES, PolicyTrainer,
-                                  load_checkpoint, rl_place)
+from rlframe.placement.rl import (EVAL_EVERY, PPO_KWARGS, PRETRAINED, PRIOR_TEMPERATURE, SAMPLE_SHARE, SAMPLES,
+                                  PolicyTrainer, load_checkpoint, rl_place)
 from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
 
 #: held-out synthetic netlists of the zero-shot table (docs/placement.md): sizes below, inside and above the
@@ -84,6 +84,12 @@ e.add_argument("--eval-every", type=int, default=EVAL_EVERY,
                help="PPO iterations between deterministic evaluations in those runs (1: session 4's runs)")
 e.add_argument("--eval-imitate", type=int, default=0,
                help="self-imitation steps on each new best in those runs (rl_place(imitate=); 0: none)")
+e.add_argument("--eval-prior-temperature", type=float, default=PRIOR_TEMPERATURE,
+               help="fine-tuning runs: the checkpoint's logits divided by this first (rl_place(prior_temperature=); "
+                    "the runs from scratch have no prior)")
+e.add_argument("--eval-warm-temperature", type=float, default=None,
+               help="fine-tuning runs: the temperature of the checkpoint's first best-of-N only "
+                    "(rl_place(warm_temperature=); default: rl.WARM_TEMPERATURE, None = the prior temperature)")
 e.add_argument("--eval-json", default=None, help="write the measurements here")
 
 
@@ -152,12 +158,13 @@ def synthetic_spec(text):
 
 
 def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"],
-               sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0):
+               sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0, prior_temperature=PRIOR_TEMPERATURE,
+               warm_temperature=None):
     """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run of
     ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; ``sample_share`` of the budget
-    sampling without training, ``eval_every``, ``imitate``). ``trace``: the best after each PPO iteration (seconds, PPO env
-    steps, cost); ``history``: every improvement of the best (seconds, env steps of PPO and sampling, cost,
-    which kind of placement)."""
+    sampling without training, ``eval_every``, ``imitate``, ``prior_temperature``, ``warm_temperature``).
+    ``trace``: the best after each PPO iteration (seconds, PPO env steps, cost); ``history``: every improvement
+    of the best (seconds, env steps of PPO and sampling, cost, which kind of placement)."""
     trace, start = [], []
 
     def record(tr, elapsed):
@@ -166,6 +173,7 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4
 
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
                    on_iteration=record, sample_share=sample_share, eval_every=eval_every, imitate=imitate,
+                   prior_temperature=prior_temperature, warm_temperature=warm_temperature,
                    reward=reward, batch_B=batch_B, algo_kwargs=dict(epochs=epochs))
     history = [(round(t, 2), n, c, src) for t, n, c, src in res.history]
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
@@ -196,7 +204,8 @@ def evaluate_checkpoint(args):
     tuning = []
     for name in synth:
         ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs,
-                   sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate)
+                   sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate,
+                   prior_temperature=args.eval_prior_temperature, warm_temperature=args.eval_warm_temperature)
         ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
         sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget

@@ -82,6 +82,13 @@ def _add_rl(sub) -> None:
     r.add_argument("--imitate", type=int, default=0,
                    help="with --time: self-imitation steps on the policy's best placement whenever it improves "
                         "(0: none; docs/placement.md, 'The pre-trained placer')")
+    r.add_argument("--prior-temperature", type=float, default=None,
+                   help="with --time and --checkpoint: the checkpoint's logits are divided by this before fine-tuning "
+                        "(> 1: a flatter prior; default: rlframe.placement.rl.PRIOR_TEMPERATURE; docs/placement.md, "
+                        "'The pre-trained placer')")
+    r.add_argument("--warm-temperature", type=float, default=None,
+                   help="with --time and --checkpoint: the temperature of the checkpoint's first --samples only "
+                        "(default: rlframe.placement.rl.WARM_TEMPERATURE, None = --prior-temperature)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
     r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
@@ -96,7 +103,8 @@ def cmd_rl(args: argparse.Namespace) -> int:
     res = rl_place(args.netlist, args.out, plc=args.plc, checkpoint=args.checkpoint, policy=args.policy,
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
                    save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
-                   eval_every=args.eval_every, imitate=args.imitate)
+                   eval_every=args.eval_every, imitate=args.imitate, prior_temperature=args.prior_temperature,
+                   warm_temperature=args.warm_temperature)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "checkpoint": res.checkpoint, **res.costs}

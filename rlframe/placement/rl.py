@@ -9,11 +9,13 @@ loads the weights shipped in ``rlframe/placement/data/pretrained/`` (how they we
 The result is the best of the policy's own placements (best-of-N, counted in the result as
 ``evaluations`` and ``sampled``): zero-shot, the deterministic placement and ``samples`` placements drawn
 from the stochastic policy without training (:meth:`PolicyTrainer.sample`); fine-tuning, the same zero-shot
-best-of-N first when a checkpoint is given (so the best starts at the prior's level), then the deterministic
-placement after every ``eval_every``-th PPO iteration and after the last, every complete episode the
-stochastic policy sampled while training, and the placements it samples without training in the rest of the
-``sample_share`` of the budget (a sampled placement's actions are replayed to rebuild it: the env is
-deterministic). :attr:`PolicyTrainer.history` records when the best improved (time, env steps, cost). No baseline placer is called. The written ``.plc`` holds the soft macros where
+best-of-N first when a checkpoint is given (so the best starts at the prior's level; sampled at
+:data:`WARM_TEMPERATURE`, PPO then starts from the checkpoint at :data:`PRIOR_TEMPERATURE`, :func:`temper`),
+then the deterministic placement after every ``eval_every``-th PPO iteration and after the last, every
+complete episode the stochastic policy sampled while training, and the placements it samples without
+training in the rest of the ``sample_share`` of the budget (a sampled placement's actions are replayed to
+rebuild it: the env is deterministic). :attr:`PolicyTrainer.history` records when the best improved (time, env steps, cost).
+No baseline placer is called. The written ``.plc`` holds the soft macros where
 the score put them and is scored under the protocol (:func:`rlframe.placement.evaluate`).
 
 Checkpoint format (``torch.save``): ``{"policy": name, "model_kwargs": {...}, "state_dict": {...},
@@ -52,6 +54,15 @@ SAMPLE_SHARE = 0.3
 #: PPO iterations between two deterministic evaluations while fine-tuning (one forward per macro: on
 #: ariane133 with 4 envs x 32 steps, evaluating after every iteration took 32 % of the learner's CPU)
 EVAL_EVERY = 4
+#: fine-tuning from a checkpoint: PPO starts from its logits divided by this (a flatter prior explores more;
+#: the deterministic placement, an argmax, is unchanged). 1: the checkpoint as it is. Measured in
+#: docs/placement.md, "The pre-trained placer", session 6 (8 against 1, 2, 4 on mempool_tile and ariane136)
+PRIOR_TEMPERATURE = 8.0
+#: the same for the checkpoint's first best-of-N only (the prior's samples before PPO: on ariane136 its best
+#: sample was best at 2); None: :data:`PRIOR_TEMPERATURE`
+WARM_TEMPERATURE: Optional[float] = 2.0
+#: the layer of each policy (rlframe.placement.policies.POLICIES) whose output is the logits
+LOGIT_LAYER = {"cell": "pi", "cnn": "head.out", "gnn": "head.out"}
 
 
 @dataclasses.dataclass
@@ -96,6 +107,20 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
         raise ConfigError(f"rlframe placement rl: {path!r} is not a placement-policy checkpoint "
                           "(expected keys policy, model_kwargs, state_dict)")
     return ck
+
+
+def temper(policy: str, state_dict: Dict[str, Any], temperature: float) -> Dict[str, Any]:
+    """``state_dict`` of ``policy`` with its logits divided by ``temperature`` (the weight and bias of its
+    last layer, :data:`LOGIT_LAYER`): the same policy at a softmax temperature (> 1: flatter). The other
+    tensors are shared, not copied."""
+    if not temperature > 0:
+        raise ConfigError(f"rlframe placement rl: prior temperature {temperature}; give a number > 0 (1: unchanged)")
+    layer = LOGIT_LAYER[policy] + "."
+    keys = [k for k in state_dict if k.startswith(layer)]
+    if not keys:
+        raise ConfigError(f"rlframe placement rl: the {policy!r} checkpoint has no {LOGIT_LAYER[policy]!r} layer "
+                          "(its logits); it does not match rlframe.placement.policies")
+    return {k: (v / temperature if k in keys else v) for k, v in state_dict.items()}
 
 
 def env_kwargs_for(netlist: str, plc: Optional[str], policy: str, reward: str = "mix") -> Dict[str, Any]:
@@ -396,7 +421,8 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              batch_B: int = 4, on_iteration=None, algo_kwargs: Optional[Dict[str, Any]] = None,
              samples: Optional[int] = None, sample_share: Optional[float] = None,
              sample_envs: int = 16, eval_every: Optional[int] = None, imitate: int = 0,
-             env_kwargs: Optional[Dict[str, Any]] = None) -> RlResult:
+             env_kwargs: Optional[Dict[str, Any]] = None,
+             prior_temperature: Optional[float] = None, warm_temperature: Optional[float] = None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -411,7 +437,11 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     ``imitate > 0``: that many self-imitation steps (:meth:`PolicyTrainer.imitate`) on the best placement
     before PPO starts and whenever it improved since (before each PPO iteration, and in the final sampling
     phase before each round of ``sample_envs`` placements); opt-in.
-    None: :data:`SAMPLES` / :data:`SAMPLE_SHARE` / :data:`EVAL_EVERY`.
+    ``prior_temperature``: fine-tuning (``seconds > 0``) from a checkpoint, its logits are divided by this
+    first (:func:`temper`); zero-shot placements use the checkpoint as it is. ``warm_temperature``: the
+    temperature of the checkpoint's first best-of-N only (None: ``prior_temperature``).
+    None: :data:`SAMPLES` / :data:`SAMPLE_SHARE` / :data:`EVAL_EVERY` / :data:`PRIOR_TEMPERATURE` /
+    :data:`WARM_TEMPERATURE`.
 
     ``env_kwargs``: extra env arguments (:class:`PolicyTrainer`), e.g. ``fd="none"`` to train and choose
     the best placement on the cost with the soft macros at the .plc's positions; ``fd`` here still
@@ -419,6 +449,9 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     samples = SAMPLES if samples is None else int(samples)
     sample_share = SAMPLE_SHARE if sample_share is None else float(sample_share)
     eval_every = EVAL_EVERY if eval_every is None else int(eval_every)
+    prior_temperature = PRIOR_TEMPERATURE if prior_temperature is None else float(prior_temperature)
+    if warm_temperature is None:
+        warm_temperature = prior_temperature if WARM_TEMPERATURE is None else WARM_TEMPERATURE
     if samples < 0 or not 0.0 <= sample_share < 1.0 or eval_every < 1:
         raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}, "
                           f"eval_every={eval_every}; need samples >= 0, 0 <= sample_share < 1 and eval_every >= 1")
@@ -428,23 +461,25 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-                         eval_every, imitate, env_kwargs)
+                         eval_every, imitate, env_kwargs, prior_temperature, float(warm_temperature))
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-              eval_every, imitate, env_kwargs=None) -> RlResult:
+              eval_every, imitate, env_kwargs=None, prior_temperature=1.0, warm_temperature=1.0) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
     if ck is None and seconds <= 0:
         raise ConfigError("rlframe placement rl: --time 0 needs --checkpoint (zero-shot; 'pretrained' for the "
                           "shipped weights); give --time SECONDS to train from scratch")
-    tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None,
-                       ck["state_dict"] if ck else None, reward, batch_T, batch_B,
-                       {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed, env_kwargs=env_kwargs)
+    state = ck["state_dict"] if ck else None
+    if ck and seconds > 0:   # the first best-of-N at warm_temperature, then fine-tuning at prior_temperature
+        state = temper(ck["policy"], state, warm_temperature)
+    tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None, state, reward,
+                       batch_T, batch_B, {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed, env_kwargs=env_kwargs)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
     train = seconds > 0
     tr.use(netlist, plc, train=train)
@@ -456,6 +491,8 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             w0 = time.perf_counter()
             tr.sample(episodes=samples, seconds=seconds * sample_share, envs=sample_envs)
             warm = time.perf_counter() - w0
+        if train and ck and warm_temperature != prior_temperature:
+            tr.agent.model.load_state_dict(temper(ck["policy"], ck["state_dict"], prior_temperature))
         train_until = seconds * (1.0 - sample_share) + warm
         last, since_eval, imitated = 0.0, 0, [None]
 

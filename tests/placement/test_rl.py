@@ -180,3 +180,63 @@ def test_self_imitation_raises_the_likelihood_of_the_best_placement(tmp_path):
     res = rl_place(netlist, str(tmp_path / "i.plc"), plc=plc, checkpoint="pretrained", seconds=3.0, batch_T=10,
                    batch_B=2, samples=8, sample_envs=4, imitate=5)
     assert res.history[-1][2] == pytest.approx(res.costs["proxy_cost"]) and res.sampled >= 8
+
+
+@pytest.mark.parametrize("policy", ["cell", "cnn", "gnn"])
+def test_temper_divides_the_logits_and_keeps_the_argmax(tmp_path, policy):
+    """temper(policy, state_dict, T): the same policy's logits divided by T (a softmax temperature: the
+    deterministic placement's argmax is unchanged, the sampling distribution flatter for T > 1)."""
+    import torch
+    from rlframe.core.namedarraytuple import map_leaves
+    from rlframe.placement.rl import PolicyTrainer, temper
+    netlist, _ = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    tr = PolicyTrainer(policy, seed=0)
+    tr.use(netlist, train=False)
+    model = tr.agent.model
+    obs = map_leaves(lambda a: torch.as_tensor(a)[None], tr.show.reset())
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        logits, value = model(obs)
+        model.load_state_dict(temper(policy, sd, 2.5))
+        hot, hot_value = model(obs)
+    assert torch.allclose(hot, logits / 2.5, atol=1e-6) and torch.equal(hot_value, value)
+    assert torch.equal(hot.argmax(-1), logits.argmax(-1))
+    assert all(torch.equal(sd[k], v) for k, v in model.state_dict().items() if not k.startswith(("pi.", "head.out.")))
+    with pytest.raises(ConfigError, match="temperature"):
+        temper(policy, sd, 0.0)
+    with pytest.raises(ConfigError, match="logits"):
+        temper(policy, {"x.weight": torch.zeros(1)}, 2.0)
+
+
+def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
+    """rl_place(prior_temperature=T, warm_temperature=W) (CLI --prior-temperature / --warm-temperature; default
+    rl.PRIOR_TEMPERATURE / rl.WARM_TEMPERATURE): the checkpoint's first best-of-N samples from it tempered by W,
+    PPO starts from it tempered by T; zero-shot uses the checkpoint as it is."""
+    import torch
+    from rlframe.placement import rl
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    built, trained = [], []
+    init, iterate = rl.PolicyTrainer.__init__, rl.PolicyTrainer.iterate
+
+    def spy_init(self, policy="cnn", model_kwargs=None, state_dict=None, *a, **k):
+        built.append(state_dict["head.out.weight"].clone())
+        init(self, policy, model_kwargs, state_dict, *a, **k)
+
+    def spy_iterate(self):
+        if self.itr == 0:
+            trained.append(self.agent.model.state_dict()["head.out.weight"].clone())
+        return iterate(self)
+
+    monkeypatch.setattr(rl.PolicyTrainer, "__init__", spy_init)
+    monkeypatch.setattr(rl.PolicyTrainer, "iterate", spy_iterate)
+    prior = rl.load_checkpoint("pretrained")["state_dict"]["head.out.weight"]
+    kw = dict(plc=plc, checkpoint="pretrained", batch_T=10, batch_B=2, samples=4, sample_envs=4)
+    rl_place(netlist, str(tmp_path / "t.plc"), seconds=1.0, **kw)   # the defaults
+    rl_place(netlist, str(tmp_path / "w.plc"), seconds=1.0, prior_temperature=4.0, warm_temperature=2.0, **kw)
+    rl_place(netlist, str(tmp_path / "z.plc"), seconds=0, prior_temperature=4.0, **kw)
+    assert placement_main(["rl", "--netlist", netlist, "--plc", plc, "--checkpoint", "pretrained", "--time", "1",
+                           "--samples", "4", "--prior-temperature", "3", "--warm-temperature", "1.5",
+                           "--out", str(tmp_path / "c.plc")]) == 0
+    assert [round(float(prior.norm() / w.norm()), 4) for w in built] == [rl.WARM_TEMPERATURE, 2.0, 1.0, 1.5]
+    assert [round(float(prior.norm() / w.norm()), 4) for w in trained] == [rl.PRIOR_TEMPERATURE, 4.0, 3.0]
+    assert all(torch.allclose(w * float(prior.norm() / w.norm()), prior) for w in built + trained)
