@@ -111,6 +111,14 @@ def recipe_args(argv):
     p.add_argument("--train-fd", choices=("none", "refine"), default=None,
                    help="--regime refine: the env's final-cost regime the policy trains and is selected on "
                         f"(default {REGIMES['refine']}; refine: FD from the .plc positions at every episode end)")
+    p.add_argument("--soft-canvas", action="store_true",
+                   help="the image's canvas plane also shows the soft macros at the design's .plc positions (env "
+                        "soft_macro_canvas; same shape, the shipped checkpoint loads); for --regime refine")
+    p.add_argument("--density-reward", type=float, default=0.0, metavar="C",
+                   help="dense density term in every step's reward: -C x the change of the proxy cost's density term "
+                        "with the soft macros at the .plc positions (env density_reward; default 0: off)")
+    p.add_argument("--batch-B", type=int, default=4, help="envs per PPO iteration (default 4)")
+    p.add_argument("--batch-T", type=int, default=32, help="steps per env per PPO iteration (default 32)")
     return p.parse_args(argv)
 
 
@@ -165,9 +173,11 @@ def score_regimes(design, plc_path, write=None):
 
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
-               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None):
+               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
+               soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
-    for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``."""
+    for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
+    ``density_reward``: the env's ``soft_macro_canvas`` / ``density_reward`` (rlframe/placement/env/env.py)."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -197,12 +207,17 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
         raise ConfigError("placement_ppo.py: --train-fd goes with --regime refine (the centre regime trains on "
                           "FD from the centre)")
     train_fd = train_fd or REGIMES[regime]
-    env_kwargs = dict(fd=train_fd) if train_fd else None
+    env_kwargs = dict(fd=train_fd) if train_fd else {}
+    if soft_canvas:
+        env_kwargs["soft_macro_canvas"] = True
+    if density_reward:
+        env_kwargs["density_reward"] = density_reward
     c0, w0 = time.process_time(), time.perf_counter()
     with timed_calls(targets) as timing:
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
                        fd="none" if train_fd == "refine" else regime,   # the env refined it already
-                       reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs,
+                       reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs or None,
+                       batch_B=batch_B, batch_T=batch_T,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -213,7 +228,8 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 rl_place_wall=wall, env_steps=res.env_steps - start_steps,
                 deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
-                                        discount=discount, batch_T=32, batch_B=4),
+                                        discount=discount, batch_T=batch_T, batch_B=batch_B),
+                soft_canvas=soft_canvas, density_reward=density_reward,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -222,7 +238,8 @@ def recipe_main(design, reward, policy, argv):
     a = recipe_args(argv)
     checkpoint = None if a.checkpoint == "none" else a.checkpoint
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
-                        policy, a.discount, regime=a.regime, train_fd=a.train_fd)
+                        policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
+                        density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

@@ -15,6 +15,11 @@
   3. **next position mask** -- 1 where the next macro would fit (0 everywhere at the last macro);
   4. **next wire mask** -- its wire mask, normalised as plane 1 over its feasible cells (1 at the last macro);
 
+  with ``soft_macros=True`` (env kwarg ``soft_macro_canvas``; opt-in, same shape, so every checkpoint loads)
+  the canvas plane (2) also holds the soft macros' density at their initial ``.plc`` positions
+  (:func:`soft_macro_density`; the sum clipped to 1): where the standard-cell clusters sit, which is what
+  the density and congestion of the ``refine`` / ``none`` soft-macro regimes depend on.
+
   plus ``macro``: float32 ``[4]`` = (width / canvas width, height / canvas height, macros placed
   so far / macros, covered area / canvas area), all clipped to ``[0, 1]``.
 * :class:`GraphObservation` -- Circuit Training's graph view (Mirhoseini et al., Nature 2021) as
@@ -51,12 +56,15 @@ NODE_FEATURES = ("x", "y", "width", "height", "is_hard", "is_soft", "is_port", "
 
 class ImageObservation:
     """MaskPlace-style image planes plus a small macro descriptor (see the module docstring);
-    ``next_macro``: add the next macro's position and wire masks (planes 3 and 4)."""
+    ``next_macro``: add the next macro's position and wire masks (planes 3 and 4); ``soft_macros``: the canvas
+    plane also shows the soft macros at their initial positions."""
 
-    def __init__(self, problem: PlacementProblem, next_macro: bool = False):
+    def __init__(self, problem: PlacementProblem, next_macro: bool = False, soft_macros: bool = False):
         self.p = problem
         g = problem.grid
         self.next_macro = bool(next_macro)
+        #: density the soft macros add to every cell of the canvas plane (None: the plane shows hard macros only)
+        self.soft_density = soft_macro_density(problem) if soft_macros else None
         self.channels = IMAGE_CHANNELS + (NEXT_MACRO_CHANNELS if self.next_macro else ())
         self.shape = (len(self.channels), g.rows, g.cols)
         self.canvas_area = g.width * g.height
@@ -79,10 +87,11 @@ class ImageObservation:
 
     def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
         img = np.empty(self.shape, np.float32)     # fresh every step: callers may keep observations
-        self._planes(state.mask(), state.wire_mask(), state.occupancy, img)
+        canvas = state.occupancy if self.soft_density is None else state.occupancy + self.soft_density
+        self._planes(state.mask(), state.wire_mask(), canvas, img)
         if self.next_macro:
             nxt = np.empty((3,) + self.shape[1:], np.float32)
-            self._planes(*state.next_masks(), state.occupancy, nxt)
+            self._planes(*state.next_masks(), canvas, nxt)
             img[3:5] = nxt[:2]
         macro = self._macro_rows[state.k].copy()
         covered = float(state.occupancy.sum()) * self._cell_w * self._cell_h / self.canvas_area
@@ -109,6 +118,24 @@ class ImageObservation:
         else:
             img[1] = 1.0
         np.clip(occupancy, 0.0, 1.0, out=img[2])
+
+
+def soft_macro_density(problem: PlacementProblem) -> np.ndarray:
+    """Covered fraction of every grid cell by the soft macros at their initial positions (``problem.x0``,
+    ``y0``), ``(rows, cols)`` float64: the soft macros' share of the proxy cost's density grid
+    (rlframe/placement/cost.py, ``density_grid``) when they stay where the ``.plc`` put them."""
+    g = problem.grid
+    soft = problem.netlist.soft_macro_indices
+    if len(soft) == 0:
+        return np.zeros((g.rows, g.cols))
+    x, y = problem.x0[soft], problem.y0[soft]
+    w, h = problem.node_w[soft], problem.node_h[soft]
+    ce, re_ = problem.col_edges, problem.row_edges
+    ox = np.minimum(x[:, None] + w[:, None] / 2, ce[None, 1:]) - np.maximum(x[:, None] - w[:, None] / 2, ce[None, :-1])
+    oy = np.minimum(y[:, None] + h[:, None] / 2, re_[None, 1:]) - np.maximum(y[:, None] - h[:, None] / 2, re_[None, :-1])
+    np.maximum(ox, 0.0, out=ox)
+    np.maximum(oy, 0.0, out=oy)
+    return (oy.T @ ox) / (g.cell_width * g.cell_height)
 
 
 def _image_planes_loop(mask, wire, occ, img):
