@@ -120,3 +120,51 @@ def test_next_macro_planes_at_the_last_macro_are_empty():
     assert obs["image"][3].any()                                   # two macros: the second is next
     obs, *_ = env.step(int(np.flatnonzero(env.action_masks())[0]))
     assert not obs["image"][3].any() and np.all(obs["image"][4] == 1.0)   # last macro: nothing next
+
+
+def test_soft_macro_canvas_shows_the_soft_macros_at_their_plc_positions():
+    """soft_macro_canvas=True: the canvas plane is the hard-macro occupancy plus the soft macros' density at
+    their initial .plc positions, clipped to 1; the shape stays [3, rows, cols] (checkpoints keep loading)."""
+    from rlframe.placement.env.observations import soft_macro_density
+    plain = MacroPlacementEnv(design="ariane133", fd="none")
+    soft = MacroPlacementEnv(design="ariane133", fd="none", soft_macro_canvas=True)
+    p, g = soft.problem, soft.problem.grid
+    dens = soft_macro_density(p)
+    nl = p.netlist
+    idx = nl.soft_macro_indices
+    # the plane holds the soft macros' area inside the canvas (a few of ariane133's stick out by a little)
+    total = float(np.sum(p.node_w[idx] * p.node_h[idx]))
+    assert 0.99 * total < dens.sum() * g.cell_width * g.cell_height <= total * (1 + 1e-12)
+    o1, _ = plain.reset(seed=0)
+    o2, _ = soft.reset(seed=0)
+    assert o2["image"].shape == o1["image"].shape == (3, g.rows, g.cols)
+    np.testing.assert_array_equal(o2["image"][:2], o1["image"][:2])
+    np.testing.assert_allclose(o2["image"][2], np.clip(dens, 0, 1), rtol=1e-6)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        a = int(rng.choice(np.flatnonzero(plain.action_masks())))
+        o1, *_ = plain.step(a)
+        o2, *_ = soft.step(a)
+    np.testing.assert_allclose(o2["image"][2], np.clip(o1["image"][2] + dens, 0, 1), rtol=1e-6, atol=1e-6)
+    assert soft.observation_space.contains(o2)
+
+
+def test_soft_macro_density_by_brute_force():
+    """soft_macro_density is each soft macro's overlap with each cell over the cell area (brute force)."""
+    from rlframe.placement.env.observations import soft_macro_density
+    from rlframe.placement.state import PlacementProblem
+    p = PlacementProblem("sample_clustered")
+    g = p.grid
+    dens = soft_macro_density(p)
+    # brute force: each soft macro's overlap with each cell
+    want = np.zeros((g.rows, g.cols))
+    ce, re_ = p.col_edges, p.row_edges
+    for i in p.netlist.soft_macro_indices:
+        x0, x1 = p.x0[i] - p.node_w[i] / 2, p.x0[i] + p.node_w[i] / 2
+        y0, y1 = p.y0[i] - p.node_h[i] / 2, p.y0[i] + p.node_h[i] / 2
+        for r in range(g.rows):
+            for c in range(g.cols):
+                ox = max(0.0, min(x1, ce[c + 1]) - max(x0, ce[c]))
+                oy = max(0.0, min(y1, re_[r + 1]) - max(y0, re_[r]))
+                want[r, c] += ox * oy / (g.cell_width * g.cell_height)
+    np.testing.assert_allclose(dens, want, rtol=1e-9, atol=1e-12)
