@@ -114,6 +114,9 @@ def recipe_args(argv):
     p.add_argument("--soft-canvas", action="store_true",
                    help="the image's canvas plane also shows the soft macros at the design's .plc positions (env "
                         "soft_macro_canvas; same shape, the shipped checkpoint loads); for --regime refine")
+    p.add_argument("--wire-density", type=float, default=0.0, metavar="L",
+                   help="the image's wire mask plane adds L x the density already under the macro (soft macros at "
+                        "the .plc positions included; env wire_mask_density; same shape; default 0: off)")
     p.add_argument("--density-reward", type=float, default=0.0, metavar="C",
                    help="dense density term in every step's reward: -C x the change of the proxy cost's density term "
                         "with the soft macros at the .plc positions (env density_reward; default 0: off)")
@@ -174,10 +177,11 @@ def score_regimes(design, plc_path, write=None):
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
-               soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32):
+               soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
-    ``density_reward``: the env's ``soft_macro_canvas`` / ``density_reward`` (rlframe/placement/env/env.py)."""
+    ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
+    ``wire_mask_density`` (rlframe/placement/env/env.py)."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -212,6 +216,8 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
         env_kwargs["soft_macro_canvas"] = True
     if density_reward:
         env_kwargs["density_reward"] = density_reward
+    if wire_density:
+        env_kwargs["wire_mask_density"] = wire_density
     c0, w0 = time.process_time(), time.perf_counter()
     with timed_calls(targets) as timing:
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
@@ -229,7 +235,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=batch_T, batch_B=batch_B),
-                soft_canvas=soft_canvas, density_reward=density_reward,
+                soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -239,7 +245,8 @@ def recipe_main(design, reward, policy, argv):
     checkpoint = None if a.checkpoint == "none" else a.checkpoint
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
                         policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
-                        density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T)
+                        density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T,
+                        wire_density=a.wire_density)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

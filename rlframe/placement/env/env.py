@@ -76,6 +76,9 @@ class MacroPlacementEnv(gym.Env):
         soft_macro_canvas: the image's canvas plane also shows the soft macros at their initial ``.plc``
             positions (same shape: checkpoints trained without it load; meant for ``fd="none"``/``"refine"``,
             where they stay near there; observations.py).
+        wire_mask_density: weight ``λ`` of the density under the macro in the image's wire mask plane (the
+            area already covered in the cells it would occupy, soft macros at their initial positions included,
+            next to the HPWL increase; same shape; observations.py). 0 (default): MaskPlace's wire mask.
         density_reward: weight ``c`` of a dense density term added to every step's reward:
             ``-c * (D_after - D_before)``, where ``D`` is the proxy cost's density term (``0.5 *`` mean of the
             top 10 % cells, rlframe/placement/cost.py) of the hard macros placed so far, fixed macros,
@@ -120,6 +123,7 @@ class MacroPlacementEnv(gym.Env):
         observation: str = "image",
         next_macro_planes: bool = False,
         soft_macro_canvas: bool = False,
+        wire_mask_density: float = 0.0,
         density_reward: float = 0.0,
         infeasible_action: str = "error",
         infeasible_penalty: float = -1.0,
@@ -202,7 +206,8 @@ class MacroPlacementEnv(gym.Env):
         self.state = PlacementState(p)
         self._views = []
         if observation in ("image", "both"):
-            self._views.append(ImageObservation(p, next_macro=next_macro_planes, soft_macros=soft_macro_canvas))
+            self._views.append(ImageObservation(p, next_macro=next_macro_planes, soft_macros=soft_macro_canvas,
+                                                wire_density=wire_mask_density))
         if observation in ("graph", "both"):
             self._views.append(GraphObservation(p))
         n_cells = p.grid.n_cells
