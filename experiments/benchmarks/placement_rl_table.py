@@ -128,7 +128,8 @@ def _fill(row: dict, placer: str, res: dict) -> dict:
     else:
         row.update({k: res.get(k) for k in ("seconds", "cpu_seconds", "env_steps", "deterministic_evaluations",
                                             "sampled_episodes", "winner", "timing", "ppo", "reward", "regime",
-                                            "trained_on_fd", "soft_canvas", "density_reward", "wire_density", "best_history",
+                                            "trained_on_fd", "soft_canvas", "density_reward", "wire_density",
+                                            "sample_share", "samples", "best_history",
                                             "out")})
     return row
 
