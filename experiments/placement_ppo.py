@@ -120,6 +120,9 @@ def recipe_args(argv):
     p.add_argument("--density-reward", type=float, default=0.0, metavar="C",
                    help="dense density term in every step's reward: -C x the change of the proxy cost's density term "
                         "with the soft macros at the .plc positions (env density_reward; default 0: off)")
+    p.add_argument("--wirelength-reward", type=float, default=0.0, metavar="C",
+                   help="dense wirelength term in every step's reward: -C x the step's HPWL increase in the proxy "
+                        "cost's wirelength units (env wirelength_reward; default 0: off)")
     p.add_argument("--sample-share", type=float, default=None,
                    help="share of the budget spent sampling from the policy without training (rl_place's "
                         "sample_share; default 0.3)")
@@ -184,7 +187,7 @@ def score_regimes(design, plc_path, write=None):
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
                soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
-               samples=None):
+               samples=None, wirelength_reward=0.0):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
     ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
@@ -225,6 +228,8 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
         env_kwargs["density_reward"] = density_reward
     if wire_density:
         env_kwargs["wire_mask_density"] = wire_density
+    if wirelength_reward:
+        env_kwargs["wirelength_reward"] = wirelength_reward
     c0, w0 = time.process_time(), time.perf_counter()
     with timed_calls(targets) as timing:
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
@@ -243,7 +248,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=batch_T, batch_B=batch_B),
                 soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
-                sample_share=sample_share, samples=samples,
+                sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -254,7 +259,8 @@ def recipe_main(design, reward, policy, argv):
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
                         policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
                         density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T,
-                        wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples)
+                        wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
+                        wirelength_reward=a.wirelength_reward)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "
