@@ -123,6 +123,8 @@ def recipe_args(argv):
     p.add_argument("--wirelength-reward", type=float, default=0.0, metavar="C",
                    help="dense wirelength term in every step's reward: -C x the step's HPWL increase in the proxy "
                         "cost's wirelength units (env wirelength_reward; default 0: off)")
+    p.add_argument("--imitate", type=int, default=0, metavar="STEPS",
+                   help="self-imitation steps on each new best placement (rl_place's imitate; default 0: off)")
     p.add_argument("--sample-share", type=float, default=None,
                    help="share of the budget spent sampling from the policy without training (rl_place's "
                         "sample_share; default 0.3)")
@@ -187,7 +189,7 @@ def score_regimes(design, plc_path, write=None):
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
                soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
-               samples=None, wirelength_reward=0.0):
+               samples=None, wirelength_reward=0.0, imitate=0):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
     ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
@@ -235,7 +237,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
                        fd="none" if train_fd == "refine" else regime,   # the env refined it already
                        reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs or None,
-                       batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples,
+                       batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples, imitate=imitate,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -248,7 +250,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=batch_T, batch_B=batch_B),
                 soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
-                sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward,
+                sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward, imitate=imitate,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -260,7 +262,7 @@ def recipe_main(design, reward, policy, argv):
                         policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
                         density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T,
                         wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
-                        wirelength_reward=a.wirelength_reward)
+                        wirelength_reward=a.wirelength_reward, imitate=a.imitate)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "
