@@ -43,6 +43,13 @@ and written with the soft macros where that put them (``rlframe placement cost -
 re-scores it). The default ``--regime centre`` trains on, selects by and writes the centre regime::
 
     python experiments/placement_ppo.py --design ariane133 --time 300 --checkpoint none --regime refine
+
+For the refine regime the policy can be shown where the soft macros sit (opt-in; docs/placement.md, session 6):
+``--wire-density L`` (the wire mask plane adds the density already under the macro), ``--soft-canvas``, dense
+``--density-reward C`` / ``--wirelength-reward C``; the setting measured best there::
+
+    python experiments/placement_ppo.py --design ariane133 --time 600 --regime refine --wire-density 0.5 \
+        --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8 --train-fd refine --imitate 20
 """
 import argparse
 import contextlib
