@@ -276,12 +276,7 @@ class MacroPlacementEnv(gym.Env):
                 self._info(infeasible=True)
         delta = st.place(a)
         dense = self.reward_mode in ("hpwl", "mix")
-        reward = -delta / self.hpwl_reward_norm if dense else 0.0
-        if self.density_reward:
-            before, self._density = self._density, self.density_term()
-            reward -= self.density_reward * (self._density - before)
-        if self.wirelength_reward:
-            reward -= self.wirelength_reward * delta * self._wirelength_unit
+        reward = (-delta / self.hpwl_reward_norm if dense else 0.0) + self._dense_terms(delta)
         terminated, dead_end = False, False
         if st.done:
             terminated = True
@@ -305,6 +300,17 @@ class MacroPlacementEnv(gym.Env):
             return self.finisher.evaluate(st.x, st.y, st.orientation)
         ev = self.finisher.score(st.x, st.y, st.orientation, self.fd_regime)
         return ev.x, ev.y, dict(ev.costs)
+
+    def _dense_terms(self, delta: float) -> float:
+        """The opt-in ``density_reward`` and ``wirelength_reward`` terms of a step whose macro raised the
+        placed-net HPWL by ``delta``."""
+        reward = 0.0
+        if self.density_reward:
+            before, self._density = self._density, self.density_term()
+            reward -= self.density_reward * (self._density - before)
+        if self.wirelength_reward:
+            reward -= self.wirelength_reward * delta * self._wirelength_unit
+        return reward
 
     def density_term(self) -> float:
         """The proxy cost's density term (``0.5 *`` mean of the top 10 % cells) of the current state with the
