@@ -43,6 +43,13 @@ and written with the soft macros where that put them (``rlframe placement cost -
 re-scores it). The default ``--regime centre`` trains on, selects by and writes the centre regime::
 
     python experiments/placement_ppo.py --design ariane133 --time 300 --checkpoint none --regime refine
+
+For the refine regime the policy can be shown where the soft macros sit (opt-in; docs/placement.md, session 6):
+``--wire-density L`` (the wire mask plane adds the density already under the macro), ``--soft-canvas``, dense
+``--density-reward C`` / ``--wirelength-reward C``; the setting measured best there::
+
+    python experiments/placement_ppo.py --design ariane133 --time 600 --regime refine --wire-density 0.5 \
+        --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8 --train-fd refine --imitate 20
 """
 import argparse
 import contextlib
@@ -111,6 +118,28 @@ def recipe_args(argv):
     p.add_argument("--train-fd", choices=("none", "refine"), default=None,
                    help="--regime refine: the env's final-cost regime the policy trains and is selected on "
                         f"(default {REGIMES['refine']}; refine: FD from the .plc positions at every episode end)")
+    p.add_argument("--soft-canvas", action="store_true",
+                   help="the image's canvas plane also shows the soft macros at the design's .plc positions (env "
+                        "soft_macro_canvas; same shape, the shipped checkpoint loads); for --regime refine")
+    p.add_argument("--wire-density", type=float, default=0.0, metavar="L",
+                   help="the image's wire mask plane adds L x the density already under the macro (soft macros at "
+                        "the .plc positions included; env wire_mask_density; same shape; default 0: off)")
+    p.add_argument("--density-reward", type=float, default=0.0, metavar="C",
+                   help="dense density term in every step's reward: -C x the change of the proxy cost's density term "
+                        "with the soft macros at the .plc positions (env density_reward; default 0: off)")
+    p.add_argument("--wirelength-reward", type=float, default=0.0, metavar="C",
+                   help="dense wirelength term in every step's reward: -C x the step's HPWL increase in the proxy "
+                        "cost's wirelength units (env wirelength_reward; default 0: off)")
+    p.add_argument("--imitate", type=int, default=0, metavar="STEPS",
+                   help="self-imitation steps on each new best placement (rl_place's imitate; default 0: off)")
+    p.add_argument("--sample-share", type=float, default=None,
+                   help="share of the budget spent sampling from the policy without training (rl_place's "
+                        "sample_share; default 0.3)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="zero-shot best-of-N placements sampled from the checkpoint first (rl_place's samples; "
+                        "default 64)")
+    p.add_argument("--batch-B", type=int, default=4, help="envs per PPO iteration (default 4)")
+    p.add_argument("--batch-T", type=int, default=32, help="steps per env per PPO iteration (default 32)")
     return p.parse_args(argv)
 
 
@@ -165,9 +194,13 @@ def score_regimes(design, plc_path, write=None):
 
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
-               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None):
+               entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
+               soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
+               samples=None, wirelength_reward=0.0, imitate=0):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
-    for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``."""
+    for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
+    ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
+    ``wire_mask_density`` (rlframe/placement/env/env.py)."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -197,12 +230,21 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
         raise ConfigError("placement_ppo.py: --train-fd goes with --regime refine (the centre regime trains on "
                           "FD from the centre)")
     train_fd = train_fd or REGIMES[regime]
-    env_kwargs = dict(fd=train_fd) if train_fd else None
+    env_kwargs = dict(fd=train_fd) if train_fd else {}
+    if soft_canvas:
+        env_kwargs["soft_macro_canvas"] = True
+    if density_reward:
+        env_kwargs["density_reward"] = density_reward
+    if wire_density:
+        env_kwargs["wire_mask_density"] = wire_density
+    if wirelength_reward:
+        env_kwargs["wirelength_reward"] = wirelength_reward
     c0, w0 = time.process_time(), time.perf_counter()
     with timed_calls(targets) as timing:
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
                        fd="none" if train_fd == "refine" else regime,   # the env refined it already
-                       reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs,
+                       reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs or None,
+                       batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples, imitate=imitate,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -213,7 +255,9 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 rl_place_wall=wall, env_steps=res.env_steps - start_steps,
                 deterministic_evaluations=res.evaluations, sampled_episodes=res.sampled, winner=res.source, out=out,
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
-                                        discount=discount, batch_T=32, batch_B=4),
+                                        discount=discount, batch_T=batch_T, batch_B=batch_B),
+                soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
+                sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward, imitate=imitate,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -222,7 +266,10 @@ def recipe_main(design, reward, policy, argv):
     a = recipe_args(argv)
     checkpoint = None if a.checkpoint == "none" else a.checkpoint
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
-                        policy, a.discount, regime=a.regime, train_fd=a.train_fd)
+                        policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
+                        density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T,
+                        wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
+                        wirelength_reward=a.wirelength_reward, imitate=a.imitate)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

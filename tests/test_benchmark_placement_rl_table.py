@@ -38,3 +38,12 @@ def test_parallel_pair_in_the_refine_regime(tmp_path):
 def test_recipe_command_carries_the_regime():
     shown, argv = _bench().command("rl_scratch", "ariane133", 300, 1, "o.plc", "o.json", "refine")
     assert argv[-2:] == ["--regime", "refine"] and "--checkpoint none" in shown and "--seed 1" in shown
+
+
+def test_recipe_args_reach_the_recipe_rows_only():
+    bench = _bench()
+    _, argv = bench.command("rl_fine_tuned", "ariane133", 300, 0, "o.plc", "o.json", "refine",
+                            ["--soft-canvas", "--density-reward", "0.5"])
+    assert argv[-5:] == ["--regime", "refine", "--soft-canvas", "--density-reward", "0.5"]
+    _, argv = bench.command("sa", "ariane133", 300, 0, "o.plc", "o.json", "refine")
+    assert "--soft-canvas" not in argv

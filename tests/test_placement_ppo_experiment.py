@@ -86,3 +86,37 @@ def test_recipe_regime_refine_trains_on_the_plc_positions_and_writes_the_refined
     timing = res["timing"]
     assert timing["fd_and_proxy_cost (inside the two above)"]["calls"] == 0       # no FD from the centre
     assert timing["proxy_cost_in_the_env_fd_regime (inside the two above)"]["calls"] >= res["sampled_episodes"]
+
+
+def test_recipe_soft_canvas_density_reward_and_batch_flags_reach_the_env(tmp_path, one_torch_thread, monkeypatch):
+    """--soft-canvas / --density-reward C / --batch-B / --batch-T: the env kwargs and batch of rl_place, recorded
+    in the JSON; the shipped checkpoint loads with the soft-macro canvas (same image shape)."""
+    import json
+    import sys
+
+    import rlframe.placement.rl as rl
+    seen = {}
+    real = rl.rl_place
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(rl, "rl_place", spy)
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    js = tmp_path / "r.json"
+    try:
+        rc = _load().main(["--design", "sample_clustered", "--time", "2", "--regime", "refine", "--soft-canvas",
+                           "--density-reward", "0.5", "--wire-density", "2", "--batch-B", "2", "--batch-T", "16",
+                           "--sample-share", "0.5", "--samples", "8", "--wirelength-reward", "1.5",
+                           "--imitate", "3",
+                           "--out", str(tmp_path / "r.plc"), "--json", str(js)])
+    finally:
+        sys.path.remove(os.path.join(REPO, "experiments"))
+    assert rc == 0
+    assert seen["env_kwargs"] == dict(fd="none", soft_macro_canvas=True, density_reward=0.5, wire_mask_density=2.0,
+                                      wirelength_reward=1.5)
+    assert (seen["batch_B"], seen["batch_T"], seen["sample_share"], seen["samples"], seen["imitate"]) == \
+        (2, 16, 0.5, 8, 3)
+    res = json.loads(js.read_text())
+    assert res["soft_canvas"] is True and res["density_reward"] == 0.5 and res["wire_density"] == 2.0
+    assert (res["ppo"]["batch_B"], res["ppo"]["batch_T"]) == (2, 16) and res["env_steps"] >= 32

@@ -18,12 +18,15 @@ see the same load; each row's CPU seconds are its own process's, from ``os.wait4
 
     nice -n 10 python experiments/benchmarks/placement_rl_table.py --design ariane133 --time 300 --seed 0 \
         --placers rl_scratch sa --regime refine --parallel 2 --json results.json
+
+``--recipe-args`` passes more flags to the recipe's rows (e.g. ``--recipe-args='--soft-canvas'``).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,9 +40,10 @@ REGIMES = ("centre", "refine")
 CLI = "import sys; from rlframe.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def command(placer: str, design: str, budget: float, seed: int, out: str, js: str, regime: str = "centre"):
+def command(placer: str, design: str, budget: float, seed: int, out: str, js: str, regime: str = "centre",
+            recipe_args: Sequence[str] = ()):
     """``(printable command, argv)`` of one placer; ``regime``: the soft-macro regime it writes its .plc in
-    (and, for the recipe, trains for)."""
+    (and, for the recipe, trains for); ``recipe_args``: more flags of the recipe (``--recipe-args``)."""
     if placer in ("greedy", "random", "sa"):
         args = ["placement", placer, "--netlist", design, "--out", out, "--fd", regime, "--json"]
         if placer != "greedy":
@@ -48,7 +52,7 @@ def command(placer: str, design: str, budget: float, seed: int, out: str, js: st
     time_s = 0 if placer == "rl_zero_shot" else budget
     ck = "none" if placer == "rl_scratch" else "pretrained"
     args = ["--design", design, "--time", str(time_s), "--checkpoint", ck, "--seed", str(seed), "--out", out,
-            "--json", js, "--regime", regime]
+            "--json", js, "--regime", regime] + list(recipe_args)
     return "python experiments/placement_ppo.py " + " ".join(args), [sys.executable, RECIPE] + args
 
 
@@ -56,10 +60,10 @@ class Job:
     """One placer running in its own process (stdout/stderr to files in the work folder)."""
 
     def __init__(self, placer: str, design: str, budget: float, seed: int, workdir: str, timeout: float,
-                 regime: str = "centre"):
+                 regime: str = "centre", recipe_args: Sequence[str] = ()):
         self.placer, self.timeout = placer, timeout
         self.out, self.js = os.path.join(workdir, f"{placer}.plc"), os.path.join(workdir, f"{placer}.json")
-        self.shown, argv = command(placer, design, budget, seed, self.out, self.js, regime)
+        self.shown, argv = command(placer, design, budget, seed, self.out, self.js, regime, recipe_args)
         self.stdout, self.stderr = self.js + ".stdout", self.js + ".stderr"
         self.load = os.getloadavg()[0]
         self.t0 = time.perf_counter()
@@ -89,9 +93,9 @@ class Job:
 
 
 def run_one(placer: str, design: str, budget: float, seed: int, workdir: str, timeout: float,
-            regime: str = "centre") -> dict:
+            regime: str = "centre", recipe_args: Sequence[str] = ()) -> dict:
     """Run one placer to its end; its row."""
-    job = Job(placer, design, budget, seed, workdir, timeout, regime)
+    job = Job(placer, design, budget, seed, workdir, timeout, regime, recipe_args)
     while True:
         row = job.poll()
         if row is not None:
@@ -124,7 +128,9 @@ def _fill(row: dict, placer: str, res: dict) -> dict:
     else:
         row.update({k: res.get(k) for k in ("seconds", "cpu_seconds", "env_steps", "deterministic_evaluations",
                                             "sampled_episodes", "winner", "timing", "ppo", "reward", "regime",
-                                            "trained_on_fd", "out")})
+                                            "trained_on_fd", "soft_canvas", "density_reward", "wire_density",
+                                            "sample_share", "samples", "wirelength_reward", "imitate", "best_history",
+                                            "out")})
     return row
 
 
@@ -152,13 +158,16 @@ def main(argv=None) -> int:
                    help="the soft-macro regime every .plc is written in and the recipe trains for (--regime)")
     p.add_argument("--parallel", type=int, default=1,
                    help="placers run at a time, each in its own process (default 1: one after the other)")
+    p.add_argument("--recipe-args", default="", metavar="'FLAGS'",
+                   help="more flags for the recipe's rows (rl_*), one quoted string, e.g. "
+                        "--recipe-args='--soft-canvas --density-reward 0.5'")
     a = p.parse_args(argv)
     if a.parallel < 1:
         p.error(f"--parallel {a.parallel}: give 1 or more")
     workdir = a.workdir or tempfile.mkdtemp(prefix="placement_rl_table_")
     os.makedirs(workdir, exist_ok=True)
     result = dict(design=a.design, budget_seconds=a.time, seed=a.seed, cpus=os.cpu_count(), rows=[],
-                  regime=a.regime, parallel=a.parallel, nice=os.nice(0),
+                  regime=a.regime, parallel=a.parallel, nice=os.nice(0), recipe_args=a.recipe_args,
                   started=time.strftime("%Y-%m-%d %H:%M:%S"),
                   command="python experiments/benchmarks/placement_rl_table.py " + " ".join(sys.argv[1:] if argv is None
                                                                                             else argv))
@@ -170,7 +179,7 @@ def main(argv=None) -> int:
         print(table([row]).splitlines()[-1], flush=True)
 
     run_parallel(a.placers, a.parallel, on_row, design=a.design, budget=a.time, seed=a.seed, workdir=workdir,
-                 timeout=3 * a.time + 900, regime=a.regime)
+                 timeout=3 * a.time + 900, regime=a.regime, recipe_args=shlex.split(a.recipe_args))
     print(table(result["rows"]))
     return 0
 

@@ -39,9 +39,9 @@ import numpy as np
 
 from rlframe.envs.base import EPISODE_METRICS_KEY
 from rlframe.errors import ConfigError, InfeasibleActionError
-from rlframe.placement.cost import term_weights
+from rlframe.placement.cost import term_weights, top_fraction_mean
 from rlframe.placement.designs import list_designs, resolve_plc
-from rlframe.placement.env.observations import GraphObservation, ImageObservation
+from rlframe.placement.env.observations import GraphObservation, ImageObservation, soft_macro_density
 from rlframe.placement.formats.plc import Placement, make_placement
 from rlframe.placement.protocol import check_regime
 from rlframe.placement.state import (
@@ -73,6 +73,23 @@ class MacroPlacementEnv(gym.Env):
         observation: ``"image"``, ``"graph"`` or ``"both"``.
         next_macro_planes: add MaskPlace's look-ahead planes to the image (the next macro's position and
             wire masks: ``image`` ``[5, rows, cols]`` instead of ``[3, rows, cols]``; see observations.py).
+        soft_macro_canvas: the image's canvas plane also shows the soft macros at their initial ``.plc``
+            positions (same shape: checkpoints trained without it load; meant for ``fd="none"``/``"refine"``,
+            where they stay near there; observations.py).
+        wire_mask_density: weight ``λ`` of the density under the macro in the image's wire mask plane (the
+            area already covered in the cells it would occupy, soft macros at their initial positions included,
+            next to the HPWL increase; same shape; observations.py). 0 (default): MaskPlace's wire mask.
+        density_reward: weight ``c`` of a dense density term added to every step's reward:
+            ``-c * (D_after - D_before)``, where ``D`` is the proxy cost's density term (``0.5 *`` mean of the
+            top 10 % cells, rlframe/placement/cost.py) of the hard macros placed so far, fixed macros,
+            blockages and the soft macros at their initial positions. An episode's terms sum to
+            ``-c * (D_end - D_start)``; with ``fd="none"`` ``D_end`` is the final density cost, so the return
+            weighs density by ``w_density + c`` instead of ``w_density``. 0 (default): off.
+        wirelength_reward: weight ``c`` of a dense wirelength term added to every step's reward: ``-c *`` the
+            step's increase of the placed-net HPWL in the proxy cost's wirelength units (``/ ((W + H) * sum of
+            net weights)``, rlframe/placement/cost.py). Once every macro is placed the placed-net HPWL is the
+            HPWL with the soft macros at their initial positions, so with ``fd="none"`` an episode's terms sum
+            to about ``-c * (wirelength cost - the start's)`` (0.3 % apart on ariane133). 0 (default): off.
         infeasible_action: ``"error"`` or ``"penalty"``.
         infeasible_penalty: reward of an infeasible action in ``"penalty"`` mode.
         dead_end_reward: reward when the next macro fits nowhere (episode ends; Circuit
@@ -110,6 +127,10 @@ class MacroPlacementEnv(gym.Env):
         cost_weights: Union[None, Sequence[float], Dict[str, float]] = None,
         observation: str = "image",
         next_macro_planes: bool = False,
+        soft_macro_canvas: bool = False,
+        wire_mask_density: float = 0.0,
+        density_reward: float = 0.0,
+        wirelength_reward: float = 0.0,
         infeasible_action: str = "error",
         infeasible_penalty: float = -1.0,
         dead_end_reward: float = -2.0,
@@ -166,6 +187,16 @@ class MacroPlacementEnv(gym.Env):
         self.infeasible_action = infeasible_action
         self.infeasible_penalty = float(infeasible_penalty)
         self.dead_end_reward = float(dead_end_reward)
+        self.density_reward = float(density_reward)
+        if self.density_reward < 0:
+            raise ConfigError(f"MacroPlacementEnv: density_reward={density_reward}; give a weight >= 0 (0: off)")
+        self._soft_density = soft_macro_density(p)
+        self.wirelength_reward = float(wirelength_reward)
+        if self.wirelength_reward < 0:
+            raise ConfigError(f"MacroPlacementEnv: wirelength_reward={wirelength_reward}; give a weight >= 0 (0: off)")
+        net_w = float(p.netlist.net_weight.sum())
+        self._wirelength_unit = 1.0 / ((p.grid.width + p.grid.height) * net_w) if net_w > 0 else 0.0
+        self._density = 0.0
         if fd is not None:
             check_regime(fd)
             if not run_fd and fd != "none":
@@ -186,7 +217,8 @@ class MacroPlacementEnv(gym.Env):
         self.state = PlacementState(p)
         self._views = []
         if observation in ("image", "both"):
-            self._views.append(ImageObservation(p, next_macro=next_macro_planes))
+            self._views.append(ImageObservation(p, next_macro=next_macro_planes, soft_macros=soft_macro_canvas,
+                                                wire_density=wire_mask_density))
         if observation in ("graph", "both"):
             self._views.append(GraphObservation(p))
         n_cells = p.grid.n_cells
@@ -206,6 +238,8 @@ class MacroPlacementEnv(gym.Env):
         self._steps = 0
         self._final = None
         self._ended = False
+        if self.density_reward:
+            self._density = self.density_term()
         if not self.state.mask().any():
             raise ConfigError(
                 f"MacroPlacementEnv: the first macro {self._macro_name()} "
@@ -242,7 +276,7 @@ class MacroPlacementEnv(gym.Env):
                 self._info(infeasible=True)
         delta = st.place(a)
         dense = self.reward_mode in ("hpwl", "mix")
-        reward = -delta / self.hpwl_reward_norm if dense else 0.0
+        reward = (-delta / self.hpwl_reward_norm if dense else 0.0) + self._dense_terms(delta)
         terminated, dead_end = False, False
         if st.done:
             terminated = True
@@ -266,6 +300,22 @@ class MacroPlacementEnv(gym.Env):
             return self.finisher.evaluate(st.x, st.y, st.orientation)
         ev = self.finisher.score(st.x, st.y, st.orientation, self.fd_regime)
         return ev.x, ev.y, dict(ev.costs)
+
+    def _dense_terms(self, delta: float) -> float:
+        """The opt-in ``density_reward`` and ``wirelength_reward`` terms of a step whose macro raised the
+        placed-net HPWL by ``delta``."""
+        reward = 0.0
+        if self.density_reward:
+            before, self._density = self._density, self.density_term()
+            reward -= self.density_reward * (self._density - before)
+        if self.wirelength_reward:
+            reward -= self.wirelength_reward * delta * self._wirelength_unit
+        return reward
+
+    def density_term(self) -> float:
+        """The proxy cost's density term (``0.5 *`` mean of the top 10 % cells) of the current state with the
+        soft macros at their initial positions (what ``density_reward`` differences)."""
+        return 0.5 * top_fraction_mean(self.state.occupancy + self._soft_density, 0.1, nonzero_only=True)
 
     def action_masks(self) -> np.ndarray:
         """Feasible cells of the current macro (bool ``[cols * rows]``; sb3-contrib's

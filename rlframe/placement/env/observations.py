@@ -15,6 +15,18 @@
   3. **next position mask** -- 1 where the next macro would fit (0 everywhere at the last macro);
   4. **next wire mask** -- its wire mask, normalised as plane 1 over its feasible cells (1 at the last macro);
 
+  with ``soft_macros=True`` (env kwarg ``soft_macro_canvas``; opt-in, same shape, so every checkpoint loads)
+  the canvas plane (2) also holds the soft macros' density at their initial ``.plc`` positions
+  (:func:`soft_macro_density`; the sum clipped to 1): where the standard-cell clusters sit, which is what
+  the density and congestion of the ``refine`` / ``none`` soft-macro regimes depend on.
+
+  with ``wire_density=λ > 0`` (env kwarg ``wire_mask_density``; opt-in, same shape) the wire mask plane (1)
+  shows a cost that adds the density under the macro: ``wire / span + λ * cover / span`` before plane 1's
+  min-max normalisation, where ``cover`` is, per cell, the covered area already in the cells the macro would
+  occupy (hard and fixed macros, blockages and the soft macros at their initial positions,
+  :func:`soft_macro_density`) and ``span`` each map's max - min over the feasible cells. MaskPlace's wire
+  mask shows the wirelength side of the cost; this shows the density side too.
+
   plus ``macro``: float32 ``[4]`` = (width / canvas width, height / canvas height, macros placed
   so far / macros, covered area / canvas area), all clipped to ``[0, 1]``.
 * :class:`GraphObservation` -- Circuit Training's graph view (Mirhoseini et al., Nature 2021) as
@@ -51,12 +63,20 @@ NODE_FEATURES = ("x", "y", "width", "height", "is_hard", "is_soft", "is_port", "
 
 class ImageObservation:
     """MaskPlace-style image planes plus a small macro descriptor (see the module docstring);
-    ``next_macro``: add the next macro's position and wire masks (planes 3 and 4)."""
+    ``next_macro``: add the next macro's position and wire masks (planes 3 and 4); ``soft_macros``: the canvas
+    plane also shows the soft macros at their initial positions; ``wire_density``: weight of the covered area
+    under the macro in the wire mask plane (0: MaskPlace's wire mask)."""
 
-    def __init__(self, problem: PlacementProblem, next_macro: bool = False):
+    def __init__(self, problem: PlacementProblem, next_macro: bool = False, soft_macros: bool = False,
+                 wire_density: float = 0.0):
         self.p = problem
         g = problem.grid
         self.next_macro = bool(next_macro)
+        #: density the soft macros add to every cell of the canvas plane (None: the plane shows hard macros only)
+        self.soft_density = soft_macro_density(problem) if soft_macros else None
+        self.wire_density = float(wire_density)
+        self._soft_all = soft_macro_density(problem) if self.wire_density else None
+        self._footprints: Dict[tuple, tuple] = {}
         self.channels = IMAGE_CHANNELS + (NEXT_MACRO_CHANNELS if self.next_macro else ())
         self.shape = (len(self.channels), g.rows, g.cols)
         self.canvas_area = g.width * g.height
@@ -79,15 +99,46 @@ class ImageObservation:
 
     def build(self, state: PlacementState) -> Dict[str, np.ndarray]:
         img = np.empty(self.shape, np.float32)     # fresh every step: callers may keep observations
-        self._planes(state.mask(), state.wire_mask(), state.occupancy, img)
+        canvas = state.occupancy if self.soft_density is None else state.occupancy + self.soft_density
+        mask, wire = state.mask(), state.wire_mask()
+        if self.wire_density and not state.done:
+            wire = self._wire_and_density(state, mask, wire)
+        self._planes(mask, wire, canvas, img)
         if self.next_macro:
             nxt = np.empty((3,) + self.shape[1:], np.float32)
-            self._planes(*state.next_masks(), state.occupancy, nxt)
+            self._planes(*state.next_masks(), canvas, nxt)
             img[3:5] = nxt[:2]
         macro = self._macro_rows[state.k].copy()
         covered = float(state.occupancy.sum()) * self._cell_w * self._cell_h / self.canvas_area
         macro[3] = min(max(covered, 0.0), 1.0)
         return {"image": img, "macro": macro}
+
+    def covered_under(self, state: PlacementState) -> np.ndarray:
+        """Per cell, the area (in cell areas) already covered in the cells the current macro would occupy with
+        its centre there: hard and fixed macros, blockages and the soft macros at their initial positions
+        (``[rows, cols]``)."""
+        p, g = self.p, self.p.grid
+        size = (float(p.macro_w[state.k]), float(p.macro_h[state.k]))
+        fp = self._footprints.get(size)
+        if fp is None:
+            fp = self._footprints[size] = (_axis_cover(p.row_y, p.row_edges, size[1], g.cell_height),
+                                           _axis_cover(p.col_x, p.col_edges, size[0], g.cell_width))
+        oy, ox = fp
+        return oy @ (state.occupancy + self._soft_all) @ ox.T
+
+    def _wire_and_density(self, state: PlacementState, mask: np.ndarray, wire: np.ndarray) -> np.ndarray:
+        """``wire / span + wire_density * cover / span`` (spans over the feasible cells; see the module docstring)."""
+        cover = self.covered_under(state)
+        ok = mask.reshape(wire.shape)
+        if not ok.any():
+            return wire
+        out = np.zeros_like(wire)
+        for m, weight in ((wire, 1.0), (cover, self.wire_density)):
+            feas = m[ok]
+            span = float(feas.max() - feas.min())
+            if span > 0:
+                out += weight * (m - feas.min()) / span
+        return out
 
     def _planes(self, mask: np.ndarray, wire: np.ndarray, occupancy: np.ndarray, img: np.ndarray) -> None:
         """Position mask, normalised wire mask and canvas of one macro into ``img[0:3]``."""
@@ -109,6 +160,32 @@ class ImageObservation:
         else:
             img[1] = 1.0
         np.clip(occupancy, 0.0, 1.0, out=img[2])
+
+
+def _axis_cover(centres: np.ndarray, edges: np.ndarray, length: float, cell: float) -> np.ndarray:
+    """``[n_centres, n_cells]``: the fraction of each cell's extent along one axis that a macro of ``length``
+    centred on each cell centre covers."""
+    ov = (np.minimum(centres[:, None] + length / 2, edges[None, 1:])
+          - np.maximum(centres[:, None] - length / 2, edges[None, :-1]))
+    return np.maximum(ov, 0.0) / cell
+
+
+def soft_macro_density(problem: PlacementProblem) -> np.ndarray:
+    """Covered fraction of every grid cell by the soft macros at their initial positions (``problem.x0``,
+    ``y0``), ``(rows, cols)`` float64: the soft macros' share of the proxy cost's density grid
+    (rlframe/placement/cost.py, ``density_grid``) when they stay where the ``.plc`` put them."""
+    g = problem.grid
+    soft = problem.netlist.soft_macro_indices
+    if len(soft) == 0:
+        return np.zeros((g.rows, g.cols))
+    x, y = problem.x0[soft], problem.y0[soft]
+    w, h = problem.node_w[soft], problem.node_h[soft]
+    ce, re_ = problem.col_edges, problem.row_edges
+    ox = np.minimum(x[:, None] + w[:, None] / 2, ce[None, 1:]) - np.maximum(x[:, None] - w[:, None] / 2, ce[None, :-1])
+    oy = np.minimum(y[:, None] + h[:, None] / 2, re_[None, 1:]) - np.maximum(y[:, None] - h[:, None] / 2, re_[None, :-1])
+    np.maximum(ox, 0.0, out=ox)
+    np.maximum(oy, 0.0, out=oy)
+    return (oy.T @ ox) / (g.cell_width * g.cell_height)
 
 
 def _image_planes_loop(mask, wire, occ, img):

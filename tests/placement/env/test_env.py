@@ -302,3 +302,51 @@ def test_fd_regime_errors():
         MacroPlacementEnv(design="toy_macro_stdcell", fd="middle")
     with pytest.raises(ConfigError, match="run_fd=False"):
         MacroPlacementEnv(design="toy_macro_stdcell", fd="refine", run_fd=False)
+
+
+def test_density_reward_telescopes_to_the_final_density_cost():
+    """density_reward=c adds -c x the change of the density term (soft macros at their .plc positions) at every
+    step: with fd="none" the terms sum to -c x (final density cost - the start's), the last term equals the
+    proxy reward's density cost, and c=0 is the plain proxy reward; a negative weight is an error."""
+    c = 0.5
+    env = MacroPlacementEnv(design="ariane133", fd="none", density_reward=c)
+    plain = MacroPlacementEnv(design="ariane133", fd="none")
+    env.reset(seed=0)
+    plain.reset(seed=0)
+    start = env.density_term()
+    rng = np.random.default_rng(0)
+    rewards, done = [], False
+    while not done:
+        a = int(rng.choice(np.flatnonzero(env.action_masks())))
+        _, r, done, _, info = env.step(a)
+        _, r0, _, _, info0 = plain.step(a)
+        rewards.append(r - r0)
+    assert info["proxy_cost"] == info0["proxy_cost"] > 0
+    assert env.density_term() == pytest.approx(info["density_cost"], rel=1e-12)
+    assert sum(rewards) == pytest.approx(-c * (info["density_cost"] - start), rel=1e-9)
+    assert min(rewards) < 0 and any(abs(x) < 1e-15 for x in rewards)     # dense: many steps add nothing
+    with pytest.raises(ConfigError, match="density_reward"):
+        MacroPlacementEnv(design="sample_clustered", density_reward=-1.0)
+
+
+def test_wirelength_reward_telescopes_to_the_final_wirelength_cost():
+    """wirelength_reward=c: -c x the step's placed-net HPWL increase in wirelength-cost units; with fd="none"
+    the terms sum to about -c x (final wirelength cost - the start's): 0.3 % apart on ariane133, the placed-net
+    HPWL (rlframe/placement/state.py) not being exactly the cost's HPWL."""
+    c = 2.0
+    env = MacroPlacementEnv(design="ariane133", fd="none", wirelength_reward=c)
+    plain = MacroPlacementEnv(design="ariane133", fd="none")
+    env.reset(seed=0)
+    plain.reset(seed=0)
+    start = env.state.placed_hpwl * env._wirelength_unit
+    rng = np.random.default_rng(3)
+    extra, done = [], False
+    while not done:
+        a = int(rng.choice(np.flatnonzero(env.action_masks())))
+        _, r, done, _, info = env.step(a)
+        _, r0, _, _, _ = plain.step(a)
+        extra.append(r - r0)
+    assert sum(extra) == pytest.approx(-c * (info["wirelength_cost"] - start), rel=1e-2)
+    assert min(extra) < 0
+    with pytest.raises(ConfigError, match="wirelength_reward"):
+        MacroPlacementEnv(design="sample_clustered", wirelength_reward=-1.0)

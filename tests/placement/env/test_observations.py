@@ -120,3 +120,87 @@ def test_next_macro_planes_at_the_last_macro_are_empty():
     assert obs["image"][3].any()                                   # two macros: the second is next
     obs, *_ = env.step(int(np.flatnonzero(env.action_masks())[0]))
     assert not obs["image"][3].any() and np.all(obs["image"][4] == 1.0)   # last macro: nothing next
+
+
+def test_soft_macro_canvas_shows_the_soft_macros_at_their_plc_positions():
+    """soft_macro_canvas=True: the canvas plane is the hard-macro occupancy plus the soft macros' density at
+    their initial .plc positions, clipped to 1; the shape stays [3, rows, cols] (checkpoints keep loading)."""
+    from rlframe.placement.env.observations import soft_macro_density
+    plain = MacroPlacementEnv(design="ariane133", fd="none")
+    soft = MacroPlacementEnv(design="ariane133", fd="none", soft_macro_canvas=True)
+    p, g = soft.problem, soft.problem.grid
+    dens = soft_macro_density(p)
+    nl = p.netlist
+    idx = nl.soft_macro_indices
+    # the plane holds the soft macros' area inside the canvas (a few of ariane133's stick out by a little)
+    total = float(np.sum(p.node_w[idx] * p.node_h[idx]))
+    assert 0.99 * total < dens.sum() * g.cell_width * g.cell_height <= total * (1 + 1e-12)
+    o1, _ = plain.reset(seed=0)
+    o2, _ = soft.reset(seed=0)
+    assert o2["image"].shape == o1["image"].shape == (3, g.rows, g.cols)
+    np.testing.assert_array_equal(o2["image"][:2], o1["image"][:2])
+    np.testing.assert_allclose(o2["image"][2], np.clip(dens, 0, 1), rtol=1e-6)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        a = int(rng.choice(np.flatnonzero(plain.action_masks())))
+        o1, *_ = plain.step(a)
+        o2, *_ = soft.step(a)
+    np.testing.assert_allclose(o2["image"][2], np.clip(o1["image"][2] + dens, 0, 1), rtol=1e-6, atol=1e-6)
+    assert soft.observation_space.contains(o2)
+
+
+def test_soft_macro_density_by_brute_force():
+    """soft_macro_density is each soft macro's overlap with each cell over the cell area (brute force)."""
+    from rlframe.placement.env.observations import soft_macro_density
+    from rlframe.placement.state import PlacementProblem
+    p = PlacementProblem("sample_clustered")
+    g = p.grid
+    dens = soft_macro_density(p)
+    # brute force: each soft macro's overlap with each cell
+    want = np.zeros((g.rows, g.cols))
+    ce, re_ = p.col_edges, p.row_edges
+    for i in p.netlist.soft_macro_indices:
+        x0, x1 = p.x0[i] - p.node_w[i] / 2, p.x0[i] + p.node_w[i] / 2
+        y0, y1 = p.y0[i] - p.node_h[i] / 2, p.y0[i] + p.node_h[i] / 2
+        for r in range(g.rows):
+            for c in range(g.cols):
+                ox = max(0.0, min(x1, ce[c + 1]) - max(x0, ce[c]))
+                oy = max(0.0, min(y1, re_[r + 1]) - max(y0, re_[r]))
+                want[r, c] += ox * oy / (g.cell_width * g.cell_height)
+    np.testing.assert_allclose(dens, want, rtol=1e-9, atol=1e-12)
+
+
+def test_wire_mask_density_adds_the_covered_area_under_the_macro():
+    """wire_mask_density=λ: plane 1 is the min-max normalisation (over feasible cells) of
+    wire / span + λ cover / span, where cover (brute force here) is the area already covered -- soft macros at
+    their .plc positions included -- in the cells the macro would occupy; plane 0 and 2 unchanged; λ=0 default."""
+    from rlframe.placement.env.observations import soft_macro_density
+    plain = MacroPlacementEnv(design="ariane133", fd="none")
+    dens = MacroPlacementEnv(design="ariane133", fd="none", wire_mask_density=2.0)
+    o1, _ = plain.reset(seed=0)
+    o2, _ = dens.reset(seed=0)
+    for a in (200, 260):                 # two macros placed, so the hard-macro occupancy counts too
+        assert plain.action_masks()[a]
+        o1, *_ = plain.step(a)
+        o2, *_ = dens.step(a)
+    p, g, st = dens.problem, dens.problem.grid, dens.state
+    np.testing.assert_array_equal(o2["image"][[0, 2]], o1["image"][[0, 2]])
+    occ = st.occupancy + soft_macro_density(p)
+    w, h = p.macro_w[st.k], p.macro_h[st.k]
+    cover = np.zeros((g.rows, g.cols))
+    for r in range(g.rows):
+        for c in range(g.cols):
+            x0, x1, y0, y1 = p.col_x[c] - w / 2, p.col_x[c] + w / 2, p.row_y[r] - h / 2, p.row_y[r] + h / 2
+            for i in range(g.rows):
+                oy = max(0.0, min(y1, p.row_edges[i + 1]) - max(y0, p.row_edges[i])) / g.cell_height
+                for j in range(g.cols):
+                    ox = max(0.0, min(x1, p.col_edges[j + 1]) - max(x0, p.col_edges[j])) / g.cell_width
+                    cover[r, c] += ox * oy * occ[i, j]
+    view = dens._views[0]
+    np.testing.assert_allclose(view.covered_under(st), cover, rtol=1e-9, atol=1e-12)
+    ok = dens.action_masks().reshape(g.rows, g.cols)
+    wire = st.wire_mask()
+    norm = lambda m: (m - m[ok].min()) / (m[ok].max() - m[ok].min())
+    want = norm(norm(wire) + 2.0 * norm(cover))
+    np.testing.assert_allclose(o2["image"][1][ok], want[ok], rtol=1e-5, atol=1e-6)
+    assert np.all(o2["image"][1][~ok] == 1.0)
