@@ -44,6 +44,9 @@ from rlframe.placement.designs import design_file, resolve_design
 from rlframe.placement.geometry import oriented_size
 from rlframe.placement.formats.netlist import HARD_MACRO, SOFT_MACRO, read_netlist
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_meta import run_meta  # noqa: E402
+
 #: name -> fn(design) -> dict of metrics; the env/baselines colleague registers entries here.
 ENV_BENCHMARKS: Dict[str, Callable[[str], dict]] = {}
 
@@ -549,7 +552,7 @@ def main(argv=None) -> int:
                   f" steps/s without the episode end, {v['episode_end_s']:.3f} s per episode end)")
         if a.json:
             with open(a.json, "w") as f:
-                json.dump(r, f, indent=2)
+                json.dump({**r, "meta": run_meta()}, f, indent=2)
         return 0
     r = run(a.design, a.plc, a.repeats, a.baseline_rev, env=not a.no_env, flat=a.flat,
             fd_baseline_rev=a.fd_baseline_rev)
@@ -591,7 +594,7 @@ def main(argv=None) -> int:
         print(f"env {name:28s} {v['steps_per_s']:8.1f} steps/s{extra}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(r, f, indent=2)
+            json.dump({**r, "meta": run_meta()}, f, indent=2)
     return 0
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
+import sys
 import time
 from typing import Any, Callable, Dict, List
 
@@ -37,6 +39,9 @@ from rlframe.envs.gym import GymEnv, lean_stack
 from rlframe.envs.vector import EnvPoolEnv, GymVectorEnv
 from rlframe.samplers.parallel import AlternatingSampler, CpuSampler, GpuSampler
 from rlframe.samplers.serial import SerialSampler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_meta import run_meta  # noqa: E402
 
 
 class BurnEnv(gym.Env):
@@ -339,7 +344,7 @@ def main() -> None:
             json.dump({"results": results, "envpool_paired": paired, "limit": limit, "limit_lean": limit_lean,
                        "concurrent_raw_limit": concurrent, "workers": args.workers,
                        "start_method": args.start_method, "seconds_per_figure": seconds,
-                       "repeat": args.repeat}, f, indent=1)
+                       "repeat": args.repeat, "meta": run_meta()}, f, indent=1)
         print(f"\nwrote {args.json}")
 
 

@@ -15,6 +15,8 @@ import statistics
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from run_meta import run_meta
+
 
 def median(xs: Sequence[float]) -> float:
     xs = [x for x in xs if x is not None]
@@ -126,8 +128,8 @@ def only(side: Optional[str], runs: Dict[str, Callable]) -> Dict[str, Callable]:
 
 
 def write_json(path: Optional[str], out: Dict[str, Any]) -> None:
-    """Write ``out`` to ``path`` (folders created; nothing when ``path`` is None)."""
+    """Write ``out`` and the run's :func:`run_meta` to ``path`` (folders created; nothing when ``path`` is None)."""
     if path:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
-            json.dump(out, f, indent=2)
+            json.dump({**out, "meta": run_meta()}, f, indent=2)
