@@ -593,6 +593,48 @@ def _sweep_fill(bx, by, mac, nid, slot, mw, mh, key, order, sv, sw, ss, sn):
         sn[p] = nid[i]
 
 
+def _overlapping_pairs(p0, nh, sv, sw, ss, sn, cand, h_lo, h_hi, h_dx, h_dy, m, md):
+    """The overlapping pairs of the macros from sweep position ``p0`` on (:func:`_sweep_fill`'s records),
+    in sweep order, appended to the pair buffers at ``nh`` as (lower-index side's slot, other slot, dx,
+    dy); pairs of two fixed macros (slot ``m``) are dropped. Returns the position it stopped at (``n``
+    when done, earlier when a macro's candidates may not fit the buffers) and the new ``nh``.
+
+    Its own function so that the caller's reallocation (:func:`_grown`) stays outside the loop: numba
+    counts references to arrays a loop may rebind, eight atomic counter updates per macro that cost
+    about as much as the candidate scan.
+
+    A macro's candidates (later macros whose left edge is left of its right edge) are first filtered on
+    the vertical overlap test without branches (about one in ten passes, so a branch per candidate
+    mostly mispredicts), then the survivors take the rest of the tests in the same order."""
+    n = len(sw)
+    mu = np.uint32(m)      # indices are unsigned (uint32): no negative-index check per access
+    nu = np.uint32(n)
+    one = np.uint32(1)
+    for p in range(p0, n):
+        xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
+        right = xp + wp / 2
+        nc = 0
+        r = np.uint32(p) + one
+        while r < nu and sv[4 * r] < right:
+            cand[nc] = r            # kept (nc moves on) only if the vertical test passes
+            nc += abs(yp - sv[4 * r + 1]) < (hp + sv[4 * r + 2]) / 2 - md
+            r += one
+        if nh + nc > len(h_lo):
+            return p, nh
+        for q in range(nc):
+            rc = cand[q]
+            dx = xp - sv[4 * rc + 3]
+            dy = yp - sv[4 * rc + 1]
+            sr = ss[rc]
+            flip = idp > sn[rc]     # src = the lower node index (TILOS' convention)
+            h_lo[nh] = sr if flip else sp
+            h_hi[nh] = sp if flip else sr
+            h_dx[nh] = -dx if flip else dx
+            h_dy[nh] = -dy if flip else dy
+            nh += (abs(dx) < (wp + sw[rc]) / 2 - md) & ((sp != mu) | (sr != mu))
+    return n, nh
+
+
 def _move_bodies(bx, by, fx, fy, m, mv_hw, mv_hh, W, H, max_move):
     """:meth:`ForceDirectedPlacer._move` on the first ``m`` bodies (the movable ones)."""
     mx = 0.0
@@ -686,30 +728,11 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
         if repel:
             _sweep_order(bx, mac, mw, lx, order)
             _sweep_fill(bx, by, mac, nid, slot, mw, mh, lx, order, sv, sw, ss, sn)
-            # the overlapping pairs, in sweep order: (lower-index side's slot, other slot, dx, dy)
-            nh = 0
-            for p in range(n):
-                xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
-                right = xp + wp / 2
-                nc = 0
-                r = np.uint32(p) + one
-                while r < nu and sv[4 * r] < right:
-                    cand[nc] = r            # kept (nc moves on) only if the vertical test passes
-                    nc += abs(yp - sv[4 * r + 1]) < (hp + sv[4 * r + 2]) / 2 - md
-                    r += one
-                if nh + nc > len(h_lo):
-                    h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + nc)
-                for q in range(nc):
-                    rc = cand[q]
-                    dx = xp - sv[4 * rc + 3]
-                    dy = yp - sv[4 * rc + 1]
-                    sr = ss[rc]
-                    flip = idp > sn[rc]     # src = the lower node index (TILOS' convention)
-                    h_lo[nh] = sr if flip else sp
-                    h_hi[nh] = sp if flip else sr
-                    h_dx[nh] = -dx if flip else dx
-                    h_dy[nh] = -dy if flip else dy
-                    nh += (abs(dx) < (wp + sw[rc]) / 2 - md) & ((sp != mu) | (sr != mu))
+            # the overlapping pairs, in sweep order (grown and resumed where the buffers are full)
+            p, nh = _overlapping_pairs(0, 0, sv, sw, ss, sn, cand, h_lo, h_hi, h_dx, h_dy, m, md)
+            while p < n:
+                h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + n)
+                p, nh = _overlapping_pairs(p, nh, sv, sw, ss, sn, cand, h_lo, h_hi, h_dx, h_dy, m, md)
             if len(h_d) < len(h_lo):
                 h_d = np.empty(len(h_lo))
             # unit vectors: no data-dependent branch, so the loop runs on vector lanes
@@ -821,6 +844,7 @@ if numba is not None:   # compiled on first use (cached on disk beside this file
     _sweep_fill = numba.njit(inline="always")(_sweep_fill)
     _sweep_buffers = numba.njit(inline="always")(_sweep_buffers)
     _move_bodies = numba.njit(inline="always")(_move_bodies)
+    _overlapping_pairs = numba.njit(error_model="numpy")(_overlapping_pairs)
     _stage = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage)
     _stage_fast = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage_fast)
     _hypot_many = numba.njit(cache=True, error_model="numpy")(_hypot_many)
