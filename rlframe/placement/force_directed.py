@@ -78,7 +78,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from rlframe.errors import ConfigError
-from rlframe.placement.geometry import oriented_size, pin_positions, rotate_offsets
+from rlframe.placement.geometry import oriented_size, rotate_offsets
 from rlframe.placement.formats.netlist import HARD_MACRO, PORT, SOFT_MACRO, Netlist
 
 try:   # the compiled step loop (an install requirement; without it the numpy loop runs, same result)
@@ -124,6 +124,11 @@ class _Bodies:
     mv_hw: np.ndarray    # half sizes of the movable nodes (canvas check of a move)
     mv_hh: np.ndarray
     off4: np.ndarray     # (tdx, sdx, tdy, sdy) per spring edge, interleaved (the compiled loop's)
+    mv_w: np.ndarray     # real sizes of the movable nodes as oriented (the final clip)
+    mv_h: np.ndarray
+    pin_parent: np.ndarray  # the movable macros' pins: parent node and rotated offsets (the pins follow)
+    pin_dx: np.ndarray
+    pin_dy: np.ndarray
 
 
 @dataclasses.dataclass
@@ -156,7 +161,8 @@ class ForceDirectedPlacer:
         movable: node indices that move (default: all soft macros).
         square_soft_macros: compute overlaps with soft macros as squares of the same area.
         min_dist: overlap (microns) below which two macros do not repel (TILOS: 1e-4).
-        backend: ``"numba"`` (the step loop compiled; ~9x less CPU on ariane133), ``"numpy"``
+        backend: ``"numba"`` (the step loop compiled; ~10.6-10.8x less CPU than the numpy loop of
+            git ``98c0aaf`` on ariane133, experiments/benchmarks/results/placement_cost_s7_fd*.json), ``"numpy"``
             (vectorised per step) or ``"auto"`` (numba when it imports). Both do the same floating-point
             operations in the same order, so their results are bit-identical (tested): the method is
             chaotic -- summing the same spring forces in another order moves the proxy cost after FD
@@ -232,6 +238,8 @@ class ForceDirectedPlacer:
         self._bodies_key: Optional[bytes] = None
         self._springs: Optional[_Springs] = None
         self._springs_key: Optional[tuple] = None
+        self._k_io_key: Optional[float] = None
+        self._k_io_val = np.zeros(0)
 
     @property
     def n_edges(self) -> int:
@@ -266,9 +274,20 @@ class ForceDirectedPlacer:
         fd_w[macros], fd_h[macros] = mw, mh
         mv = self.movable
         off4 = np.stack((tdx, sdx, tdy, sdy), 1).ravel()
-        self._bodies = _Bodies(sdx, sdy, tdx, tdy, mw, mh, fd_w[mv] / 2, fd_h[mv] / 2, off4)
+        pins = self._mv_pins
+        pin_parent = nl.pin_parent[pins]
+        pin_dx, pin_dy = rotate_offsets(nl.pin_x_offset[pins], nl.pin_y_offset[pins], orientation[pin_parent])
+        self._bodies = _Bodies(sdx, sdy, tdx, tdy, mw, mh, fd_w[mv] / 2, fd_h[mv] / 2, off4,
+                               *oriented_size(nl, orientation, mv), pin_parent, pin_dx, pin_dy)
         self._bodies_key = key
         return self._bodies
+
+    def _k_io(self, io_factor: float) -> np.ndarray:
+        """The spring constants per edge before the stage's attraction factor (cached per ``io_factor``)."""
+        if self._k_io_key != io_factor:
+            self._k_io_val = self._w * np.where(self._io, io_factor, 1.0)
+            self._k_io_key = io_factor
+        return self._k_io_val
 
     def _springs_for(self, b: _Bodies, orientation: np.ndarray, io_factor: float) -> _Springs:
         """:class:`_Springs` for ``orientation`` and ``io_factor`` (cached like :meth:`_bodies_for`)."""
@@ -299,7 +318,6 @@ class ForceDirectedPlacer:
             schedule: Optional[FDSchedule] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Place the movable macros; ``x, y, orientation`` are node arrays (not modified)."""
         sch = schedule or FDSchedule()
-        nl = self.netlist
         W, H = self.canvas
         mv = self.movable
         X, Y = np.array(x, np.float64), np.array(y, np.float64)
@@ -309,7 +327,7 @@ class ForceDirectedPlacer:
         if not sch.use_current_loc:
             X[mv], Y[mv] = W / 2, H / 2
         b = self._bodies_for(orientation)
-        k_io = self._w * np.where(self._io, sch.io_factor, 1.0)
+        k_io = self._k_io(sch.io_factor)
         steps = self._steps_numba if self.backend == "numba" else self._steps_numpy
         if not self.exact:   # the linear form takes the attraction factor, the exact loop per-edge constants
             fast = self._fast_numba if self.backend == "numba" else self._fast_numpy
@@ -327,12 +345,12 @@ class ForceDirectedPlacer:
                   r * max_move if do_repel else None)
 
         # real sizes inside the canvas (where they fit)
-        rw, rh = oriented_size(nl, orientation, mv)
+        rw, rh = b.mv_w, b.mv_h
         X[mv] = np.where(rw <= W, np.clip(X[mv], rw / 2, W - rw / 2), X[mv])
         Y[mv] = np.where(rh <= H, np.clip(Y[mv], rh / 2, H - rh / 2), Y[mv])
-        pins = self._mv_pins
+        pins = self._mv_pins      # as geometry.pin_positions places them (offsets rotated once per orientation)
         if len(pins):
-            X[pins], Y[pins] = pin_positions(nl, X, Y, orientation, pins)
+            X[pins], Y[pins] = X[b.pin_parent] + b.pin_dx, Y[b.pin_parent] + b.pin_dy
         return X, Y
 
     # ----- one stage: the compiled loop ----------------------------------------------------------
@@ -532,20 +550,90 @@ def _hypot_many(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sweep_order(bx, mac, mw, lx, order):
+def _sweep_order(bx, mac, mw, key, order):
     """Re-sort ``order`` (the previous step's, nearly sorted) by (left edge, index) -- a stable argsort's
-    order -- with an insertion sort; ``lx`` gets the left edges."""
+    order -- with an insertion sort; ``key[p]`` gets the left edge of macro ``order[p]``. The keys are
+    gathered once in the previous order and sorted along with it, so the inner loop reads them
+    contiguously (~3,300 inversions per repulsion step on ariane133, one gather per macro)."""
     n = len(mac)
-    for i in range(n):
-        lx[i] = bx[mac[i]] - mw[i] / 2
+    for p in range(n):
+        i = order[p]
+        key[p] = bx[mac[i]] - mw[i] / 2
     for p in range(1, n):
         q = order[p]
-        key = lx[q]
+        kq = key[p]
         r = p - 1
-        while r >= 0 and (lx[order[r]] > key or (lx[order[r]] == key and order[r] > q)):
+        while r >= 0 and (key[r] > kq or (key[r] == kq and order[r] > q)):
             order[r + 1] = order[r]
+            key[r + 1] = key[r]
             r -= 1
         order[r + 1] = q
+        key[r + 1] = kq
+
+
+def _sweep_buffers(n):
+    """The sweep's arrays for ``n`` macros: left edges and order (:func:`_sweep_order`), the per-macro
+    records of :func:`_sweep_fill` (``sv``, ``sw``, ``ss``, ``sn``), and room for one macro's candidates
+    (those that pass the vertical test)."""
+    return (np.empty(n), np.arange(n).astype(np.uint32), np.empty(4 * n), np.empty(n), np.empty(n, np.uint32),
+            np.empty(n, np.int64), np.empty(n, np.uint32))
+
+
+def _sweep_fill(bx, by, mac, nid, slot, mw, mh, key, order, sv, sw, ss, sn):
+    """The macros in sweep order (:func:`_sweep_order`'s ``order``, ``key`` their left edges) as the pair
+    search reads them: (left edge, centre y, height, centre x) packed per macro (what a candidate test
+    reads sits in one cache line), then width, slot and node index."""
+    for p in range(len(order)):
+        i = order[p]
+        sv[4 * p] = key[p]
+        sv[4 * p + 1] = by[mac[i]]
+        sv[4 * p + 2] = mh[i]
+        sv[4 * p + 3] = bx[mac[i]]
+        sw[p] = mw[i]
+        ss[p] = slot[i]
+        sn[p] = nid[i]
+
+
+def _overlapping_pairs(p0, nh, sv, sw, ss, sn, cand, h_lo, h_hi, h_dx, h_dy, m, md):
+    """The overlapping pairs of the macros from sweep position ``p0`` on (:func:`_sweep_fill`'s records),
+    in sweep order, appended to the pair buffers at ``nh`` as (lower-index side's slot, other slot, dx,
+    dy); pairs of two fixed macros (slot ``m``) are dropped. Returns the position it stopped at (``n``
+    when done, earlier when a macro's candidates may not fit the buffers) and the new ``nh``.
+
+    Its own function so that the caller's reallocation (:func:`_grown`) stays outside the loop: numba
+    counts references to arrays that a loop may rebind, eight atomic counter updates per macro, which
+    took a quarter of a repulsion step on ariane133 (9.5 -> 7.1 ms CPU per 100-step stage).
+
+    A macro's candidates (later macros whose left edge is left of its right edge) are first filtered on
+    the vertical overlap test without branches (about one in ten passes, so a branch per candidate
+    mostly mispredicts), then the survivors take the rest of the tests in the same order."""
+    n = len(sw)
+    mu = np.uint32(m)      # indices are unsigned (uint32): no negative-index check per access
+    nu = np.uint32(n)
+    one = np.uint32(1)
+    for p in range(p0, n):
+        xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
+        right = xp + wp / 2
+        nc = 0
+        r = np.uint32(p) + one
+        while r < nu and sv[4 * r] < right:
+            cand[nc] = r            # kept (nc moves on) only if the vertical test passes
+            nc += abs(yp - sv[4 * r + 1]) < (hp + sv[4 * r + 2]) / 2 - md
+            r += one
+        if nh + nc > len(h_lo):
+            return p, nh
+        for q in range(nc):
+            rc = cand[q]
+            dx = xp - sv[4 * rc + 3]
+            dy = yp - sv[4 * rc + 1]
+            sr = ss[rc]
+            flip = idp > sn[rc]     # src = the lower node index (TILOS' convention)
+            h_lo[nh] = sr if flip else sp
+            h_hi[nh] = sp if flip else sr
+            h_dx[nh] = -dx if flip else dx
+            h_dy[nh] = -dy if flip else dy
+            nh += (abs(dx) < (wp + sw[rc]) / 2 - md) & ((sp != mu) | (sr != mu))
+    return n, nh
 
 
 def _move_bodies(bx, by, fx, fy, m, mv_hw, mv_hh, W, H, max_move):
@@ -578,9 +666,9 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
       position in ``macros`` (a stable sort; here an insertion sort of the previous step's order,
       which is nearly sorted already), each with the later macros whose left edge is left of its
       right edge -- and their forces are summed per side the same way; sums into the discarded
-      "not movable" slot ``m`` are skipped. A macro's candidates are first filtered on the vertical
-      overlap test without branches (about one in ten passes, so a branch per candidate mostly
-      mispredicts), then the survivors take the rest of the tests in the same order;
+      "not movable" slot ``m`` are skipped. The pairs are found by :func:`_overlapping_pairs` (a
+      function of its own, so that growing its buffers does not put numba's reference counting into
+      the per-macro loop);
     * ``own_hypot``: :func:`_hypot` instead of the C library's ``hypot`` (the same value where
       :func:`_own_hypot_matches` found them equal; a call saved per overlapping pair).
     """
@@ -593,18 +681,8 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     cy_ = np.zeros(m + 1)
     cxy = np.zeros(2 * m + 2)    # the attraction's other-side sums, x and y interleaved
     bxy = np.empty(2 * len(bx))  # the body positions, x and y interleaved
-    lx = np.empty(n)
     mu = np.uint32(m)      # indices are unsigned (uint32): no negative-index check per access
-    nu = np.uint32(n)
-    one = np.uint32(1)
-    order = np.arange(n).astype(np.uint32)
-    # the macros in sweep order: (left edge, centre y, height, centre x) packed per macro (what a
-    # candidate test reads sits in one cache line), width, slot, node index
-    sv = np.empty(4 * n)
-    sw = np.empty(n)
-    ss = np.empty(n, np.uint32)
-    sn = np.empty(n, np.int64)
-    cand = np.empty(n, np.uint32)  # one macro's candidates that pass the vertical test
+    lx, order, sv, sw, ss, sn, cand = _sweep_buffers(n)
     h_lo = np.empty(16 * n, np.uint32)  # the overlapping pairs of a step (grown when needed)
     h_hi = np.empty(16 * n, np.uint32)
     h_dx = np.empty(16 * n)
@@ -648,39 +726,12 @@ def _stage(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
                 fy[i] += ay[i] - cxy[2 * i + 1]
         if repel:
             _sweep_order(bx, mac, mw, lx, order)
-            for p in range(n):
-                i = order[p]
-                sv[4 * p] = lx[i]
-                sv[4 * p + 1] = by[mac[i]]
-                sv[4 * p + 3] = bx[mac[i]]
-                sw[p] = mw[i]
-                sv[4 * p + 2] = mh[i]
-                ss[p] = slot[i]
-                sn[p] = nid[i]
-            # the overlapping pairs, in sweep order: (lower-index side's slot, other slot, dx, dy)
-            nh = 0
-            for p in range(n):
-                xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
-                right = xp + wp / 2
-                nc = 0
-                r = np.uint32(p) + one
-                while r < nu and sv[4 * r] < right:
-                    cand[nc] = r            # kept (nc moves on) only if the vertical test passes
-                    nc += abs(yp - sv[4 * r + 1]) < (hp + sv[4 * r + 2]) / 2 - md
-                    r += one
-                if nh + nc > len(h_lo):
-                    h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + nc)
-                for q in range(nc):
-                    rc = cand[q]
-                    dx = xp - sv[4 * rc + 3]
-                    dy = yp - sv[4 * rc + 1]
-                    sr = ss[rc]
-                    flip = idp > sn[rc]     # src = the lower node index (TILOS' convention)
-                    h_lo[nh] = sr if flip else sp
-                    h_hi[nh] = sp if flip else sr
-                    h_dx[nh] = -dx if flip else dx
-                    h_dy[nh] = -dy if flip else dy
-                    nh += (abs(dx) < (wp + sw[rc]) / 2 - md) & ((sp != mu) | (sr != mu))
+            _sweep_fill(bx, by, mac, nid, slot, mw, mh, lx, order, sv, sw, ss, sn)
+            # the overlapping pairs, in sweep order (grown and resumed where the buffers are full)
+            p, nh = _overlapping_pairs(0, 0, sv, sw, ss, sn, cand, h_lo, h_hi, h_dx, h_dy, m, md)
+            while p < n:
+                h_lo, h_hi, h_dx, h_dy = _grown(h_lo, h_hi, h_dx, h_dy, nh, nh + n)
+                p, nh = _overlapping_pairs(p, nh, sv, sw, ss, sn, cand, h_lo, h_hi, h_dx, h_dy, m, md)
             if len(h_d) < len(h_lo):
                 h_d = np.empty(len(h_lo))
             # unit vectors: no data-dependent branch, so the loop runs on vector lanes
@@ -727,16 +778,10 @@ def _stage_fast(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
     n = len(mac)
     fx = np.zeros(m + 1)
     fy = np.zeros(m + 1)
-    lx = np.empty(n)
     mu = np.uint32(m)
     nu = np.uint32(n)
     one = np.uint32(1)
-    order = np.arange(n).astype(np.uint32)
-    sv = np.empty(4 * n)    # per macro in sweep order: left edge, centre y, height, centre x
-    sw = np.empty(n)
-    ss = np.empty(n, np.uint32)
-    sn = np.empty(n, np.int64)
-    cand = np.empty(n, np.uint32)
+    lx, order, sv, sw, ss, sn, cand = _sweep_buffers(n)
     for _ in range(n_steps):
         if attract:
             for i in range(m):
@@ -753,15 +798,7 @@ def _stage_fast(bx, by, m, mv_hw, mv_hh, W, H, n_steps, max_move,
             fy[:] = 0.0
         if repel:
             _sweep_order(bx, mac, mw, lx, order)
-            for p in range(n):
-                i = order[p]
-                sv[4 * p] = lx[i]
-                sv[4 * p + 1] = by[mac[i]]
-                sv[4 * p + 2] = mh[i]
-                sv[4 * p + 3] = bx[mac[i]]
-                sw[p] = mw[i]
-                ss[p] = slot[i]
-                sn[p] = nid[i]
+            _sweep_fill(bx, by, mac, nid, slot, mw, mh, lx, order, sv, sw, ss, sn)
             for p in range(n):
                 xp, yp, wp, hp, sp, idp = sv[4 * p + 3], sv[4 * p + 1], sw[p], sv[4 * p + 2], ss[p], sn[p]
                 right = xp + wp / 2
@@ -803,7 +840,10 @@ if numba is not None:   # compiled on first use (cached on disk beside this file
     # numpy's error model: a division by zero gives inf / nan instead of a check per division (the loop
     # never uses such a value: every division is guarded), so the pair loop can use vector lanes
     _sweep_order = numba.njit(inline="always")(_sweep_order)
+    _sweep_fill = numba.njit(inline="always")(_sweep_fill)
+    _sweep_buffers = numba.njit(inline="always")(_sweep_buffers)
     _move_bodies = numba.njit(inline="always")(_move_bodies)
+    _overlapping_pairs = numba.njit(error_model="numpy")(_overlapping_pairs)
     _stage = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage)
     _stage_fast = numba.njit(cache=True, nogil=True, error_model="numpy")(_stage_fast)
     _hypot_many = numba.njit(cache=True, error_model="numpy")(_hypot_many)
