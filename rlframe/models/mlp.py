@@ -125,8 +125,12 @@ class TwinMlpModel(nn.Module):
         self.nonlinearity = nonlinearity()
         # torch.tanh itself skips a module call per layer (the usual PPO nonlinearity).
         self._act = torch.tanh if nonlinearity is nn.Tanh else self.nonlinearity
-        # g * d act / d input from the activation's output y and g, for backward_into (None: not supported).
+        # The activation in place, for forward_saving's fresh layer outputs (None: not written out).
+        self._act_ = {nn.Tanh: torch.tanh_, nn.ReLU: torch.relu_}.get(nonlinearity)
+        # g * d act / d input from the activation's output y and g, for backward_into (None: not supported), and
+        # the same overwriting g (a temporary of backward_into's own).
         self._act_grad = {nn.Tanh: _tanh_grad, nn.ReLU: _relu_grad}.get(nonlinearity)
+        self._act_grad_ = {nn.Tanh: _tanh_grad_, nn.ReLU: _relu_grad_}.get(nonlinearity)
         sizes = [self.input_size] + [int(h) for h in hidden_sizes]
         self.n_hidden = len(sizes) - 1
         self.output_sizes = None if output_sizes is None else [int(s) for s in output_sizes]
@@ -181,9 +185,11 @@ class TwinMlpModel(nn.Module):
     @no_grad
     def forward_saving(self, x: torch.Tensor):
         """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input, as the ``[k, N, in]``
-        view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
+        view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs.
+        The nonlinearity runs in place on each layer's fresh output (same values, one ``[k, N, out]`` allocation
+        less per layer: for PPO's minibatches these are the large temporaries)."""
         params = self._parameters
-        act = self._act
+        act = self._act_ or self._act
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         h = x.unsqueeze(0).expand(self.k, *x.shape)
         saved = [h]
@@ -218,8 +224,8 @@ class TwinMlpModel(nn.Module):
             else:
                 w.grad = torch.bmm(h_in.transpose(1, 2), g)
                 b.grad = g.sum(1, keepdim=True)
-            if n > 0:
-                g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
+            if n > 0:  # the product is a fresh temporary: its activation gradient is computed in place
+                g = (self._act_grad_ or self._act_grad)(h_in, torch.bmm(g, w.transpose(1, 2)))
 
     def _grads_writable(self) -> bool:
         """True when every parameter's ``.grad`` can take its gradient in place (:func:`writable_grad`); the
@@ -260,3 +266,13 @@ def _tanh_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 def _relu_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """``g * relu'(x)`` from the output ``y = relu(x)``: ``g`` where ``y > 0``, else 0 (autograd's convention at 0)."""
     return g * (y > 0)
+
+
+def _tanh_grad_(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """:func:`_tanh_grad` written into ``g`` (the same values)."""
+    return g.addcmul_(g * y, y, value=-1.0)
+
+
+def _relu_grad_(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """:func:`_relu_grad` written into ``g`` (the same values)."""
+    return g.mul_(y > 0)

@@ -125,8 +125,10 @@ class PPO(PolicyGradientAlgo):
         batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
         whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
             batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0), clip))
-        # The closed-form path records no graph at all: autograd off once for all its steps.
-        with torch.no_grad() if closed_form is not None else contextlib.nullcontext():
+        # The closed-form path records no graph at all: inference mode (autograd off, and no autograd dispatch or
+        # version counting per op) once for all its steps. What outlives the steps is read only (the records, in
+        # _step_stats) or made outside inference mode (gradient buffers, the optimiser's state: algos/optim.py).
+        with torch.inference_mode() if closed_form is not None else contextlib.nullcontext():
             records = self._epochs(batch, clip, whole, closed_form)
 
         # 7. Statistics of every step (at the parameters before it), explained variance, schedules.
