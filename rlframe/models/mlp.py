@@ -128,7 +128,7 @@ class TwinMlpModel(nn.Module):
         # The activation in place, for forward_saving's fresh layer outputs (None: not written out).
         self._act_ = {nn.Tanh: torch.tanh_, nn.ReLU: torch.relu_}.get(nonlinearity)
         # g * d act / d input from the activation's output y and g, for backward_into (None: not supported), and
-        # the same overwriting g (a temporary of backward_into's own).
+        # the same overwriting g (a buffer of backward_into's own), with a scratch buffer of g's shape.
         self._act_grad = {nn.Tanh: _tanh_grad, nn.ReLU: _relu_grad}.get(nonlinearity)
         self._act_grad_ = {nn.Tanh: _tanh_grad_, nn.ReLU: _relu_grad_}.get(nonlinearity)
         sizes = [self.input_size] + [int(h) for h in hidden_sizes]
@@ -183,22 +183,41 @@ class TwinMlpModel(nn.Module):
         return self._act_grad is not None
 
     @no_grad
-    def forward_saving(self, x: torch.Tensor):
+    def forward_saving(self, x: torch.Tensor, reuse: bool = False):
         """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input, as the ``[k, N, in]``
         view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs.
         The nonlinearity runs in place on each layer's fresh output (same values, one ``[k, N, out]`` allocation
-        less per layer: for PPO's minibatches these are the large temporaries)."""
+        less per layer). ``reuse``: the hidden layers' outputs go into buffers kept between calls (:meth:`_buffer`),
+        so ``saved`` is only valid until the next ``reuse`` call (a forward-then-backward loop such as PPO's
+        closed-form steps): no large allocation per call (the malloc/free of a few ``[k, N, 64]`` tensors per
+        step made glibc return and re-fault heap pages, ~30 page faults per PPO minibatch). The returned output
+        (last layer) is always a new tensor."""
         params = self._parameters
         act = self._act_ or self._act
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
+        last = len(self._names) - 1
         h = x.unsqueeze(0).expand(self.k, *x.shape)
         saved = [h]
         for n, (w, b) in enumerate(self._names):
-            h = torch.baddbmm(params[b], h, params[w])
+            if reuse and n < last:
+                h = torch.baddbmm(params[b], h, params[w], out=self._buffer(("h", n), h, params[w]))
+            else:
+                h = torch.baddbmm(params[b], h, params[w])
             if n < n_act:
                 h = act(h)
             saved.append(h)
         return h, saved
+
+    def _buffer(self, key: tuple, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The ``[k, N, out]`` buffer ``key`` for ``bmm(a [k, N, in], w [k, in, out])``, kept between calls (a normal
+        tensor even when made in inference mode), remade when the shape, dtype or device changes."""
+        shape = (a.shape[0], a.shape[1], w.shape[2])
+        bufs = self.__dict__.setdefault("_buffers_kept", {})
+        buf = bufs.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != w.dtype or buf.device != w.device:
+            with torch.inference_mode(False):
+                buf = bufs[key] = torch.empty(shape, dtype=w.dtype, device=w.device)
+        return buf
 
     @no_grad
     def backward_into(self, saved, grad_output: torch.Tensor) -> None:
@@ -224,8 +243,12 @@ class TwinMlpModel(nn.Module):
             else:
                 w.grad = torch.bmm(h_in.transpose(1, 2), g)
                 b.grad = g.sum(1, keepdim=True)
-            if n > 0:  # the product is a fresh temporary: its activation gradient is computed in place
-                g = (self._act_grad_ or self._act_grad)(h_in, torch.bmm(g, w.transpose(1, 2)))
+            if n > 0:  # into a kept buffer (see forward_saving), where the activation gradient is computed in place
+                g_in = torch.bmm(g, w.transpose(1, 2), out=self._buffer(("g", n), g, w.transpose(1, 2)))
+                if self._act_grad_ is not None:
+                    g = self._act_grad_(h_in, g_in, self._buffer(("scratch", n), g, w.transpose(1, 2)))
+                else:
+                    g = self._act_grad(h_in, g_in)
 
     def _grads_writable(self) -> bool:
         """True when every parameter's ``.grad`` can take its gradient in place (:func:`writable_grad`); the
@@ -268,11 +291,11 @@ def _relu_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return g * (y > 0)
 
 
-def _tanh_grad_(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """:func:`_tanh_grad` written into ``g`` (the same values)."""
-    return g.addcmul_(g * y, y, value=-1.0)
+def _tanh_grad_(y: torch.Tensor, g: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """:func:`_tanh_grad` written into ``g`` (the same values), its temporary ``g y`` into ``scratch`` (``g``'s shape)."""
+    return g.addcmul_(torch.mul(g, y, out=scratch), y, value=-1.0)
 
 
-def _relu_grad_(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """:func:`_relu_grad` written into ``g`` (the same values)."""
+def _relu_grad_(y: torch.Tensor, g: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """:func:`_relu_grad` written into ``g`` (the same values; no temporary of ``g``'s size, ``scratch`` unused)."""
     return g.mul_(y > 0)

@@ -111,9 +111,10 @@ class ActorCriticModel(nn.Module):
         with torch.no_grad():
             return self.encoder(observation)[0]
 
-    def forward_saving_features(self, x: torch.Tensor):
-        """:meth:`forward_saving` from the encoder's features ``x`` (:meth:`encode`)."""
-        out, saved = self.trunk.forward_saving(x)
+    def forward_saving_features(self, x: torch.Tensor, reuse: bool = False):
+        """:meth:`forward_saving` from the encoder's features ``x`` (:meth:`encode`). ``reuse``: ``saved`` lives in
+        buffers kept between calls, valid until the next ``reuse`` call (``TwinMlpModel.forward_saving``)."""
+        out, saved = self.trunk.forward_saving(x, reuse)
         return self._pi_outputs(out[0]), out[1, :, 0], saved
 
     def _pi_outputs(self, pi: torch.Tensor):
