@@ -152,6 +152,7 @@ class TwinMlpModel(nn.Module):
         # Plain registered parameters (weight_<n> [k, in, out], bias_<n> [k, 1, out]); forward reads them
         # from self._parameters (a dict lookup, always current) rather than through a ParameterList.
         self._names = []
+        self._workspace = {}  # forward_saving(reuse=True) and backward_into's kept buffers (_buffer)
         for n, (w, b) in enumerate(layers):
             self.register_parameter(f"weight_{n}", nn.Parameter(w))
             self.register_parameter(f"bias_{n}", nn.Parameter(b))
@@ -200,7 +201,7 @@ class TwinMlpModel(nn.Module):
         saved = [h]
         for n, (w, b) in enumerate(self._names):
             if reuse and n < last:
-                h = torch.baddbmm(params[b], h, params[w], out=self._buffer(("h", n), h, params[w]))
+                h = torch.baddbmm(params[b], h, params[w], out=self._buffer("h", n, h, params[w]))
             else:
                 h = torch.baddbmm(params[b], h, params[w])
             if n < n_act:
@@ -208,16 +209,32 @@ class TwinMlpModel(nn.Module):
             saved.append(h)
         return h, saved
 
-    def _buffer(self, key: tuple, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """The ``[k, N, out]`` buffer ``key`` for ``bmm(a [k, N, in], w [k, in, out])``, kept between calls (a normal
-        tensor even when made in inference mode), remade when the shape, dtype or device changes."""
-        shape = (a.shape[0], a.shape[1], w.shape[2])
-        bufs = self.__dict__.setdefault("_buffers_kept", {})
-        buf = bufs.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != w.dtype or buf.device != w.device:
+    def _buffer(self, name: str, layer: int, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The buffer ``name`` of layer ``layer`` for ``bmm(a [k, N, in], w [k, in, out])`` (``[k, N, out]``), kept
+        between calls per ``N`` (a normal tensor even when made in inference mode). Moving or casting the model
+        (``_apply``) drops them; a few ``N`` are kept at most."""
+        key = (name, layer, a.shape[1])
+        buf = self._workspace.get(key)
+        if buf is None:
+            if len(self._workspace) >= 48:  # e.g. ever-changing batch sizes: start over
+                self._workspace.clear()
             with torch.inference_mode(False):
-                buf = bufs[key] = torch.empty(shape, dtype=w.dtype, device=w.device)
+                buf = self._workspace[key] = torch.empty((a.shape[0], a.shape[1], w.shape[2]), dtype=w.dtype,
+                                                         device=w.device)
         return buf
+
+    def _apply(self, fn, *args, **kwargs):
+        self._workspace = {}  # device or dtype may change: buffers are made again on first use
+        return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state["_workspace"] = {}  # scratch memory, not state: not pickled
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.__dict__.setdefault("_workspace", {})
 
     @no_grad
     def backward_into(self, saved, grad_output: torch.Tensor) -> None:
@@ -244,9 +261,10 @@ class TwinMlpModel(nn.Module):
                 w.grad = torch.bmm(h_in.transpose(1, 2), g)
                 b.grad = g.sum(1, keepdim=True)
             if n > 0:  # into a kept buffer (see forward_saving), where the activation gradient is computed in place
-                g_in = torch.bmm(g, w.transpose(1, 2), out=self._buffer(("g", n), g, w.transpose(1, 2)))
+                w_t = w.transpose(1, 2)
+                g_in = torch.bmm(g, w_t, out=self._buffer("g", n, g, w_t))
                 if self._act_grad_ is not None:
-                    g = self._act_grad_(h_in, g_in, self._buffer(("scratch", n), g, w.transpose(1, 2)))
+                    g = self._act_grad_(h_in, g_in, self._buffer("scratch", n, g, w_t))
                 else:
                     g = self._act_grad(h_in, g_in)
 

@@ -13,7 +13,6 @@ from typing import Any, Optional, Tuple
 import torch
 
 from rlframe.agents.base import AgentStep, BaseAgent, no_grad
-from rlframe.core.grad_mode import inference_mode
 from rlframe.core.buffers import buffer_to
 from rlframe.core.namedarraytuple import namedarraytuple
 
@@ -38,11 +37,9 @@ class PgAgentBase(BaseAgent):
         *pi_out, value = self.model(observation, prev_action, prev_reward)
         return self._dist_info(pi_out, observation), value
 
-    @inference_mode
+    @no_grad
     def step(self, observation, prev_action, prev_reward) -> AgentStep:
-        """Act on ``[B]`` inputs: sampled actions in train/sample mode, greedy/mean actions in eval mode.
-        Runs in inference mode (no per-step state here): the returned tensors are inference tensors, to be read
-        or copied (samplers write them into their buffers), not updated in place."""
+        """Act on ``[B]`` inputs: sampled actions in train/sample mode, greedy/mean actions in eval mode."""
         observation, prev_action, prev_reward = self._to_device(observation, prev_action, prev_reward)
         *pi_out, value = self.model(observation, prev_action, prev_reward)
         dist_info = self._dist_info(pi_out, observation)
