@@ -170,7 +170,7 @@ class TwinMlpModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = self._parameters
         act = self._act
-        h = x.unsqueeze(0).expand(self.k, *x.shape)
+        h = x.expand(self.k, *x.shape)  # a leading [k] dim of stride 0 (a view)
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         for n, (w, b) in enumerate(self._names):
             h = torch.baddbmm(params[b], h, params[w])
@@ -197,7 +197,7 @@ class TwinMlpModel(nn.Module):
         act = self._act_ or self._act
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         last = len(self._names) - 1
-        h = x.unsqueeze(0).expand(self.k, *x.shape)
+        h = x.expand(self.k, *x.shape)  # a leading [k] dim of stride 0 (a view)
         saved = [h]
         for n, (w, b) in enumerate(self._names):
             if reuse and n < last:
