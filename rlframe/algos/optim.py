@@ -163,6 +163,9 @@ class FastAdam(torch.optim.Adam):
 
     def _step(self, closure=None):
         if closure is not None or self._cache is None:
+            if torch.is_inference_mode_enabled():  # the state made here outlives the call: normal tensors
+                with torch.inference_mode(False):
+                    return self._step(closure)
             loss = super().step(closure)
             self._cache = self._build_cache()
             return loss

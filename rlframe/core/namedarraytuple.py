@@ -157,10 +157,11 @@ def map_leaves(fn: Callable[[Any], Any], x: Any) -> Any:
     """Apply ``fn`` to every non-``None`` leaf of a (nested) namedtuple, keeping the structure."""
     if x is None:
         return None
-    if is_namedtuple(x):
-        return type(x)(*(map_leaves(fn, v) for v in x))
-    if isinstance(x, (list, tuple)) and not hasattr(x, "shape"):
-        return type(x)(map_leaves(fn, v) for v in x)
+    if isinstance(x, (list, tuple)):  # list comprehensions: cheaper than generators (agents' infos, every step)
+        if hasattr(x, "_fields"):
+            return type(x)(*[map_leaves(fn, v) for v in x])
+        if not hasattr(x, "shape"):
+            return type(x)([map_leaves(fn, v) for v in x])
     return fn(x)
 
 

@@ -47,9 +47,10 @@ class Categorical(Distribution):
         probability space): one draw per action, no cumulative sums; about twice as fast as
         ``torch.multinomial`` for small batches. Zero-probability (masked) actions are never picked
         (``E`` is clamped away from 0, so ``0 / E = 0``)."""
-        probs = F.softmax(dist_info.logits, dim=-1)
+        probs = torch.softmax(dist_info.logits, -1)  # F.softmax's kernel without its Python wrapper (per step)
         race = torch.empty_like(probs).exponential_().clamp_min_(1e-20)
-        return (probs / race).argmax(dim=-1).to(self.dtype)
+        action = (probs / race).argmax(dim=-1)
+        return action if action.dtype == self.dtype else action.to(self.dtype)
 
     def log_likelihood(self, x: torch.Tensor, dist_info: DistInfo) -> torch.Tensor:
         logp = F.log_softmax(dist_info.logits, dim=-1)

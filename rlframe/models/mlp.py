@@ -125,8 +125,12 @@ class TwinMlpModel(nn.Module):
         self.nonlinearity = nonlinearity()
         # torch.tanh itself skips a module call per layer (the usual PPO nonlinearity).
         self._act = torch.tanh if nonlinearity is nn.Tanh else self.nonlinearity
-        # g * d act / d input from the activation's output y and g, for backward_into (None: not supported).
+        # The activation in place, for forward_saving's fresh layer outputs (None: not written out).
+        self._act_ = {nn.Tanh: torch.tanh_, nn.ReLU: torch.relu_}.get(nonlinearity)
+        # g * d act / d input from the activation's output y and g, for backward_into (None: not supported), and
+        # the same overwriting g (a buffer of backward_into's own), with a scratch buffer of g's shape.
         self._act_grad = {nn.Tanh: _tanh_grad, nn.ReLU: _relu_grad}.get(nonlinearity)
+        self._act_grad_ = {nn.Tanh: _tanh_grad_, nn.ReLU: _relu_grad_}.get(nonlinearity)
         sizes = [self.input_size] + [int(h) for h in hidden_sizes]
         self.n_hidden = len(sizes) - 1
         self.output_sizes = None if output_sizes is None else [int(s) for s in output_sizes]
@@ -148,6 +152,7 @@ class TwinMlpModel(nn.Module):
         # Plain registered parameters (weight_<n> [k, in, out], bias_<n> [k, 1, out]); forward reads them
         # from self._parameters (a dict lookup, always current) rather than through a ParameterList.
         self._names = []
+        self._workspace = {}  # forward_saving(reuse=True) and backward_into's kept buffers (_buffer)
         for n, (w, b) in enumerate(layers):
             self.register_parameter(f"weight_{n}", nn.Parameter(w))
             self.register_parameter(f"bias_{n}", nn.Parameter(b))
@@ -165,7 +170,7 @@ class TwinMlpModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = self._parameters
         act = self._act
-        h = x.unsqueeze(0).expand(self.k, *x.shape)
+        h = x.expand(self.k, *x.shape)  # a leading [k] dim of stride 0 (a view)
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
         for n, (w, b) in enumerate(self._names):
             h = torch.baddbmm(params[b], h, params[w])
@@ -179,20 +184,57 @@ class TwinMlpModel(nn.Module):
         return self._act_grad is not None
 
     @no_grad
-    def forward_saving(self, x: torch.Tensor):
+    def forward_saving(self, x: torch.Tensor, reuse: bool = False):
         """``(forward(x), saved)`` without recording an autograd graph; ``saved`` (the input, as the ``[k, N, in]``
-        view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs."""
+        view every MLP reads, and every layer's output after its nonlinearity) is what :meth:`backward_into` needs.
+        The nonlinearity runs in place on each layer's fresh output (same values, one ``[k, N, out]`` allocation
+        less per layer). ``reuse``: the hidden layers' outputs go into buffers kept between calls (:meth:`_buffer`),
+        so ``saved`` is only valid until the next ``reuse`` call (a forward-then-backward loop such as PPO's
+        closed-form steps): no large allocation per call (the malloc/free of a few ``[k, N, 64]`` tensors per
+        step made glibc return and re-fault heap pages, ~30 page faults per PPO minibatch). The returned output
+        (last layer) is always a new tensor."""
         params = self._parameters
-        act = self._act
+        act = self._act_ or self._act
         n_act = self.n_hidden if self.output_sizes is not None else len(self._names)
-        h = x.unsqueeze(0).expand(self.k, *x.shape)
+        last = len(self._names) - 1
+        h = x.expand(self.k, *x.shape)  # a leading [k] dim of stride 0 (a view)
         saved = [h]
         for n, (w, b) in enumerate(self._names):
-            h = torch.baddbmm(params[b], h, params[w])
+            if reuse and n < last:
+                h = torch.baddbmm(params[b], h, params[w], out=self._buffer("h", n, h, params[w]))
+            else:
+                h = torch.baddbmm(params[b], h, params[w])
             if n < n_act:
                 h = act(h)
             saved.append(h)
         return h, saved
+
+    def _buffer(self, name: str, layer: int, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The buffer ``name`` of layer ``layer`` for ``bmm(a [k, N, in], w [k, in, out])`` (``[k, N, out]``), kept
+        between calls per ``N`` (a normal tensor even when made in inference mode). Moving or casting the model
+        (``_apply``) drops them; a few ``N`` are kept at most."""
+        key = (name, layer, a.shape[1])
+        buf = self._workspace.get(key)
+        if buf is None:
+            if len(self._workspace) >= 48:  # e.g. ever-changing batch sizes: start over
+                self._workspace.clear()
+            with torch.inference_mode(False):
+                buf = self._workspace[key] = torch.empty((a.shape[0], a.shape[1], w.shape[2]), dtype=w.dtype,
+                                                         device=w.device)
+        return buf
+
+    def _apply(self, fn, *args, **kwargs):
+        self._workspace = {}  # device or dtype may change: buffers are made again on first use
+        return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state["_workspace"] = {}  # scratch memory, not state: not pickled
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.__dict__.setdefault("_workspace", {})
 
     @no_grad
     def backward_into(self, saved, grad_output: torch.Tensor) -> None:
@@ -218,8 +260,13 @@ class TwinMlpModel(nn.Module):
             else:
                 w.grad = torch.bmm(h_in.transpose(1, 2), g)
                 b.grad = g.sum(1, keepdim=True)
-            if n > 0:
-                g = self._act_grad(h_in, torch.bmm(g, w.transpose(1, 2)))
+            if n > 0:  # into a kept buffer (see forward_saving), where the activation gradient is computed in place
+                w_t = w.transpose(1, 2)
+                g_in = torch.bmm(g, w_t, out=self._buffer("g", n, g, w_t))
+                if self._act_grad_ is not None:
+                    g = self._act_grad_(h_in, g_in, self._buffer("scratch", n, g, w_t))
+                else:
+                    g = self._act_grad(h_in, g_in)
 
     def _grads_writable(self) -> bool:
         """True when every parameter's ``.grad`` can take its gradient in place (:func:`writable_grad`); the
@@ -260,3 +307,13 @@ def _tanh_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 def _relu_grad(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """``g * relu'(x)`` from the output ``y = relu(x)``: ``g`` where ``y > 0``, else 0 (autograd's convention at 0)."""
     return g * (y > 0)
+
+
+def _tanh_grad_(y: torch.Tensor, g: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """:func:`_tanh_grad` written into ``g`` (the same values), its temporary ``g y`` into ``scratch`` (``g``'s shape)."""
+    return g.addcmul_(torch.mul(g, y, out=scratch), y, value=-1.0)
+
+
+def _relu_grad_(y: torch.Tensor, g: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """:func:`_relu_grad` written into ``g`` (the same values; no temporary of ``g``'s size, ``scratch`` unused)."""
+    return g.mul_(y > 0)

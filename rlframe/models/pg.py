@@ -15,7 +15,7 @@ contract and ignored.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Type
+from typing import Optional, Sequence, Tuple, Type
 
 import torch
 from torch import nn
@@ -111,9 +111,10 @@ class ActorCriticModel(nn.Module):
         with torch.no_grad():
             return self.encoder(observation)[0]
 
-    def forward_saving_features(self, x: torch.Tensor):
-        """:meth:`forward_saving` from the encoder's features ``x`` (:meth:`encode`)."""
-        out, saved = self.trunk.forward_saving(x)
+    def forward_saving_features(self, x: torch.Tensor, reuse: bool = False):
+        """:meth:`forward_saving` from the encoder's features ``x`` (:meth:`encode`). ``reuse``: ``saved`` lives in
+        buffers kept between calls, valid until the next ``reuse`` call (``TwinMlpModel.forward_saving``)."""
+        out, saved = self.trunk.forward_saving(x, reuse)
         return self._pi_outputs(out[0]), out[1, :, 0], saved
 
     def _pi_outputs(self, pi: torch.Tensor):
@@ -122,19 +123,23 @@ class ActorCriticModel(nn.Module):
     def backward_from(self, saved, pi_grads, value_grad: torch.Tensor) -> None:
         """Set the parameters' ``.grad`` from the loss gradients with respect to :meth:`forward_saving`'s
         ``pi_outputs`` (a tuple of ``[N, ...]``) and ``value`` (``[N]``), overwriting any earlier ones."""
-        g = self._grad_output_buffer(value_grad)
-        g[0, :, :self.pi_size] = self._pi_head_grad(pi_grads)
-        g[1, :, 0] = value_grad
+        g, g_pi, g_value = self._grad_output_buffer(value_grad)
+        g_pi.copy_(self._pi_head_grad(pi_grads))
+        g_value.copy_(value_grad)
         self.trunk.backward_into(saved, g)
 
-    def _grad_output_buffer(self, value_grad: torch.Tensor) -> torch.Tensor:
-        """A zeroed ``[2, N, trunk outputs]`` tensor for :meth:`backward_from`, kept between calls of the same ``N``
-        (only the policy columns and the value column are ever written: the padding stays zero)."""
+    def _grad_output_buffer(self, value_grad: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A zeroed ``[2, N, trunk outputs]`` tensor for :meth:`backward_from`, kept between calls of the same ``N``,
+        with its views ``[0, :, :pi_size]`` (policy columns) and ``[1, :, 0]`` (value column), made once: only those
+        are ever written (the padding stays zero)."""
         shape = (2, value_grad.shape[0], self.trunk.output_size)
-        buf = getattr(self, "_grad_out", None)
+        bufs = getattr(self, "_grad_out", None)
+        buf = None if bufs is None else bufs[0]
         if buf is None or buf.shape != shape or buf.dtype != value_grad.dtype or buf.device != value_grad.device:
-            buf = self._grad_out = value_grad.new_zeros(shape)
-        return buf
+            with torch.inference_mode(False):  # kept between calls, in or out of inference mode: normal tensors
+                buf = value_grad.new_zeros(shape)
+                bufs = self._grad_out = (buf, buf[0, :, :self.pi_size], buf[1, :, 0])
+        return bufs
 
     def _pi_head_grad(self, pi_grads) -> torch.Tensor:
         return pi_grads[0]

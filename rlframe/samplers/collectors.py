@@ -147,6 +147,13 @@ def _traj_info_class(TrajInfoCls: Callable) -> type:
     return getattr(TrajInfoCls, "func", TrajInfoCls)  # functools.partial -> class
 
 
+def _numpy_leaf(x: Any) -> Any:
+    """An agent-info leaf as numpy (tensors: ``.numpy()``, detached only when autograd tracks them)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy() if x.requires_grad else x.numpy()
+    return x
+
+
 class _AgentStepper:
     """Step buffers (``AgentInputs`` of ``[B]`` numpy arrays with torch views made once) and the two
     calls into the agent. Subclasses (e.g. a GPU sampler's worker collector) may override
@@ -183,7 +190,7 @@ class _AgentStepper:
         else:
             action = np.asarray(action)
         if info is not None:
-            info = map_leaves(lambda x: x.detach().numpy() if isinstance(x, torch.Tensor) else x, info)
+            info = map_leaves(_numpy_leaf, info)
         return action, info
 
     def _value(self, idx: Optional[List[int]]) -> np.ndarray:

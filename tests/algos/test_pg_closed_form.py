@@ -97,3 +97,24 @@ def test_closed_form_and_autograd_backward_take_the_same_steps(kind, entropy_coe
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"):
         np.testing.assert_allclose(getattr(info_c, name), getattr(info_a, name), rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_closed_form_iterations_leave_no_inference_tensors_behind():
+    """The closed-form path runs in inference mode; what outlives an iteration (optimiser state, gradients, the
+    model's kept buffers) is made of normal tensors, so the autograd path can take over on the same algorithm and
+    optimiser (in-place updates of inference tensors outside inference mode would raise)."""
+    rng = np.random.default_rng(3)
+    agent = _agent("categorical")
+    s = bandit_samples(agent, rng)
+    algo = PPO(epochs=2, minibatches=2, learning_rate=1e-2)
+    algo.initialize(agent, 10, BatchSpec(T, B))
+    info = algo.optimize_agent(0, s)
+    assert len(info.policy_loss) == 4 and np.isfinite(info.grad_norm).all()
+    state = [t for st in algo.optimizer.state.values() for t in st.values() if isinstance(t, torch.Tensor)]
+    kept = list(agent.model.trunk._workspace.values()) + list(agent.model._grad_out)
+    assert state and kept and not any(t.is_inference() for t in state + kept)
+    assert not any(p.grad.is_inference() or p.is_inference() for p in agent.parameters())
+    algo.fast_gradients = False  # the autograd path on the same optimiser and gradients
+    before = [p.detach().clone() for p in agent.parameters()]
+    algo.optimize_agent(1, s)
+    assert any((p.detach() - b).abs().max() > 0 for p, b in zip(agent.parameters(), before))

@@ -236,3 +236,32 @@ def test_backward_from_reuses_its_output_gradient_buffer_across_batch_sizes():
         m.backward_from(saved, (g_pi,), g_v)
         for k, p in m.named_parameters():
             torch.testing.assert_close(p.grad, reference[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_forward_saving_reuse_keeps_buffers_with_the_same_results():
+    """TwinMlpModel.forward_saving(reuse=True) (PPO's closed-form steps) puts the hidden activations in buffers kept
+    between calls: the same outputs and gradients as without, no new buffer on the next call of the same size,
+    none kept through a copy or pickle, and made again after the model is cast (_apply)."""
+    import copy
+    import pickle
+
+    torch.manual_seed(0)
+    m = CategoricalPgMlpModel((5,), 3, hidden_sizes=(16, 16))
+    x = torch.randn(40, 5)
+    (pi_a,), v_a, saved_a = m.forward_saving_features(x)
+    pi_g, v_g = torch.randn_like(pi_a), torch.randn_like(v_a)
+    m.backward_from(saved_a, (pi_g,), v_g)
+    grads = [p.grad.clone() for p in m.parameters()]
+    (pi_b,), v_b, saved_b = m.forward_saving_features(x, reuse=True)
+    assert torch.equal(pi_a, pi_b) and torch.equal(v_a, v_b)
+    m.backward_from(saved_b, (pi_g,), v_g)
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, m.parameters()))
+    kept = dict(m.trunk._workspace)
+    assert kept and any(saved_b[1] is t for t in kept.values())
+    m.forward_saving_features(x, reuse=True)
+    assert all(m.trunk._workspace[k] is t for k, t in kept.items())
+    assert copy.deepcopy(m).trunk._workspace == {} and pickle.loads(pickle.dumps(m)).trunk._workspace == {}
+    m.double()
+    assert m.trunk._workspace == {}
+    (pi_d,), _, _ = m.forward_saving_features(x.double(), reuse=True)
+    assert pi_d.dtype == torch.float64 and all(t.dtype == torch.float64 for t in m.trunk._workspace.values())

@@ -44,7 +44,9 @@ class ClosedFormPolicy:
     actions, e.g. one-hot actions); ``forward(inputs, action) -> (logp, entropy, value, ctx)`` (``[N]`` each,
     no graph) on a minibatch of them; ``backward(ctx, g_logp, g_value, g_entropy)`` sets every model
     parameter's ``.grad`` (overwriting) to ``sum_i g_logp_i d logp_i + g_value_i d V_i + g_entropy_i d H_i``
-    (``g_entropy`` None: no entropy term).
+    (``g_entropy`` None: no entropy term). A ``ctx`` is valid until the next :meth:`forward` (the model's
+    activations live in buffers it reuses: ``TwinMlpModel.forward_saving(reuse=True)``); the other outputs are
+    new tensors.
     """
 
     def __init__(self, model: ActorCriticModel):
@@ -89,7 +91,7 @@ class CategoricalClosedForm(ClosedFormPolicy):
         return CategoricalAux(F.one_hot(index, self.dim).to(torch.float32), index.unsqueeze(-1))
 
     def forward(self, inputs, action, entropy=True):
-        (logits,), value, saved = self.model.forward_saving_features(inputs.features)
+        (logits,), value, saved = self.model.forward_saving_features(inputs.features, reuse=True)
         log_p = torch.log_softmax(logits, dim=-1)
         p = torch.exp(log_p)
         h = self.entropy_from_source(log_p, p) if entropy else None
@@ -114,7 +116,7 @@ class GaussianClosedForm(ClosedFormPolicy):
     """Diagonal Gaussian over the model's ``(mean, log_std)`` (no std clamps)."""
 
     def forward(self, inputs, action, entropy=True):
-        (mean, log_std), value, saved = self.model.forward_saving_features(inputs.features)
+        (mean, log_std), value, saved = self.model.forward_saving_features(inputs.features, reuse=True)
         inv_std = torch.exp(-log_std)
         u = (action - mean) * inv_std
         logp = -(0.5 * u * u + log_std).sum(-1) - 0.5 * mean.shape[-1] * _LOG_2PI

@@ -122,17 +122,14 @@ class PPO(PolicyGradientAlgo):
         # 3. The batch flattened to T*B samples, with log p(a) under the sampling-time policy, on the agent's device.
         #    Fast path: the policy's backward pass written out when the model allows it (algos/pg/closed_form.py).
         closed_form = closed_form_policy(self.agent, samples.env.observation) if self.fast_gradients else None
-        batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
-        whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
-            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0), clip))
-        # The closed-form path records no graph at all: autograd off once for all its steps.
-        with torch.no_grad() if closed_form is not None else contextlib.nullcontext():
-            records = self._epochs(batch, clip, whole, closed_form)
+        # The closed-form path records no graph at all: inference mode (autograd off, and no autograd dispatch or
+        # version counting per op) once for the iteration's tensor work. What outlives it is read only (the
+        # statistics) or made outside inference mode (gradient buffers, the optimiser's state: algos/optim.py).
+        with torch.inference_mode() if closed_form is not None else contextlib.nullcontext():
+            stats = self._batch_steps(samples, return_, advantage, valid, clip, closed_form)
 
-        # 7. Statistics of every step (at the parameters before it), explained variance, schedules.
         opt_info = self.make_opt_info()
-        if records:  # target_kl may stop an iteration before its first step
-            stats = self._step_stats(records, clip, closed_form) if self.fast_gradients else torch.stack(records, dim=1)
+        if stats is not None:  # target_kl may stop an iteration before its first step
             for name, col in zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
                                   "grad_norm"), stats.tolist()):
                 getattr(opt_info, name).extend(col)
@@ -140,6 +137,19 @@ class PPO(PolicyGradientAlgo):
         opt_info.learning_rate.append(lr)
         opt_info.ratio_clip.append(clip)
         return opt_info
+
+    def _batch_steps(self, samples, return_, advantage, valid, clip: float,
+                     closed_form: Optional[ClosedFormPolicy]) -> Optional[torch.Tensor]:
+        """Steps 3 to 7 of :meth:`optimize_agent` on one batch; returns the ``[6, n_steps]`` statistics of its
+        gradient steps (:meth:`_step_stats`), or None when target_kl stopped it before the first."""
+        batch = self._flat_batch(samples, return_, advantage, valid, closed_form)
+        whole = None if self.minibatches > 1 else tuple(t[0] for t in self._minibatch_terms(
+            batch.advantage.unsqueeze(0), None if batch.valid is None else batch.valid.unsqueeze(0), clip))
+        records = self._epochs(batch, clip, whole, closed_form)
+        if not records:
+            return None
+        # 7. Statistics of every step (at the parameters before it); explained variance and schedules in the caller.
+        return self._step_stats(records, clip, closed_form) if self.fast_gradients else torch.stack(records, dim=1)
 
     def _epochs(self, batch: "PpoBatch", clip: float, whole: Optional[Tuple[torch.Tensor, ...]],
                 closed_form: Optional[ClosedFormPolicy]) -> list:
