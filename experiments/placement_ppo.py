@@ -220,6 +220,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                "ppo_update": (PPO, "optimize_agent"),
                "deterministic_evaluations": (PolicyTrainer, "evaluate"),
                "best_of_n_sampling (after PPO)": (PolicyTrainer, "sample"),
+               "self_imitation": (PolicyTrainer, "imitate"),
                "fd_and_proxy_cost (inside the two above)": (Finisher, "evaluate"),
                "proxy_cost_in_the_env_fd_regime (inside the two above)": (Finisher, "score")}
     if train_fd is not None and regime != "refine":

@@ -123,4 +123,5 @@ def test_recipe_soft_canvas_density_reward_and_batch_flags_reach_the_env(tmp_pat
     res = json.loads(js.read_text())
     assert res["soft_canvas"] is True and res["density_reward"] == 0.5 and res["wire_density"] == 2.0
     assert (res["imitate_top"], res["prior_temperature"], res["sample_temperature"]) == (4, 3.0, 0.5)
+    assert res["timing"]["self_imitation"]["calls"] >= 1   # --imitate: the elite imitated at least once
     assert (res["ppo"]["batch_B"], res["ppo"]["batch_T"]) == (2, 16) and res["env_steps"] >= 32
