@@ -50,6 +50,13 @@ For the refine regime the policy can be shown where the soft macros sit (opt-in;
 
     python experiments/placement_ppo.py --design ariane133 --time 600 --regime refine --wire-density 0.5 \
         --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8 --train-fd refine --imitate 20
+
+and since session 7 (docs/placement.md, "Session 7"), elite self-imitation with almost the whole budget spent
+sampling, at the checkpoint's own temperature (the defaults 8 / 2 make the samples worse in this regime)::
+
+    python experiments/placement_ppo.py --design ariane133 --time 600 --regime refine --wire-density 0.5 \
+        --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8 --train-fd refine --imitate 20 \
+        --imitate-top 8 --sample-share 0.9 --prior-temperature 1 --warm-temperature 1
 """
 import argparse
 import contextlib
