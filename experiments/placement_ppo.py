@@ -50,6 +50,13 @@ For the refine regime the policy can be shown where the soft macros sit (opt-in;
 
     python experiments/placement_ppo.py --design ariane133 --time 600 --regime refine --wire-density 0.5 \
         --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8 --train-fd refine --imitate 20
+
+and since session 7 (docs/placement.md, "Session 7"), elite self-imitation with almost the whole budget spent
+sampling, at the checkpoint's own temperature (the defaults 8 / 2 make the samples worse in this regime)::
+
+    python experiments/placement_ppo.py --design ariane133 --time 600 --regime refine --wire-density 0.5 \
+        --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8 --train-fd refine --imitate 20 \
+        --imitate-top 8 --sample-share 0.9 --prior-temperature 1 --warm-temperature 1
 """
 import argparse
 import contextlib
@@ -65,6 +72,7 @@ from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
 from rlframe.errors import ConfigError
 from rlframe.logging import logger_context
+from rlframe.placement.cli import add_fine_tuning_arguments
 from rlframe.placement.env import MacroPlacementEnv
 from rlframe.placement.policies import POLICIES
 from rlframe.runners import MinibatchRlEval
@@ -130,14 +138,7 @@ def recipe_args(argv):
     p.add_argument("--wirelength-reward", type=float, default=0.0, metavar="C",
                    help="dense wirelength term in every step's reward: -C x the step's HPWL increase in the proxy "
                         "cost's wirelength units (env wirelength_reward; default 0: off)")
-    p.add_argument("--imitate", type=int, default=0, metavar="STEPS",
-                   help="self-imitation steps on each new best placement (rl_place's imitate; default 0: off)")
-    p.add_argument("--sample-share", type=float, default=None,
-                   help="share of the budget spent sampling from the policy without training (rl_place's "
-                        "sample_share; default 0.3)")
-    p.add_argument("--samples", type=int, default=None,
-                   help="zero-shot best-of-N placements sampled from the checkpoint first (rl_place's samples; "
-                        "default 64)")
+    add_fine_tuning_arguments(p)   # --samples, --sample-share, --imitate, --imitate-top, temperatures
     p.add_argument("--batch-B", type=int, default=4, help="envs per PPO iteration (default 4)")
     p.add_argument("--batch-T", type=int, default=32, help="steps per env per PPO iteration (default 32)")
     return p.parse_args(argv)
@@ -196,11 +197,13 @@ def score_regimes(design, plc_path, write=None):
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
                soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
-               samples=None, wirelength_reward=0.0, imitate=0):
+               samples=None, wirelength_reward=0.0, imitate=0, imitate_top=1, prior_temperature=None,
+               warm_temperature=None, sample_temperature=1.0):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
     ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
-    ``wire_mask_density`` (rlframe/placement/env/env.py)."""
+    ``wire_mask_density`` (rlframe/placement/env/env.py); ``imitate``, ``imitate_top``, the temperatures:
+    rl_place's (rlframe/placement/rl.py)."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -224,6 +227,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                "ppo_update": (PPO, "optimize_agent"),
                "deterministic_evaluations": (PolicyTrainer, "evaluate"),
                "best_of_n_sampling (after PPO)": (PolicyTrainer, "sample"),
+               "self_imitation": (PolicyTrainer, "imitate"),
                "fd_and_proxy_cost (inside the two above)": (Finisher, "evaluate"),
                "proxy_cost_in_the_env_fd_regime (inside the two above)": (Finisher, "score")}
     if train_fd is not None and regime != "refine":
@@ -245,6 +249,8 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                        fd="none" if train_fd == "refine" else regime,   # the env refined it already
                        reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs or None,
                        batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples, imitate=imitate,
+                       imitate_top=imitate_top, prior_temperature=prior_temperature,
+                       warm_temperature=warm_temperature, sample_temperature=sample_temperature,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -258,6 +264,8 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                                         discount=discount, batch_T=batch_T, batch_B=batch_B),
                 soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
                 sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward, imitate=imitate,
+                imitate_top=imitate_top, prior_temperature=prior_temperature, warm_temperature=warm_temperature,
+                sample_temperature=sample_temperature,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -269,7 +277,9 @@ def recipe_main(design, reward, policy, argv):
                         policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
                         density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T,
                         wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
-                        wirelength_reward=a.wirelength_reward, imitate=a.imitate)
+                        wirelength_reward=a.wirelength_reward, imitate=a.imitate, imitate_top=a.imitate_top,
+                        prior_temperature=a.prior_temperature, warm_temperature=a.warm_temperature,
+                        sample_temperature=a.sample_temperature)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

@@ -32,6 +32,7 @@ import time
 import numpy as np
 import torch
 
+from rlframe.placement.cli import add_fine_tuning_arguments
 from rlframe.placement.rl import (EVAL_EVERY, PPO_KWARGS, PRETRAINED, PRIOR_TEMPERATURE, SAMPLE_SHARE, SAMPLES,
                                   PolicyTrainer, load_checkpoint, rl_place)
 from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
@@ -68,7 +69,6 @@ e.add_argument("--eval-designs", nargs="*", default=["ariane133"],
                help="shipped designs or netlist paths (a .plc beside each) for the zero-shot table")
 e.add_argument("--eval-synthetic", nargs="*", default=HELD_OUT, metavar="MACROS:SEED[:SOFT[:UTIL]]",
                help="held-out synthetic netlists (generator seeds 0-99) for the zero-shot table")
-e.add_argument("--eval-samples", type=int, default=SAMPLES, help="best-of-N: placements sampled zero-shot")
 e.add_argument("--eval-seconds", type=float, default=90.0, help="budget of each fine-tuning / from-scratch run")
 e.add_argument("--eval-finetune", nargs="*", default=["16:0", "24:1"], metavar="MACROS:SEED[:SOFT[:UTIL]]|NETLIST",
                help="netlists for fine-tuning vs from scratch: held-out synthetic specs, shipped design names or "
@@ -77,19 +77,10 @@ e.add_argument("--eval-reward", choices=("mix", "proxy", "hpwl"), default="mix",
                help="reward of the fine-tuning / from-scratch runs")
 e.add_argument("--eval-batch-B", type=int, default=4, help="envs of those runs (x 32 steps per iteration)")
 e.add_argument("--eval-epochs", type=int, default=PPO_KWARGS["epochs"], help="PPO epochs of those runs")
-e.add_argument("--eval-sample-share", type=float, default=SAMPLE_SHARE,
-               help="share of those runs' budget spent sampling without training (rl_place's schedule: the "
-                    "checkpoint's best-of-N first, the rest at the end; 0: PPO only, session 4's runs)")
 e.add_argument("--eval-every", type=int, default=EVAL_EVERY,
                help="PPO iterations between deterministic evaluations in those runs (1: session 4's runs)")
-e.add_argument("--eval-imitate", type=int, default=0,
-               help="self-imitation steps on each new best in those runs (rl_place(imitate=); 0: none)")
-e.add_argument("--eval-prior-temperature", type=float, default=PRIOR_TEMPERATURE,
-               help="fine-tuning runs: the checkpoint's logits divided by this first (rl_place(prior_temperature=); "
-                    "the runs from scratch have no prior)")
-e.add_argument("--eval-warm-temperature", type=float, default=None,
-               help="fine-tuning runs: the temperature of the checkpoint's first best-of-N only "
-                    "(rl_place(warm_temperature=); default: rl.WARM_TEMPERATURE, None = the prior temperature)")
+add_fine_tuning_arguments(e, prefix="eval-", defaults=dict(   # the fine-tuning runs' schedule
+    samples=SAMPLES, sample_share=SAMPLE_SHARE, prior_temperature=PRIOR_TEMPERATURE))
 e.add_argument("--eval-json", default=None, help="write the measurements here")
 
 
@@ -159,10 +150,11 @@ def synthetic_spec(text):
 
 def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"],
                sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0, prior_temperature=PRIOR_TEMPERATURE,
-               warm_temperature=None):
+               warm_temperature=None, imitate_top=1, sample_temperature=1.0):
     """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run of
     ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; ``sample_share`` of the budget
-    sampling without training, ``eval_every``, ``imitate``, ``prior_temperature``, ``warm_temperature``).
+    sampling without training, ``eval_every``, ``imitate``, ``prior_temperature``, ``warm_temperature``,
+    ``imitate_top``, ``sample_temperature``).
     ``trace``: the best after each PPO iteration (seconds, PPO env steps, cost); ``history``: every improvement
     of the best (seconds, env steps of PPO and sampling, cost, which kind of placement)."""
     trace, start = [], []
@@ -174,7 +166,8 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
                    on_iteration=record, sample_share=sample_share, eval_every=eval_every, imitate=imitate,
                    prior_temperature=prior_temperature, warm_temperature=warm_temperature,
-                   reward=reward, batch_B=batch_B, algo_kwargs=dict(epochs=epochs))
+                   imitate_top=imitate_top, sample_temperature=sample_temperature, reward=reward, batch_B=batch_B,
+                   algo_kwargs=dict(epochs=epochs))
     history = [(round(t, 2), n, c, src) for t, n, c, src in res.history]
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
                 deterministic=res.evaluations, sampled=res.sampled, winner=res.source, trace=trace,
@@ -205,7 +198,8 @@ def evaluate_checkpoint(args):
     for name in synth:
         ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs,
                    sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate,
-                   prior_temperature=args.eval_prior_temperature, warm_temperature=args.eval_warm_temperature)
+                   prior_temperature=args.eval_prior_temperature, warm_temperature=args.eval_warm_temperature,
+                   imitate_top=args.eval_imitate_top, sample_temperature=args.eval_sample_temperature)
         ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
         sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget

@@ -108,7 +108,8 @@ def test_recipe_soft_canvas_density_reward_and_batch_flags_reach_the_env(tmp_pat
         rc = _load().main(["--design", "sample_clustered", "--time", "2", "--regime", "refine", "--soft-canvas",
                            "--density-reward", "0.5", "--wire-density", "2", "--batch-B", "2", "--batch-T", "16",
                            "--sample-share", "0.5", "--samples", "8", "--wirelength-reward", "1.5",
-                           "--imitate", "3",
+                           "--imitate", "3", "--imitate-top", "4", "--prior-temperature", "3",
+                           "--warm-temperature", "1.5", "--sample-temperature", "0.5",
                            "--out", str(tmp_path / "r.plc"), "--json", str(js)])
     finally:
         sys.path.remove(os.path.join(REPO, "experiments"))
@@ -117,6 +118,10 @@ def test_recipe_soft_canvas_density_reward_and_batch_flags_reach_the_env(tmp_pat
                                       wirelength_reward=1.5)
     assert (seen["batch_B"], seen["batch_T"], seen["sample_share"], seen["samples"], seen["imitate"]) == \
         (2, 16, 0.5, 8, 3)
+    assert (seen["imitate_top"], seen["prior_temperature"], seen["warm_temperature"], seen["sample_temperature"]) == \
+        (4, 3.0, 1.5, 0.5)
     res = json.loads(js.read_text())
     assert res["soft_canvas"] is True and res["density_reward"] == 0.5 and res["wire_density"] == 2.0
+    assert (res["imitate_top"], res["prior_temperature"], res["sample_temperature"]) == (4, 3.0, 0.5)
+    assert res["timing"]["self_imitation"]["calls"] >= 1   # --imitate: the elite imitated at least once
     assert (res["ppo"]["batch_B"], res["ppo"]["batch_T"]) == (2, 16) and res["env_steps"] >= 32

@@ -129,7 +129,9 @@ def _fill(row: dict, placer: str, res: dict) -> dict:
         row.update({k: res.get(k) for k in ("seconds", "cpu_seconds", "env_steps", "deterministic_evaluations",
                                             "sampled_episodes", "winner", "timing", "ppo", "reward", "regime",
                                             "trained_on_fd", "soft_canvas", "density_reward", "wire_density",
-                                            "sample_share", "samples", "wirelength_reward", "imitate", "best_history",
+                                            "sample_share", "samples", "wirelength_reward", "imitate", "imitate_top",
+                                            "prior_temperature", "warm_temperature", "sample_temperature",
+                                            "best_history",
                                             "out")})
     return row
 

@@ -55,6 +55,39 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     return p
 
 
+def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[str, Any]] = None) -> None:
+    """The best-of-N and fine-tuning schedule flags of :func:`rlframe.placement.rl.rl_place`, shared by
+    ``placement rl``, experiments/placement_ppo.py and experiments/placement_pretrain.py (``prefix``, e.g.
+    ``"eval-"``: ``--eval-samples`` ...; ``defaults``: by destination name without the prefix, e.g.
+    ``{"samples": 64}``; None: rl_place's own default, named in the help)."""
+    d = {"samples": None, "sample_share": None, "imitate": 0, "imitate_top": 1, "prior_temperature": None,
+         "warm_temperature": None, "sample_temperature": 1.0, **(defaults or {})}
+    flags = {
+        "samples": (int, "best-of-N: placements sampled from the policy after its deterministic one, without "
+                         "training; with a budget and a checkpoint, sampled before PPO starts (rl_place's samples; "
+                         "None: rlframe.placement.rl.SAMPLES)"),
+        "sample_share": (float, "with a budget: the share of it spent sampling without training: the checkpoint's "
+                                "samples first, the rest from the fine-tuned policy after PPO (rl_place's "
+                                "sample_share; None: rlframe.placement.rl.SAMPLE_SHARE)"),
+        "imitate": (int, "with a budget: self-imitation steps on the policy's best placement(s) whenever they "
+                         "improve (rl_place's imitate; 0: none; docs/placement.md, 'The pre-trained placer')"),
+        "imitate_top": (int, "with --imitate: imitate the K cheapest distinct placements found so far (the "
+                             "cross-entropy method's elite) instead of the best only (rl_place's imitate_top; 1: "
+                             "the best only)"),
+        "prior_temperature": (float, "with a budget and a checkpoint: the checkpoint's logits are divided by this "
+                                     "before fine-tuning (> 1: a flatter prior; rl_place's prior_temperature; None: "
+                                     "rlframe.placement.rl.PRIOR_TEMPERATURE)"),
+        "warm_temperature": (float, "with a budget and a checkpoint: the temperature of the checkpoint's first "
+                                    "samples only (rl_place's warm_temperature; None: "
+                                    "rlframe.placement.rl.WARM_TEMPERATURE, None there = the prior temperature)"),
+        "sample_temperature": (float, "with a budget: the temperature of the sampling after PPO (< 1: closer to "
+                                      "the fine-tuned policy's argmax; rl_place's sample_temperature; 1: unchanged)"),
+    }
+    for dest, (kind, text) in flags.items():
+        parser.add_argument(f"--{prefix}{dest.replace('_', '-')}", type=kind, default=d[dest],
+                            help=f"{text} (default {d[dest]})")
+
+
 def _add_rl(sub) -> None:
     r = sub.add_parser("rl", help="place with a learned policy: zero-shot from a checkpoint or fine-tuned "
                                   "(rlframe/placement/rl.py)")
@@ -68,27 +101,10 @@ def _add_rl(sub) -> None:
     r.add_argument("--time", type=float, default=0.0,
                    help="wall-clock budget of PPO fine-tuning in seconds; the result is the best of the policy's "
                         "deterministic and sampled placements in it (0: zero-shot, needs --checkpoint)")
-    r.add_argument("--samples", type=int, default=None,
-                   help="best-of-N: placements sampled from the policy after its deterministic one, without "
-                        "training; with --time and --checkpoint, sampled before PPO starts (default: "
-                        "rlframe.placement.rl.SAMPLES)")
-    r.add_argument("--sample-share", type=float, default=None,
-                   help="with --time: the share of the budget spent sampling without training: the "
-                        "checkpoint's --samples first, the rest from the fine-tuned policy after PPO (default: "
-                        "rlframe.placement.rl.SAMPLE_SHARE)")
     r.add_argument("--eval-every", type=int, default=None,
                    help="with --time: PPO iterations between deterministic placements of the policy (default: "
                         "rlframe.placement.rl.EVAL_EVERY)")
-    r.add_argument("--imitate", type=int, default=0,
-                   help="with --time: self-imitation steps on the policy's best placement whenever it improves "
-                        "(0: none; docs/placement.md, 'The pre-trained placer')")
-    r.add_argument("--prior-temperature", type=float, default=None,
-                   help="with --time and --checkpoint: the checkpoint's logits are divided by this before fine-tuning "
-                        "(> 1: a flatter prior; default: rlframe.placement.rl.PRIOR_TEMPERATURE; docs/placement.md, "
-                        "'The pre-trained placer')")
-    r.add_argument("--warm-temperature", type=float, default=None,
-                   help="with --time and --checkpoint: the temperature of the checkpoint's first --samples only "
-                        "(default: rlframe.placement.rl.WARM_TEMPERATURE, None = --prior-temperature)")
+    add_fine_tuning_arguments(r)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--reward", choices=("proxy", "hpwl", "mix"), default="mix")
     r.add_argument("--fd", choices=FD_REGIMES, default="centre", help="soft-macro regime of the printed score")
@@ -104,7 +120,8 @@ def cmd_rl(args: argparse.Namespace) -> int:
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
                    save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
                    eval_every=args.eval_every, imitate=args.imitate, prior_temperature=args.prior_temperature,
-                   warm_temperature=args.warm_temperature)
+                   warm_temperature=args.warm_temperature, imitate_top=args.imitate_top,
+                   sample_temperature=args.sample_temperature)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "checkpoint": res.checkpoint, **res.costs}

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -61,6 +61,10 @@ PRIOR_TEMPERATURE = 8.0
 #: the same for the checkpoint's first best-of-N only (the prior's samples before PPO: on ariane136 its best
 #: sample was best at 2); None: :data:`PRIOR_TEMPERATURE`
 WARM_TEMPERATURE: Optional[float] = 2.0
+#: :meth:`PolicyTrainer.imitate`: states per optimizer step when the imitated placements have more (a random
+#: subset each step; on ariane133 20 full steps over 8 x 133 states took 25 s, 15x one placement's 1.65 s;
+#: with subsets of 256, 4.5 s)
+IMITATE_BATCH = 256
 #: the layer of each policy (rlframe.placement.policies.POLICIES) whose output is the logits
 LOGIT_LAYER = {"cell": "pi", "cnn": "head.out", "gnn": "head.out"}
 
@@ -189,6 +193,11 @@ class PolicyTrainer:
         self.sample_steps = 0                # env steps of :meth:`sample` (not counted in env_steps)
         self.netlist: Optional[str] = None
         self.best: Optional[Candidate] = None
+        #: :attr:`elite`'s size: the ``elite_size`` cheapest distinct placements of the netlist are kept
+        #: (0: none; rl_place's ``imitate_top``); :attr:`elite_changes` counts the changes of the list
+        self.elite_size = 0
+        self.elite: List[Candidate] = []
+        self.elite_changes = 0
         self.started = time.perf_counter()   # the clock of :attr:`history` (rl_place sets its own start)
         self.steps_origin = 0                 # env steps not counted in :attr:`history` (a checkpoint's)
         self.history: List[Tuple[float, int, float, str]] = []
@@ -214,6 +223,7 @@ class PolicyTrainer:
         self.agent = CategoricalPgAgent(POLICIES[self.policy], model_kwargs=model_kwargs,
                                         initial_model_state_dict=self.state_dict)
         self.netlist, self.best, self._sample_envs, self.history = netlist, None, [], []
+        self.elite = []
         if not train:
             self.agent.initialize(self.show.spaces)
             return
@@ -278,11 +288,25 @@ class PolicyTrainer:
         return costs
 
     def _offer(self, cand: Candidate) -> None:
-        if np.isfinite(cand.cost) and (self.best is None or cand.cost < self.best.cost):
+        if not np.isfinite(cand.cost):
+            return
+        if self.best is None or cand.cost < self.best.cost:
             self.best = cand
             self.history.append((time.perf_counter() - self.started,
                                  self.env_steps + self.sample_steps - self.steps_origin,
                                  cand.cost, cand.source))
+        self._remember(cand)
+
+    def _remember(self, cand: Candidate) -> None:
+        """Keep ``cand`` in :attr:`elite` if it is among the :attr:`elite_size` cheapest distinct placements."""
+        elite = self.elite
+        if self.elite_size <= 0 or (len(elite) >= self.elite_size and cand.cost >= elite[-1].cost) \
+                or any(e.actions == cand.actions for e in elite):
+            return
+        at = next((i for i, e in enumerate(elite) if cand.cost < e.cost), len(elite))
+        elite.insert(at, cand)
+        del elite[self.elite_size:]
+        self.elite_changes += 1
 
     def evaluate(self) -> Optional[float]:
         """The deterministic policy's placement of the current netlist (a candidate for :attr:`best`);
@@ -309,12 +333,24 @@ class PolicyTrainer:
         return cost
 
     def sample(self, episodes: Optional[int] = None, seconds: Optional[float] = None,
-               envs: int = 16) -> List[float]:
+               envs: int = 16, temperature: float = 1.0) -> List[float]:
         """Best-of-N without training: complete placements drawn from the stochastic policy (each a
         candidate for :attr:`best`), ``envs`` copies of the env stepped in lockstep with one batched
         forward per step. Stops after ``episodes`` episodes (dead ends included) or once ``seconds``
         have passed (whichever comes first; episodes still running then are dropped). Returns the
-        proxy costs of the complete placements among them."""
+        proxy costs of the complete placements among them. ``temperature``: the policy's logits are
+        divided by it while sampling (:func:`temper`; < 1: closer to its argmax), then restored."""
+        if temperature == 1.0:
+            return self._sample(episodes, seconds, envs)
+        model = self.agent.model
+        kept = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(temper(self.policy, kept, temperature))
+        try:
+            return self._sample(episodes, seconds, envs)
+        finally:
+            model.load_state_dict(kept)
+
+    def _sample(self, episodes: Optional[int], seconds: Optional[float], envs: int) -> List[float]:
         from rlframe.core.buffers import buffer_from_example, torchify
         from rlframe.envs.gym import GymEnv
 
@@ -361,34 +397,50 @@ class PolicyTrainer:
                     obs[b] = step.observation
         return costs
 
-    def imitate(self, cand: Candidate, steps: int) -> float:
+    def imitate(self, cand: Union[Candidate, Sequence[Candidate]], steps: int) -> float:
         """Self-imitation (Oh et al., ICML 2018, "Self-Imitation Learning"): ``steps`` steps of PPO's
         optimizer raising the log-likelihood of ``cand``'s actions in the states they met (``cand`` is one
-        of the policy's own placements, usually :attr:`best`), so that the policy samples around its best
-        placement. Returns the mean log-likelihood of those actions after the steps."""
+        of the policy's own placements, usually :attr:`best`, or several, e.g. :attr:`elite`: then every
+        step raises the mean over all their actions, the elite update of the cross-entropy method, Rubinstein
+        1999, with the policy's own samples as the elite), so that the policy samples around its best
+        placements. A step over more than :data:`IMITATE_BATCH` states uses a random subset of that many
+        (seeded by the trainer's seed). Returns the mean log-likelihood of all those actions after the steps."""
         from rlframe.core.buffers import buffer_from_example, torchify
         if self.algo is None:
             raise RuntimeError("PolicyTrainer.imitate: call use(netlist) (with train=True) first")
+        cands = [cand] if isinstance(cand, Candidate) else list(cand)
+        if not cands:
+            raise ConfigError("PolicyTrainer.imitate: no placement to imitate; give a Candidate or a non-empty list")
         env = self.show
         obs = env.reset()
-        seen = buffer_from_example(obs, (len(cand.actions),))
-        for t, a in enumerate(cand.actions):
-            seen[t] = obs
-            obs = env.step(a).observation
-        observation, action = torchify(seen), torch.as_tensor(cand.actions, dtype=torch.long)
+        seen = buffer_from_example(obs, (sum(len(c.actions) for c in cands),))
+        t = 0
+        for c in cands:
+            obs = env.reset() if t else obs
+            for a in c.actions:
+                seen[t] = obs
+                obs = env.step(a).observation
+                t += 1
+        actions = [a for c in cands for a in c.actions]
+        observation, action = torchify(seen), torch.as_tensor(actions, dtype=torch.long)
         zeros = (torch.zeros_like(action), torch.zeros(len(action)))
         self.agent.train_mode(self.itr)
 
-        def mean_log_likelihood():
-            dist_info, _ = self.agent(observation, *zeros)
-            return self.agent.distribution.log_likelihood(action, dist_info).mean()
+        def mean_log_likelihood(rows=slice(None)):
+            dist_info, _ = self.agent(observation[rows], zeros[0][rows], zeros[1][rows])
+            return self.agent.distribution.log_likelihood(action[rows], dist_info).mean()
 
+        n = len(actions)
+        gen = torch.Generator().manual_seed(self.seed + self.elite_changes)
         for _ in range(max(0, int(steps))):
+            rows = slice(None) if n <= IMITATE_BATCH else torch.randperm(n, generator=gen)[:IMITATE_BATCH]
             self.algo.optimizer.zero_grad()
-            (-mean_log_likelihood()).backward()
+            (-mean_log_likelihood(rows)).backward()
             self.algo.optimizer.step()
-        with torch.no_grad():
-            return float(mean_log_likelihood())
+        with torch.no_grad():   # over all the states, IMITATE_BATCH at a time
+            total = sum(float(mean_log_likelihood(slice(i, i + IMITATE_BATCH))) * min(IMITATE_BATCH, n - i)
+                        for i in range(0, n, IMITATE_BATCH))
+        return total / n
 
     def replay(self, cand: Candidate):
         """Re-run ``cand``'s actions in the evaluation env; returns the env (its ``placement()`` is the
@@ -422,7 +474,8 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              samples: Optional[int] = None, sample_share: Optional[float] = None,
              sample_envs: int = 16, eval_every: Optional[int] = None, imitate: int = 0,
              env_kwargs: Optional[Dict[str, Any]] = None,
-             prior_temperature: Optional[float] = None, warm_temperature: Optional[float] = None) -> RlResult:
+             prior_temperature: Optional[float] = None, warm_temperature: Optional[float] = None,
+             imitate_top: int = 1, sample_temperature: float = 1.0) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -436,7 +489,11 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     The deterministic policy is evaluated after every ``eval_every``-th PPO iteration and after the last.
     ``imitate > 0``: that many self-imitation steps (:meth:`PolicyTrainer.imitate`) on the best placement
     before PPO starts and whenever it improved since (before each PPO iteration, and in the final sampling
-    phase before each round of ``sample_envs`` placements); opt-in.
+    phase before each round of ``sample_envs`` placements); opt-in. ``imitate_top=k``: each of those
+    imitates the ``k`` cheapest distinct placements found so far (:attr:`PolicyTrainer.elite`; the
+    cross-entropy method's elite) instead of the best alone, whenever that list changed (1: the best only).
+    ``sample_temperature``: the policy's logits are divided by it in the sampling phase after PPO (< 1:
+    samples closer to the fine-tuned policy's argmax; 1: as it is).
     ``prior_temperature``: fine-tuning (``seconds > 0``) from a checkpoint, its logits are divided by this
     first (:func:`temper`); zero-shot placements use the checkpoint as it is. ``warm_temperature``: the
     temperature of the checkpoint's first best-of-N only (None: ``prior_temperature``).
@@ -452,23 +509,29 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     prior_temperature = PRIOR_TEMPERATURE if prior_temperature is None else float(prior_temperature)
     if warm_temperature is None:
         warm_temperature = prior_temperature if WARM_TEMPERATURE is None else WARM_TEMPERATURE
-    if samples < 0 or not 0.0 <= sample_share < 1.0 or eval_every < 1:
+    if samples < 0 or not 0.0 <= sample_share < 1.0 or eval_every < 1 or imitate_top < 1:
         raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}, "
-                          f"eval_every={eval_every}; need samples >= 0, 0 <= sample_share < 1 and eval_every >= 1")
+                          f"eval_every={eval_every}, imitate_top={imitate_top}; need samples >= 0, "
+                          "0 <= sample_share < 1, eval_every >= 1 and imitate_top >= 1")
+    if not sample_temperature > 0:
+        raise ConfigError(f"rlframe placement rl: sample temperature {sample_temperature}; give a number > 0 "
+                          "(1: unchanged)")
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-step forwards of one env: a thread pool only costs time
     try:
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-                         eval_every, imitate, env_kwargs, prior_temperature, float(warm_temperature))
+                         eval_every, imitate, env_kwargs, prior_temperature, float(warm_temperature),
+                         int(imitate_top), float(sample_temperature))
     finally:
         torch.set_num_threads(threads)
 
 
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
-              eval_every, imitate, env_kwargs=None, prior_temperature=1.0, warm_temperature=1.0) -> RlResult:
+              eval_every, imitate, env_kwargs=None, prior_temperature=1.0, warm_temperature=1.0,
+              imitate_top=1, sample_temperature=1.0) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -481,6 +544,7 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
     tr = PolicyTrainer(ck["policy"] if ck else policy, ck["model_kwargs"] if ck else None, state, reward,
                        batch_T, batch_B, {**PPO_KWARGS, **(algo_kwargs or {})}, seed=seed, env_kwargs=env_kwargs)
     tr.env_steps = int(ck.get("env_steps", 0)) if ck else 0
+    tr.elite_size = imitate_top if imitate else 0
     train = seconds > 0
     tr.use(netlist, plc, train=train)
     tr.started, tr.steps_origin = t0, tr.env_steps   # history: since this call, without pre-training's steps
@@ -494,12 +558,12 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
         if train and ck and warm_temperature != prior_temperature:
             tr.agent.model.load_state_dict(temper(ck["policy"], ck["state_dict"], prior_temperature))
         train_until = seconds * (1.0 - sample_share) + warm
-        last, since_eval, imitated = 0.0, 0, [None]
+        last, since_eval, imitated = 0.0, 0, [0]
 
-        def imitate_new_best() -> None:   # self-imitation on the best placement, once per new best
-            if imitate and tr.best is not None and tr.best is not imitated[0]:
-                tr.imitate(tr.best, imitate)
-                imitated[0] = tr.best
+        def imitate_new_best() -> None:   # self-imitation on the elite (the best if k = 1), once per change
+            if imitate and tr.elite and tr.elite_changes != imitated[0]:
+                tr.imitate(tr.elite, imitate)
+                imitated[0] = tr.elite_changes
 
         while train:  # at least one iteration, then while the next one fits in the budget
             t_it = time.perf_counter()
@@ -520,9 +584,10 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             while time.perf_counter() - t0 < seconds:
                 imitate_new_best()
                 tr.sample(episodes=sample_envs, seconds=max(0.0, seconds - (time.perf_counter() - t0)),
-                          envs=sample_envs)
+                          envs=sample_envs, temperature=sample_temperature)
         elif train and sample_share > 0:
-            tr.sample(seconds=max(0.0, seconds - (time.perf_counter() - t0)), envs=sample_envs)
+            tr.sample(seconds=max(0.0, seconds - (time.perf_counter() - t0)), envs=sample_envs,
+                      temperature=sample_temperature)
         elif not train and samples:
             tr.sample(episodes=samples, envs=sample_envs)
     finally:

@@ -240,3 +240,79 @@ def test_fine_tuning_starts_from_the_tempered_prior(tmp_path, monkeypatch):
     assert [round(float(prior.norm() / w.norm()), 4) for w in built] == [rl.WARM_TEMPERATURE, 2.0, 1.0, 1.5]
     assert [round(float(prior.norm() / w.norm()), 4) for w in trained] == [rl.PRIOR_TEMPERATURE, 4.0, 3.0]
     assert all(torch.allclose(w * float(prior.norm() / w.norm()), prior) for w in built + trained)
+
+
+def test_elite_keeps_the_k_cheapest_distinct_placements():
+    """PolicyTrainer.elite (elite_size k; rl_place's imitate_top): the k cheapest distinct placements offered,
+    cheapest first; a repeat of a kept placement or one no cheaper than the k-th changes nothing."""
+    from rlframe.placement.rl import Candidate, PolicyTrainer
+    tr = PolicyTrainer("cnn", seed=0)
+    tr._offer(Candidate(0.5, (1, 2), "sampled"))
+    assert tr.elite == [] and tr.best.cost == 0.5   # elite_size 0: not kept
+    tr.elite_size = 3
+    for cost, actions in [(0.9, (1,)), (0.7, (2,)), (0.8, (3,)), (0.7, (2,)), (0.95, (4,)), (0.6, (5,)),
+                          (float("nan"), (6,))]:
+        tr._offer(Candidate(cost, actions, "sampled"))
+    assert [(c.cost, c.actions) for c in tr.elite] == [(0.6, (5,)), (0.7, (2,)), (0.8, (3,))]
+    assert tr.elite_changes == 4 and tr.best.cost == 0.5
+
+
+def test_imitating_the_elite_raises_the_likelihood_of_all_its_placements(tmp_path, monkeypatch):
+    """PolicyTrainer.imitate(list): every step raises the mean log-likelihood of all the placements' actions
+    (random subsets of IMITATE_BATCH states when there are more); rl_place(imitate=, imitate_top=) imitates
+    the elite and stays best-of-N."""
+    from rlframe.placement import rl
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    monkeypatch.setattr(rl, "IMITATE_BATCH", 7)   # 4 placements x 5 macros: subsets of 7 states
+    tr = rl.PolicyTrainer("cnn", batch_T=10, batch_B=2, seed=0)
+    tr.elite_size = 4
+    tr.use(netlist)
+    tr.sample(episodes=16, envs=4)
+    assert len(tr.elite) == 4 and len({c.actions for c in tr.elite}) == 4
+    each = [tr.imitate(c, 0) for c in tr.elite]
+    before = tr.imitate(tr.elite, 0)
+    assert before == pytest.approx(sum(each) / 4)   # the mean over all their actions (same length)
+    after = tr.imitate(tr.elite, 30)
+    assert after > before + 0.05
+    assert tr.imitate(tr.elite, 0) == pytest.approx(after)
+    with pytest.raises(ConfigError, match="no placement"):
+        tr.imitate([], 1)
+    tr.close()
+    calls = []
+    imitate = rl.PolicyTrainer.imitate
+    monkeypatch.setattr(rl.PolicyTrainer, "imitate", lambda self, c, s: calls.append(len(c)) or imitate(self, c, s))
+    res = rl_place(netlist, str(tmp_path / "e.plc"), plc=plc, checkpoint="pretrained", seconds=3.0, batch_T=10,
+                   batch_B=2, samples=8, sample_envs=4, imitate=2, imitate_top=3)
+    assert res.history[-1][2] == pytest.approx(res.costs["proxy_cost"]) and res.sampled >= 8
+    assert calls and max(calls) == 3 and calls[0] == 3   # 8 warm samples first: the elite is full at once
+    calls.clear()
+    assert placement_main(["rl", "--netlist", netlist, "--plc", plc, "--checkpoint", "pretrained", "--time", "2",
+                           "--samples", "8", "--imitate", "2", "--imitate-top", "3", "--sample-temperature", "0.5",
+                           "--out", str(tmp_path / "c.plc")]) == 0
+    assert calls and max(calls) == 3
+    with pytest.raises(ConfigError, match="imitate_top"):
+        rl_place(netlist, str(tmp_path / "f.plc"), checkpoint="pretrained", seconds=1.0, imitate=2, imitate_top=0)
+
+
+def test_sampling_at_a_low_temperature_follows_the_argmax_and_restores_the_weights(tmp_path):
+    """PolicyTrainer.sample(temperature=T) samples from the logits divided by T (T -> 0: the deterministic
+    placement every time) and leaves the weights as they were; rl_place(sample_temperature=) uses it after PPO."""
+    import torch
+    from rlframe.placement.rl import PolicyTrainer, load_checkpoint
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    ck = load_checkpoint("pretrained")
+    tr = PolicyTrainer(ck["policy"], ck["model_kwargs"], ck["state_dict"], batch_T=10, batch_B=2, seed=0)
+    tr.use(netlist, plc)
+    det = tr.evaluate()
+    weights = {k: v.clone() for k, v in tr.agent.model.state_dict().items()}
+    cold = tr.sample(episodes=8, envs=4, temperature=1e-4)
+    assert len(cold) == 8 and all(c == pytest.approx(det, abs=1e-5) for c in cold)
+    assert all(torch.equal(weights[k], v) for k, v in tr.agent.model.state_dict().items())
+    hot = tr.sample(episodes=8, envs=4, temperature=100.0)
+    assert any(abs(c - det) > 1e-4 for c in hot)   # nearly uniform over the legal cells
+    tr.close()
+    res = rl_place(netlist, str(tmp_path / "s.plc"), plc=plc, checkpoint="pretrained", seconds=2.0, batch_T=10,
+                   batch_B=2, samples=4, sample_envs=4, sample_temperature=0.5)
+    assert res.history[-1][2] == pytest.approx(res.costs["proxy_cost"])
+    with pytest.raises(ConfigError, match="sample temperature"):
+        rl_place(netlist, str(tmp_path / "t.plc"), checkpoint="pretrained", seconds=1.0, sample_temperature=0)
