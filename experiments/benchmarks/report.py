@@ -6,11 +6,12 @@ one JSON per script, computes the figures the issues set targets for (issue 11: 
 CartPole and MuJoCo against SB3, the placement env and force-directed placement), and prints a markdown section;
 ``--write docs/benchmarks.md`` replaces the section between the ``report.py`` markers there.
 
+    R=experiments/benchmarks/results     # the session-7 table:
     python experiments/benchmarks/report.py \\
-        --sampler experiments/benchmarks/results/sampler_throughput_s7.json \\
-        --ppo-cartpole experiments/benchmarks/results/ppo_cartpole_vs_sb3_s7.json \\
-        --placement-cost experiments/benchmarks/results/placement_cost_s7.json \\
-        --ppo-mujoco experiments/benchmarks/results/ppo_mujoco_vs_sb3.json --write docs/benchmarks.md
+        --sampler $R/sampler_throughput_s7.json $R/sampler_throughput_s7_envpool.json \\
+        --ppo-cartpole $R/ppo_cartpole_vs_sb3_s7_lead.json \\
+        --ppo-mujoco $R/ppo_mujoco_vs_sb3_s7.json $R/ppo_mujoco_vs_sb3_s7_seeds34.json \\
+        --placement-cost $R/placement_cost_s7_lead.json --write docs/benchmarks.md
 """
 from __future__ import annotations
 
