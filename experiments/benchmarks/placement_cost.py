@@ -490,7 +490,7 @@ def run(design: str, plc: str, repeats: int, baseline_rev: str = None, env: bool
             pc.set_positions(fx, fy)
             fast_costs[start] = pc.evaluate()["proxy_cost"]
         pc.set_positions(x0, y0)
-        result["fd"] = {"soft_macros": int(len(nl.soft_macro_indices)), "edges": fd.n_edges,
+        result["fd"] = {"backend": fd.backend, "soft_macros": int(len(nl.soft_macro_indices)), "edges": fd.n_edges,
                         "run_s": med(fd_s), "run_min_s": min(fd_s),
                         "proxy_cost_as_given": ours["proxy_cost"],
                         "proxy_cost_fd_from_centre": fd_costs["centre"]["proxy_cost"],
@@ -559,7 +559,10 @@ def main(argv=None) -> int:
     print(f"{r['design']}: {r['nodes']} nodes, {r['nets']} nets; parse {r['parse_s']:.3f} s")
     if "fd" in r:
         f = r["fd"]
-        print(f"force-directed soft macros: {f['run_s']:.3f} s (min {f['run_min_s']:.3f}); proxy cost "
+        if f["backend"] != "numba":
+            print("force-directed: numba is not installed, so the numpy loop runs (same results, several times "
+                  "slower); the compiled loop comes with pip install -e \".[fast]\" (also in [test])")
+        print(f"force-directed soft macros ({f['backend']}): {f['run_s']:.3f} s (min {f['run_min_s']:.3f}); proxy cost "
               f"{f['proxy_cost_as_given']:.4f} as given, {f['proxy_cost_fd_from_centre']:.4f} after FD "
               f"from the centre, {f['proxy_cost_fd_from_current']:.4f} from the given positions")
     for name, v in r["parse"].items():

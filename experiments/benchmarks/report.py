@@ -117,7 +117,8 @@ def placement_cost_rows(d: Dict[str, Any]) -> List[Row]:
                      ">= 10,000", _target(sps["random_policy_image_no_fd"], 10000)))
     fd = d.get("fd", {})
     if "speedup_now_vs_rev" in fd:
-        rows.append((f"force-directed placement, ariane133, now vs git {fd['baseline_rev']} (bit-identical)",
+        rows.append((f"force-directed placement, ariane133, now ({fd.get('backend', 'numba')} loop) vs git "
+                     f"{fd['baseline_rev']} (bit-identical)",
                      f"{fd['speedup_now_vs_rev']:.1f}x wall, {fd['cpu_speedup_now_vs_rev']:.1f}x CPU "
                      f"({1e3 * fd['run_s']:.1f} vs {1e3 * fd['baseline_run_s']:.1f} ms)", ">= 10x",
                      _target(fd["speedup_now_vs_rev"], 10)))
