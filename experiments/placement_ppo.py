@@ -198,12 +198,12 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
                soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
                samples=None, wirelength_reward=0.0, imitate=0, imitate_top=1, prior_temperature=None,
-               warm_temperature=None, sample_temperature=1.0):
+               warm_temperature=None, sample_temperature=1.0, imitate_interval=None):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
     ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
-    ``wire_mask_density`` (rlframe/placement/env/env.py); ``imitate``, ``imitate_top``, the temperatures:
-    rl_place's (rlframe/placement/rl.py)."""
+    ``wire_mask_density`` (rlframe/placement/env/env.py); ``imitate``, ``imitate_top``, ``imitate_interval``,
+    the temperatures: rl_place's (rlframe/placement/rl.py)."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -251,6 +251,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                        batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples, imitate=imitate,
                        imitate_top=imitate_top, prior_temperature=prior_temperature,
                        warm_temperature=warm_temperature, sample_temperature=sample_temperature,
+                       imitate_interval=imitate_interval,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -265,7 +266,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
                 sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward, imitate=imitate,
                 imitate_top=imitate_top, prior_temperature=prior_temperature, warm_temperature=warm_temperature,
-                sample_temperature=sample_temperature,
+                sample_temperature=sample_temperature, imitate_interval=imitate_interval,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -279,7 +280,7 @@ def recipe_main(design, reward, policy, argv):
                         wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
                         wirelength_reward=a.wirelength_reward, imitate=a.imitate, imitate_top=a.imitate_top,
                         prior_temperature=a.prior_temperature, warm_temperature=a.warm_temperature,
-                        sample_temperature=a.sample_temperature)
+                        sample_temperature=a.sample_temperature, imitate_interval=a.imitate_interval)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

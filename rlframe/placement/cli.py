@@ -60,7 +60,8 @@ def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[
     ``placement rl``, experiments/placement_ppo.py and experiments/placement_pretrain.py (``prefix``, e.g.
     ``"eval-"``: ``--eval-samples`` ...; ``defaults``: by destination name without the prefix, e.g.
     ``{"samples": 64}``; None: rl_place's own default, named in the help)."""
-    d = {"samples": None, "sample_share": None, "imitate": 0, "imitate_top": 1, "prior_temperature": None,
+    d = {"samples": None, "sample_share": None, "imitate": 0, "imitate_top": 1, "imitate_interval": None,
+         "prior_temperature": None,
          "warm_temperature": None, "sample_temperature": 1.0, **(defaults or {})}
     flags = {
         "samples": (int, "best-of-N: placements sampled from the policy after its deterministic one, without "
@@ -74,6 +75,9 @@ def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[
         "imitate_top": (int, "with --imitate: imitate the K cheapest distinct placements found so far (the "
                              "cross-entropy method's elite) instead of the best only (rl_place's imitate_top; 1: "
                              "the best only)"),
+        "imitate_interval": (float, "with --imitate: also imitate when this many seconds passed since the last "
+                                    "imitation, even if the placements did not change (rl_place's "
+                                    "imitate_interval; None: on changes only)"),
         "prior_temperature": (float, "with a budget and a checkpoint: the checkpoint's logits are divided by this "
                                      "before fine-tuning (> 1: a flatter prior; rl_place's prior_temperature; None: "
                                      "rlframe.placement.rl.PRIOR_TEMPERATURE)"),
@@ -121,7 +125,7 @@ def cmd_rl(args: argparse.Namespace) -> int:
                    save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
                    eval_every=args.eval_every, imitate=args.imitate, prior_temperature=args.prior_temperature,
                    warm_temperature=args.warm_temperature, imitate_top=args.imitate_top,
-                   sample_temperature=args.sample_temperature)
+                   sample_temperature=args.sample_temperature, imitate_interval=args.imitate_interval)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "checkpoint": res.checkpoint, **res.costs}

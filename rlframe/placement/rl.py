@@ -198,6 +198,7 @@ class PolicyTrainer:
         self.elite_size = 0
         self.elite: List[Candidate] = []
         self.elite_changes = 0
+        self._imitated = (-1, 0)   # (elite_changes, repeats) of the last imitate call: its subsets' seed
         self.started = time.perf_counter()   # the clock of :attr:`history` (rl_place sets its own start)
         self.steps_origin = 0                 # env steps not counted in :attr:`history` (a checkpoint's)
         self.history: List[Tuple[float, int, float, str]] = []
@@ -431,7 +432,10 @@ class PolicyTrainer:
             return self.agent.distribution.log_likelihood(action[rows], dist_info).mean()
 
         n = len(actions)
-        gen = torch.Generator().manual_seed(self.seed + self.elite_changes)
+        # a new subset sequence per call; the first call at each elite_changes keeps its old seed
+        repeat = self._imitated[1] + 1 if self._imitated[0] == self.elite_changes else 0
+        self._imitated = (self.elite_changes, repeat)
+        gen = torch.Generator().manual_seed(self.seed + self.elite_changes + 100_003 * repeat)
         for _ in range(max(0, int(steps))):
             rows = slice(None) if n <= IMITATE_BATCH else torch.randperm(n, generator=gen)[:IMITATE_BATCH]
             self.algo.optimizer.zero_grad()
@@ -475,7 +479,8 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              sample_envs: int = 16, eval_every: Optional[int] = None, imitate: int = 0,
              env_kwargs: Optional[Dict[str, Any]] = None,
              prior_temperature: Optional[float] = None, warm_temperature: Optional[float] = None,
-             imitate_top: int = 1, sample_temperature: float = 1.0) -> RlResult:
+             imitate_top: int = 1, sample_temperature: float = 1.0,
+             imitate_interval: Optional[float] = None) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -492,6 +497,8 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     phase before each round of ``sample_envs`` placements); opt-in. ``imitate_top=k``: each of those
     imitates the ``k`` cheapest distinct placements found so far (:attr:`PolicyTrainer.elite`; the
     cross-entropy method's elite) instead of the best alone, whenever that list changed (1: the best only).
+    ``imitate_interval=s``: also imitate when ``s`` seconds passed since the last imitation, changed or not
+    (pulls a policy that PPO moved away from its elite back to it; None: on changes only).
     ``sample_temperature``: the policy's logits are divided by it in the sampling phase after PPO (< 1:
     samples closer to the fine-tuned policy's argmax; 1: as it is).
     ``prior_temperature``: fine-tuning (``seconds > 0``) from a checkpoint, its logits are divided by this
@@ -513,6 +520,9 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
         raise ConfigError(f"rlframe placement rl: samples={samples}, sample_share={sample_share}, "
                           f"eval_every={eval_every}, imitate_top={imitate_top}; need samples >= 0, "
                           "0 <= sample_share < 1, eval_every >= 1 and imitate_top >= 1")
+    if imitate_interval is not None and not imitate_interval >= 0:
+        raise ConfigError(f"rlframe placement rl: imitate interval {imitate_interval}; give seconds >= 0 "
+                          "(None: imitate only when the elite changes)")
     if not sample_temperature > 0:
         raise ConfigError(f"rlframe placement rl: sample temperature {sample_temperature}; give a number > 0 "
                           "(1: unchanged)")
@@ -523,7 +533,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
                          eval_every, imitate, env_kwargs, prior_temperature, float(warm_temperature),
-                         int(imitate_top), float(sample_temperature))
+                         int(imitate_top), float(sample_temperature), imitate_interval)
     finally:
         torch.set_num_threads(threads)
 
@@ -531,7 +541,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
               eval_every, imitate, env_kwargs=None, prior_temperature=1.0, warm_temperature=1.0,
-              imitate_top=1, sample_temperature=1.0) -> RlResult:
+              imitate_top=1, sample_temperature=1.0, imitate_interval=None) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -558,12 +568,13 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
         if train and ck and warm_temperature != prior_temperature:
             tr.agent.model.load_state_dict(temper(ck["policy"], ck["state_dict"], prior_temperature))
         train_until = seconds * (1.0 - sample_share) + warm
-        last, since_eval, imitated = 0.0, 0, [0]
+        last, since_eval, imitated = 0.0, 0, [0, time.perf_counter()]   # [elite_changes, clock] of the last
 
         def imitate_new_best() -> None:   # self-imitation on the elite (the best if k = 1), once per change
-            if imitate and tr.elite and tr.elite_changes != imitated[0]:
+            due = imitate_interval is not None and time.perf_counter() - imitated[1] >= imitate_interval
+            if imitate and tr.elite and (tr.elite_changes != imitated[0] or due):
                 tr.imitate(tr.elite, imitate)
-                imitated[0] = tr.elite_changes
+                imitated[:] = [tr.elite_changes, time.perf_counter()]
 
         while train:  # at least one iteration, then while the next one fits in the budget
             t_it = time.perf_counter()

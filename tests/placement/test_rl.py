@@ -294,6 +294,48 @@ def test_imitating_the_elite_raises_the_likelihood_of_all_its_placements(tmp_pat
         rl_place(netlist, str(tmp_path / "f.plc"), checkpoint="pretrained", seconds=1.0, imitate=2, imitate_top=0)
 
 
+def test_imitate_interval_imitates_the_unchanged_elite_again(tmp_path, monkeypatch):
+    """rl_place(imitate_interval=s) (CLI --imitate-interval): the elite is imitated also when s seconds passed
+    since the last imitation, changed or not; 0: at every chance (before each PPO iteration and each round of
+    sampling after PPO), each repeat on new random subsets of the states."""
+    from rlframe.placement import rl
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    calls = {"imitate": [], "iterate": 0, "sample": 0}
+    imitate, iterate, sample = rl.PolicyTrainer.imitate, rl.PolicyTrainer.iterate, rl.PolicyTrainer.sample
+
+    def spy_imitate(self, c, steps):
+        calls["imitate"].append(self.elite_changes)
+        return imitate(self, c, steps)
+
+    def spy_iterate(self):
+        calls["iterate"] += 1
+        return iterate(self)
+
+    def spy_sample(self, *a, **k):
+        calls["sample"] += 1
+        return sample(self, *a, **k)
+
+    monkeypatch.setattr(rl.PolicyTrainer, "imitate", spy_imitate)
+    monkeypatch.setattr(rl.PolicyTrainer, "iterate", spy_iterate)
+    monkeypatch.setattr(rl.PolicyTrainer, "sample", spy_sample)
+    kw = dict(plc=plc, checkpoint="pretrained", seconds=3.0, batch_T=10, batch_B=2, samples=8, sample_envs=4,
+              imitate=1, imitate_top=3, sample_share=0.5)
+    rl_place(netlist, str(tmp_path / "a.plc"), imitate_interval=0.0, **kw)
+    # every PPO iteration and every round after PPO (the first sample call is the warm best-of-N)
+    assert len(calls["imitate"]) == calls["iterate"] + calls["sample"] - 1
+    assert len(calls["imitate"]) > len(set(calls["imitate"]))   # the same elite imitated again
+    calls.update(imitate=[], iterate=0, sample=0)
+    rl_place(netlist, str(tmp_path / "b.plc"), **kw)   # None: only when the elite changed
+    assert len(calls["imitate"]) == len(set(calls["imitate"]))
+    calls.update(imitate=[], iterate=0, sample=0)
+    assert placement_main(["rl", "--netlist", netlist, "--plc", plc, "--checkpoint", "pretrained", "--time", "2",
+                           "--samples", "8", "--imitate", "1", "--imitate-interval", "0",
+                           "--out", str(tmp_path / "c.plc")]) == 0
+    assert len(calls["imitate"]) > len(set(calls["imitate"]))
+    with pytest.raises(ConfigError, match="imitate interval"):
+        rl_place(netlist, str(tmp_path / "d.plc"), imitate_interval=-1.0, **kw)
+
+
 def test_sampling_at_a_low_temperature_follows_the_argmax_and_restores_the_weights(tmp_path):
     """PolicyTrainer.sample(temperature=T) samples from the logits divided by T (T -> 0: the deterministic
     placement every time) and leaves the weights as they were; rl_place(sample_temperature=) uses it after PPO."""
