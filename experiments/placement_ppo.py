@@ -44,7 +44,15 @@ re-scores it). The default ``--regime centre`` trains on, selects by and writes 
 
     python experiments/placement_ppo.py --design ariane133 --time 300 --checkpoint none --regime refine
 
-For the refine regime the policy can be shown where the soft macros sit (opt-in; docs/placement.md, session 6):
+Fine-tuning a checkpoint, the flags not given take the regime's measured settings (:data:`RECIPES`, since
+session 9; docs/placement.md, "Results at a glance"): elite self-imitation (``--imitate 20 --imitate-top 8``)
+with 90 % of the budget sampling (``--sample-share 0.9``) at the checkpoint's own temperature
+(``--prior-temperature 1 --warm-temperature 1``), and with ``--regime refine`` also the flags below
+(``--wire-density 0.5 --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8
+--train-fd refine``). ``--plain`` (and ``--checkpoint none``) keeps the flags' own defaults, the schedule of
+sessions 4-6 (PPO for 70 % of the budget, no self-imitation, temperatures 8 / 2).
+
+For the refine regime the policy can be shown where the soft macros sit (docs/placement.md, session 6):
 ``--wire-density L`` (the wire mask plane adds the density already under the macro), ``--soft-canvas``, dense
 ``--density-reward C`` / ``--wirelength-reward C``; the setting measured best there::
 
@@ -81,6 +89,13 @@ ENV_ID = "rlframe.placement:rlframe/MacroPlacement-v0"
 #: ``--regime``: the env's final-cost regime the policy trains and is selected on (rlframe/placement/env/env.py,
 #: ``fd=``; None: the env's default, FD from the centre) for the protocol regime the placement is written in
 REGIMES = {"centre": None, "refine": "none"}
+#: the recipe's settings per ``--regime`` when fine-tuning a checkpoint (flags given on the command line win;
+#: ``--plain``: the flags' own defaults, the schedule of sessions 4-6): elite self-imitation with 90 % of the
+#: budget sampling at the checkpoint's own temperature (docs/placement.md, sessions 7-9), and in the refine regime
+#: the policy shown where the soft macros sit, trained and selected on the refine cost (session 6)
+RECIPES = {"centre": dict(imitate=20, imitate_top=8, sample_share=0.9, prior_temperature=1.0, warm_temperature=1.0)}
+RECIPES["refine"] = dict(RECIPES["centre"], wire_density=0.5, density_reward=0.5, wirelength_reward=1.0,
+                         learning_rate=1e-4, batch_B=8, train_fd="refine")
 
 
 def build_config(args):
@@ -102,7 +117,16 @@ def build_config(args):
 
 
 def recipe_args(argv):
-    """The recipe's own flags (the runner flags of common.parse_args are not used by it)."""
+    """The recipe's own flags (the runner flags of common.parse_args are not used by it); fine-tuning a
+    checkpoint without ``--plain``, the flags not given take the regime's :data:`RECIPES` values."""
+    p = recipe_parser()
+    first = p.parse_args(argv)
+    if first.checkpoint != "none" and not first.plain:
+        p.set_defaults(**RECIPES[first.regime])
+    return p.parse_args(argv)
+
+
+def recipe_parser():
     p = argparse.ArgumentParser(
         description="The placement recipe: fine-tune (or train) a placement policy for a wall-clock budget and "
                     "write its best placement. With --steps N instead, a plain PPO run with the flags common to "
@@ -141,7 +165,11 @@ def recipe_args(argv):
     add_fine_tuning_arguments(p)   # --samples, --sample-share, --imitate, --imitate-top, temperatures
     p.add_argument("--batch-B", type=int, default=4, help="envs per PPO iteration (default 4)")
     p.add_argument("--batch-T", type=int, default=32, help="steps per env per PPO iteration (default 32)")
-    return p.parse_args(argv)
+    p.add_argument("--plain", action="store_true",
+                   help="fine-tuning: the defaults printed here instead of the regime's recipe (placement_ppo.RECIPES: "
+                        f"centre {RECIPES['centre']}, refine adds "
+                        f"{ {k: v for k, v in RECIPES['refine'].items() if k not in RECIPES['centre']} })")
+    return p
 
 
 @contextlib.contextmanager
@@ -198,12 +226,12 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
                soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
                samples=None, wirelength_reward=0.0, imitate=0, imitate_top=1, prior_temperature=None,
-               warm_temperature=None, sample_temperature=1.0, imitate_interval=None):
+               warm_temperature=None, sample_temperature=1.0, imitate_interval=None, restore_best_policy=False):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
     ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
     ``wire_mask_density`` (rlframe/placement/env/env.py); ``imitate``, ``imitate_top``, ``imitate_interval``,
-    the temperatures: rl_place's (rlframe/placement/rl.py)."""
+    ``restore_best_policy``, the temperatures: rl_place's (rlframe/placement/rl.py)."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
@@ -251,7 +279,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                        batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples, imitate=imitate,
                        imitate_top=imitate_top, prior_temperature=prior_temperature,
                        warm_temperature=warm_temperature, sample_temperature=sample_temperature,
-                       imitate_interval=imitate_interval,
+                       imitate_interval=imitate_interval, restore_best_policy=restore_best_policy,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -267,6 +295,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward, imitate=imitate,
                 imitate_top=imitate_top, prior_temperature=prior_temperature, warm_temperature=warm_temperature,
                 sample_temperature=sample_temperature, imitate_interval=imitate_interval,
+                restore_best_policy=restore_best_policy, restored_cost=res.restored_cost,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -280,7 +309,8 @@ def recipe_main(design, reward, policy, argv):
                         wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
                         wirelength_reward=a.wirelength_reward, imitate=a.imitate, imitate_top=a.imitate_top,
                         prior_temperature=a.prior_temperature, warm_temperature=a.warm_temperature,
-                        sample_temperature=a.sample_temperature, imitate_interval=a.imitate_interval)
+                        sample_temperature=a.sample_temperature, imitate_interval=a.imitate_interval,
+                        restore_best_policy=a.restore_best_policy)
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

@@ -150,11 +150,12 @@ def synthetic_spec(text):
 
 def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"],
                sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0, prior_temperature=PRIOR_TEMPERATURE,
-               warm_temperature=None, imitate_top=1, sample_temperature=1.0, imitate_interval=None):
+               warm_temperature=None, imitate_top=1, sample_temperature=1.0, imitate_interval=None,
+               restore_best_policy=False):
     """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run of
     ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; ``sample_share`` of the budget
     sampling without training, ``eval_every``, ``imitate``, ``prior_temperature``, ``warm_temperature``,
-    ``imitate_top``, ``sample_temperature``, ``imitate_interval``).
+    ``imitate_top``, ``sample_temperature``, ``imitate_interval``, ``restore_best_policy``).
     ``trace``: the best after each PPO iteration (seconds, PPO env steps, cost); ``history``: every improvement
     of the best (seconds, env steps of PPO and sampling, cost, which kind of placement)."""
     trace, start = [], []
@@ -167,7 +168,7 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4
                    on_iteration=record, sample_share=sample_share, eval_every=eval_every, imitate=imitate,
                    prior_temperature=prior_temperature, warm_temperature=warm_temperature,
                    imitate_top=imitate_top, sample_temperature=sample_temperature, reward=reward, batch_B=batch_B,
-                   imitate_interval=imitate_interval,
+                   imitate_interval=imitate_interval, restore_best_policy=restore_best_policy,
                    algo_kwargs=dict(epochs=epochs))
     history = [(round(t, 2), n, c, src) for t, n, c, src in res.history]
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
@@ -201,7 +202,8 @@ def evaluate_checkpoint(args):
                    sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate,
                    prior_temperature=args.eval_prior_temperature, warm_temperature=args.eval_warm_temperature,
                    imitate_top=args.eval_imitate_top, sample_temperature=args.eval_sample_temperature,
-                   imitate_interval=args.eval_imitate_interval)
+                   imitate_interval=args.eval_imitate_interval,
+                   restore_best_policy=args.eval_restore_best_policy)
         ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
         sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget

@@ -109,7 +109,7 @@ def test_recipe_soft_canvas_density_reward_and_batch_flags_reach_the_env(tmp_pat
                            "--density-reward", "0.5", "--wire-density", "2", "--batch-B", "2", "--batch-T", "16",
                            "--sample-share", "0.5", "--samples", "8", "--wirelength-reward", "1.5",
                            "--imitate", "3", "--imitate-top", "4", "--prior-temperature", "3",
-                           "--warm-temperature", "1.5", "--sample-temperature", "0.5",
+                           "--warm-temperature", "1.5", "--sample-temperature", "0.5", "--plain",
                            "--out", str(tmp_path / "r.plc"), "--json", str(js)])
     finally:
         sys.path.remove(os.path.join(REPO, "experiments"))
@@ -125,3 +125,25 @@ def test_recipe_soft_canvas_density_reward_and_batch_flags_reach_the_env(tmp_pat
     assert (res["imitate_top"], res["prior_temperature"], res["sample_temperature"]) == (4, 3.0, 0.5)
     assert res["timing"]["self_imitation"]["calls"] >= 1   # --imitate: the elite imitated at least once
     assert (res["ppo"]["batch_B"], res["ppo"]["batch_T"]) == (2, 16) and res["env_steps"] >= 32
+
+
+def test_recipe_defaults_are_the_regimes_measured_settings_when_fine_tuning():
+    """Fine-tuning a checkpoint, the flags not given take placement_ppo.RECIPES[regime] (elite self-imitation,
+    90 % sampling at temperature 1; refine adds the soft-macro-aware flags and --train-fd refine); flags given
+    win; --checkpoint none (from scratch) and --plain keep the flags' own defaults."""
+    import sys
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    try:
+        mod = _load()
+        centre, refine = mod.recipe_args([]), mod.recipe_args(["--regime", "refine"])
+        given = mod.recipe_args(["--regime", "refine", "--imitate", "3", "--train-fd", "none", "--batch-B", "2"])
+        scratch, plain = mod.recipe_args(["--checkpoint", "none", "--regime", "refine"]), mod.recipe_args(["--plain"])
+    finally:
+        sys.path.remove(os.path.join(REPO, "experiments"))
+    pick = lambda a, keys: {k: getattr(a, k) for k in keys}   # noqa: E731
+    assert pick(centre, mod.RECIPES["centre"]) == mod.RECIPES["centre"] and centre.wire_density == 0.0
+    assert pick(refine, mod.RECIPES["refine"]) == mod.RECIPES["refine"]
+    assert (given.imitate, given.train_fd, given.batch_B, given.imitate_top, given.wire_density) == (3, "none", 2, 8, 0.5)
+    for a in (scratch, plain):
+        assert (a.imitate, a.imitate_top, a.sample_share, a.prior_temperature, a.wire_density, a.batch_B,
+                a.learning_rate, a.train_fd) == (0, 1, None, None, 0.0, 4, 3e-4, None)

@@ -61,7 +61,7 @@ def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[
     ``"eval-"``: ``--eval-samples`` ...; ``defaults``: by destination name without the prefix, e.g.
     ``{"samples": 64}``; None: rl_place's own default, named in the help)."""
     d = {"samples": None, "sample_share": None, "imitate": 0, "imitate_top": 1, "imitate_interval": None,
-         "prior_temperature": None,
+         "prior_temperature": None, "restore_best_policy": False,
          "warm_temperature": None, "sample_temperature": 1.0, **(defaults or {})}
     flags = {
         "samples": (int, "best-of-N: placements sampled from the policy after its deterministic one, without "
@@ -90,6 +90,9 @@ def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[
     for dest, (kind, text) in flags.items():
         parser.add_argument(f"--{prefix}{dest.replace('_', '-')}", type=kind, default=d[dest],
                             help=f"{text} (default {d[dest]})")
+    parser.add_argument(f"--{prefix}restore-best-policy", action="store_true", default=d["restore_best_policy"],
+                        help="with a budget: after PPO, put back the weights of its cheapest deterministic placement "
+                             "if the last one is worse (a late PPO collapse; rl_place's restore_best_policy)")
 
 
 def _add_rl(sub) -> None:
@@ -125,9 +128,11 @@ def cmd_rl(args: argparse.Namespace) -> int:
                    save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
                    eval_every=args.eval_every, imitate=args.imitate, prior_temperature=args.prior_temperature,
                    warm_temperature=args.warm_temperature, imitate_top=args.imitate_top,
-                   sample_temperature=args.sample_temperature, imitate_interval=args.imitate_interval)
+                   sample_temperature=args.sample_temperature, imitate_interval=args.imitate_interval,
+                   restore_best_policy=args.restore_best_policy)
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
+           "restored_cost": res.restored_cost,
            "checkpoint": res.checkpoint, **res.costs}
     if args.json:
         print(_json(out))

@@ -87,6 +87,33 @@ class RlResult:
     zero_shot_cost: Optional[float] = None
     #: every improvement of the best: ``(seconds since the start, env steps, cost, source)``
     history: List[Tuple[float, int, float, str]] = dataclasses.field(default_factory=list)
+    #: ``restore_best_policy``: the deterministic cost of the weights put back after PPO (None: none put back)
+    restored_cost: Optional[float] = None
+
+
+class BestWeights:
+    """The policy weights whose deterministic placement was the cheapest seen, kept during PPO (early
+    stopping's best checkpoint): a long PPO phase can collapse late (docs/placement.md, session 9: on ariane133
+    the deterministic cost went from 0.74 to 0.93 after 300 s), and the sampling after PPO would then draw
+    from the collapsed policy. :meth:`restore` puts the kept weights back when the current ones are worse."""
+
+    def __init__(self) -> None:
+        self.cost = float("inf")
+        self.state: Optional[Dict[str, torch.Tensor]] = None
+
+    def offer(self, cost: Optional[float], model: torch.nn.Module) -> None:
+        """Keep ``model``'s weights if ``cost`` (its deterministic placement's; None: a dead end) is the lowest."""
+        if cost is not None and cost < self.cost:
+            self.cost = cost
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def restore(self, cost: Optional[float], model: torch.nn.Module) -> Optional[float]:
+        """Load the kept weights into ``model`` if its own deterministic ``cost`` is higher (or a dead end);
+        returns the kept cost when it did, None otherwise."""
+        if self.state is None or (cost is not None and cost <= self.cost):
+            return None
+        model.load_state_dict(self.state)
+        return self.cost
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -480,7 +507,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
              env_kwargs: Optional[Dict[str, Any]] = None,
              prior_temperature: Optional[float] = None, warm_temperature: Optional[float] = None,
              imitate_top: int = 1, sample_temperature: float = 1.0,
-             imitate_interval: Optional[float] = None) -> RlResult:
+             imitate_interval: Optional[float] = None, restore_best_policy: bool = False) -> RlResult:
     """Place ``netlist`` with a policy; see the module docstring. ``seconds`` is the whole budget: no PPO
     iteration starts that the last one's duration says would end past it (but at least one runs).
     ``on_iteration(trainer, elapsed)`` is called after each iteration (logging).
@@ -499,6 +526,8 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
     cross-entropy method's elite) instead of the best alone, whenever that list changed (1: the best only).
     ``imitate_interval=s``: also imitate when ``s`` seconds passed since the last imitation, changed or not
     (pulls a policy that PPO moved away from its elite back to it; None: on changes only).
+    ``restore_best_policy``: after PPO, put back the weights of its cheapest deterministic placement (the
+    checkpoint's own first) if the last one is worse (:class:`BestWeights`; the result's ``restored_cost``).
     ``sample_temperature``: the policy's logits are divided by it in the sampling phase after PPO (< 1:
     samples closer to the fine-tuned policy's argmax; 1: as it is).
     ``prior_temperature``: fine-tuning (``seconds > 0``) from a checkpoint, its logits are divided by this
@@ -533,7 +562,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
         return _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
                          batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
                          eval_every, imitate, env_kwargs, prior_temperature, float(warm_temperature),
-                         int(imitate_top), float(sample_temperature), imitate_interval)
+                         int(imitate_top), float(sample_temperature), imitate_interval, bool(restore_best_policy))
     finally:
         torch.set_num_threads(threads)
 
@@ -541,7 +570,7 @@ def rl_place(netlist: str, out: str, plc: Optional[str] = None, checkpoint: Opti
 def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, save_checkpoint,
               batch_T, batch_B, t0, on_iteration, algo_kwargs, samples, sample_share, sample_envs,
               eval_every, imitate, env_kwargs=None, prior_temperature=1.0, warm_temperature=1.0,
-              imitate_top=1, sample_temperature=1.0, imitate_interval=None) -> RlResult:
+              imitate_top=1, sample_temperature=1.0, imitate_interval=None, restore_best_policy=False) -> RlResult:
     from rlframe.placement.protocol import evaluate
 
     ck = load_checkpoint(checkpoint) if checkpoint else None
@@ -568,6 +597,10 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
         if train and ck and warm_temperature != prior_temperature:
             tr.agent.model.load_state_dict(temper(ck["policy"], ck["state_dict"], prior_temperature))
         train_until = seconds * (1.0 - sample_share) + warm
+        kept = BestWeights() if train and restore_best_policy else None
+        if kept is not None:   # PPO's starting point: the checkpoint's deterministic placement (same argmax)
+            kept.offer(zero_shot, tr.agent.model)
+        restored = None
         last, since_eval, imitated = 0.0, 0, [0, time.perf_counter()]   # [elite_changes, clock] of the last
 
         def imitate_new_best() -> None:   # self-imitation on the elite (the best if k = 1), once per change
@@ -584,6 +617,8 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
             if since_eval >= eval_every:
                 tr.evaluate()
                 since_eval = 0
+                if kept is not None:
+                    kept.offer(tr.last_deterministic, tr.agent.model)
             last = time.perf_counter() - t_it
             if on_iteration is not None:
                 on_iteration(tr, time.perf_counter() - t0)
@@ -591,6 +626,8 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
                 break
         if train and since_eval:   # the last PPO iteration's deterministic placement
             tr.evaluate()
+        if kept is not None:
+            restored = kept.restore(tr.last_deterministic, tr.agent.model)
         if train and sample_share > 0 and imitate:   # rounds of sampling, imitating each new best
             while time.perf_counter() - t0 < seconds:
                 imitate_new_best()
@@ -615,4 +652,4 @@ def _rl_place(netlist, out, plc, checkpoint, policy, seconds, seed, fd, reward, 
     costs = evaluate(netlist, out, fd=fd).costs
     return RlResult(out=out, costs=dict(costs), seconds=elapsed, env_steps=tr.env_steps,
                     evaluations=tr.evaluations, checkpoint=save_checkpoint, source=tr.best.source,
-                    sampled=tr.sampled, zero_shot_cost=zero_shot, history=list(tr.history))
+                    sampled=tr.sampled, zero_shot_cost=zero_shot, history=list(tr.history), restored_cost=restored)

@@ -336,6 +336,53 @@ def test_imitate_interval_imitates_the_unchanged_elite_again(tmp_path, monkeypat
         rl_place(netlist, str(tmp_path / "d.plc"), imitate_interval=-1.0, **kw)
 
 
+def test_best_weights_keep_the_cheapest_and_put_them_back_when_worse():
+    """BestWeights: offer() keeps a copy of the weights with the lowest deterministic cost (None: a dead end,
+    ignored); restore() loads it when the current cost is higher or a dead end, and says which cost it restored."""
+    import torch
+    from rlframe.placement.rl import BestWeights
+    model, kept = torch.nn.Linear(3, 2), BestWeights()
+    assert kept.restore(0.9, model) is None   # nothing kept yet
+    with torch.no_grad():
+        for cost, value in [(0.9, 1.0), (0.7, 2.0), (0.8, 3.0), (None, 4.0)]:
+            model.weight.fill_(value)
+            kept.offer(cost, model)
+        model.weight.fill_(5.0)
+    assert kept.cost == 0.7 and kept.restore(0.6, model) is None and float(model.weight[0, 0].detach()) == 5.0
+    assert kept.restore(0.7, model) is None   # as good: the current weights stay
+    assert kept.restore(0.95, model) == 0.7 and torch.all(model.weight == 2.0)
+    with torch.no_grad():
+        model.weight.fill_(6.0)
+    assert kept.restore(None, model) == 0.7 and torch.all(model.weight == 2.0)
+
+
+def test_restore_best_policy_puts_back_the_weights_of_the_cheapest_deterministic_placement(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """rl_place(restore_best_policy=True) (CLI --restore-best-policy): the checkpoint's deterministic placement
+    and every one during PPO are offered to BestWeights; after PPO, if the last is worse, the kept weights are
+    loaded and the result's restored_cost says which (here the costs are made to rise: the checkpoint's)."""
+    from rlframe.placement import rl
+    netlist, plc = write_synthetic(str(tmp_path), SyntheticSpec(n_macros=5, seed=8))
+    evaluate, counter = rl.PolicyTrainer.evaluate, [0]
+
+    def rising(self):   # the real placement, then a made-up deterministic cost that only gets worse
+        evaluate(self)
+        counter[0] += 1
+        self.last_deterministic = 0.5 + 0.1 * counter[0]
+        return self.last_deterministic
+
+    monkeypatch.setattr(rl.PolicyTrainer, "evaluate", rising)
+    kw = dict(plc=plc, checkpoint="pretrained", seconds=2.0, batch_T=10, batch_B=2, samples=4, sample_envs=4,
+              eval_every=1)
+    res = rl_place(netlist, str(tmp_path / "r.plc"), restore_best_policy=True, **kw)
+    assert counter[0] >= 2 and res.restored_cost == pytest.approx(0.6)   # the zero-shot placement's weights
+    assert rl_place(netlist, str(tmp_path / "n.plc"), **kw).restored_cost is None
+    assert placement_main(["rl", "--netlist", netlist, "--plc", plc, "--checkpoint", "pretrained", "--time", "2",
+                           "--samples", "4", "--restore-best-policy", "--out", str(tmp_path / "c.plc"),
+                           "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["restored_cost"] is not None
+
+
 def test_sampling_at_a_low_temperature_follows_the_argmax_and_restores_the_weights(tmp_path):
     """PolicyTrainer.sample(temperature=T) samples from the logits divided by T (T -> 0: the deterministic
     placement every time) and leaves the weights as they were; rl_place(sample_temperature=) uses it after PPO."""
