@@ -80,7 +80,7 @@ from rlframe.agents.pg import CategoricalPgAgent
 from rlframe.algos.pg import PPO
 from rlframe.errors import ConfigError
 from rlframe.logging import logger_context
-from rlframe.placement.cli import add_fine_tuning_arguments
+from rlframe.placement.cli import add_fine_tuning_arguments, fine_tuning_kwargs, fine_tuning_schedule
 from rlframe.placement.env import MacroPlacementEnv
 from rlframe.placement.policies import POLICIES
 from rlframe.runners import MinibatchRlEval
@@ -224,20 +224,21 @@ def score_regimes(design, plc_path, write=None):
 
 def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, reward="proxy", learning_rate=3e-4,
                entropy=0.003, epochs=4, policy="cnn", discount=0.99, log=print, regime="centre", train_fd=None,
-               soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0, sample_share=None,
-               samples=None, wirelength_reward=0.0, imitate=0, imitate_top=1, prior_temperature=None,
-               warm_temperature=None, sample_temperature=1.0, imitate_interval=None, restore_best_policy=False):
+               soft_canvas=False, density_reward=0.0, batch_B=4, batch_T=32, wire_density=0.0,
+               wirelength_reward=0.0, **tuning):
     """Fine-tune (or train from scratch, ``checkpoint=None``) for ``seconds`` and write the best placement
     for the soft-macro ``regime`` (``--regime``); returns the result dict of ``--json``. ``soft_canvas``,
-    ``density_reward``, ``wire_density``: the env's ``soft_macro_canvas`` / ``density_reward`` /
-    ``wire_mask_density`` (rlframe/placement/env/env.py); ``imitate``, ``imitate_top``, ``imitate_interval``,
-    ``restore_best_policy``, the temperatures: rl_place's (rlframe/placement/rl.py)."""
+    ``density_reward``, ``wire_density``, ``wirelength_reward``: the env's ``soft_macro_canvas`` /
+    ``density_reward`` / ``wire_mask_density`` / ``wirelength_reward`` (rlframe/placement/env/env.py);
+    ``tuning``: rl_place's best-of-N and fine-tuning schedule (``imitate``, ``sample_share``, the
+    temperatures ...; rlframe/placement/cli.py FINE_TUNING_DEFAULTS), all recorded in the result."""
     import torch
     from rlframe.algos.pg import PPO
     from rlframe.placement.rl import PolicyTrainer, load_checkpoint, rl_place
     from rlframe.placement.state import Finisher
     from rlframe.samplers.serial import SerialSampler
 
+    tuning = fine_tuning_schedule(tuning)
     out = out or f"placement_ppo_{os.path.basename(str(design)).split('.')[0]}_s{seed}.plc"
     torch.manual_seed(seed)
     start_steps = int(load_checkpoint(checkpoint).get("env_steps", 0)) if checkpoint else 0  # pre-training's
@@ -276,10 +277,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
         res = rl_place(design, out, checkpoint=checkpoint, policy=policy, seconds=seconds, seed=seed,
                        fd="none" if train_fd == "refine" else regime,   # the env refined it already
                        reward=reward, on_iteration=on_iteration, env_kwargs=env_kwargs or None,
-                       batch_B=batch_B, batch_T=batch_T, sample_share=sample_share, samples=samples, imitate=imitate,
-                       imitate_top=imitate_top, prior_temperature=prior_temperature,
-                       warm_temperature=warm_temperature, sample_temperature=sample_temperature,
-                       imitate_interval=imitate_interval, restore_best_policy=restore_best_policy,
+                       batch_B=batch_B, batch_T=batch_T, **tuning,
                        algo_kwargs=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -292,10 +290,7 @@ def run_recipe(design, seconds, checkpoint="pretrained", seed=0, out=None, rewar
                 reward=reward, ppo=dict(learning_rate=learning_rate, entropy_loss_coeff=entropy, epochs=epochs,
                                         discount=discount, batch_T=batch_T, batch_B=batch_B),
                 soft_canvas=soft_canvas, density_reward=density_reward, wire_density=wire_density,
-                sample_share=sample_share, samples=samples, wirelength_reward=wirelength_reward, imitate=imitate,
-                imitate_top=imitate_top, prior_temperature=prior_temperature, warm_temperature=warm_temperature,
-                sample_temperature=sample_temperature, imitate_interval=imitate_interval,
-                restore_best_policy=restore_best_policy, restored_cost=res.restored_cost,
+                wirelength_reward=wirelength_reward, **tuning, restored_cost=res.restored_cost,
                 proxy_cost=regimes[regime]["proxy_cost"], regimes=regimes, timing=timing, progress=progress,
                 best_history=res.history)   # every improvement: seconds, env steps (PPO + sampling), cost, kind
 
@@ -306,11 +301,8 @@ def recipe_main(design, reward, policy, argv):
     result = run_recipe(design, a.time, checkpoint, a.seed, a.out, reward, a.learning_rate, a.entropy, a.epochs,
                         policy, a.discount, regime=a.regime, train_fd=a.train_fd, soft_canvas=a.soft_canvas,
                         density_reward=a.density_reward, batch_B=a.batch_B, batch_T=a.batch_T,
-                        wire_density=a.wire_density, sample_share=a.sample_share, samples=a.samples,
-                        wirelength_reward=a.wirelength_reward, imitate=a.imitate, imitate_top=a.imitate_top,
-                        prior_temperature=a.prior_temperature, warm_temperature=a.warm_temperature,
-                        sample_temperature=a.sample_temperature, imitate_interval=a.imitate_interval,
-                        restore_best_policy=a.restore_best_policy)
+                        wire_density=a.wire_density, wirelength_reward=a.wirelength_reward,
+                        **fine_tuning_kwargs(a))
     for fd in ("centre", "refine"):
         c = result["regimes"][fd]
         print(f"{fd:7s} proxy {c['proxy_cost']:.4f}  wirelength {c['wirelength_cost']:.4f}  "

@@ -32,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from rlframe.placement.cli import add_fine_tuning_arguments
+from rlframe.placement.cli import add_fine_tuning_arguments, fine_tuning_kwargs, fine_tuning_schedule
 from rlframe.placement.rl import (EVAL_EVERY, PPO_KWARGS, PRETRAINED, PRIOR_TEMPERATURE, SAMPLE_SHARE, SAMPLES,
                                   PolicyTrainer, load_checkpoint, rl_place)
 from rlframe.placement.synthetic import SyntheticSpec, write_synthetic
@@ -149,13 +149,10 @@ def synthetic_spec(text):
 
 
 def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4, epochs=PPO_KWARGS["epochs"],
-               sample_share=SAMPLE_SHARE, eval_every=EVAL_EVERY, imitate=0, prior_temperature=PRIOR_TEMPERATURE,
-               warm_temperature=None, imitate_top=1, sample_temperature=1.0, imitate_interval=None,
-               restore_best_policy=False):
+               eval_every=EVAL_EVERY, **tuning):
     """Best proxy cost against wall-clock time of a fine-tuning (checkpoint) or from-scratch (None) run of
-    ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``; ``sample_share`` of the budget
-    sampling without training, ``eval_every``, ``imitate``, ``prior_temperature``, ``warm_temperature``,
-    ``imitate_top``, ``sample_temperature``, ``imitate_interval``, ``restore_best_policy``).
+    ``rl_place`` (PPO with ``reward``, ``batch_B`` envs x 32 steps, ``epochs``, ``eval_every``; ``tuning``:
+    rl_place's best-of-N and fine-tuning schedule, rlframe/placement/cli.py FINE_TUNING_DEFAULTS).
     ``trace``: the best after each PPO iteration (seconds, PPO env steps, cost); ``history``: every improvement
     of the best (seconds, env steps of PPO and sampling, cost, which kind of placement)."""
     trace, start = [], []
@@ -165,11 +162,8 @@ def tuning_run(name, checkpoint, seconds, out_dir, seed, reward="mix", batch_B=4
         trace.append((round(elapsed, 1), tr.env_steps - start[0], tr.best.cost if tr.best else None))
 
     res = rl_place(name, os.path.join(out_dir, "tune.plc"), checkpoint=checkpoint, seconds=seconds, seed=seed,
-                   on_iteration=record, sample_share=sample_share, eval_every=eval_every, imitate=imitate,
-                   prior_temperature=prior_temperature, warm_temperature=warm_temperature,
-                   imitate_top=imitate_top, sample_temperature=sample_temperature, reward=reward, batch_B=batch_B,
-                   imitate_interval=imitate_interval, restore_best_policy=restore_best_policy,
-                   algo_kwargs=dict(epochs=epochs))
+                   on_iteration=record, eval_every=eval_every, reward=reward, batch_B=batch_B,
+                   algo_kwargs=dict(epochs=epochs), **fine_tuning_schedule(tuning))
     history = [(round(t, 2), n, c, src) for t, n, c, src in res.history]
     return dict(final=res.costs["proxy_cost"], seconds=round(res.seconds, 1), env_steps=res.env_steps,
                 deterministic=res.evaluations, sampled=res.sampled, winner=res.source, trace=trace,
@@ -199,11 +193,7 @@ def evaluate_checkpoint(args):
     tuning = []
     for name in synth:
         ppo = dict(reward=args.eval_reward, batch_B=args.eval_batch_B, epochs=args.eval_epochs,
-                   sample_share=args.eval_sample_share, eval_every=args.eval_every, imitate=args.eval_imitate,
-                   prior_temperature=args.eval_prior_temperature, warm_temperature=args.eval_warm_temperature,
-                   imitate_top=args.eval_imitate_top, sample_temperature=args.eval_sample_temperature,
-                   imitate_interval=args.eval_imitate_interval,
-                   restore_best_policy=args.eval_restore_best_policy)
+                   eval_every=args.eval_every, **fine_tuning_kwargs(args, "eval-"))
         ft = tuning_run(name, args.evaluate, args.eval_seconds, out_dir, args.seed, **ppo)
         sc = tuning_run(name, None, args.eval_seconds, out_dir, args.seed, **ppo)
         target = sc["final"]   # the cost training from scratch reaches in the budget

@@ -55,14 +55,38 @@ def add_placement_parser(subparsers: "argparse._SubParsersAction") -> argparse.A
     return p
 
 
+#: The best-of-N and fine-tuning schedule of :func:`rlframe.placement.rl.rl_place`: its keywords with their
+#: defaults there (None: the rl module's constant). The flags of :func:`add_fine_tuning_arguments` carry
+#: these names; :func:`fine_tuning_kwargs` reads them back, so a new keyword is added here and in rl_place only.
+FINE_TUNING_DEFAULTS: Dict[str, Any] = {
+    "samples": None, "sample_share": None, "imitate": 0, "imitate_top": 1, "imitate_interval": None,
+    "prior_temperature": None, "warm_temperature": None, "sample_temperature": 1.0, "restore_best_policy": False}
+
+
+def fine_tuning_kwargs(args: argparse.Namespace, prefix: str = "") -> Dict[str, Any]:
+    """rl_place's schedule keywords (:data:`FINE_TUNING_DEFAULTS`) from the flags that
+    :func:`add_fine_tuning_arguments` added with the same ``prefix``."""
+    dest = prefix.replace("-", "_")
+    return {key: getattr(args, dest + key) for key in FINE_TUNING_DEFAULTS}
+
+
+def fine_tuning_schedule(given: Dict[str, Any]) -> Dict[str, Any]:
+    """``given`` schedule keywords completed with :data:`FINE_TUNING_DEFAULTS` (what a results file
+    records); a keyword rl_place does not take is an error naming the known ones."""
+    unknown = sorted(set(given) - set(FINE_TUNING_DEFAULTS))
+    if unknown:
+        raise TypeError(f"unknown fine-tuning keyword(s) {unknown}; rl_place's schedule takes "
+                        f"{sorted(FINE_TUNING_DEFAULTS)} (rlframe/placement/cli.py FINE_TUNING_DEFAULTS)")
+    return {**FINE_TUNING_DEFAULTS, **given}
+
+
 def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[str, Any]] = None) -> None:
     """The best-of-N and fine-tuning schedule flags of :func:`rlframe.placement.rl.rl_place`, shared by
     ``placement rl``, experiments/placement_ppo.py and experiments/placement_pretrain.py (``prefix``, e.g.
     ``"eval-"``: ``--eval-samples`` ...; ``defaults``: by destination name without the prefix, e.g.
-    ``{"samples": 64}``; None: rl_place's own default, named in the help)."""
-    d = {"samples": None, "sample_share": None, "imitate": 0, "imitate_top": 1, "imitate_interval": None,
-         "prior_temperature": None, "restore_best_policy": False,
-         "warm_temperature": None, "sample_temperature": 1.0, **(defaults or {})}
+    ``{"samples": 64}``; None: rl_place's own default, named in the help). Read them back with
+    :func:`fine_tuning_kwargs`."""
+    d = fine_tuning_schedule(defaults or {})
     flags = {
         "samples": (int, "best-of-N: placements sampled from the policy after its deterministic one, without "
                          "training; with a budget and a checkpoint, sampled before PPO starts (rl_place's samples; "
@@ -90,7 +114,8 @@ def add_fine_tuning_arguments(parser, prefix: str = "", defaults: Optional[Dict[
     for dest, (kind, text) in flags.items():
         parser.add_argument(f"--{prefix}{dest.replace('_', '-')}", type=kind, default=d[dest],
                             help=f"{text} (default {d[dest]})")
-    parser.add_argument(f"--{prefix}restore-best-policy", action="store_true", default=d["restore_best_policy"],
+    parser.add_argument(f"--{prefix}restore-best-policy", action=argparse.BooleanOptionalAction,
+                        default=d["restore_best_policy"],
                         help="with a budget: after PPO, put back the weights of its cheapest deterministic placement "
                              "if the last one is worse (a late PPO collapse; rl_place's restore_best_policy)")
 
@@ -125,11 +150,7 @@ def cmd_rl(args: argparse.Namespace) -> int:
     from rlframe.placement.rl import rl_place
     res = rl_place(args.netlist, args.out, plc=args.plc, checkpoint=args.checkpoint, policy=args.policy,
                    seconds=args.time, seed=args.seed, fd=args.fd, reward=args.reward,
-                   save_checkpoint=args.save_checkpoint, samples=args.samples, sample_share=args.sample_share,
-                   eval_every=args.eval_every, imitate=args.imitate, prior_temperature=args.prior_temperature,
-                   warm_temperature=args.warm_temperature, imitate_top=args.imitate_top,
-                   sample_temperature=args.sample_temperature, imitate_interval=args.imitate_interval,
-                   restore_best_policy=args.restore_best_policy)
+                   save_checkpoint=args.save_checkpoint, eval_every=args.eval_every, **fine_tuning_kwargs(args))
     out = {"out": res.out, "fd": args.fd, "seconds": res.seconds, "env_steps": res.env_steps,
            "evaluations": res.evaluations, "sampled": res.sampled, "winner": res.source,
            "restored_cost": res.restored_cost,
