@@ -47,9 +47,10 @@ re-scores it). The default ``--regime centre`` trains on, selects by and writes 
 Fine-tuning a checkpoint, the flags not given take the regime's measured settings (:data:`RECIPES`, since
 session 9; docs/placement.md, "Results at a glance"): elite self-imitation (``--imitate 20 --imitate-top 8``)
 with 90 % of the budget sampling (``--sample-share 0.9``) at the checkpoint's own temperature
-(``--prior-temperature 1 --warm-temperature 1``), and with ``--regime refine`` also the flags below
-(``--wire-density 0.5 --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8
---train-fd refine``). ``--plain`` (and ``--checkpoint none``) keeps the flags' own defaults, the schedule of
+(``--prior-temperature 1 --warm-temperature 1``); in the centre regime also ``--restore-best-policy`` (since
+session 10: PPO's best weights put back after a late collapse), and with ``--regime refine`` instead the flags
+below (``--wire-density 0.5 --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8
+--train-fd refine``; the lever is not measured there, ``--restore-best-policy`` turns it on). ``--plain`` (and ``--checkpoint none``) keeps the flags' own defaults, the schedule of
 sessions 4-6 (PPO for 70 % of the budget, no self-imitation, temperatures 8 / 2).
 
 For the refine regime the policy can be shown where the soft macros sit (docs/placement.md, session 6):
@@ -93,9 +94,11 @@ REGIMES = {"centre": None, "refine": "none"}
 #: ``--plain``: the flags' own defaults, the schedule of sessions 4-6): elite self-imitation with 90 % of the
 #: budget sampling at the checkpoint's own temperature (docs/placement.md, sessions 7-9), and in the refine regime
 #: the policy shown where the soft macros sit, trained and selected on the refine cost (session 6)
-RECIPES = {"centre": dict(imitate=20, imitate_top=8, sample_share=0.9, prior_temperature=1.0, warm_temperature=1.0)}
+RECIPES = {"centre": dict(imitate=20, imitate_top=8, sample_share=0.9, prior_temperature=1.0, warm_temperature=1.0,
+                          restore_best_policy=True)}   # session 10: the late PPO collapse undone at one hour
 RECIPES["refine"] = dict(RECIPES["centre"], wire_density=0.5, density_reward=0.5, wirelength_reward=1.0,
-                         learning_rate=1e-4, batch_B=8, train_fd="refine")
+                         learning_rate=1e-4, batch_B=8, train_fd="refine",
+                         restore_best_policy=False)    # refine's one-hour seeds ran without it; not measured there
 
 
 def build_config(args):
@@ -168,7 +171,7 @@ def recipe_parser():
     p.add_argument("--plain", action="store_true",
                    help="fine-tuning: the defaults printed here instead of the regime's recipe (placement_ppo.RECIPES: "
                         f"centre {RECIPES['centre']}, refine adds "
-                        f"{ {k: v for k, v in RECIPES['refine'].items() if k not in RECIPES['centre']} })")
+                        f"{ {k: v for k, v in RECIPES['refine'].items() if RECIPES['centre'].get(k) != v} })")
     return p
 
 
