@@ -47,3 +47,14 @@ def test_recipe_args_reach_the_recipe_rows_only():
     assert argv[-5:] == ["--regime", "refine", "--soft-canvas", "--density-reward", "0.5"]
     _, argv = bench.command("sa", "ariane133", 300, 0, "o.plc", "o.json", "refine")
     assert "--soft-canvas" not in argv
+
+
+def test_recipe_row_carries_the_whole_schedule_and_the_restored_cost():
+    """A recipe row records every schedule keyword of rl_place (placement.cli.FINE_TUNING_DEFAULTS) and
+    ``restored_cost``, so that a table says which levers ran and whether PPO's best weights were put back."""
+    from rlframe.placement.cli import FINE_TUNING_DEFAULTS
+    costs = {fd: {"proxy_cost": 0.7} for fd in ("centre", "refine", "none")}
+    res = dict(regimes=costs, **{**FINE_TUNING_DEFAULTS, "restore_best_policy": True}, restored_cost=0.74, seconds=1.0)
+    row = _bench()._fill({}, "rl_fine_tuned", res)
+    assert {k: row[k] for k in FINE_TUNING_DEFAULTS} == {**FINE_TUNING_DEFAULTS, "restore_best_policy": True}
+    assert row["restored_cost"] == 0.74 and row["regimes"]["centre"]["proxy_cost"] == 0.7

@@ -33,6 +33,8 @@ import tempfile
 import time
 from typing import Optional, Sequence
 
+from rlframe.placement.cli import FINE_TUNING_DEFAULTS
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPE = os.path.join(os.path.dirname(HERE), "placement_ppo.py")
 PLACERS = ("greedy", "random", "sa", "rl_zero_shot", "rl_fine_tuned", "rl_scratch")
@@ -129,10 +131,8 @@ def _fill(row: dict, placer: str, res: dict) -> dict:
         row.update({k: res.get(k) for k in ("seconds", "cpu_seconds", "env_steps", "deterministic_evaluations",
                                             "sampled_episodes", "winner", "timing", "ppo", "reward", "regime",
                                             "trained_on_fd", "soft_canvas", "density_reward", "wire_density",
-                                            "sample_share", "samples", "wirelength_reward", "imitate", "imitate_top",
-                                            "prior_temperature", "warm_temperature", "sample_temperature",
-                                            "best_history",
-                                            "out")})
+                                            "wirelength_reward", *FINE_TUNING_DEFAULTS, "restored_cost",
+                                            "best_history", "out")})
     return row
 
 
