@@ -50,8 +50,9 @@ with 90 % of the budget sampling (``--sample-share 0.9``) at the checkpoint's ow
 (``--prior-temperature 1 --warm-temperature 1``); in the centre regime also ``--restore-best-policy`` (since
 session 10: PPO's best weights put back after a late collapse), and with ``--regime refine`` instead the flags
 below (``--wire-density 0.5 --density-reward 0.5 --wirelength-reward 1 --learning-rate 1e-4 --batch-B 8
---train-fd refine``; the lever is not measured there, ``--restore-best-policy`` turns it on). ``--plain`` (and ``--checkpoint none``) keeps the flags' own defaults, the schedule of
-sessions 4-6 (PPO for 70 % of the budget, no self-imitation, temperatures 8 / 2).
+--train-fd refine``; the lever is not measured there, ``--restore-best-policy`` turns it on). ``--plain``
+(and ``--checkpoint none``) keeps the flags' own defaults, the schedule of sessions 4-6 (PPO for 70 % of the
+budget, no self-imitation, temperatures 8 / 2).
 
 For the refine regime the policy can be shown where the soft macros sit (docs/placement.md, session 6):
 ``--wire-density L`` (the wire mask plane adds the density already under the macro), ``--soft-canvas``, dense

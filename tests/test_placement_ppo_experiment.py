@@ -146,6 +146,7 @@ def test_recipe_defaults_are_the_regimes_measured_settings_when_fine_tuning():
     assert (given.imitate, given.train_fd, given.batch_B, given.imitate_top, given.wire_density) == (3, "none", 2, 8, 0.5)
     for a in (scratch, plain):
         assert (a.imitate, a.imitate_top, a.sample_share, a.prior_temperature, a.wire_density, a.batch_B,
-                a.learning_rate, a.train_fd, a.restore_best_policy) == (0, 1, None, None, 0.0, 4, 3e-4, None, False)
+                a.learning_rate, a.train_fd, a.restore_best_policy) == \
+            (0, 1, None, None, 0.0, 4, 3e-4, None, False)
     assert centre.restore_best_policy and not refine.restore_best_policy
     assert not mod.recipe_args(["--no-restore-best-policy"]).restore_best_policy   # a flag given wins
